@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make devnet` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+
+.PHONY: devnet test bench venv clean proto
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11+)"; exit 1; }
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	@touch $(STAMP)
+
+$(TSTAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(TSTAMP)
+
+venv: $(STAMP)
+
+devnet: $(STAMP)
+	$(BIN)/esoc devnet --validators $${VALIDATORS:-4} --home $${HOME_DIR:-.devnet}
+
+test: $(TSTAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(TSTAMP)
+	$(BIN)/python -m bench
+
+proto: $(STAMP)
+	$(BIN)/python -m pip install -q grpcio-tools
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. proto/esoc.proto
+
+clean:
+	rm -rf $(VENV) .devnet .pytest_cache
