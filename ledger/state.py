@@ -1,0 +1,283 @@
+"""The authenticated state: a map from paths to canonical values.
+
+Theory of operation
+-------------------
+Every piece of state lives at a *path*, a short tuple of strings, byte
+strings and integers: ``("acct", address)``, ``("supply",)``,
+``("cstore", "tax", "rates")``.  A path is written as bytes with a
+self-delimiting encoding (:func:`path_bytes`), so the bytes of a path prefix
+are a byte prefix of every path below it, and LevelDB can list a subtree.
+
+The state root is the root of a sparse Merkle tree (``ledger/smt.py``)
+whose keys are the tagged hashes of path bytes and whose values are the
+tagged hashes of the value bytes.  Values themselves are kept twice in
+LevelDB: once by path for fast reads of the latest state, once by value hash
+so that any past root can still be read and proved.
+
+During a block the application works on a :class:`State`: an overlay of
+pending writes over the last committed state, with a journal so a failed
+transaction is undone with :meth:`State.revert`.  At the end of the block
+:meth:`State.commit` hashes the changed values, updates the tree once for
+the whole batch (cost O(keys touched x log n)), and hands back everything
+the store must write in one atomic batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterable
+
+from .codec import Bytes, List, Record, Str, UInt, decode, encode
+from .crypto import tagged_hash
+
+PathPart = str | bytes | int
+Path = tuple
+
+
+def path_bytes(path: Iterable[PathPart]) -> bytes:
+    """Self-delimiting bytes of a path: a byte prefix for a path prefix."""
+    out = bytearray()
+    for part in path:
+        if isinstance(part, str):
+            b = part.encode("utf-8")
+            tag = 0x73  # 's'
+        elif isinstance(part, (bytes, bytearray)):
+            b = bytes(part)
+            tag = 0x62  # 'b'
+        elif isinstance(part, int) and not isinstance(part, bool):
+            if part < 0:
+                raise ValueError("negative integer in a state path")
+            b = part.to_bytes(8, "big")
+            tag = 0x69  # 'i'
+        else:
+            raise TypeError(f"state path part of type {type(part).__name__}")
+        if len(b) > 0xFFFF:
+            raise ValueError("state path part too long")
+        out.append(tag)
+        out += len(b).to_bytes(2, "big")
+        out += b
+    return bytes(out)
+
+
+def parse_path(pb: bytes) -> tuple:
+    parts: list[PathPart] = []
+    i = 0
+    while i < len(pb):
+        tag = pb[i]
+        n = int.from_bytes(pb[i + 1 : i + 3], "big")
+        b = pb[i + 3 : i + 3 + n]
+        i += 3 + n
+        if tag == 0x73:
+            parts.append(b.decode("utf-8"))
+        elif tag == 0x62:
+            parts.append(b)
+        elif tag == 0x69:
+            parts.append(int.from_bytes(b, "big"))
+        else:
+            raise ValueError("bad path bytes")
+    return tuple(parts)
+
+
+def key_hash(pb: bytes) -> bytes:
+    return tagged_hash("state key", pb)
+
+
+def value_hash(value: bytes) -> bytes:
+    return tagged_hash("state value", value)
+
+
+# --------------------------------------------------------------------------
+# Records kept in state by the ledger core
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Account(Record):
+    """A registered (or merely funded-by-genesis) account."""
+
+    SCHEMA = {
+        "balance": UInt(),
+        "nonce": UInt(),
+        "kind": Str(16),  # "" until registered; citizen | enterprise | agency | contract
+        "roles": List(Str(32), 32),
+        "name": Str(128),
+    }
+    balance: int = 0
+    nonce: int = 0
+    kind: str = ""
+    roles: tuple = ()
+    name: str = ""
+
+    @property
+    def registered(self) -> bool:
+        return self.kind != ""
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+@dataclasses.dataclass(frozen=True)
+class Supply(Record):
+    SCHEMA = {"issued": UInt(), "retired": UInt()}
+    issued: int = 0
+    retired: int = 0
+
+    @property
+    def outstanding(self) -> int:
+        return self.issued - self.retired
+
+
+@dataclasses.dataclass(frozen=True)
+class Validator(Record):
+    SCHEMA = {"pubkey": Bytes(32), "power": UInt(1 << 40), "name": Str(64)}
+    pubkey: bytes
+    power: int
+    name: str = ""
+
+
+EMPTY_ACCOUNT = Account()
+
+# well-known paths
+SUPPLY = ("supply",)
+VALIDATORS = ("validators",)
+META = ("meta",)
+
+
+def acct_path(addr: bytes) -> tuple:
+    return ("acct", addr)
+
+
+# --------------------------------------------------------------------------
+# The working state of one block
+# --------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+class State:
+    """Pending writes over committed state, with a journal for rollback.
+
+    ``read_committed(pb)`` returns the committed value bytes at a path, or
+    None.  Values in the overlay are bytes, a frozen :class:`Record`
+    (encoded only at commit), or None for a deletion.
+    """
+
+    def __init__(self, read_committed: Callable[[bytes], bytes | None], root: bytes, height: int):
+        self._read = read_committed
+        self.root = root
+        self.height = height  # the height whose state this is
+        self._overlay: dict[bytes, Any] = {}
+        self._journal: list[tuple[bytes, Any]] = []
+        self._cache: dict[bytes, Any] = {}  # decoded records of committed values
+
+    # ---- raw access -------------------------------------------------------
+    def get_bytes(self, path: tuple) -> bytes | None:
+        pb = path_bytes(path)
+        v = self._overlay.get(pb, _MISSING)
+        if v is _MISSING:
+            return self._read(pb)
+        if isinstance(v, Record):
+            return v.encode()
+        return v
+
+    def get_value(self, path: tuple) -> Any:
+        """Decoded canonical value at ``path`` (a plain structure), or None."""
+        b = self.get_bytes(path)
+        return None if b is None else decode(b)
+
+    def get_record(self, path: tuple, cls: type[Record]) -> Any:
+        pb = path_bytes(path)
+        v = self._overlay.get(pb, _MISSING)
+        if v is _MISSING:
+            c = self._cache.get(pb)
+            if c is not None:
+                return c
+            b = self._read(pb)
+            if b is None:
+                return None
+            rec = cls.decode(b)
+            self._cache[pb] = rec
+            return rec
+        if v is None or isinstance(v, Record):
+            return v
+        return cls.decode(v)
+
+    def _set(self, pb: bytes, v: Any) -> None:
+        self._journal.append((pb, self._overlay.get(pb, _MISSING)))
+        self._overlay[pb] = v
+
+    def put(self, path: tuple, value: bytes | Record) -> None:
+        if not isinstance(value, (bytes, Record)):
+            raise TypeError("state values are bytes or records")
+        self._set(path_bytes(path), value)
+
+    def put_value(self, path: tuple, value: Any) -> None:
+        self._set(path_bytes(path), encode(value))
+
+    def delete(self, path: tuple) -> None:
+        self._set(path_bytes(path), None)
+
+    # ---- journal ----------------------------------------------------------
+    def mark(self) -> int:
+        return len(self._journal)
+
+    def revert(self, mark: int) -> None:
+        j = self._journal
+        ov = self._overlay
+        while len(j) > mark:
+            pb, prev = j.pop()
+            if prev is _MISSING:
+                del ov[pb]
+            else:
+                ov[pb] = prev
+
+    def dirty_paths(self) -> list[bytes]:
+        return sorted(self._overlay)
+
+    # ---- typed helpers ----------------------------------------------------
+    def account(self, addr: bytes) -> Account:
+        a = self.get_record(acct_path(addr), Account)
+        return EMPTY_ACCOUNT if a is None else a
+
+    def set_account(self, addr: bytes, acct: Account) -> None:
+        self.put(acct_path(addr), acct)
+
+    def supply(self) -> Supply:
+        s = self.get_record(SUPPLY, Supply)
+        return Supply() if s is None else s
+
+    def validators(self) -> list[Validator]:
+        v = self.get_value(VALIDATORS)
+        return [Validator.from_obj(x) for x in (v or [])]
+
+    # ---- commit -----------------------------------------------------------
+    def changes(self) -> dict[bytes, bytes | None]:
+        """Encoded net changes, by path bytes, in sorted order."""
+        out: dict[bytes, bytes | None] = {}
+        for pb in sorted(self._overlay):
+            v = self._overlay[pb]
+            out[pb] = v.encode() if isinstance(v, Record) else v
+        return out
+
+    def commit(self, smt) -> "StateDiff":
+        """Compute the new root; return what the store must write."""
+        changes = self.changes()
+        tree_changes: dict[bytes, bytes | None] = {}
+        values: dict[bytes, bytes] = {}
+        for pb, v in changes.items():
+            if v is None:
+                tree_changes[key_hash(pb)] = None
+            else:
+                vh = value_hash(v)
+                values[vh] = v
+                tree_changes[key_hash(pb)] = vh
+        new_root, nodes = smt.update(self.root, tree_changes)
+        return StateDiff(root=new_root, changes=changes, values=values, nodes=nodes)
+
+
+@dataclasses.dataclass
+class StateDiff:
+    root: bytes
+    changes: dict[bytes, bytes | None]  # path bytes -> value bytes / None
+    values: dict[bytes, bytes]  # value hash -> value bytes
+    nodes: dict[bytes, bytes]  # tree node hash -> node bytes

@@ -1,0 +1,185 @@
+"""The chain's store on LevelDB (plyvel).
+
+Layout (one LevelDB, prefixes keep the spaces apart)::
+
+    m/height            last committed height (8 bytes, big endian)
+    m/genesis           the genesis document (canonical bytes)
+    b/<height>          block (canonical bytes)
+    h/<block hash>      height of that block
+    c/<height>          the commit this node saw for the block at height
+    r/<height>          the block's receipts (canonical list)
+    t/<tx hash>         [height, index] of a committed transaction
+    s/<path bytes>      latest state value at a path
+    v/<value hash>      every state value ever committed, by hash
+    n/<node hash>       sparse Merkle tree nodes
+    o/<height>          state root after that height
+
+Everything a block writes goes into one ``WriteBatch`` written with
+``sync=True``: LevelDB applies a batch atomically, so a crash at any moment
+leaves either the whole block or none of it, and a restarted node resumes at
+``m/height``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import plyvel
+
+from .block import Block, Commit, Receipt
+from .codec import decode, encode
+from .smt import EMPTY_ROOT, SparseMerkleTree
+from .state import State, StateDiff, key_hash, parse_path, path_bytes
+from .tx import tx_hash
+
+P_META_HEIGHT = b"m/height"
+P_GENESIS = b"m/genesis"
+
+
+class StoreError(RuntimeError):
+    """The database is missing, locked, or inconsistent."""
+
+
+def _h(height: int) -> bytes:
+    return height.to_bytes(8, "big")
+
+
+class ChainStore:
+    def __init__(self, path: str, create: bool = True):
+        os.makedirs(path, exist_ok=True) if create else None
+        try:
+            self.db = plyvel.DB(path, create_if_missing=create, paranoid_checks=True)
+        except plyvel.IOError as e:
+            raise StoreError(f"cannot open the database at {path}: {e}") from None
+        except plyvel.CorruptionError as e:
+            raise StoreError(f"the database at {path} is corrupt: {e}") from None
+        self.path = path
+        self.smt = SparseMerkleTree(self.get_node)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- reads ------------------------------------------------------------
+    def height(self) -> int:
+        v = self.db.get(P_META_HEIGHT)
+        return 0 if v is None else int.from_bytes(v, "big")
+
+    def genesis_bytes(self) -> bytes | None:
+        return self.db.get(P_GENESIS)
+
+    def get_node(self, node_hash: bytes) -> bytes | None:
+        return self.db.get(b"n/" + node_hash)
+
+    def get_value_by_hash(self, vh: bytes) -> bytes | None:
+        return self.db.get(b"v/" + vh)
+
+    def read_latest(self, pb: bytes) -> bytes | None:
+        return self.db.get(b"s/" + pb)
+
+    def state_root(self, height: int | None = None) -> bytes:
+        if height is None:
+            height = self.height()
+        v = self.db.get(b"o/" + _h(height))
+        return EMPTY_ROOT if v is None else v
+
+    def block_bytes(self, height: int) -> bytes | None:
+        return self.db.get(b"b/" + _h(height))
+
+    def block(self, height: int) -> Block | None:
+        b = self.block_bytes(height)
+        return None if b is None else Block.decode(b)
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        v = self.db.get(b"h/" + block_hash)
+        return None if v is None else int.from_bytes(v, "big")
+
+    def commit(self, height: int) -> Commit | None:
+        v = self.db.get(b"c/" + _h(height))
+        return None if v is None else Commit.decode(v)
+
+    def receipts(self, height: int) -> list[Receipt]:
+        v = self.db.get(b"r/" + _h(height))
+        return [] if v is None else [Receipt.from_obj(x) for x in decode(v)]
+
+    def tx_location(self, tx_hash: bytes) -> tuple[int, int] | None:
+        v = self.db.get(b"t/" + tx_hash)
+        if v is None:
+            return None
+        h, i = decode(v)
+        return h, i
+
+    def state_at(self, height: int | None = None) -> State:
+        """A working state over the latest committed state."""
+        h = self.height() if height is None else height
+        if h != self.height():
+            raise StoreError("a working state is only built on the latest height")
+        return State(self.read_latest, self.state_root(h), h)
+
+    def read_at(self, path: tuple, height: int) -> bytes | None:
+        """The value at ``path`` in the state after ``height`` (any past height)."""
+        root = self.state_root(height)
+        vh = self.smt.get(root, key_hash(path_bytes(path)))
+        return None if vh is None else self.get_value_by_hash(vh)
+
+    def prove(self, path: tuple, height: int):
+        root = self.state_root(height)
+        return root, self.smt.prove(root, key_hash(path_bytes(path)))
+
+    def iter_latest(self, prefix: tuple) -> Iterator[tuple[tuple, bytes]]:
+        p = b"s/" + path_bytes(prefix)
+        for k, v in self.db.iterator(prefix=p):
+            yield parse_path(k[2:]), v
+
+    # ---- the one write path ----------------------------------------------
+    def write_genesis(self, genesis: bytes, diff: StateDiff) -> None:
+        """Write the genesis document and the state it creates (height 0)."""
+        if self.genesis_bytes() is not None:
+            raise StoreError("this database already has a genesis")
+        wb = self.db.write_batch(transaction=True, sync=True)
+        self._write_diff(wb, diff)
+        wb.put(b"o/" + _h(0), diff.root)
+        wb.put(P_META_HEIGHT, _h(0))
+        wb.put(P_GENESIS, genesis)
+        wb.write()
+
+    @staticmethod
+    def _write_diff(wb, diff: StateDiff) -> None:
+        for pb, v in diff.changes.items():
+            if v is None:
+                wb.delete(b"s/" + pb)
+            else:
+                wb.put(b"s/" + pb, v)
+        for vh, v in diff.values.items():
+            wb.put(b"v/" + vh, v)
+        for nh, nb in diff.nodes.items():
+            wb.put(b"n/" + nh, nb)
+
+    def commit_block(
+        self,
+        block: Block,
+        block_raw: bytes,
+        commit: Commit | None,
+        receipts: list[Receipt],
+        diff: StateDiff,
+    ) -> None:
+        h = block.header.height
+        if h != self.height() + 1:
+            raise StoreError(f"block {h} does not follow committed height {self.height()}")
+        hb = _h(h)
+        wb = self.db.write_batch(transaction=True, sync=True)
+        wb.put(b"b/" + hb, block_raw)
+        wb.put(b"h/" + block.hash, hb)
+        if commit is not None:
+            wb.put(b"c/" + hb, commit.encode())
+        wb.put(b"r/" + hb, encode([r.to_obj() for r in receipts]))
+        for i, raw in enumerate(block.txs):
+            wb.put(b"t/" + tx_hash(raw), encode([h, i]))
+        self._write_diff(wb, diff)
+        wb.put(b"o/" + hb, diff.root)
+        wb.put(P_META_HEIGHT, hb)
+        wb.write()
+
+    def save_commit(self, height: int, commit: Commit) -> None:
+        """Record the commit seen for a block already stored (e.g. the latest)."""
+        self.db.put(b"c/" + _h(height), commit.encode(), sync=True)

@@ -1,0 +1,213 @@
+"""The application: builds, checks, executes and commits blocks.
+
+It owns the chain store and the mempool and knows nothing of sockets,
+clocks or consensus: the caller (the solo producer, or the consensus driver)
+passes the block time and the proposer, and hands over the commit that
+decided a block.  Executing a block is a pure function of the committed
+state and the block, so every node computes the same receipts and root.
+
+A proposer executes the block it builds once; the result is cached by block
+hash, so committing its own block does not execute it again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+
+from ledger.block import (
+    Block, Commit, Header, Receipt, ZERO_HASH, commit_hash, evidence_root, receipts_root, txs_root,
+)
+from ledger.codec import decode, encode
+from ledger.crypto import tagged_hash
+from ledger.smt import EMPTY_ROOT
+from ledger.state import State, StateDiff, Validator, VALIDATORS
+from ledger.store import ChainStore, StoreError
+from ledger.tx import SignedTx, tx_hash
+
+from .execution import BlockContext, Executor, InvalidBlock, admission_error, apply_validator_updates
+from .genesis import Genesis
+from .mempool import Mempool
+
+APP_VERSION = 1
+
+
+def validators_hash(vals: list[Validator]) -> bytes:
+    return tagged_hash("validator set", encode([v.to_obj() for v in vals]))
+
+
+@dataclasses.dataclass
+class Executed:
+    block: Block
+    raw: bytes
+    receipts: list[Receipt]
+    diff: StateDiff
+
+
+class Application:
+    def __init__(self, store: ChainStore, genesis: Genesis, contracts=None):
+        self.store = store
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.contracts = contracts
+        self.executor = Executor(self.chain_id, contracts)
+        self.max_block_txs = int(genesis.param("max_block_txs", 5000))
+        self.max_block_bytes = int(genesis.param("max_block_bytes", 4 * 1024 * 1024))
+        self.mempool = Mempool(self.chain_id)
+        self._executed: OrderedDict[bytes, Executed] = OrderedDict()
+        self._init_genesis()
+
+    # ---- genesis ----------------------------------------------------------
+    def _init_genesis(self) -> None:
+        stored = self.store.genesis_bytes()
+        if stored is not None:
+            if stored != self.genesis.encode():
+                raise StoreError("the database holds another chain's genesis; refusing to start")
+            return
+        state = State(lambda pb: None, EMPTY_ROOT, 0)
+        self.genesis.apply(state)
+        if self.contracts is not None:
+            self.contracts.install_genesis(state, self.genesis)
+        diff = state.commit(self.store.smt)
+        self.store.write_genesis(self.genesis.encode(), diff)
+
+    # ---- views ------------------------------------------------------------
+    @property
+    def height(self) -> int:
+        return self.store.height()
+
+    def last_block_hash(self) -> bytes:
+        h = self.height
+        if h == 0:
+            return self.genesis.hash
+        raw = self.store.block_bytes(h)
+        return Block.decode(raw).hash
+
+    def last_time_ms(self) -> int:
+        h = self.height
+        if h == 0:
+            return self.genesis.genesis_time_ms
+        return self.store.block(h).header.time_ms
+
+    def state(self) -> State:
+        return self.store.state_at()
+
+    def validators(self, height: int | None = None) -> list[Validator]:
+        """The set that signs block ``height`` (default: the next block)."""
+        h = self.height + 1 if height is None else height
+        if h < 1 or h > self.height + 1:
+            raise ValueError(f"the validator set of height {h} is not known")
+        raw = self.store.read_at(("validator_updates", h), h - 1)
+        if raw is None:
+            raw = self.store.read_at(VALIDATORS, h - 1)
+        return [Validator.from_obj(x) for x in decode(raw)]
+
+    # ---- building and executing ------------------------------------------
+    def _execute(self, header_fields: dict, txs: list, last_commit: Commit | None, evidence: tuple, verified) -> tuple:
+        state = self.state()
+        height = header_fields["height"]
+        apply_validator_updates(state, height)
+        vals = state.validators()
+        ctx = BlockContext(self.chain_id, height, header_fields["time_ms"], header_fields["proposer"])
+        if self.contracts is not None:
+            self.contracts.begin_block(state, ctx)
+        receipts = self.executor.apply_block(state, txs, ctx, verified)
+        nxt_raw = state.get_value(("validator_updates", height + 1))
+        next_vals = [Validator.from_obj(x) for x in nxt_raw] if nxt_raw is not None else vals
+        diff = state.commit(self.store.smt)
+        return receipts, diff, vals, next_vals
+
+    def build_block(self, time_ms: int, proposer: bytes, last_commit: Commit | None, evidence: tuple = ()) -> Executed:
+        """Reap the mempool and build the next block (executed once, cached)."""
+        height = self.height + 1
+        time_ms = max(time_ms, self.last_time_ms() + 1)
+        candidates = self.mempool.reap(self.max_block_txs, self.max_block_bytes)
+        # drop any that no longer pass admission (e.g. expired), keep order
+        fields = {"height": height, "time_ms": time_ms, "proposer": proposer}
+        try:
+            receipts, diff, vals, next_vals = self._execute(fields, candidates, last_commit, evidence, self.mempool.is_verified)
+        except InvalidBlock:
+            candidates = self._filter_admissible(candidates, height)
+            receipts, diff, vals, next_vals = self._execute(fields, candidates, last_commit, evidence, self.mempool.is_verified)
+        raw_txs = tuple(t.raw for t in candidates)
+        header = Header(
+            chain_id=self.chain_id,
+            height=height,
+            time_ms=time_ms,
+            prev_hash=self.last_block_hash(),
+            txs_root=txs_root(raw_txs),
+            state_root=diff.root,
+            receipts_root=receipts_root(receipts),
+            evidence_root=evidence_root(evidence),
+            last_commit_hash=commit_hash(last_commit),
+            proposer=proposer,
+            validators_hash=validators_hash(vals),
+            next_validators_hash=validators_hash(next_vals),
+            app_version=APP_VERSION,
+        )
+        block = Block(header=header, txs=raw_txs, evidence=tuple(evidence), last_commit=last_commit)
+        ex = Executed(block, block.encode(), receipts, diff)
+        self._remember(ex)
+        return ex
+
+    def _filter_admissible(self, txs: list[SignedTx], height: int) -> list[SignedTx]:
+        state = self.state()
+        out = []
+        ctx = BlockContext(self.chain_id, height, 0, b"")
+        for tx in txs:
+            if admission_error(state, tx, self.chain_id, height, self.mempool.is_verified(tx.hash)) is None:
+                self.executor.apply_tx(state, tx, ctx)
+                out.append(tx)
+        return out
+
+    def execute_block(self, block: Block) -> Executed:
+        """Validate a proposed or synced block by executing it; raise InvalidBlock."""
+        cached = self._executed.get(block.hash)
+        if cached is not None:
+            return cached
+        hd = block.header
+        if hd.chain_id != self.chain_id:
+            raise InvalidBlock("block is for another chain")
+        if hd.height != self.height + 1:
+            raise InvalidBlock(f"block height {hd.height} does not follow {self.height}")
+        if hd.prev_hash != self.last_block_hash():
+            raise InvalidBlock("block does not extend the last committed block")
+        if hd.time_ms <= self.last_time_ms():
+            raise InvalidBlock("block time does not increase")
+        if hd.txs_root != txs_root(block.txs):
+            raise InvalidBlock("transactions root does not match")
+        if hd.last_commit_hash != commit_hash(block.last_commit):
+            raise InvalidBlock("last commit hash does not match")
+        if hd.evidence_root != evidence_root(block.evidence):
+            raise InvalidBlock("evidence root does not match")
+        if hd.app_version != APP_VERSION:
+            raise InvalidBlock(f"app version {hd.app_version} is not {APP_VERSION}")
+        fields = {"height": hd.height, "time_ms": hd.time_ms, "proposer": hd.proposer}
+        receipts, diff, vals, next_vals = self._execute(fields, list(block.txs), block.last_commit, block.evidence, self.mempool.is_verified)
+        if hd.validators_hash != validators_hash(vals):
+            raise InvalidBlock("validators hash does not match")
+        if hd.next_validators_hash != validators_hash(next_vals):
+            raise InvalidBlock("next validators hash does not match")
+        if hd.receipts_root != receipts_root(receipts):
+            raise InvalidBlock("receipts root does not match")
+        if hd.state_root != diff.root:
+            raise InvalidBlock("state root does not match")
+        ex = Executed(block, block.encode(), receipts, diff)
+        self._remember(ex)
+        return ex
+
+    def _remember(self, ex: Executed) -> None:
+        self._executed[ex.block.hash] = ex
+        while len(self._executed) > 8:
+            self._executed.popitem(last=False)
+
+    def commit(self, ex: Executed, commit: Commit | None) -> None:
+        """Write a decided block, its receipts and state in one atomic batch."""
+        if ex.block.header.height != self.height + 1:
+            raise StoreError("block does not follow the committed height")
+        self.store.commit_block(ex.block, ex.raw, commit, ex.receipts, ex.diff)
+        self._executed.clear()
+        self.mempool.update([tx_hash(t) for t in ex.block.txs], self.state(), self.height + 1)
+
+
+__all__ = ["Application", "Executed", "InvalidBlock", "validators_hash", "ZERO_HASH"]

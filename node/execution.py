@@ -1,0 +1,264 @@
+"""Executing transactions and blocks against the state.
+
+Two kinds of check, kept apart on purpose:
+
+* **Admission** (:func:`admission_error`): chain id, expiry, signature,
+  nonce, sender registered.  A transaction failing one of these is never put
+  in a block; a proposed block containing one is invalid as a whole
+  (:class:`InvalidBlock`).  The mempool runs the same function, so what it
+  admits a block may hold.
+* **Execution** (:meth:`Executor.apply_tx`): what the transaction does.  A
+  transaction that fails here is still in the block, gets a receipt with a
+  stable code from ``ledger/codes.py``, and changes nothing but its sender's
+  nonce (its writes are reverted through the state's journal).
+
+Nothing here reads a clock, a random source or the machine: the block
+context (height, time, proposer) comes from the header.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from ledger import codes
+from ledger.block import Receipt
+from ledger.state import Account, State, Supply, SUPPLY, Validator, VALIDATORS
+from ledger.tx import ACCOUNT_KINDS, ROLES, SignedTx, TxError, decode_tx
+
+U64_MAX = 2**64 - 1
+
+
+class InvalidBlock(Exception):
+    """A proposed block that no honest node may accept."""
+
+
+class TxFailed(Exception):
+    def __init__(self, code: int, detail: str = ""):
+        super().__init__(detail or codes.name(code))
+        self.code = code
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockContext:
+    chain_id: str
+    height: int
+    time_ms: int
+    proposer: bytes
+
+
+def admission_error(state: State, tx: SignedTx, chain_id: str, height: int, verified: bool) -> tuple[int, str] | None:
+    """Return (code, reason) if ``tx`` may not enter a block at ``height``."""
+    b = tx.body
+    if b.chain_id != chain_id:
+        return codes.WRONG_CHAIN, f"transaction is for chain {b.chain_id!r}, this is {chain_id!r}"
+    if b.expiry < height:
+        return codes.EXPIRED, f"transaction expired at height {b.expiry}; next block is {height}"
+    if not verified and not tx.verify_signature():
+        return codes.BAD_SIGNATURE, "signature does not verify"
+    acct = state.account(tx.sender)
+    if not acct.registered:
+        return codes.SENDER_NOT_REGISTERED, "sender is not a registered account"
+    if b.nonce != acct.nonce:
+        return codes.BAD_NONCE, f"nonce {b.nonce} does not match the account's next nonce {acct.nonce}"
+    return None
+
+
+Handler = Callable[["Executor", State, SignedTx, object, BlockContext, list], object]
+
+
+class Executor:
+    """Applies transactions; knows each kind's handler."""
+
+    def __init__(self, chain_id: str, contracts=None):
+        self.chain_id = chain_id
+        self.contracts = contracts  # node.laws.ContractHost or None
+        self.handlers: dict[str, Handler] = {
+            "transfer": _transfer,
+            "issue": _issue,
+            "retire": _retire,
+            "register": _register,
+            "deregister": _deregister,
+            "set_role": _set_role,
+            "set_validator": _set_validator,
+            "call": _call,
+        }
+
+    def apply_tx(self, state: State, tx: SignedTx, ctx: BlockContext) -> Receipt:
+        """Apply an admitted transaction; always returns a receipt."""
+        sender = tx.sender
+        acct = state.account(sender)
+        state.set_account(sender, dataclasses.replace(acct, nonce=acct.nonce + 1))
+        mark = state.mark()
+        events: list = []
+        gas = 0
+        result = None
+        try:
+            payload = tx.payload_record()
+            handler = self.handlers.get(tx.body.kind)
+            if handler is None:
+                raise TxFailed(codes.UNKNOWN_KIND)
+            out = handler(self, state, tx, payload, ctx, events)
+            if isinstance(out, tuple):
+                result, gas = out
+            else:
+                result = out
+            code = codes.OK
+        except TxFailed as e:
+            state.revert(mark)
+            events = []
+            code = e.code
+            gas = getattr(e, "gas", 0)
+        except TxError:
+            state.revert(mark)
+            events = []
+            code = codes.INVALID_ARGUMENT
+        return Receipt(tx_hash=tx.hash, code=code, gas_used=gas, events=tuple(events), result=result)
+
+    def apply_block(
+        self, state: State, raw_txs, ctx: BlockContext, verified: Callable[[bytes], bool] | None = None
+    ) -> list[Receipt]:
+        """Execute a block's transactions in order; raise InvalidBlock on an inadmissible one."""
+        receipts = []
+        for i, raw in enumerate(raw_txs):
+            try:
+                tx = raw if isinstance(raw, SignedTx) else decode_tx(raw)
+            except TxError as e:
+                raise InvalidBlock(f"transaction {i}: {e}") from None
+            is_verified = verified(tx.hash) if verified else False
+            err = admission_error(state, tx, self.chain_id, ctx.height, is_verified)
+            if err is not None:
+                raise InvalidBlock(f"transaction {i} ({tx.hash.hex()[:16]}): {err[1]}")
+            receipts.append(self.apply_tx(state, tx, ctx))
+        return receipts
+
+
+# --------------------------------------------------------------------------
+# Native kinds.  Each raises TxFailed(code) on failure; writes are reverted.
+# --------------------------------------------------------------------------
+
+
+def _require_role(acct: Account, role: str) -> None:
+    if role not in acct.roles:
+        raise TxFailed(codes.NOT_AUTHORIZED, f"sender lacks the {role} role")
+
+
+def move(state: State, frm: bytes, to: bytes, amount: int, events: list, kind: str = "transfer") -> None:
+    """Move ``amount`` fen between accounts under the currency's rules."""
+    if amount <= 0:
+        raise TxFailed(codes.INVALID_ARGUMENT, "amount must be positive")
+    a = state.account(frm)
+    if a.balance < amount:
+        raise TxFailed(codes.INSUFFICIENT_FUNDS)
+    b = state.account(to)
+    if not b.registered:
+        raise TxFailed(codes.RECIPIENT_NOT_REGISTERED)
+    if frm == to:
+        events.append({"type": kind, "from": frm, "to": to, "amount": amount})
+        return
+    state.set_account(frm, dataclasses.replace(a, balance=a.balance - amount))
+    b = state.account(to)
+    state.set_account(to, dataclasses.replace(b, balance=b.balance + amount))
+    events.append({"type": kind, "from": frm, "to": to, "amount": amount})
+
+
+def _transfer(ex, state, tx, p, ctx, events):
+    move(state, tx.sender, p.to, p.amount, events)
+
+
+def _issue(ex, state, tx, p, ctx, events):
+    _require_role(state.account(tx.sender), "central_bank")
+    if p.amount <= 0:
+        raise TxFailed(codes.INVALID_ARGUMENT, "amount must be positive")
+    to = state.account(p.to)
+    if not to.registered:
+        raise TxFailed(codes.RECIPIENT_NOT_REGISTERED)
+    s = state.supply()
+    if s.issued + p.amount > U64_MAX or to.balance + p.amount > U64_MAX:
+        raise TxFailed(codes.SUPPLY_OVERFLOW)
+    state.put(SUPPLY, Supply(issued=s.issued + p.amount, retired=s.retired))
+    state.set_account(p.to, dataclasses.replace(to, balance=to.balance + p.amount))
+    events.append({"type": "issue", "to": p.to, "amount": p.amount})
+
+
+def _retire(ex, state, tx, p, ctx, events):
+    me = state.account(tx.sender)
+    _require_role(me, "central_bank")
+    if p.amount <= 0:
+        raise TxFailed(codes.INVALID_ARGUMENT, "amount must be positive")
+    if me.balance < p.amount:
+        raise TxFailed(codes.INSUFFICIENT_FUNDS)
+    s = state.supply()
+    state.put(SUPPLY, Supply(issued=s.issued, retired=s.retired + p.amount))
+    state.set_account(tx.sender, dataclasses.replace(me, balance=me.balance - p.amount))
+    events.append({"type": "retire", "from": tx.sender, "amount": p.amount})
+
+
+def _register(ex, state, tx, p, ctx, events):
+    _require_role(state.account(tx.sender), "registrar")
+    if p.kind not in ACCOUNT_KINDS:
+        raise TxFailed(codes.INVALID_ARGUMENT, f"kind must be one of {ACCOUNT_KINDS}")
+    a = state.account(p.account)
+    if a.registered:
+        raise TxFailed(codes.ALREADY_REGISTERED)
+    state.set_account(p.account, dataclasses.replace(a, kind=p.kind, name=p.name))
+    events.append({"type": "register", "account": p.account, "kind": p.kind})
+
+
+def _deregister(ex, state, tx, p, ctx, events):
+    _require_role(state.account(tx.sender), "registrar")
+    a = state.account(p.account)
+    if not a.registered:
+        raise TxFailed(codes.NOT_REGISTERED)
+    state.set_account(p.account, dataclasses.replace(a, kind="", roles=()))
+    events.append({"type": "deregister", "account": p.account})
+
+
+def _set_role(ex, state, tx, p, ctx, events):
+    _require_role(state.account(tx.sender), "registrar")
+    if p.role not in ROLES:
+        raise TxFailed(codes.UNKNOWN_ROLE)
+    a = state.account(p.account)
+    if not a.registered:
+        raise TxFailed(codes.NOT_REGISTERED)
+    roles = set(a.roles)
+    if p.grant:
+        roles.add(p.role)
+    else:
+        roles.discard(p.role)
+    state.set_account(p.account, dataclasses.replace(a, roles=tuple(sorted(roles))))
+    events.append({"type": "set_role", "account": p.account, "role": p.role, "grant": p.grant})
+
+
+def _set_validator(ex, state, tx, p, ctx, events):
+    _require_role(state.account(tx.sender), "validator_operator")
+    vals = {v.pubkey: v for v in state.validators()}
+    if p.power == 0:
+        if p.pubkey not in vals:
+            raise TxFailed(codes.INVALID_ARGUMENT, "no such validator")
+        del vals[p.pubkey]
+        if not vals:
+            raise TxFailed(codes.INVALID_ARGUMENT, "cannot remove the last validator")
+    else:
+        vals[p.pubkey] = Validator(pubkey=p.pubkey, power=p.power, name=p.name)
+    new = [vals[k].to_obj() for k in sorted(vals)]
+    # takes effect two heights later (see docs/consensus.md)
+    state.put_value(("validator_updates", ctx.height + 2), new)
+    events.append({"type": "set_validator", "pubkey": p.pubkey, "power": p.power, "effective": ctx.height + 2})
+
+
+def _call(ex, state, tx, p, ctx, events):
+    if ex.contracts is None:
+        raise TxFailed(codes.UNKNOWN_CONTRACT)
+    return ex.contracts.call_tx(state, tx, p, ctx, events)
+
+
+def apply_validator_updates(state: State, height: int) -> bool:
+    """At the start of ``height``, install a set scheduled for it.  Returns True if changed."""
+    path = ("validator_updates", height)
+    upd = state.get_value(path)
+    if upd is None:
+        return False
+    state.put_value(VALIDATORS, upd)
+    state.delete(path)
+    return True

@@ -1,0 +1,137 @@
+"""The mempool: admitted transactions waiting for a block.
+
+Sans-IO: no threads, no clock.  Signature checking is done *before* a
+transaction reaches :meth:`Mempool.add` (in the gRPC worker threads, which
+run in parallel because libsodium releases the GIL); the mempool records the
+hash of every transaction whose signature it has seen verified, so executing
+a block does not verify it again.
+
+Admission against state uses the same :func:`node.execution.admission_error`
+a block is judged by, with one difference: a sender may queue several
+transactions, so the expected nonce is the account's nonce plus the number
+of its transactions already pending.  Bounds: total count, total bytes, and
+per-sender count; a full mempool refuses with MEMPOOL_FULL rather than grow.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from ledger import codes
+from ledger.state import State
+from ledger.tx import SignedTx
+
+from .execution import admission_error
+
+
+class Rejected(Exception):
+    def __init__(self, code: int, reason: str):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class Mempool:
+    def __init__(self, chain_id: str, max_txs: int = 50_000, max_bytes: int = 64 * 1024 * 1024, max_per_sender: int = 5_000):
+        self.chain_id = chain_id
+        self.max_txs = max_txs
+        self.max_bytes = max_bytes
+        self.max_per_sender = max_per_sender
+        self._txs: OrderedDict[bytes, SignedTx] = OrderedDict()  # by hash, in arrival order
+        self._by_sender: dict[bytes, list[bytes]] = {}  # sender -> tx hashes in nonce order
+        self._bytes = 0
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._txs)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def has(self, h: bytes) -> bool:
+        return h in self._txs
+
+    def mark_verified(self, h: bytes) -> None:
+        self._verified[h] = None
+        if len(self._verified) > 4 * self.max_txs:
+            self._verified.popitem(last=False)
+
+    def is_verified(self, h: bytes) -> bool:
+        return h in self._verified
+
+    def add(self, tx: SignedTx, state: State, next_height: int, verified: bool) -> bytes:
+        """Admit ``tx`` or raise :class:`Rejected`.  Returns the tx hash."""
+        h = tx.hash
+        if h in self._txs:
+            raise Rejected(codes.DUPLICATE, "transaction already in the mempool")
+        if len(self._txs) >= self.max_txs or self._bytes + len(tx.raw) > self.max_bytes:
+            raise Rejected(codes.MEMPOOL_FULL, "mempool is full, try again later")
+        sender = tx.sender
+        pending = self._by_sender.get(sender, ())
+        if len(pending) >= self.max_per_sender:
+            raise Rejected(codes.MEMPOOL_FULL, "too many pending transactions from this sender")
+        verified = verified or h in self._verified
+        err = admission_error(state, tx, self.chain_id, next_height, verified)
+        if err is not None and err[0] == codes.BAD_NONCE:
+            expected = state.account(sender).nonce + len(pending)
+            if tx.body.nonce == expected:
+                err = None
+            else:
+                err = (codes.BAD_NONCE, f"nonce {tx.body.nonce} does not match the account's next nonce {expected}")
+        if err is not None:
+            raise Rejected(*err)
+        self.mark_verified(h)
+        self._txs[h] = tx
+        self._by_sender.setdefault(sender, []).append(h)
+        self._bytes += len(tx.raw)
+        return h
+
+    def reap(self, max_txs: int, max_bytes: int) -> list[SignedTx]:
+        """Transactions for the next block, in arrival order, nonces in sequence."""
+        out = []
+        size = 0
+        for tx in self._txs.values():
+            if len(out) >= max_txs or size + len(tx.raw) > max_bytes:
+                break
+            out.append(tx)
+            size += len(tx.raw)
+        return out
+
+    def update(self, committed_hashes, state: State, next_height: int) -> None:
+        """After a commit: drop what was included, and what can no longer be."""
+        for h in committed_hashes:
+            self._remove(h)
+        # re-check the rest cheaply: expiry and nonce order per sender
+        for sender in list(self._by_sender):
+            nonce = state.account(sender).nonce
+            keep = []
+            for h in self._by_sender[sender]:
+                tx = self._txs[h]
+                if tx.body.nonce == nonce + len(keep) and tx.body.expiry >= next_height:
+                    keep.append(h)
+                else:
+                    self._drop(h)
+            if keep:
+                self._by_sender[sender] = keep
+            else:
+                del self._by_sender[sender]
+
+    def _drop(self, h: bytes) -> None:
+        tx = self._txs.pop(h, None)
+        if tx is not None:
+            self._bytes -= len(tx.raw)
+
+    def _remove(self, h: bytes) -> None:
+        tx = self._txs.pop(h, None)
+        if tx is None:
+            return
+        self._bytes -= len(tx.raw)
+        lst = self._by_sender.get(tx.sender)
+        if lst is not None:
+            try:
+                lst.remove(h)
+            except ValueError:
+                pass
+            if not lst:
+                del self._by_sender[tx.sender]
