@@ -1,0 +1,158 @@
+"""The messages nodes exchange over a secure channel.
+
+Each message is a :class:`ledger.codec.Record` encoded as one canonical map
+with a ``type`` tag next to its fields::
+
+    {"type": "vote", "vote": <bytes>}
+
+Decoding is strict: the bytes must be canonical, the tag must name a known
+type, and the fields must be exactly that type's fields.  Where the payload
+is another module's object (a transaction, a consensus vote, a block), it is
+carried as that object's canonical bytes and left to its owner to decode:
+this module knows the envelope, not the contents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ledger.codec import Bytes, CodecError, Opt, Record, UInt, decode
+from ledger.crypto import HASH_SIZE
+
+from .secure import DEFAULT_MAX_MESSAGE_SIZE
+
+__all__ = [
+    "P2PMessage",
+    "TxMsg",
+    "ProposalMsg",
+    "VoteMsg",
+    "EvidenceMsg",
+    "BlockRequest",
+    "BlockResponse",
+    "StatusMsg",
+    "MESSAGE_TYPES",
+    "decode_message",
+]
+
+_BIG = DEFAULT_MAX_MESSAGE_SIZE  # a block or a proposal fills at most one frame
+_SMALL = 1 << 20  # a transaction, a vote, a piece of evidence
+
+
+class P2PMessage(Record):
+    """Base of the typed messages; ``TYPE`` is the wire tag."""
+
+    TYPE: ClassVar[str] = ""
+
+    def to_obj(self) -> dict:
+        obj = super().to_obj()
+        obj["type"] = self.TYPE
+        return obj
+
+    @classmethod
+    def from_obj(cls, obj: Any, where: str | None = None):
+        if cls is P2PMessage:
+            return _from_envelope(obj)
+        msg = _from_envelope(obj)
+        if not isinstance(msg, cls):
+            raise CodecError(f"expected a {cls.TYPE!r} message, got {msg.TYPE!r}")
+        return msg
+
+    @classmethod
+    def _fields_from_obj(cls, obj: dict):
+        return Record.from_obj.__func__(cls, obj, cls.__name__)
+
+
+@dataclass(frozen=True)
+class TxMsg(P2PMessage):
+    """A transaction for the mempool (its canonical signed encoding)."""
+
+    TYPE = "tx"
+    SCHEMA = {"tx": Bytes(max_size=_SMALL)}
+    tx: bytes
+
+
+@dataclass(frozen=True)
+class ProposalMsg(P2PMessage):
+    """A consensus proposal and the block it proposes."""
+
+    TYPE = "proposal"
+    SCHEMA = {"proposal": Bytes(max_size=_SMALL), "block": Bytes(max_size=_BIG)}
+    proposal: bytes
+    block: bytes
+
+
+@dataclass(frozen=True)
+class VoteMsg(P2PMessage):
+    """A prevote or precommit (the canonical encoding of a consensus vote)."""
+
+    TYPE = "vote"
+    SCHEMA = {"vote": Bytes(max_size=_SMALL)}
+    vote: bytes
+
+
+@dataclass(frozen=True)
+class EvidenceMsg(P2PMessage):
+    """Evidence of misbehaviour (e.g. two conflicting signed votes)."""
+
+    TYPE = "evidence"
+    SCHEMA = {"evidence": Bytes(max_size=_SMALL)}
+    evidence: bytes
+
+
+@dataclass(frozen=True)
+class BlockRequest(P2PMessage):
+    """Block sync: please send the block at ``height`` and its commit."""
+
+    TYPE = "block_request"
+    SCHEMA = {"height": UInt()}
+    height: int
+
+
+@dataclass(frozen=True)
+class BlockResponse(P2PMessage):
+    """Block sync: the block at ``height`` and its commit, or both None if we lack it."""
+
+    TYPE = "block_response"
+    SCHEMA = {
+        "height": UInt(),
+        "block": Opt(Bytes(max_size=_BIG)),
+        "commit": Opt(Bytes(max_size=_SMALL)),
+    }
+    height: int
+    block: bytes | None
+    commit: bytes | None
+
+
+@dataclass(frozen=True)
+class StatusMsg(P2PMessage):
+    """Where a node is: its latest committed height and that block's hash."""
+
+    TYPE = "status"
+    SCHEMA = {"height": UInt(), "block_hash": Bytes(size=HASH_SIZE)}
+    height: int
+    block_hash: bytes
+
+
+MESSAGE_TYPES: dict[str, type[P2PMessage]] = {
+    cls.TYPE: cls
+    for cls in (TxMsg, ProposalMsg, VoteMsg, EvidenceMsg, BlockRequest, BlockResponse, StatusMsg)
+}
+
+
+def _from_envelope(obj: Any) -> P2PMessage:
+    if type(obj) is not dict:
+        raise CodecError("message: expected a map")
+    tag = obj.get("type")
+    if type(tag) is not str:
+        raise CodecError("message: missing or non-string 'type'")
+    cls = MESSAGE_TYPES.get(tag)
+    if cls is None:
+        raise CodecError(f"message: unknown type {tag[:32]!r}")
+    fields = {k: v for k, v in obj.items() if k != "type"}
+    return cls._fields_from_obj(fields)
+
+
+def decode_message(data: bytes, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> P2PMessage:
+    """Strictly decode one message of any known type; :class:`CodecError` otherwise."""
+    return _from_envelope(decode(data, max_size))
