@@ -31,7 +31,7 @@ bench: $(TSTAMP)
 
 proto: $(STAMP)
 	$(BIN)/python -m pip install -q grpcio-tools
-	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. proto/esoc.proto
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. proto/esoc.proto
 
 clean:
 	rm -rf $(VENV) .devnet .pytest_cache

@@ -1,0 +1,369 @@
+"""The gRPC server: the node's public API (proto/esoc.proto).
+
+gRPC's Python server runs handlers in a thread pool.  Reads go straight to
+LevelDB (plyvel is thread-safe; a block is written in one atomic batch).
+Writes, that is transaction admission, are bridged into the node's trio
+loop with ``trio.from_thread.run_sync``, after the expensive part (strict
+decoding and the Ed25519 check, during which libsodium releases the GIL) has
+run in the worker thread.
+
+Every malformed request gets INVALID_ARGUMENT with a one-line reason; a
+flooding client gets RESOURCE_EXHAUSTED from a per-client token bucket; no
+handler lets an exception escape (gRPC would turn it into UNKNOWN and log a
+traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from concurrent import futures
+
+import grpc
+import trio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from ledger import codes
+from ledger.address import AddressError, decode_address, encode_address
+from ledger.block import Block, Receipt
+from ledger.codec import CodecError, decode, encode
+from ledger.state import Account, acct_path, path_bytes
+from ledger.tx import TxError, decode_tx
+from proto import esoc_pb2 as pb
+from proto import esoc_pb2_grpc as pbg
+
+from .mempool import Rejected
+
+MAX_BATCH = 10_000
+VERSION = "esoc/0.1.0"
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float, clock=time.monotonic):
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, who: str, n: int = 1) -> bool:
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(who, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < n:
+                self._buckets[who] = (tokens, now)
+                return False
+            self._buckets[who] = (tokens - n, now)
+            if len(self._buckets) > 10_000:  # forget idle clients
+                self._buckets.pop(next(iter(self._buckets)))
+            return True
+
+
+def _client(context) -> str:
+    peer = context.peer() or ""
+    # "ipv4:127.0.0.1:5555" -> "ipv4:127.0.0.1"
+    return peer.rsplit(":", 1)[0]
+
+
+def guarded(fn):
+    """Turn known errors into gRPC statuses with a reason; never leak a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(self, request, context):
+        try:
+            return fn(self, request, context)
+        except (CodecError, TxError, AddressError, ValueError) as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e) or type(e).__name__)
+        except Rejected as e:
+            status = grpc.StatusCode.RESOURCE_EXHAUSTED if e.code in (codes.MEMPOOL_FULL, codes.RATE_LIMITED) else grpc.StatusCode.INVALID_ARGUMENT
+            context.abort(status, f"{codes.name(e.code)}: {e.reason}")
+        except trio.RunFinishedError:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "node is shutting down")
+
+    return wrapper
+
+
+class NodeServicer(pbg.NodeServicer):
+    def __init__(self, node, trio_token, rate: int = 20000, burst: int = 40000):
+        self.node = node
+        self.token = trio_token
+        self.bucket = TokenBucket(rate, burst)
+
+    # ---- writes -----------------------------------------------------------
+    def _prepare(self, raw: bytes):
+        tx = decode_tx(raw)
+        if tx.body.chain_id != self.node.chain_id:
+            raise Rejected(codes.WRONG_CHAIN, f"transaction is for chain {tx.body.chain_id!r}, this is {self.node.chain_id!r}")
+        if not tx.verify_signature():
+            raise Rejected(codes.BAD_SIGNATURE, "signature does not verify")
+        return tx
+
+    def _admit(self, txs: list) -> list:
+        return trio.from_thread.run_sync(self.node.admit_many, txs, trio_token=self.token)
+
+    @guarded
+    def SubmitTx(self, request, context):
+        if not self.bucket.take(_client(context)):
+            raise Rejected(codes.RATE_LIMITED, "too many transactions from this client; slow down")
+        tx = self._prepare(request.tx)
+        res = self._admit([tx])[0]
+        if isinstance(res, Rejected):
+            raise res
+        return pb.SubmitTxResponse(hash=res)
+
+    def _batch(self, raws, context) -> pb.SubmitTxBatchResponse:
+        results: list = [None] * len(raws)
+        ok = []
+        for i, raw in enumerate(raws):
+            try:
+                ok.append((i, self._prepare(raw)))
+            except (TxError, CodecError) as e:
+                results[i] = pb.TxResult(code=codes.MALFORMED, reason=str(e))
+            except Rejected as e:
+                results[i] = pb.TxResult(code=e.code, reason=e.reason)
+        if ok:
+            outs = self._admit([t for _, t in ok])
+            for (i, tx), out in zip(ok, outs):
+                if isinstance(out, Rejected):
+                    results[i] = pb.TxResult(hash=tx.hash, code=out.code, reason=out.reason)
+                else:
+                    results[i] = pb.TxResult(hash=out, code=0)
+        accepted = sum(1 for r in results if r.code == 0)
+        return pb.SubmitTxBatchResponse(results=results, accepted=accepted)
+
+    @guarded
+    def SubmitTxBatch(self, request, context):
+        if len(request.txs) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} transactions per batch")
+        if not self.bucket.take(_client(context), len(request.txs)):
+            raise Rejected(codes.RATE_LIMITED, "too many transactions from this client; slow down")
+        return self._batch(list(request.txs), context)
+
+    @guarded
+    def SubmitTxStream(self, request_iterator, context):
+        results = []
+        accepted = 0
+        chunk = []
+        client = _client(context)
+        for req in request_iterator:
+            chunk.append(req.tx)
+            if len(chunk) >= 500:
+                if not self.bucket.take(client, len(chunk)):
+                    raise Rejected(codes.RATE_LIMITED, "too many transactions from this client; slow down")
+                r = self._batch(chunk, context)
+                results.extend(r.results)
+                accepted += r.accepted
+                chunk = []
+        if chunk:
+            if not self.bucket.take(client, len(chunk)):
+                raise Rejected(codes.RATE_LIMITED, "too many transactions from this client; slow down")
+            r = self._batch(chunk, context)
+            results.extend(r.results)
+            accepted += r.accepted
+        return pb.SubmitTxBatchResponse(results=results, accepted=accepted)
+
+    # ---- reads ------------------------------------------------------------
+    def _height(self, requested: int) -> int:
+        top = self.node.store.height()
+        if requested == 0:
+            return top
+        if requested > top:
+            raise ValueError(f"height {requested} is above the latest committed height {top}")
+        return requested
+
+    @guarded
+    def GetAccount(self, request, context):
+        addr = decode_address(request.address)
+        store = self.node.store
+        height = self._height(request.height)
+        path = acct_path(addr)
+        if request.prove or request.height:
+            value = store.read_at(path, height)
+        else:
+            value = store.read_latest(path_bytes(path))
+        resp = pb.AccountResponse(address=encode_address(addr), height=height, state_root=store.state_root(height))
+        if value is not None:
+            a = Account.decode(value)
+            resp.exists = True
+            resp.balance, resp.nonce, resp.kind, resp.name = a.balance, a.nonce, a.kind, a.name
+            resp.roles.extend(a.roles)
+            resp.value = value
+        if request.prove:
+            root, proof = store.prove(path, height)
+            resp.state_root = root
+            resp.proof = proof.encode()
+        return resp
+
+    @guarded
+    def GetState(self, request, context):
+        parts = decode(request.path)
+        if not isinstance(parts, list) or not parts:
+            raise ValueError("path must be a canonical non-empty list")
+        path = tuple(parts)
+        store = self.node.store
+        height = self._height(request.height)
+        value = store.read_at(path, height)
+        resp = pb.StateResponse(exists=value is not None, value=value or b"", height=height, state_root=store.state_root(height))
+        if request.prove:
+            _, proof = store.prove(path, height)
+            resp.proof = proof.encode()
+        return resp
+
+    def _block_response(self, height: int) -> pb.BlockResponse:
+        store = self.node.store
+        raw = store.block_bytes(height)
+        if raw is None:
+            raise ValueError(f"no block at height {height}")
+        blk = Block.decode(raw)
+        commit = store.commit(height)
+        from ledger.tx import tx_hash
+
+        return pb.BlockResponse(
+            height=height,
+            hash=blk.hash,
+            block=raw,
+            commit=commit.encode() if commit is not None else b"",
+            state_root=blk.header.state_root,
+            time_ms=blk.header.time_ms,
+            proposer=blk.header.proposer,
+            tx_hashes=[tx_hash(t) for t in blk.txs],
+            receipts=encode([r.to_obj() for r in store.receipts(height)]),
+        )
+
+    @guarded
+    def GetBlock(self, request, context):
+        if request.hash:
+            h = self.node.store.height_of(request.hash)
+            if h is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, "no block with that hash")
+        else:
+            h = request.height or self.node.store.height()
+            if h == 0:
+                context.abort(grpc.StatusCode.NOT_FOUND, "no block has been committed yet")
+            if h > self.node.store.height():
+                context.abort(grpc.StatusCode.NOT_FOUND, f"no block at height {h} yet (latest is {self.node.store.height()})")
+        return self._block_response(h)
+
+    @guarded
+    def GetTx(self, request, context):
+        if len(request.hash) != 32:
+            raise ValueError("a transaction hash is 32 bytes")
+        store = self.node.store
+        loc = store.tx_location(request.hash)
+        if loc is None:
+            pending = self.node.pending_tx(request.hash)
+            if pending is not None:
+                return pb.TxResponse(hash=request.hash, found=True, pending=True, tx=pending)
+            return pb.TxResponse(hash=request.hash, found=False)
+        height, index = loc
+        blk = Block.decode(store.block_bytes(height))
+        rc = store.receipts(height)[index]
+        return pb.TxResponse(
+            hash=request.hash, found=True, pending=False, height=height, index=index,
+            tx=blk.txs[index], code=rc.code, gas_used=rc.gas_used, receipt=rc.encode(),
+        )
+
+    @guarded
+    def Status(self, request, context):
+        n = self.node
+        store = n.store
+        h = store.height()
+        blk = store.block(h) if h else None
+        return pb.StatusResponse(
+            chain_id=n.chain_id,
+            height=h,
+            block_hash=blk.hash if blk else b"",
+            state_root=store.state_root(h),
+            time_ms=blk.header.time_ms if blk else n.genesis.genesis_time_ms,
+            mempool_size=n.mempool_size(),
+            node_pubkey=n.pubkey,
+            validator=n.is_validator(),
+            catching_up=n.catching_up(),
+            peers=n.peer_count(),
+            version=VERSION,
+            genesis_hash=n.genesis.hash,
+            round=n.current_round(),
+        )
+
+    @guarded
+    def GetValidators(self, request, context):
+        from .app import validators_hash
+
+        h = request.height or (self.node.store.height() + 1)
+        vals = self.node.validators_at(h)
+        return pb.ValidatorsResponse(
+            height=h,
+            validators=[pb.Validator(pubkey=v.pubkey, power=v.power, name=v.name) for v in vals],
+            hash=validators_hash(vals),
+        )
+
+    def StreamBlocks(self, request, context):
+        h = max(1, request.from_height or 1)
+        cond = self.node.block_cond
+        while context.is_active():
+            top = self.node.store.height()
+            if h <= top:
+                yield self._block_response(h)
+                h += 1
+                continue
+            with cond:
+                cond.wait(timeout=1.0)
+            if self.node.stopping:
+                return
+
+    # ---- laws -------------------------------------------------------------
+    @guarded
+    def ListLaws(self, request, context):
+        laws = self._laws(context)
+        return pb.ListLawsResponse(laws=[pb.LawInfo(**i) for i in laws.list(self._height(request.height))])
+
+    @guarded
+    def GetLaw(self, request, context):
+        laws = self._laws(context)
+        info, source, versions = laws.show(request.name, request.version or None, self._height(request.height))
+        return pb.LawResponse(info=pb.LawInfo(**info), source=source, versions=[pb.LawInfo(**v) for v in versions])
+
+    @guarded
+    def EvalLaw(self, request, context):
+        laws = self._laws(context)
+        args = decode(request.args) if request.args else {}
+        if not isinstance(args, dict):
+            raise ValueError("args must be a map of keyword arguments")
+        res = laws.eval(
+            request.name, request.function, args, self._height(request.height),
+            source=request.source or None, gas_limit=request.gas_limit or None,
+        )
+        return pb.EvalLawResponse(**res)
+
+    def _laws(self, context):
+        laws = getattr(self.node, "laws", None)
+        if laws is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "this node runs no policy contracts")
+        return laws
+
+
+def start_grpc_server(node, listen: str, trio_token, rate: int, burst: int, workers: int = 16) -> grpc.Server:
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
+        maximum_concurrent_rpcs=256,
+        options=[
+            ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+            ("grpc.max_send_message_length", 16 * 1024 * 1024),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    pbg.add_NodeServicer_to_server(NodeServicer(node, trio_token, rate, burst), server)
+    hs = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(hs, server)
+    hs.set("", health_pb2.HealthCheckResponse.SERVING)
+    hs.set("esoc.v1.Node", health_pb2.HealthCheckResponse.SERVING)
+    names = (pb.DESCRIPTOR.services_by_name["Node"].full_name, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(names, server)
+    port = server.add_insecure_port(listen)
+    if port == 0:
+        raise OSError(f"cannot listen for gRPC on {listen}")
+    server.start()
+    return server
