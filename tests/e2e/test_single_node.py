@@ -1,0 +1,157 @@
+"""A single-validator chain as a real process: the CLI, the gRPC API, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+import pytest
+
+from ledger.address import decode_address, encode_address
+from ledger.crypto import PrivateKey
+from ledger.tx import Transfer, sign_tx
+from proto import esoc_pb2 as pb
+from proto import esoc_pb2_grpc as pbg
+from wallet.keystore import Keystore
+
+from .harness import Devnet, wait_until
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    d = Devnet(str(tmp_path_factory.mktemp("solo")), validators=1).start()
+    yield d
+    d.stop()
+
+
+def test_status_json(net):
+    st = json.loads(net.cli("status", "--json").stdout)
+    assert st["chain_id"] == "esoc-devnet"
+    assert len(bytes.fromhex(st["state_root"])) == 32
+    with net.nodes[0].client() as c:
+        wait_until(lambda: c.status().height >= 2, 20, "two blocks")
+    st2 = json.loads(net.cli("status", "--json").stdout)
+    assert st2["height"] > st["height"] or st2["height"] >= 2
+    assert len(bytes.fromhex(st2["block_hash"])) == 32
+
+
+def test_transfer_via_cli(net):
+    bob = net.account("bob")["address"]
+    before = json.loads(net.cli("account", bob, "--json").stdout)["balance"]
+    out = json.loads(net.cli("tx", "send", "--from", "alice", "--to", "bob", "--amount", "1250", "--wait", "--json").stdout)
+    assert out["code"] == 0
+    shown = json.loads(net.cli("tx", "show", out["hash"], "--json").stdout)
+    assert shown["code"] == 0 and shown["kind"] == "transfer" and shown["height"] == out["height"]
+    assert shown["payload"]["amount"] == 1250 and shown["payload"]["to"] == bob
+    after = json.loads(net.cli("account", bob, "--json").stdout)["balance"]
+    assert after == before + 1250
+    blk = json.loads(net.cli("block", "show", str(out["height"]), "--json").stdout)
+    assert out["hash"] in [t["hash"] for t in blk["txs"]]
+    assert blk["height"] == out["height"] and blk["commit_signatures"] >= 0
+
+
+def test_account_proof_verifies(net):
+    r = json.loads(net.cli("account", "alice", "--prove", "--json").stdout)
+    assert r["proof_valid"] is True
+    missing = encode_address(bytes(20))
+    r2 = json.loads(net.cli("account", missing, "--prove", "--json").stdout)
+    assert r2["exists"] is False and r2["proof_valid"] is True
+
+
+def test_new_wallet_must_be_registered(net):
+    net.cli("wallet", "new", "zoe")
+    zoe = Keystore(net.keystore).info("zoe")["address"]
+    # unregistered: cannot receive
+    r = net.cli("tx", "send", "--from", "alice", "--to", zoe, "--amount", "5", "--wait", "--json", check=False)
+    assert r.returncode == 1 and json.loads(r.stdout)["code_name"] == "RECIPIENT_NOT_REGISTERED"
+    # unregistered: cannot send (refused at admission)
+    r = net.cli("tx", "send", "--from", "zoe", "--to", "alice", "--amount", "5", check=False)
+    assert r.returncode == 1 and "not a registered account" in r.stderr
+    net.cli("tx", "register", "--from", "registrar", "--account", zoe, "--kind", "citizen", "--wait")
+    net.cli("tx", "send", "--from", "alice", "--to", "zoe", "--amount", "5", "--wait")
+    assert json.loads(net.cli("account", "zoe", "--json").stdout)["balance"] == 5
+
+
+def test_bad_input_from_cli(net):
+    bob = net.account("bob")["address"]
+    typo = bob[:-3] + ("q" if bob[-3] != "q" else "p") + bob[-2:]
+    r = net.cli("tx", "send", "--from", "alice", "--to", typo, "--amount", "1", check=False)
+    assert r.returncode == 1 and "checksum" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = net.cli("tx", "send", "--from", "alice", "--to", "bob", "--amount", "1", password="wrong", check=False)
+    assert r.returncode == 1 and "wrong password" in r.stderr
+    r = net.cli("tx", "send", "--from", "carol", "--to", "bob", "--amount", str(10**15), "--wait", "--json", check=False)
+    assert r.returncode == 1 and json.loads(r.stdout)["code_name"] == "INSUFFICIENT_FUNDS"
+    r = net.cli("tx", "issue", "--from", "alice", "--to", "bob", "--amount", "100", "--wait", "--json", check=False)
+    assert json.loads(r.stdout)["code_name"] == "NOT_AUTHORIZED"
+    r = net.cli("tx", "show", "zz", check=False)
+    assert r.returncode == 1 and "hex" in r.stderr
+
+
+def test_malformed_grpc_requests(net):
+    ch = grpc.insecure_channel(net.nodes[0].grpc)
+    stub = pbg.NodeStub(ch)
+    bad = [
+        ("SubmitTx", pb.SubmitTxRequest(tx=b"\x00garbage")),
+        ("SubmitTx", pb.SubmitTxRequest(tx=b"")),
+        ("SubmitTx", pb.SubmitTxRequest(tx=b"\x82\xa1b\x01\xa1a\x02")),
+        ("GetAccount", pb.GetAccountRequest(address="esc1notanaddress")),
+        ("GetAccount", pb.GetAccountRequest(address="")),
+        ("GetTx", pb.GetTxRequest(hash=b"short")),
+        ("GetState", pb.GetStateRequest(path=b"\xc1")),
+        ("GetAccount", pb.GetAccountRequest(address=net.account("bob")["address"], height=10**12)),
+    ]
+    for method, req in bad:
+        with pytest.raises(grpc.RpcError) as ei:
+            getattr(stub, method)(req, timeout=10)
+        assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (method, ei.value.code(), ei.value.details())
+        assert ei.value.details()
+    # a signature over the wrong chain, and a forged signature
+    k = PrivateKey.from_name("stranger")
+    tx = sign_tx(k, "other-chain", "transfer", Transfer(to=bytes(20), amount=1), 0, 10**6)
+    with pytest.raises(grpc.RpcError) as ei:
+        stub.SubmitTx(pb.SubmitTxRequest(tx=tx.raw), timeout=10)
+    assert "WRONG_CHAIN" in ei.value.details()
+    with pytest.raises(grpc.RpcError) as ei:
+        stub.GetBlock(pb.GetBlockRequest(height=10**9), timeout=10)
+    assert ei.value.code() == grpc.StatusCode.NOT_FOUND
+    # the node is still serving
+    assert stub.Status(pb.StatusRequest(), timeout=10).chain_id == "esoc-devnet"
+    ch.close()
+
+
+def test_health_and_reflection(net):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    ch = grpc.insecure_channel(net.nodes[0].grpc)
+    h = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service="esoc.v1.Node"), timeout=10)
+    assert h.status == health_pb2.HealthCheckResponse.SERVING
+    stub = reflection_pb2_grpc.ServerReflectionStub(ch)
+    resp = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10))
+    names = [s.name for s in resp[0].list_services_response.service]
+    assert "esoc.v1.Node" in names
+    ch.close()
+
+
+def test_batch_submit_and_stream(net):
+    ks = Keystore(net.keystore)
+    dan = ks.unlock("dan", "devnet")
+    erin = decode_address(net.account("erin")["address"])
+    with net.nodes[0].client() as c:
+        nonce = c.account(net.account("dan")["address"]).nonce
+        st = c.status()
+        txs = [sign_tx(dan, st.chain_id, "transfer", Transfer(to=erin, amount=1), nonce + i, st.height + 500) for i in range(300)]
+        before = c.account(net.account("erin")["address"]).balance
+        r = c.submit_batch(txs + [b"junk"])
+        assert r.accepted == 300
+        assert r.results[-1].code != 0 and r.results[-1].reason
+        c.wait_for_tx(txs[-1].hash, timeout=30)
+        assert c.account(net.account("erin")["address"]).balance == before + 300
+        # stream blocks from 1: heights arrive in order without gaps
+        heights = []
+        for b in c.stream_blocks(1):
+            heights.append(b.height)
+            if len(heights) == 5:
+                break
+        assert heights == [1, 2, 3, 4, 5]
