@@ -1,0 +1,554 @@
+"""The Tendermint engine: Algorithm 1 of arXiv:1807.04938 as a sans-IO machine.
+
+Theory of operation
+-------------------
+Two rules, as in h11: the engine never performs I/O, and it never waits.
+``Engine.step(event)`` updates the state and returns the effects the node must
+perform, in order.  Time enters only as ``TimeoutFired`` events, signatures
+only as ``VoteSigned``/``ProposalSigned`` answers, validity only as
+``ValueValidity`` answers.  Given the same events the engine returns the same
+effects, which is what makes WAL replay and the simulator exact.
+
+State per height is the paper's: ``height, round, step, lockedValue,
+lockedRound, validValue, validRound`` plus the message log (the
+:class:`~consensus.votekeeper.VoteKeeper` and the proposals received).
+Values are identified by a 32-byte id; the engine keeps the bytes only to
+re-propose and to hand to the node.
+
+Each input is handled in three phases:
+
+1. *admission* -- drop what is stale, malformed, from a non-validator, or
+   badly signed; buffer messages for the next height;
+2. *logging* -- an admitted input is emitted as ``WalAppend(event, sync)``
+   before any effect it causes (``sync`` for own signed messages and the
+   proposer's own value, so they are on disk before they leave);
+3. *rules* -- the guards of the paper are evaluated until none fires (a
+   fixpoint); each rule below names its paper line.  ``# Lnn`` comments
+   refer to malachite ``specs/consensus/pseudo-code.md``.
+
+Decision (L49) and round skip (L55) look at every round of the height; the
+other rules look at the current round only.  "For the first time" rules
+(L34, L36, L47) remember the round they fired in.  ``(height, round, step)``
+is checked never to go back (the attribute is ``round_step``: ``step`` is the method) (an ``AssertionError`` if it ever did).
+
+Steps: ``STOPPED`` before the first ``StartHeight``, then ``PROPOSE``,
+``PREVOTE``, ``PRECOMMIT`` as in the paper, and ``COMMIT`` after the decision
+of the height until the node sends ``StartHeight(height + 1)`` (L52-54 are
+split: the engine decides, the node stores the block and starts the next
+height with its validator set).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ledger.crypto import verify
+
+from .events import (
+    BroadcastProposal,
+    BroadcastVote,
+    Decide,
+    DecisionLearned,
+    Effect,
+    Event,
+    EvidenceFound,
+    GetValue,
+    ProposalReceived,
+    ProposalSigned,
+    ScheduleTimeout,
+    SignProposal,
+    SignVote,
+    StartHeight,
+    TimeoutFired,
+    ValidateValue,
+    ValueToPropose,
+    ValueValidity,
+    VoteReceived,
+    VoteSigned,
+    WalAppend,
+)
+from .timeouts import TimeoutConfig
+from .types import (
+    PRECOMMIT,
+    PREVOTE,
+    PROPOSE,
+    Commit,
+    InvalidCommit,
+    Proposal,
+    ValidatorSet,
+    Verifier,
+    Vote,
+    value_id_of,
+    verify_commit,
+)
+from .votekeeper import VoteKeeper
+
+STOPPED = 0
+COMMIT = 4
+STEP_LABELS = {STOPPED: "stopped", PROPOSE: "propose", PREVOTE: "prevote", PRECOMMIT: "precommit", COMMIT: "commit"}
+
+MAX_PROPOSALS_PER_ROUND = 4  # an equivocating proposer cannot flood us
+MAX_FUTURE_MESSAGES = 4096  # buffered messages for the next height
+
+
+class Engine:
+    """One validator's (or observer's) consensus state machine.
+
+    ``address`` is this node's validator public key, or ``None`` for a node
+    that follows consensus without voting.  ``value_id`` maps value bytes to
+    their 32-byte id (the block hash); proposals whose value does not hash to
+    the announced id are dropped.  ``proposer_fn`` replaces the weighted
+    round-robin (Twins tests only).
+    """
+
+    def __init__(
+        self,
+        chain_id: str,
+        address: bytes | None,
+        timeouts: TimeoutConfig | None = None,
+        value_id: Callable[[bytes], bytes] = value_id_of,
+        verifier: Verifier = verify,
+        proposer_fn: Callable[[int, int], bytes] | None = None,
+    ):
+        self.chain_id = chain_id
+        self.address = address
+        self.timeouts = timeouts or TimeoutConfig()
+        self.value_id = value_id
+        self.verifier = verifier
+        self.proposer_fn = proposer_fn
+        self.height = 0
+        self.round = 0
+        self.round_step = STOPPED
+        self.valset: ValidatorSet | None = None
+        self._future: list[tuple[int, Event]] = []
+        self._out: list[Effect] = []
+        self._replaying = False
+        self._last_hrs = (0, 0, STOPPED)
+        self._reset_height()
+
+    def _reset_height(self) -> None:
+        # L5-9 and "empty message log" of L53
+        self.locked_value: bytes | None = None
+        self.locked_round = -1
+        self.valid_value: bytes | None = None
+        self.valid_round = -1
+        self.decision: Decide | None = None
+        self.keeper: VoteKeeper | None = None
+        self.proposals: dict[int, dict[bytes, Proposal]] = {}
+        self.values: dict[bytes, bytes] = {}
+        self.validity: dict[bytes, bool] = {}
+        self._validation_requested: dict[bytes, tuple[int, bytes]] = {}
+        self._fired: dict[tuple[str, int], None] = {}
+        self._timeouts: dict[tuple[int, int], int] = {}
+        self._pending_sign: dict[bytes, Proposal | Vote] = {}
+        self._own: list[Proposal | Vote] = []
+        self._awaiting_value: int | None = None
+
+    # ------------------------------------------------------------------
+    # public API
+    # ------------------------------------------------------------------
+
+    @property
+    def hrs(self) -> tuple[int, int, int]:
+        return (self.height, self.round, self.round_step)
+
+    def proposer(self, height: int, round: int) -> bytes:
+        if self.proposer_fn is not None:
+            return self.proposer_fn(height, round)
+        assert self.valset is not None
+        return self.valset.proposer(height, round)
+
+    def step(self, event: Event) -> list[Effect]:
+        """Feed one event; return the effects to perform, in order."""
+        self._out = []
+        handler = self._HANDLERS.get(type(event))
+        if handler is None:
+            raise TypeError(f"not a consensus event: {type(event).__name__}")
+        handler(self, event)
+        if self.round_step in (PROPOSE, PREVOTE, PRECOMMIT):
+            self._run_rules()
+        out, self._out = self._out, []
+        return out
+
+    def restore(self, events: list[Event]) -> list[Effect]:
+        """Rebuild state from WAL events, then return the effects to resume.
+
+        Replayed events are not logged again and their network, timer and
+        request effects are dropped (they happened before the crash), except
+        ``Decide`` and ``EvidenceFound``, which the node must handle
+        idempotently.  The effects of :meth:`resume` follow.
+        """
+        kept: list[Effect] = []
+        self._replaying = True
+        try:
+            for ev in events:
+                for eff in self.step(ev):
+                    if isinstance(eff, (Decide, EvidenceFound)):
+                        kept.append(eff)
+        finally:
+            self._replaying = False
+        return kept + self.resume()
+
+    def resume(self) -> list[Effect]:
+        """Effects that re-arm an engine restored from the WAL.
+
+        Re-broadcast own signed messages of this height, re-ask every request
+        that has no answer yet (signatures, the value to propose, validity),
+        and re-schedule the timeouts of the current round that have not fired.
+        """
+        if self.round_step in (STOPPED, COMMIT):
+            return []
+        out: list[Effect] = []
+        for m in self._own:
+            out.append(self._broadcast_effect(m))
+        for m in self._pending_sign.values():
+            out.append(SignProposal(m) if isinstance(m, Proposal) else SignVote(m))
+        if self._awaiting_value is not None and self._awaiting_value == self.round and self.round_step == PROPOSE:
+            out.append(GetValue(self.height, self.round))
+        for vid, (r, value) in self._validation_requested.items():
+            if vid not in self.validity:
+                out.append(ValidateValue(self.height, r, vid, value))
+        for (r, st), ms in self._timeouts.items():
+            if r == self.round:
+                out.append(ScheduleTimeout(self.height, r, st, ms))
+        return out
+
+    def gossip(self) -> list[Effect]:
+        """Messages worth re-sending when the height makes no progress.
+
+        The paper assumes gossip: what one correct process receives, all
+        eventually receive.  A node that calls this on a slow timer (only
+        when stuck) relays the proposals and votes that carry the height's
+        progress: the current and previous round, the polka rounds behind
+        the lock and the valid value, and rounds with a precommit quorum.
+        """
+        if self.round_step in (STOPPED, COMMIT) or self.keeper is None:
+            return []
+        rounds: list[int] = []
+        for r in (self.round, self.round - 1, self.locked_round, self.valid_round, *self.keeper.precommit_quorum_rounds):
+            if r >= 0 and r not in rounds:
+                rounds.append(r)
+        out: list[Effect] = []
+        for r in rounds:
+            for vid, p in self.proposals.get(r, {}).items():
+                out.append(BroadcastProposal(p, self.values[vid]))
+            for v in self.keeper.votes_of_round(r):
+                out.append(BroadcastVote(v))
+        return out
+
+    # ------------------------------------------------------------------
+    # helpers
+    # ------------------------------------------------------------------
+
+    def _emit(self, eff: Effect) -> None:
+        self._out.append(eff)
+
+    def _log(self, event: Event, sync: bool = False) -> None:
+        if not self._replaying:
+            self._emit(WalAppend(event, sync))
+
+    def _set_hrs(self, round: int, step: int) -> None:
+        new = (self.height, round, step)
+        assert new >= self._last_hrs, f"(height, round, step) went back from {self._last_hrs} to {new}"
+        self.round, self.round_step = round, step
+        self._last_hrs = new
+
+    def _is_validator(self) -> bool:
+        return self.address is not None and self.valset is not None and self.address in self.valset
+
+    def _broadcast_effect(self, m: Proposal | Vote) -> Effect:
+        if isinstance(m, Proposal):
+            return BroadcastProposal(m, self.values[m.value_id])
+        return BroadcastVote(m)
+
+    def _schedule(self, step: int) -> None:
+        ms = self.timeouts.duration(step, self.round)
+        self._timeouts[(self.round, step)] = ms
+        self._emit(ScheduleTimeout(self.height, self.round, step, ms))
+
+    def _request_sign(self, m: Proposal | Vote) -> None:
+        if not self._is_validator():
+            return
+        self._pending_sign[m.sign_bytes()] = m
+        self._emit(SignProposal(m) if isinstance(m, Proposal) else SignVote(m))
+
+    def _vote(self, vote_type: int, value_id: bytes | None) -> None:
+        if self.address is not None:
+            self._request_sign(Vote(vote_type, self.height, self.round, value_id, self.address))
+
+    def _request_validation(self, round: int, vid: bytes) -> None:
+        if vid in self.validity or vid in self._validation_requested:
+            return
+        value = self.values[vid]
+        self._validation_requested[vid] = (round, value)
+        self._emit(ValidateValue(self.height, round, vid, value))
+
+    def _buffer_future(self, event: Event, height: int) -> None:
+        if height == self.height + 1 and len(self._future) < MAX_FUTURE_MESSAGES:
+            self._future.append((height, event))
+
+    # ------------------------------------------------------------------
+    # StartRound (L11-21)
+    # ------------------------------------------------------------------
+
+    def _start_round(self, r: int) -> None:
+        self._set_hrs(r, PROPOSE)  # L12-13
+        self._awaiting_value = None
+        if self._is_validator() and self.proposer(self.height, r) == self.address:  # L14
+            if self.valid_value is not None:  # L15
+                self._propose(self.valid_value, self.valid_round)  # L16, L19
+            else:
+                self._awaiting_value = r  # L18: getValue(), answered by ValueToPropose
+                self._emit(GetValue(self.height, r))
+        else:
+            self._schedule(PROPOSE)  # L21
+
+    def _propose(self, vid: bytes, vr: int) -> None:
+        assert self.address is not None
+        self._request_sign(Proposal(self.height, self.round, vid, vr, self.address))  # L19
+
+    # ------------------------------------------------------------------
+    # event handlers: admission, logging, bookkeeping
+    # ------------------------------------------------------------------
+
+    def _on_start_height(self, ev: StartHeight) -> None:
+        if self.round_step != STOPPED and ev.height <= self.height:
+            return
+        self._log(ev)
+        future, self._future = self._future, []
+        self.height = ev.height
+        self.valset = ev.valset
+        self._reset_height()
+        self.keeper = VoteKeeper(ev.height, ev.valset)
+        self._start_round(0)  # L10
+        for h, fev in future:
+            if h == self.height:
+                self._HANDLERS[type(fev)](self, fev)
+
+    def _on_value_to_propose(self, ev: ValueToPropose) -> None:
+        if not (
+            ev.height == self.height
+            and ev.round == self.round
+            and self.round_step == PROPOSE
+            and self._awaiting_value == ev.round
+        ):
+            return
+        self._log(ev, sync=True)
+        self._awaiting_value = None
+        vid = self.value_id(ev.value)
+        self.values[vid] = ev.value
+        self.validity[vid] = True  # our own block: built valid by the node
+        self._propose(vid, -1)  # L18-19
+
+    def _on_proposal_signed(self, ev: ProposalSigned) -> None:
+        p = ev.proposal
+        if self._pending_sign.pop(p.sign_bytes(), None) is None:
+            return
+        self._log(ev, sync=True)
+        self._own.append(p)
+        self._emit(BroadcastProposal(p, self.values[p.value_id]))
+        self._store_proposal(p)
+
+    def _on_vote_signed(self, ev: VoteSigned) -> None:
+        v = ev.vote
+        if self._pending_sign.pop(v.sign_bytes(), None) is None:
+            return
+        self._log(ev, sync=True)
+        self._own.append(v)
+        self._emit(BroadcastVote(v))
+        self._count_vote(v)
+
+    def _on_proposal(self, ev: ProposalReceived) -> None:
+        p = ev.proposal
+        if p.height != self.height or self.round_step in (STOPPED, COMMIT):
+            self._buffer_future(ev, p.height)
+            return
+        by_round = self.proposals.get(p.round, {})
+        if p.value_id in by_round or len(by_round) >= MAX_PROPOSALS_PER_ROUND:
+            return
+        if p.proposer != self.proposer(self.height, p.round):
+            return
+        if self.value_id(ev.value) != p.value_id:
+            return
+        if not p.verify(self.chain_id, self.verifier):
+            return
+        self._log(ev)
+        self.values.setdefault(p.value_id, ev.value)
+        self._store_proposal(p)
+
+    def _store_proposal(self, p: Proposal) -> None:
+        self.proposals.setdefault(p.round, {})[p.value_id] = p
+        self._request_validation(p.round, p.value_id)
+
+    def _on_vote(self, ev: VoteReceived) -> None:
+        v = ev.vote
+        if v.height != self.height or self.round_step in (STOPPED, COMMIT):
+            self._buffer_future(ev, v.height)
+            return
+        assert self.keeper is not None and self.valset is not None
+        if v.validator not in self.valset:
+            return
+        rv = self.keeper.rounds.get(v.round)
+        if rv is not None:
+            prev = rv.tally(v.type).votes.get(v.validator)
+            if prev is not None and prev.value_id == v.value_id:
+                return  # duplicate
+        if not v.verify(self.chain_id, self.verifier):
+            return
+        self._log(ev)
+        self._count_vote(v)
+
+    def _count_vote(self, v: Vote) -> None:
+        assert self.keeper is not None
+        _, evidence = self.keeper.add(v)
+        if evidence is not None:
+            self._emit(EvidenceFound(evidence))
+
+    def _on_validity(self, ev: ValueValidity) -> None:
+        if ev.height != self.height or self.round_step in (STOPPED, COMMIT) or ev.value_id in self.validity:
+            return
+        if ev.value_id not in self._validation_requested:
+            return
+        self._log(ev)
+        self.validity[ev.value_id] = ev.valid
+
+    def _on_decision(self, ev: DecisionLearned) -> None:
+        if ev.height != self.height or self.round_step in (STOPPED, COMMIT):
+            return
+        assert self.valset is not None
+        vid = self.value_id(ev.value)
+        try:
+            verify_commit(self.valset, self.chain_id, self.height, vid, ev.commit, self.verifier)
+        except InvalidCommit:
+            return
+        self._log(ev)
+        self._decide(ev.commit.round, vid, ev.value, ev.commit)
+
+    def _on_timeout(self, ev: TimeoutFired) -> None:
+        if ev.height != self.height or ev.round != self.round:
+            return
+        self._timeouts.pop((ev.round, ev.step), None)
+        if ev.step == PROPOSE and self.round_step == PROPOSE:
+            # L57-60 OnTimeoutPropose (the paper's line 58 reads "step = propose")
+            self._log(ev)
+            self._vote(PREVOTE, None)  # L59
+            self._set_hrs(self.round, PREVOTE)  # L60
+        elif ev.step == PREVOTE and self.round_step == PREVOTE:
+            # L61-64 OnTimeoutPrevote
+            self._log(ev)
+            self._vote(PRECOMMIT, None)  # L63
+            self._set_hrs(self.round, PRECOMMIT)  # L64
+        elif ev.step == PRECOMMIT and self.round_step in (PROPOSE, PREVOTE, PRECOMMIT):
+            # L65-67 OnTimeoutPrecommit
+            self._log(ev)
+            self._start_round(self.round + 1)  # L67
+
+    _HANDLERS: dict = {}
+
+    # ------------------------------------------------------------------
+    # the rules (L22-L56), evaluated to a fixpoint
+    # ------------------------------------------------------------------
+
+    def _run_rules(self) -> None:
+        while self.round_step in (PROPOSE, PREVOTE, PRECOMMIT):
+            if self._rule_decide():  # L49
+                return
+            assert self.keeper is not None
+            r = self.keeper.skip_round(self.round)  # L55
+            if r is not None:
+                self._start_round(r)  # L56
+                continue
+            if not self._rules_current_round():
+                return
+
+    def _rule_decide(self) -> bool:
+        # L49: upon PROPOSAL(h, r, v, *) from proposer(h, r) AND 2f+1 PRECOMMIT(h, r, id(v))
+        #      while decision[h] = nil
+        assert self.keeper is not None
+        for r, vid in self.keeper.precommit_quorum_rounds.items():
+            if vid not in self.proposals.get(r, {}):
+                continue
+            if self.validity.get(vid) is True:  # L50
+                self._decide(r, vid, self.values[vid], self.keeper.commit_for(r, vid))  # L51
+                return True
+        return False
+
+    def _decide(self, r: int, vid: bytes, value: bytes, commit: Commit) -> None:
+        self.decision = Decide(self.height, r, vid, value, commit)  # L51
+        self._set_hrs(self.round, COMMIT)
+        self._emit(self.decision)  # L52-54 happen when the node sends StartHeight(h + 1)
+
+    def _rules_current_round(self) -> bool:
+        """Fire at most one state-changing rule of the current round."""
+        keeper = self.keeper
+        assert keeper is not None
+        r = self.round
+        if self.round_step == PROPOSE:
+            for vid, p in self.proposals.get(r, {}).items():
+                vr = p.pol_round
+                if vr == -1:
+                    # L22: upon PROPOSAL(h, r, v, -1) from proposer(h, r) while step = propose
+                    if self.locked_round == -1 or self.locked_value == vid:  # L23
+                        ok = self.validity.get(vid)
+                        if ok is None:
+                            continue  # valid(v) not known yet: wait for ValueValidity
+                        self._vote(PREVOTE, vid if ok else None)  # L24 / L26
+                    else:
+                        self._vote(PREVOTE, None)  # L26
+                    self._set_hrs(r, PREVOTE)  # L27
+                    return True
+                if keeper.has_quorum_for(vr, PREVOTE, vid):
+                    # L28: upon PROPOSAL(h, r, v, vr) AND 2f+1 PREVOTE(h, vr, id(v))
+                    #      while step = propose and 0 <= vr < r
+                    if self.locked_round <= vr or self.locked_value == vid:  # L29
+                        ok = self.validity.get(vid)
+                        if ok is None:
+                            continue
+                        self._vote(PREVOTE, vid if ok else None)  # L30 / L32
+                    else:
+                        self._vote(PREVOTE, None)  # L32
+                    self._set_hrs(r, PREVOTE)  # L33
+                    return True
+        if self.round_step == PREVOTE and ("L34", r) not in self._fired and keeper.has_quorum_any(r, PREVOTE):
+            # L34-35: upon 2f+1 PREVOTE(h, r, *) while step = prevote for the first time
+            self._fired[("L34", r)] = None
+            self._schedule(PREVOTE)
+        if self.round_step >= PREVOTE and ("L36", r) not in self._fired:
+            # L36: upon PROPOSAL(h, r, v, *) AND 2f+1 PREVOTE(h, r, id(v))
+            #      while valid(v) and step >= prevote for the first time
+            vid = keeper.quorum_value(r, PREVOTE)
+            if vid is not None and vid in self.proposals.get(r, {}) and self.validity.get(vid) is True:
+                self._fired[("L36", r)] = None
+                changed = False
+                if self.round_step == PREVOTE:  # L37
+                    self.locked_value, self.locked_round = vid, r  # L38-39
+                    self._vote(PRECOMMIT, vid)  # L40
+                    self._set_hrs(r, PRECOMMIT)  # L41
+                    changed = True
+                self.valid_value, self.valid_round = vid, r  # L42-43
+                assert self.locked_round <= self.valid_round
+                if changed:
+                    return True
+        if self.round_step == PREVOTE and keeper.has_quorum_for(r, PREVOTE, None):
+            # L44-46: upon 2f+1 PREVOTE(h, r, nil) while step = prevote
+            self._vote(PRECOMMIT, None)  # L45
+            self._set_hrs(r, PRECOMMIT)  # L46
+            return True
+        if ("L47", r) not in self._fired and keeper.has_quorum_any(r, PRECOMMIT):
+            # L47-48: upon 2f+1 PRECOMMIT(h, r, *) for the first time
+            self._fired[("L47", r)] = None
+            self._schedule(PRECOMMIT)
+        return False
+
+
+Engine._HANDLERS = {
+    StartHeight: Engine._on_start_height,
+    ProposalReceived: Engine._on_proposal,
+    VoteReceived: Engine._on_vote,
+    TimeoutFired: Engine._on_timeout,
+    ValueValidity: Engine._on_validity,
+    ValueToPropose: Engine._on_value_to_propose,
+    ProposalSigned: Engine._on_proposal_signed,
+    VoteSigned: Engine._on_vote_signed,
+    DecisionLearned: Engine._on_decision,
+}

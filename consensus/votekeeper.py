@@ -1,0 +1,156 @@
+"""The vote keeper: the message log of one height, counted by voting power.
+
+Theory of operation
+-------------------
+The paper's rules are guards over "the messages received so far"
+(``2f+1 <PREVOTE, h, r, id(v)>`` and so on).  The vote keeper is that log
+for the current height, kept in a form the guards can read in O(1):
+
+* for every round and vote type, the first vote of each validator, the
+  power per value id (``None`` is nil) and the total power that voted;
+* for every round, the power of the distinct validators that sent *any*
+  vote in it (the ``f+1`` of the round skip, L55);
+* the rounds where some value reached a precommit quorum (candidates for
+  the decision rule L49, which looks at every round, not only the current).
+
+A validator's first vote for ``(round, type)`` is the one counted.  An
+identical copy is a duplicate and ignored.  A *different* second vote is
+equivocation: it is not counted, and the keeper returns
+:class:`~consensus.types.Evidence` made of the two signed votes (once per
+validator, round and type).  Signatures are checked by the caller before
+votes get here; the keeper trusts what it is given.
+
+Nothing here iterates a set or depends on ``hash()``: dicts iterate in
+insertion order, which is the order events arrived in, which is what the
+WAL replays.
+"""
+
+from __future__ import annotations
+
+from .types import PRECOMMIT, PREVOTE, Commit, Evidence, ValidatorSet, Vote
+
+
+class _Tally:
+    """Votes of one type in one round."""
+
+    __slots__ = ("votes", "power_by_value", "total")
+
+    def __init__(self) -> None:
+        self.votes: dict[bytes, Vote] = {}
+        self.power_by_value: dict[bytes | None, int] = {}
+        self.total = 0
+
+
+class RoundVotes:
+    __slots__ = ("prevotes", "precommits", "senders", "sender_power")
+
+    def __init__(self) -> None:
+        self.prevotes = _Tally()
+        self.precommits = _Tally()
+        self.senders: dict[bytes, None] = {}
+        self.sender_power = 0
+
+    def tally(self, vote_type: int) -> _Tally:
+        return self.prevotes if vote_type == PREVOTE else self.precommits
+
+
+class VoteKeeper:
+    """All votes of one height."""
+
+    MAX_ROUNDS_TRACKED = 10_000
+
+    def __init__(self, height: int, valset: ValidatorSet):
+        self.height = height
+        self.valset = valset
+        self.rounds: dict[int, RoundVotes] = {}
+        self.evidence_seen: dict[tuple[bytes, int, int], None] = {}
+        # rounds in which some value id has a precommit quorum, in order found
+        self.precommit_quorum_rounds: dict[int, bytes] = {}
+
+    def round(self, r: int) -> RoundVotes:
+        rv = self.rounds.get(r)
+        if rv is None:
+            rv = self.rounds[r] = RoundVotes()
+        return rv
+
+    def add(self, vote: Vote) -> tuple[bool, Evidence | None]:
+        """Count ``vote``; return (counted, evidence-if-new-equivocation)."""
+        if vote.height != self.height:
+            return False, None
+        power = self.valset.power_of(vote.validator)
+        if power == 0:
+            return False, None
+        if vote.round not in self.rounds and len(self.rounds) >= self.MAX_ROUNDS_TRACKED:
+            return False, None
+        rv = self.round(vote.round)
+        t = rv.tally(vote.type)
+        prev = t.votes.get(vote.validator)
+        if prev is not None:
+            if prev.value_id == vote.value_id:
+                return False, None
+            key = (vote.validator, vote.round, vote.type)
+            if key in self.evidence_seen:
+                return False, None
+            self.evidence_seen[key] = None
+            return False, Evidence.from_votes(prev, vote)
+        t.votes[vote.validator] = vote
+        t.power_by_value[vote.value_id] = t.power_by_value.get(vote.value_id, 0) + power
+        t.total += power
+        if vote.validator not in rv.senders:
+            rv.senders[vote.validator] = None
+            rv.sender_power += power
+        if (
+            vote.type == PRECOMMIT
+            and vote.value_id is not None
+            and vote.round not in self.precommit_quorum_rounds
+            and self.valset.is_quorum(t.power_by_value[vote.value_id])
+        ):
+            self.precommit_quorum_rounds[vote.round] = vote.value_id
+        return True, None
+
+    # -- guards ----------------------------------------------------------
+
+    def _tally(self, r: int, vote_type: int) -> _Tally | None:
+        rv = self.rounds.get(r)
+        return None if rv is None else rv.tally(vote_type)
+
+    def has_quorum_for(self, r: int, vote_type: int, value_id: bytes | None) -> bool:
+        """2f+1 votes of ``vote_type`` at round ``r`` for ``value_id`` (None = nil)."""
+        t = self._tally(r, vote_type)
+        return t is not None and self.valset.is_quorum(t.power_by_value.get(value_id, 0))
+
+    def has_quorum_any(self, r: int, vote_type: int) -> bool:
+        """2f+1 votes of ``vote_type`` at round ``r`` for anything (``*``)."""
+        t = self._tally(r, vote_type)
+        return t is not None and self.valset.is_quorum(t.total)
+
+    def quorum_value(self, r: int, vote_type: int) -> bytes | None:
+        """The value id (not nil) with 2f+1 votes at ``r``, if any."""
+        t = self._tally(r, vote_type)
+        if t is None:
+            return None
+        for vid, p in t.power_by_value.items():
+            if vid is not None and self.valset.is_quorum(p):
+                return vid
+        return None
+
+    def skip_round(self, above: int) -> int | None:
+        """The highest round > ``above`` with f+1 power of senders (L55)."""
+        best = None
+        for r, rv in self.rounds.items():
+            if r > above and (best is None or r > best) and self.valset.is_one_third(rv.sender_power):
+                best = r
+        return best
+
+    def commit_for(self, r: int, value_id: bytes) -> Commit:
+        """The commit made of every precommit for ``value_id`` at ``r``."""
+        t = self._tally(r, PRECOMMIT)
+        assert t is not None
+        votes = [v for v in t.votes.values() if v.value_id == value_id]
+        return Commit.from_votes(votes)
+
+    def votes_of_round(self, r: int) -> list[Vote]:
+        rv = self.rounds.get(r)
+        if rv is None:
+            return []
+        return list(rv.prevotes.votes.values()) + list(rv.precommits.votes.values())
