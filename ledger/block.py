@@ -133,8 +133,8 @@ def txs_root(txs: list[bytes] | tuple) -> bytes:
     return merkle_root(list(txs))
 
 
-def receipts_root(receipts: list[Receipt]) -> bytes:
-    return merkle_root([r.encode() for r in receipts])
+def receipts_root(receipts: list[Receipt], encoded: list[bytes] | None = None) -> bytes:
+    return merkle_root(encoded if encoded is not None else [r.encode() for r in receipts])
 
 
 def evidence_root(evidence: list[Any] | tuple) -> bytes:

@@ -40,36 +40,40 @@ class CodecError(ValueError):
 
 
 def _canon(value: Any, depth: int = 0) -> Any:
-    """Return a structure msgpack packs canonically, refusing foreign types."""
-    if depth > MAX_DEPTH:
-        raise CodecError(f"value nested deeper than {MAX_DEPTH}")
-    if value is None or value is True or value is False:
-        return value
+    """Return a structure msgpack packs canonically, refusing foreign types.
+
+    Map keys are sorted as Python sorts str, by code point, which is the
+    order of their UTF-8 bytes.
+    """
     t = type(value)
     if t is int:
         if value < I64_MIN or value > U64_MAX:
             raise CodecError("integer out of 64-bit range")
         return value
-    if t is bytes or t is str:
+    if t is bytes or t is str or value is None or t is bool:
         return value
+    if depth >= MAX_DEPTH and (t is dict or t is list or t is tuple) and len(value):
+        raise CodecError(f"value nested deeper than {MAX_DEPTH}")
+    if t is dict:
+        try:
+            keys = sorted(value)
+        except TypeError:
+            keys = None
+        if keys is None or any(type(k) is not str for k in keys):
+            bad = next(k for k in value if type(k) is not str)
+            raise CodecError(f"map key must be str, not {type(bad).__name__}")
+        d = depth + 1
+        return {k: _canon(value[k], d) for k in keys}
+    if t is list or t is tuple:
+        d = depth + 1
+        return [_canon(v, d) for v in value]
     if t is bytearray or t is memoryview:
         return bytes(value)
-    if t is list or t is tuple:
-        return [_canon(v, depth + 1) for v in value]
-    if t is dict:
-        for k in value:
-            if type(k) is not str:
-                raise CodecError(f"map key must be str, not {type(k).__name__}")
-        return {k: _canon(value[k], depth + 1) for k in sorted(value, key=_key_order)}
     if isinstance(value, Record):
         return _canon(value.to_obj(), depth)
     if t is float:
         raise CodecError("floats are not allowed (money is an integer count of fen)")
     raise CodecError(f"type {t.__name__} cannot be encoded")
-
-
-def _key_order(k: str) -> bytes:
-    return k.encode("utf-8")
 
 
 def encode(value: Any) -> bytes:
@@ -80,6 +84,18 @@ def encode(value: Any) -> bytes:
         raise
     except (TypeError, ValueError, OverflowError) as e:  # pragma: no cover - defensive
         raise CodecError(f"cannot encode: {e}") from None
+
+
+def encode_array_of_encoded(items: list[bytes]) -> bytes:
+    """The canonical encoding of a list, given its items' canonical encodings."""
+    n = len(items)
+    if n < 16:
+        head = bytes([0x90 | n])
+    elif n < 0x10000:
+        head = b"\xdc" + n.to_bytes(2, "big")
+    else:
+        head = b"\xdd" + n.to_bytes(4, "big")
+    return head + b"".join(items)
 
 
 def _pairs_hook(pairs: list[tuple[Any, Any]]) -> dict:

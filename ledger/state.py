@@ -112,6 +112,12 @@ class Account(Record):
     def registered(self) -> bool:
         return self.kind != ""
 
+    def with_balance(self, balance: int) -> "Account":
+        return Account(balance, self.nonce, self.kind, self.roles, self.name)
+
+    def with_nonce(self, nonce: int) -> "Account":
+        return Account(self.balance, nonce, self.kind, self.roles, self.name)
+
     def has_role(self, role: str) -> bool:
         return role in self.roles
 
@@ -145,6 +151,14 @@ META = ("meta",)
 
 def acct_path(addr: bytes) -> tuple:
     return ("acct", addr)
+
+
+_ACCT_PREFIX = path_bytes(("acct",))
+
+
+def acct_path_bytes(addr: bytes) -> bytes:
+    """``path_bytes(acct_path(addr))``, without the general encoder (hot path)."""
+    return _ACCT_PREFIX + b"b" + len(addr).to_bytes(2, "big") + addr
 
 
 # --------------------------------------------------------------------------
@@ -186,7 +200,9 @@ class State:
         return None if b is None else decode(b)
 
     def get_record(self, path: tuple, cls: type[Record]) -> Any:
-        pb = path_bytes(path)
+        return self._get_record_pb(path_bytes(path), cls)
+
+    def _get_record_pb(self, pb: bytes, cls: type[Record]) -> Any:
         v = self._overlay.get(pb, _MISSING)
         if v is _MISSING:
             c = self._cache.get(pb)
@@ -236,11 +252,11 @@ class State:
 
     # ---- typed helpers ----------------------------------------------------
     def account(self, addr: bytes) -> Account:
-        a = self.get_record(acct_path(addr), Account)
+        a = self._get_record_pb(acct_path_bytes(addr), Account)
         return EMPTY_ACCOUNT if a is None else a
 
     def set_account(self, addr: bytes, acct: Account) -> None:
-        self.put(acct_path(addr), acct)
+        self._set(acct_path_bytes(addr), acct)
 
     def supply(self) -> Supply:
         s = self.get_record(SUPPLY, Supply)

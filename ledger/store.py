@@ -28,7 +28,7 @@ from typing import Iterator
 import plyvel
 
 from .block import Block, Commit, Receipt
-from .codec import decode, encode
+from .codec import decode, encode, encode_array_of_encoded
 from .smt import EMPTY_ROOT, SparseMerkleTree
 from .state import State, StateDiff, key_hash, parse_path, path_bytes
 from .tx import tx_hash
@@ -162,6 +162,7 @@ class ChainStore:
         commit: Commit | None,
         receipts: list[Receipt],
         diff: StateDiff,
+        receipts_encoded: list[bytes] | None = None,
     ) -> None:
         h = block.header.height
         if h != self.height() + 1:
@@ -172,7 +173,9 @@ class ChainStore:
         wb.put(b"h/" + block.hash, hb)
         if commit is not None:
             wb.put(b"c/" + hb, commit.encode())
-        wb.put(b"r/" + hb, encode([r.to_obj() for r in receipts]))
+        if receipts_encoded is None:
+            receipts_encoded = [r.encode() for r in receipts]
+        wb.put(b"r/" + hb, encode_array_of_encoded(receipts_encoded))
         for i, raw in enumerate(block.txs):
             wb.put(b"t/" + tx_hash(raw), encode([h, i]))
         self._write_diff(wb, diff)

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import codec
 from .address import address_of
-from .codec import Any_, Bytes, CodecError, Nested, Record, Str, UInt
+from .codec import Any_, Bytes, CodecError, Record, Str, UInt
 from .crypto import PrivateKey, tagged_hash, verify
 
 MAX_TX_SIZE = 64 * 1024  # bytes of one signed transaction
@@ -156,38 +156,81 @@ class TxBody(Record):
     expiry: int  # last height at which the transaction may be included
 
 
-@dataclasses.dataclass(frozen=True)
-class SignedTx(Record):
-    SCHEMA = {"body": Nested(TxBody), "sig": Bytes(64)}
-    body: TxBody
-    sig: bytes
+class SignedTx:
+    """A body and its signature.  On the wire: ``{"body": <body bytes>, "sig": ...}``.
 
-    # derived, cached on first use
-    def __post_init__(self):
-        object.__setattr__(self, "_raw", None)
+    The body travels as its canonical bytes, so the signature is checked on
+    exactly the bytes received, without encoding the body again (the layout
+    of Cosmos' ``TxRaw``).  Both layers are decoded strictly.
+    """
+
+    __slots__ = ("body", "sig", "body_bytes", "_raw", "_hash", "_sender")
+
+    def __init__(self, body: TxBody, sig: bytes, body_bytes: bytes | None = None):
+        self.body = body
+        self.sig = sig
+        self.body_bytes = body.encode() if body_bytes is None else body_bytes
+        self._raw: bytes | None = None
+        self._hash: bytes | None = None
+        self._sender: bytes | None = None
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SignedTx) and self.raw == other.raw
+
+    def __hash__(self) -> int:  # pragma: no cover - not used in consensus paths
+        return hash(self.raw)
+
+    def __repr__(self) -> str:
+        return f"SignedTx(kind={self.body.kind!r}, nonce={self.body.nonce}, hash={self.hash.hex()[:16]})"
+
+    def to_obj(self) -> dict:
+        return {"body": self.body_bytes, "sig": self.sig}
+
+    def encode(self) -> bytes:
+        return self.raw
+
+    @classmethod
+    def from_obj(cls, obj, where: str = "transaction") -> "SignedTx":
+        if type(obj) is not dict:
+            raise CodecError(f"{where}: expected a map")
+        if set(obj) != {"body", "sig"}:
+            extra = sorted(set(obj) - {"body", "sig"})
+            raise CodecError(f"{where}: unknown field {extra[0]!r}" if extra else f"{where}: missing field")
+        bb = Bytes(max_size=MAX_TX_SIZE).load(obj["body"], f"{where}.body")
+        sig = Bytes(64).load(obj["sig"], f"{where}.sig")
+        body = TxBody.decode(bb, max_size=MAX_TX_SIZE)
+        return cls(body, sig, bb)
+
+    @classmethod
+    def decode(cls, data: bytes, max_size: int = MAX_TX_SIZE) -> "SignedTx":
+        tx = cls.from_obj(codec.decode(data, max_size))
+        tx._raw = bytes(data)
+        return tx
 
     @property
     def raw(self) -> bytes:
-        r = self.__dict__.get("_raw")
-        if r is None:
-            r = self.encode()
-            object.__setattr__(self, "_raw", r)
-        return r
+        if self._raw is None:
+            self._raw = codec.encode(self.to_obj())
+        return self._raw
 
     @property
     def hash(self) -> bytes:
-        return tx_hash(self.raw)
+        if self._hash is None:
+            self._hash = tx_hash(self.raw)
+        return self._hash
 
     @property
     def sender(self) -> bytes:
-        return address_of(self.body.signer)
+        if self._sender is None:
+            self._sender = address_of(self.body.signer)
+        return self._sender
 
     def payload_record(self) -> Record:
         return decode_payload(self.body.kind, self.body.payload)
 
     def verify_signature(self) -> bool:
         b = self.body
-        return verify(b.signer, "tx", b.chain_id, b.encode(), self.sig)
+        return verify(b.signer, "tx", b.chain_id, self.body_bytes, self.sig)
 
 
 def tx_hash(raw: bytes) -> bytes:
@@ -213,7 +256,6 @@ def decode_tx(raw: bytes) -> SignedTx:
     except CodecError as e:
         raise TxError(f"malformed transaction: {e}") from None
     decode_payload(tx.body.kind, tx.body.payload)
-    object.__setattr__(tx, "_raw", bytes(raw))
     return tx
 
 
@@ -221,4 +263,5 @@ def sign_tx(key: PrivateKey, chain_id: str, kind: str, payload: Record | dict, n
     obj = payload.to_obj() if isinstance(payload, Record) else payload
     decode_payload(kind, obj)  # refuse to sign what no node would accept
     body = TxBody(chain_id=chain_id, kind=kind, payload=obj, signer=key.public, nonce=nonce, expiry=expiry)
-    return SignedTx(body=body, sig=key.sign("tx", chain_id, body.encode()))
+    bb = body.encode()
+    return SignedTx(body=body, sig=key.sign("tx", chain_id, bb), body_bytes=bb)

@@ -42,6 +42,7 @@ class Executed:
     raw: bytes
     receipts: list[Receipt]
     diff: StateDiff
+    receipts_encoded: list[bytes]
 
 
 class Application:
@@ -56,6 +57,7 @@ class Application:
         self.mempool = Mempool(self.chain_id)
         self._executed: OrderedDict[bytes, Executed] = OrderedDict()
         self._init_genesis()
+        self._height = self.store.height()
 
     # ---- genesis ----------------------------------------------------------
     def _init_genesis(self) -> None:
@@ -74,7 +76,8 @@ class Application:
     # ---- views ------------------------------------------------------------
     @property
     def height(self) -> int:
-        return self.store.height()
+        """The last committed height (cached; this object is the only writer)."""
+        return self._height
 
     def last_block_hash(self) -> bytes:
         h = self.height
@@ -112,10 +115,11 @@ class Application:
         if self.contracts is not None:
             self.contracts.begin_block(state, ctx)
         receipts = self.executor.apply_block(state, txs, ctx, verified)
+        encoded = [r.encode() for r in receipts]
         nxt_raw = state.get_value(("validator_updates", height + 1))
         next_vals = [Validator.from_obj(x) for x in nxt_raw] if nxt_raw is not None else vals
         diff = state.commit(self.store.smt)
-        return receipts, diff, vals, next_vals
+        return receipts, encoded, diff, vals, next_vals
 
     def build_block(self, time_ms: int, proposer: bytes, last_commit: Commit | None, evidence: tuple = ()) -> Executed:
         """Reap the mempool and build the next block (executed once, cached)."""
@@ -125,10 +129,10 @@ class Application:
         # drop any that no longer pass admission (e.g. expired), keep order
         fields = {"height": height, "time_ms": time_ms, "proposer": proposer}
         try:
-            receipts, diff, vals, next_vals = self._execute(fields, candidates, last_commit, evidence, self.mempool.is_verified)
+            receipts, encoded, diff, vals, next_vals = self._execute(fields, candidates, last_commit, evidence, self.mempool.is_verified)
         except InvalidBlock:
             candidates = self._filter_admissible(candidates, height)
-            receipts, diff, vals, next_vals = self._execute(fields, candidates, last_commit, evidence, self.mempool.is_verified)
+            receipts, encoded, diff, vals, next_vals = self._execute(fields, candidates, last_commit, evidence, self.mempool.is_verified)
         raw_txs = tuple(t.raw for t in candidates)
         header = Header(
             chain_id=self.chain_id,
@@ -137,7 +141,7 @@ class Application:
             prev_hash=self.last_block_hash(),
             txs_root=txs_root(raw_txs),
             state_root=diff.root,
-            receipts_root=receipts_root(receipts),
+            receipts_root=receipts_root(receipts, encoded),
             evidence_root=evidence_root(evidence),
             last_commit_hash=commit_hash(last_commit),
             proposer=proposer,
@@ -146,7 +150,7 @@ class Application:
             app_version=APP_VERSION,
         )
         block = Block(header=header, txs=raw_txs, evidence=tuple(evidence), last_commit=last_commit)
-        ex = Executed(block, block.encode(), receipts, diff)
+        ex = Executed(block, block.encode(), receipts, diff, encoded)
         self._remember(ex)
         return ex
 
@@ -183,16 +187,16 @@ class Application:
         if hd.app_version != APP_VERSION:
             raise InvalidBlock(f"app version {hd.app_version} is not {APP_VERSION}")
         fields = {"height": hd.height, "time_ms": hd.time_ms, "proposer": hd.proposer}
-        receipts, diff, vals, next_vals = self._execute(fields, list(block.txs), block.last_commit, block.evidence, self.mempool.is_verified)
+        receipts, encoded, diff, vals, next_vals = self._execute(fields, list(block.txs), block.last_commit, block.evidence, self.mempool.is_verified)
         if hd.validators_hash != validators_hash(vals):
             raise InvalidBlock("validators hash does not match")
         if hd.next_validators_hash != validators_hash(next_vals):
             raise InvalidBlock("next validators hash does not match")
-        if hd.receipts_root != receipts_root(receipts):
+        if hd.receipts_root != receipts_root(receipts, encoded):
             raise InvalidBlock("receipts root does not match")
         if hd.state_root != diff.root:
             raise InvalidBlock("state root does not match")
-        ex = Executed(block, block.encode(), receipts, diff)
+        ex = Executed(block, block.encode(), receipts, diff, encoded)
         self._remember(ex)
         return ex
 
@@ -205,7 +209,8 @@ class Application:
         """Write a decided block, its receipts and state in one atomic batch."""
         if ex.block.header.height != self.height + 1:
             raise StoreError("block does not follow the committed height")
-        self.store.commit_block(ex.block, ex.raw, commit, ex.receipts, ex.diff)
+        self.store.commit_block(ex.block, ex.raw, commit, ex.receipts, ex.diff, ex.receipts_encoded)
+        self._height = ex.block.header.height
         self._executed.clear()
         self.mempool.update([tx_hash(t) for t in ex.block.txs], self.state(), self.height + 1)
 

@@ -88,7 +88,7 @@ class Executor:
         """Apply an admitted transaction; always returns a receipt."""
         sender = tx.sender
         acct = state.account(sender)
-        state.set_account(sender, dataclasses.replace(acct, nonce=acct.nonce + 1))
+        state.set_account(sender, acct.with_nonce(acct.nonce + 1))
         mark = state.mark()
         events: list = []
         gas = 0
@@ -156,9 +156,9 @@ def move(state: State, frm: bytes, to: bytes, amount: int, events: list, kind: s
     if frm == to:
         events.append({"type": kind, "from": frm, "to": to, "amount": amount})
         return
-    state.set_account(frm, dataclasses.replace(a, balance=a.balance - amount))
+    state.set_account(frm, a.with_balance(a.balance - amount))
     b = state.account(to)
-    state.set_account(to, dataclasses.replace(b, balance=b.balance + amount))
+    state.set_account(to, b.with_balance(b.balance + amount))
     events.append({"type": kind, "from": frm, "to": to, "amount": amount})
 
 
@@ -177,7 +177,7 @@ def _issue(ex, state, tx, p, ctx, events):
     if s.issued + p.amount > U64_MAX or to.balance + p.amount > U64_MAX:
         raise TxFailed(codes.SUPPLY_OVERFLOW)
     state.put(SUPPLY, Supply(issued=s.issued + p.amount, retired=s.retired))
-    state.set_account(p.to, dataclasses.replace(to, balance=to.balance + p.amount))
+    state.set_account(p.to, to.with_balance(to.balance + p.amount))
     events.append({"type": "issue", "to": p.to, "amount": p.amount})
 
 
@@ -190,7 +190,7 @@ def _retire(ex, state, tx, p, ctx, events):
         raise TxFailed(codes.INSUFFICIENT_FUNDS)
     s = state.supply()
     state.put(SUPPLY, Supply(issued=s.issued, retired=s.retired + p.amount))
-    state.set_account(tx.sender, dataclasses.replace(me, balance=me.balance - p.amount))
+    state.set_account(tx.sender, me.with_balance(me.balance - p.amount))
     events.append({"type": "retire", "from": tx.sender, "amount": p.amount})
 
 
