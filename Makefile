@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make devnet` and `make test`.
-PY ?= python3.11
+PY ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,7 +8,7 @@ TSTAMP := $(VENV)/.installed-test
 .PHONY: devnet test bench venv clean proto
 
 $(STAMP): pyproject.toml
-	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11+)"; exit 1; }
+	@test -n "$(PY)" || { echo "need Python 3.11 or newer (python3.11 or python3)"; exit 1; }
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e .
