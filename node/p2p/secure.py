@@ -100,6 +100,7 @@ FRAME_OVERHEAD = _COUNTER.size + 1 + _TAG_SIZE  # counter, kind byte, Poly1305 t
 _AUTH = 0
 _MSG = 1
 _CLOSE = 2
+_PING = 3  # keep-alive: no payload, no event
 
 _ROLE = {True: "initiator", False: "responder"}
 
@@ -253,6 +254,7 @@ class SecureChannel:
         self._decoder = FrameDecoder(HANDSHAKE_MAX_FRAME)
         self._out = bytearray(frame(self._hello))
 
+        self.send_closed = False  # our goodbye is out; we may still read theirs
         self._send_key: bytes | None = None
         self._recv_key: bytes | None = None
         self._send_ctr = 0
@@ -269,7 +271,7 @@ class SecureChannel:
 
     def send(self, data: bytes) -> bytes:
         """Encrypt one application message; returns every byte to write, in order."""
-        if self.state is not State.OPEN:
+        if self.state is not State.OPEN or self.send_closed:
             raise LocalProtocolError(f"cannot send in state {self.state.value}")
         if len(data) > self.max_message_size:
             raise LocalProtocolError(
@@ -278,11 +280,25 @@ class SecureChannel:
         self._seal(_MSG, bytes(data))
         return self.data_to_send()
 
+    def ping(self) -> bytes:
+        """A keep-alive frame (the peer's channel swallows it); returns the bytes to write."""
+        if self.state is not State.OPEN or self.send_closed:
+            raise LocalProtocolError(f"cannot ping in state {self.state.value}")
+        self._seal(_PING, b"")
+        return self.data_to_send()
+
     def close(self, reason: str = "closing") -> bytes:
-        """Say goodbye with ``reason``; returns the bytes to write (may be empty)."""
-        if self.state in (State.AWAIT_AUTH, State.OPEN):
+        """Say goodbye with ``reason``; returns the bytes to write (may be empty).
+
+        Once the handshake is done this is a half-close: we send nothing
+        more, but messages the peer wrote before it read our goodbye are
+        still received, until its own goodbye or EOF moves us to CLOSED.
+        Before that, it closes outright.  Calling it again does nothing.
+        """
+        if self.state in (State.AWAIT_AUTH, State.OPEN) and not self.send_closed:
             self._seal(_CLOSE, reason.encode("utf-8")[:256])
-        if self.state is not State.ERROR:
+            self.send_closed = True
+        if self.state is not State.OPEN and self.state is not State.ERROR:
             self.state = State.CLOSED
         return self.data_to_send()
 
@@ -335,9 +351,11 @@ class SecureChannel:
                 raise _Refuse("expected the peer's Auth frame")
             return self._on_auth(payload)
         # OPEN
-        if kind != _MSG:
-            raise _Refuse(f"unexpected frame kind {kind}")
-        return Message(payload)
+        if kind == _MSG:
+            return Message(payload)
+        if kind == _PING and not payload:
+            return None
+        raise _Refuse(f"unexpected frame kind {kind}")
 
     # ---- handshake ------------------------------------------------------
 
@@ -438,7 +456,9 @@ class SecureChannel:
 
     def _fail(self, reason: str) -> ProtocolError:
         if self._send_key is not None and self.state in (State.AWAIT_AUTH, State.OPEN):
-            self._seal(_CLOSE, reason.encode("utf-8")[:256])
+            if not self.send_closed:
+                self._seal(_CLOSE, reason.encode("utf-8")[:256])
+                self.send_closed = True
         self.state = State.ERROR
         self.error = reason
         return ProtocolError(reason)
