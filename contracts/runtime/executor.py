@@ -1,0 +1,288 @@
+"""Compile contracts and execute their entries and views.
+
+Public API (re-exported by ``contracts.runtime``):
+
+``compile_contract(name, source, *, version=0) -> Contract``
+    check + instrument + compile; raises ``CheckError``.  Compiled code is
+    cached by code hash (BLAKE3 of the UTF-8 source).
+``execute(contract, function, args, host, gas_limit, *, read_only) -> Result``
+    run one entry or view; ``Result.code == 0`` is success.  On success of a
+    writable call the buffered effects go to ``host.apply`` once.  Raises
+    ``SandboxBreach`` only when determinism cannot be guaranteed (the node
+    must halt).
+
+Theory of operation
+-------------------
+One :class:`Machine` serves one top-level call: a meter (gas, memory,
+depth), the operator helpers, the library, and the overlay of effects.  For
+every contract frame it builds *fresh* globals (helpers, host API objects
+bound to that frame, the library as ``__builtins__``) and executes the
+contract's module code in them, so nothing a contract does can persist into
+another call, and module constants are frozen anyway.  The module body is
+metered like any other code (its gas is charged on every call).
+
+A contract's declared functions are called with keyword arguments that were
+copied through the canonical codec; the result is copied back the same way.
+Any failure anywhere in the call tree ends the whole call: there is no way
+for a contract to catch a failure, its own or a callee's.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import sys
+import threading
+import types
+from typing import Any
+
+import blake3
+
+from . import gas, instrument
+from .checker import check_source
+from .errors import CheckError, ErrorCode, Fault, SandboxBreach
+from .host import Effects, Host
+from .hostapi import Ctx, Frame, HostFailure, Overlay, State, Storage, from_wire, host_call, to_wire
+from .library import Library
+from .methods import call_method, get_attr
+from .ops import Ops, freeze
+
+CACHE_SIZE = 256
+STACK_HEADROOM = 800  # Python frames kept free above the caller for a call
+
+
+@dataclasses.dataclass(frozen=True)
+class Contract:
+    name: str
+    code_hash: bytes
+    source: str
+    entries: tuple[str, ...]
+    views: tuple[str, ...]
+    code: types.CodeType = dataclasses.field(repr=False, compare=False)
+    params: dict = dataclasses.field(repr=False, compare=False, default_factory=dict)
+    version: int = 0
+
+    def is_public(self, function: str) -> bool:
+        return function in self.entries or function in self.views
+
+
+@dataclasses.dataclass
+class Result:
+    code: int
+    value: Any
+    gas_used: int
+    events: list
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+_cache: dict[bytes, tuple] = {}
+_cache_lock = threading.Lock()
+
+
+def code_hash(source: str) -> bytes:
+    return blake3.blake3(source.encode("utf-8")).digest()
+
+
+def compile_contract(name: str, source: str, *, version: int = 0) -> Contract:
+    """Check, instrument and compile ``source``; raise ``CheckError`` if refused."""
+    if type(name) is not str or not name or not name.isascii():
+        raise CheckError([])
+    h = code_hash(source) if type(source) is str else b""
+    with _cache_lock:
+        hit = _cache.get(h)
+    if hit is None:
+        violations = check_source(source)
+        if violations:
+            hit = (violations,)
+        else:
+            tree = ast.parse(source, feature_version=(3, 11))
+            entries, views, params = _declarations(tree)
+            try:
+                code = instrument.compile_tree(tree)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                hit = ([_compile_violation()],)
+            else:
+                hit = (code, entries, views, params)
+        with _cache_lock:
+            if len(_cache) >= CACHE_SIZE:
+                _cache.pop(next(iter(_cache)))
+            _cache[h] = hit
+    if len(hit) == 1:
+        raise CheckError(hit[0])
+    code, entries, views, params = hit
+    return Contract(name, h, source, entries, views, code, params, version)
+
+
+def _compile_violation():
+    from .errors import Violation
+
+    return Violation(1, "construct not supported here (e.g. a chained comparison in a comprehension's iterable)")
+
+
+def _declarations(tree: ast.Module) -> tuple[tuple, tuple, dict]:
+    decl = {"ENTRIES": (), "VIEWS": ()}
+    params = {}
+    for s in tree.body:
+        if isinstance(s, (ast.Assign, ast.AnnAssign)):
+            t = s.targets[0] if isinstance(s, ast.Assign) else s.target
+            if t.id in decl:
+                decl[t.id] = tuple(e.value for e in s.value.elts)
+        elif isinstance(s, ast.FunctionDef):
+            a = s.args
+            names = tuple(x.arg for x in a.args + a.kwonlyargs)
+            required = {x.arg for x in a.args[: len(a.args) - len(a.defaults)]}
+            required |= {x.arg for x, d in zip(a.kwonlyargs, a.kw_defaults) if d is None}
+            params[s.name] = (frozenset(names), frozenset(required))
+    return decl["ENTRIES"], decl["VIEWS"], params
+
+
+class Machine:
+    """Everything one top-level call shares (see the module docstring)."""
+
+    def __init__(self, host: Host, gas_limit: int, read_only: bool):
+        self.host = host
+        self.meter = gas.Meter(gas_limit)
+        self.read_only = read_only
+        self.overlay = Overlay(host)
+        self.ops = ops = Ops(self.meter)
+        self.builtins = Library(ops).namespace()
+        m = self.meter
+        self.helpers = {
+            "_g": m.tick, "_enter": m.enter, "_leave": m.leave, "_it": ops.iterate,
+            "_add": ops.add, "_iadd": ops.iadd, "_sub": ops.sub, "_mul": ops.mul,
+            "_floordiv": ops.floordiv, "_mod": ops.mod, "_pow": ops.pow,
+            "_lshift": ops.lshift, "_rshift": ops.rshift, "_band": ops.band,
+            "_bor": ops.bor, "_bxor": ops.bxor, "_eq": ops.eq, "_ne": ops.ne,
+            "_lt": ops.lt, "_le": ops.le, "_gt": ops.gt, "_ge": ops.ge,
+            "_in": ops.contains, "_notin": ops.notin, "_gi": ops.getitem,
+            "_gs": ops.getslice, "_si": ops.setitem, "_di": ops.delitem,
+            "_key": ops.key, "_fmt": ops.fmt, "_assert_fail": ops.assert_fail,
+            "_freeze": freeze, "_ga": get_attr,
+            "_cm": lambda obj, name, *a, **k: call_method(ops, obj, name, *a, **k),
+        }
+        self.active: list[str] = []
+        self.sources: dict[str, str | None] = {}
+        self.sender = str(host_call(host.sender))
+        self.height = int(host_call(host.height))
+        self.time = int(host_call(host.time))
+
+    def source_of(self, name: str) -> str | None:
+        if name not in self.sources:
+            self.sources[name] = host_call(self.host.contract_source, name)
+        return self.sources[name]
+
+    def run(self, contract: Contract, function: str, args: Any, caller: str, read_only: bool, direct: bool) -> Any:
+        """Run one frame: fresh globals, module body, then the function."""
+        if not contract.is_public(function):
+            raise Fault(ErrorCode.UNKNOWN_ENTRY)
+        if type(args) not in (dict, types.MappingProxyType):
+            raise Fault(ErrorCode.BAD_ARGS)
+        names, required = contract.params[function]
+        for k in args:
+            if type(k) is not str or k not in names:
+                raise Fault(ErrorCode.BAD_ARGS)
+        if not required <= args.keys():
+            raise Fault(ErrorCode.BAD_ARGS)
+        m = self.meter
+        m.tick(len(contract.source) // 64 * gas.MODULE_LOAD_PER_64B)
+        args = from_wire(m, to_wire(m, args))
+        address = str(host_call(self.host.contract_address, contract.name))
+        frame = Frame(self, contract.name, address, caller, read_only or function in contract.views, direct)
+        g = dict(self.helpers)
+        g["__builtins__"] = self.builtins
+        g["ctx"] = Ctx(frame)
+        g["storage"] = Storage(frame)
+        g["state"] = State(frame)
+        g["emit"] = frame.emit
+        g["call"] = frame.call
+        g["fail"] = frame.fail
+        g["beacon"] = frame.beacon
+        self.active.append(contract.name)
+        exec(contract.code, g)
+        value = g[function](**args)
+        self.active.pop()
+        return from_wire(m, to_wire(m, value))
+
+    def call_contract(self, frame: Frame, name: str, function: str, args) -> Any:
+        m = self.meter
+        m.tick(gas.CONTRACT_CALL)
+        if m.contract_depth >= gas.MAX_CONTRACT_DEPTH:
+            raise Fault(ErrorCode.RECURSION_LIMIT)
+        if name in self.active:
+            raise Fault(ErrorCode.REENTRANCY)
+        source = self.source_of(name)
+        if source is None:
+            raise Fault(ErrorCode.UNKNOWN_CONTRACT)
+        try:
+            callee = compile_contract(name, source)
+        except CheckError:
+            raise Fault(ErrorCode.CONTRACT_INVALID) from None
+        m.contract_depth += 1
+        value = self.run(callee, function, args, frame.address, frame.read_only, direct=False)
+        m.contract_depth -= 1
+        return value
+
+
+def run(contract: Contract, function: str, args: dict, host: Host, gas_limit: int, *, read_only: bool) -> tuple[Result, Effects | None]:
+    """Execute without applying: the result and, on success, the effects."""
+    _ensure_stack()
+    mach = Machine(host, gas_limit, read_only)
+    code, value = _outcome(mach, contract, function, args, read_only)
+    meter = mach.meter
+    if code:
+        return Result(int(code), value, meter.used, []), None
+    effects = mach.overlay.effects()
+    return Result(0, value, meter.used, [e.to_obj() for e in effects.events]), effects
+
+
+def execute(contract: Contract, function: str, args: dict, host: Host, gas_limit: int, *, read_only: bool) -> Result:
+    """Run an entry or view; apply its effects to ``host`` if it succeeded."""
+    result, effects = run(contract, function, args, host, gas_limit, read_only=read_only)
+    if effects is not None and not read_only and (effects.writes or effects.transfers or effects.events):
+        host.apply(effects)
+    return result
+
+
+def _outcome(mach: Machine, contract: Contract, function: str, args: Any, read_only: bool) -> tuple[int, Any]:
+    """Map everything a call can end with onto the error table."""
+    try:
+        return 0, mach.run(contract, function, args, mach.sender, read_only, direct=True)
+    except Fault as f:
+        return f.code, f.value
+    except HostFailure as e:
+        raise SandboxBreach(f"host failed during a contract call: {e}") from e.__cause__
+    except (RecursionError, MemoryError, SystemError) as e:
+        raise SandboxBreach(f"interpreter limit reached inside a contract: {type(e).__name__}") from e
+    except ZeroDivisionError:
+        return ErrorCode.ZERO_DIVISION, None
+    except IndexError:
+        return ErrorCode.INDEX_ERROR, None
+    except KeyError:
+        return ErrorCode.KEY_ERROR, None
+    except NameError:  # UnboundLocalError: a local read before assignment
+        return ErrorCode.NAME_ERROR, None
+    except OverflowError:
+        return ErrorCode.INT_TOO_LARGE, None
+    except RuntimeError:  # dict changed size during iteration
+        return ErrorCode.ITERATION_MUTATED, None
+    except TypeError:
+        return ErrorCode.TYPE_ERROR, None
+    except ValueError:
+        return ErrorCode.VALUE_ERROR, None
+    except Exception as e:  # noqa: BLE001 - anything else means the sandbox is wrong
+        raise SandboxBreach(f"unexpected {type(e).__name__} inside a contract") from e
+
+
+def _ensure_stack() -> None:
+    """Keep CPython's recursion limit far above what the meter allows."""
+    depth = 0
+    f = sys._getframe()
+    while f is not None:
+        depth += 1
+        f = f.f_back
+    need = depth + STACK_HEADROOM
+    if sys.getrecursionlimit() < need:
+        sys.setrecursionlimit(need)

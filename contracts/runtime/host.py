@@ -1,0 +1,199 @@
+"""What the runtime needs from the chain: the ``Host`` protocol.
+
+The runtime imports nothing of the node.  The node's application implements
+:class:`Host` over its authenticated state for one transaction (or one
+query); tests and ``law eval --source`` use :class:`MemoryHost`.
+
+Writes are **buffered in the runtime**, not in the host.  During a call the
+runtime keeps an overlay of storage writes, balance changes, transfers and
+events; reads see the overlay first.  Only when the whole call (including
+every nested ``call()``) succeeds and is not read-only does the runtime hand
+the complete :class:`Effects` to :meth:`Host.apply`, once.  A failed or
+read-only call never reaches ``apply``, so a host needs no journal or
+rollback for contract effects.  ``apply`` must apply the effects in order
+and atomically with the rest of the transaction.
+
+All host methods must be deterministic functions of the chain state at the
+transaction's position (never of the wall clock, the node, or the process).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any
+
+from ledger import codec
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    contract: str  # the contract's name
+    name: str
+    data: Any  # canonical-encodable
+
+    def to_obj(self) -> dict:
+        return {"contract": self.contract, "name": self.name, "data": self.data}
+
+
+@dataclasses.dataclass
+class Effects:
+    """Everything a successful call changes, in the order it happened."""
+
+    writes: list[tuple[str, str, bytes | None]] = dataclasses.field(default_factory=list)
+    # (contract name, key, encoded value or None for delete); last write per key wins,
+    # the list holds only the final value of each (contract, key), in first-write order
+    transfers: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
+    events: list[Event] = dataclasses.field(default_factory=list)
+
+
+class Host(abc.ABC):
+    """The chain as one contract call sees it."""
+
+    # -- transaction and block context
+    @abc.abstractmethod
+    def sender(self) -> str:
+        """Address that signed the transaction ("" for an anonymous query)."""
+
+    @abc.abstractmethod
+    def height(self) -> int:
+        """Height of the block being executed (or queried)."""
+
+    @abc.abstractmethod
+    def time(self) -> int:
+        """Block time, UTC seconds (the block header's, never the clock)."""
+
+    @abc.abstractmethod
+    def beacon(self, height: int) -> bytes | None:
+        """The chain's randomness beacon value at ``height`` (<= current), if any."""
+
+    # -- identities and money
+    @abc.abstractmethod
+    def has_role(self, address: str, role: str) -> bool:
+        """Whether ``address`` holds ``role`` in the registry."""
+
+    @abc.abstractmethod
+    def balance(self, address: str) -> int:
+        """Committed balance in fen (the runtime adds its own pending changes)."""
+
+    @abc.abstractmethod
+    def check_transfer(self, frm: str, to: str, amount: int) -> int:
+        """0 if the currency's rules allow the transfer, else a runtime ErrorCode.
+
+        The runtime has already checked the amount is a positive int, the
+        sender is allowed to move ``frm``'s money and the (pending) balance
+        suffices; the host adds its own rules (registered recipients, frozen
+        accounts, limits) and answers e.g. ``TRANSFER_REFUSED``.
+        """
+
+    # -- contracts
+    @abc.abstractmethod
+    def contract_source(self, name: str) -> str | None:
+        """Source of the version of contract ``name`` installed at this height."""
+
+    @abc.abstractmethod
+    def contract_address(self, name: str) -> str:
+        """The account address that holds contract ``name``'s funds."""
+
+    # -- storage (reads only: writes arrive through apply)
+    @abc.abstractmethod
+    def storage_get(self, contract: str, key: str) -> bytes | None:
+        """Committed encoded value of ``key`` in ``contract``'s storage."""
+
+    @abc.abstractmethod
+    def storage_usage(self, contract: str) -> int:
+        """Committed bytes (sum of UTF-8 key length + value length) of ``contract``."""
+
+    # -- commit
+    @abc.abstractmethod
+    def apply(self, effects: Effects) -> None:
+        """Apply a successful call's effects (writes, transfers, events), in order."""
+
+
+class MemoryHost(Host):
+    """A host in memory, for tests and dry runs (``law eval --source``)."""
+
+    def __init__(
+        self,
+        *,
+        sender: str = "alice",
+        height: int = 1,
+        time: int = 1_700_000_000,
+        contracts: dict[str, str] | None = None,
+        balances: dict[str, int] | None = None,
+        roles: dict[str, set[str]] | None = None,
+        beacons: dict[int, bytes] | None = None,
+        refuse_to: set[str] | None = None,
+    ):
+        self._sender = sender
+        self._height = height
+        self._time = time
+        self.contracts: dict[str, str] = dict(contracts or {})
+        self.balances: dict[str, int] = dict(balances or {})
+        self.roles: dict[str, set[str]] = {k: set(v) for k, v in (roles or {}).items()}
+        self.beacons: dict[int, bytes] = dict(beacons or {})
+        self.refuse_to = set(refuse_to or ())
+        self.store: dict[tuple[str, str], bytes] = {}
+        self.events: list[Event] = []
+        self.applied = 0
+
+    # context
+    def sender(self) -> str:
+        return self._sender
+
+    def height(self) -> int:
+        return self._height
+
+    def time(self) -> int:
+        return self._time
+
+    def beacon(self, height: int) -> bytes | None:
+        return self.beacons.get(height)
+
+    def has_role(self, address: str, role: str) -> bool:
+        return role in self.roles.get(address, ())
+
+    def balance(self, address: str) -> int:
+        return self.balances.get(address, 0)
+
+    def check_transfer(self, frm: str, to: str, amount: int) -> int:
+        from .errors import ErrorCode
+
+        return int(ErrorCode.TRANSFER_REFUSED) if to in self.refuse_to else 0
+
+    def contract_source(self, name: str) -> str | None:
+        return self.contracts.get(name)
+
+    def contract_address(self, name: str) -> str:
+        return "contract:" + name
+
+    def storage_get(self, contract: str, key: str) -> bytes | None:
+        return self.store.get((contract, key))
+
+    def storage_usage(self, contract: str) -> int:
+        return sum(len(k.encode("utf-8")) + len(v) for (c, k), v in self.store.items() if c == contract)
+
+    def apply(self, effects: Effects) -> None:
+        for contract, key, value in effects.writes:
+            if value is None:
+                self.store.pop((contract, key), None)
+            else:
+                self.store[(contract, key)] = value
+        for frm, to, amount in effects.transfers:
+            self.balances[frm] = self.balances.get(frm, 0) - amount
+            self.balances[to] = self.balances.get(to, 0) + amount
+        self.events.extend(effects.events)
+        self.applied += 1
+
+    # conveniences for tests
+    def value(self, contract: str, key: str) -> Any:
+        raw = self.store.get((contract, key))
+        return None if raw is None else codec.decode(raw)
+
+    def snapshot(self) -> dict:
+        """Everything a call can change, as plain data (for comparisons)."""
+        return {
+            "store": {f"{c}/{k}": v.hex() for (c, k), v in sorted(self.store.items())},
+            "balances": dict(sorted(self.balances.items())),
+            "events": [e.to_obj() for e in self.events],
+        }

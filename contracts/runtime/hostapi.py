@@ -1,0 +1,337 @@
+"""The host API as a contract sees it, over a write-buffering overlay.
+
+Each contract frame (one entry/view invocation, top-level or through
+``call()``) gets fresh globals holding:
+
+``ctx``
+    ``ctx.sender`` (transaction signer), ``ctx.caller`` (the signer, or the
+    calling contract's address), ``ctx.this`` (this contract's address),
+    ``ctx.height``, ``ctx.time``; methods ``ctx.has_role(addr, role)``,
+    ``ctx.balance(addr)``, ``ctx.transfer(frm, to, amount)``,
+    ``ctx.address_of(contract)``.
+``storage``
+    this contract's own storage: ``get(key, default=None)``, ``set(key,
+    value)``, ``delete(key)``, ``has(key)``.
+``state``
+    ``state.read(contract, key, default=None)``: any contract's storage,
+    read-only (all contract state on this ledger is public).
+``emit(name, data)``, ``call(contract, function, args=None)``,
+``fail(code, detail="")``, ``beacon(height)``.
+
+The objects have ``__slots__`` and no dunder behaviour of their own; their
+only attribute holds the frame and starts with ``_``, which contracts cannot
+name.  Their attributes and methods are reachable only through the
+allowlist in ``methods.py`` (registered at the bottom of this module).
+
+Every value crossing into storage, events, call arguments or results is
+converted to canonical data (:func:`to_wire`: tuples become lists,
+read-only dicts become dicts; anything else is NOT_ENCODABLE) and re-decoded
+into fresh objects, so no reference is ever shared between frames or kept
+across calls.  Host exceptions are not contract failures: they are wrapped
+in :class:`HostFailure` and end the call as a ``SandboxBreach``.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ledger import codec
+
+from . import gas, methods
+from .errors import ErrorCode, Fault
+from .host import Effects, Event, Host
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .executor import Machine
+
+MAX_KEY_BYTES = 128
+MAX_VALUE_BYTES = 64 * 1024
+MAX_CONTRACT_STORAGE = 16 * 1024 * 1024
+MAX_EVENT_BYTES = 16 * 1024
+MAX_EVENT_NAME = 64
+MAX_DETAIL = 256
+MAX_AMOUNT = 2**63 - 1
+
+
+class HostFailure(BaseException):
+    """The host raised; the call cannot have a deterministic result."""
+
+
+def host_call(fn, *args):
+    try:
+        return fn(*args)
+    except Fault:
+        raise
+    except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+        raise HostFailure(type(e).__name__) from e
+
+
+def _plain(v: Any, depth: int) -> Any:
+    if depth > codec.MAX_DEPTH:
+        raise Fault(ErrorCode.NOT_ENCODABLE)
+    t = type(v)
+    if v is None or t is bool or t is int or t is str or t is bytes:
+        return v
+    if t is list or t is tuple:
+        return [_plain(x, depth + 1) for x in v]
+    if t is dict or t is MappingProxyType:
+        out = {}
+        for k, x in v.items():
+            if type(k) is not str:
+                raise Fault(ErrorCode.NOT_ENCODABLE)
+            out[k] = _plain(x, depth + 1)
+        return out
+    raise Fault(ErrorCode.NOT_ENCODABLE)
+
+
+def to_wire(meter: gas.Meter, value: Any) -> bytes:
+    """Canonical bytes of a contract value, charged per byte."""
+    try:
+        raw = codec.encode(_plain(value, 0))
+    except codec.CodecError:
+        raise Fault(ErrorCode.NOT_ENCODABLE) from None
+    meter.work(len(raw) * 2)
+    return raw
+
+
+def from_wire(meter: gas.Meter, raw: bytes) -> Any:
+    """Fresh contract objects from canonical bytes, charged as allocation."""
+    meter.alloc(len(raw) * 4 + gas.OBJECT)
+    return codec.decode(raw)
+
+
+class Overlay:
+    """Buffered effects of one top-level call; reads see them first."""
+
+    def __init__(self, host: Host):
+        self.host = host
+        self.writes: dict[tuple[str, str], bytes | None] = {}
+        self.usage: dict[str, int] = {}
+        self.deltas: dict[str, int] = {}
+        self.transfers: list[tuple[str, str, int]] = []
+        self.events: list[Event] = []
+
+    def get(self, contract: str, key: str) -> bytes | None:
+        if (contract, key) in self.writes:
+            return self.writes[(contract, key)]
+        return host_call(self.host.storage_get, contract, key)
+
+    def put(self, contract: str, key: str, raw: bytes | None) -> None:
+        old = self.get(contract, key)
+        klen = len(key.encode("utf-8"))
+        before = 0 if old is None else klen + len(old)
+        after = 0 if raw is None else klen + len(raw)
+        if contract not in self.usage:
+            self.usage[contract] = host_call(self.host.storage_usage, contract)
+        total = self.usage[contract] + after - before
+        if after > before and total > MAX_CONTRACT_STORAGE:
+            raise Fault(ErrorCode.STORAGE_LIMIT)
+        self.usage[contract] = total
+        self.writes[(contract, key)] = raw
+
+    def balance(self, address: str) -> int:
+        return host_call(self.host.balance, address) + self.deltas.get(address, 0)
+
+    def effects(self) -> Effects:
+        writes = [(c, k, v) for (c, k), v in self.writes.items()]
+        return Effects(writes=writes, transfers=list(self.transfers), events=list(self.events))
+
+
+def _key(key: Any) -> str:
+    if type(key) is not str:
+        raise Fault(ErrorCode.TYPE_ERROR)
+    n = len(key.encode("utf-8"))
+    if n == 0 or n > MAX_KEY_BYTES:
+        raise Fault(ErrorCode.STORAGE_LIMIT)
+    return key
+
+
+class Frame:
+    """One running entry/view of one contract."""
+
+    __slots__ = ("machine", "name", "address", "caller", "read_only", "direct")
+
+    def __init__(self, machine: "Machine", name: str, address: str, caller: str, read_only: bool, direct: bool):
+        self.machine = machine
+        self.name = name
+        self.address = address
+        self.caller = caller
+        self.read_only = read_only
+        self.direct = direct  # called by the transaction itself, not by a contract
+
+    def writable(self) -> None:
+        if self.read_only:
+            raise Fault(ErrorCode.READ_ONLY)
+
+    # -- functions injected as globals
+    def emit(self, name, data=None) -> None:
+        self.writable()
+        m = self.machine.meter
+        if type(name) is not str:
+            raise Fault(ErrorCode.TYPE_ERROR)
+        if not 0 < len(name) <= MAX_EVENT_NAME:
+            raise Fault(ErrorCode.VALUE_ERROR)
+        raw = to_wire(m, data)
+        if len(raw) > MAX_EVENT_BYTES:
+            raise Fault(ErrorCode.VALUE_TOO_LARGE)
+        m.tick(gas.EMIT)
+        self.machine.overlay.events.append(Event(self.name, name, codec.decode(raw)))
+
+    def call(self, contract, function, args=None):
+        if args is None:
+            args = {}
+        if type(contract) is not str or type(function) is not str or type(args) not in (dict, MappingProxyType):
+            raise Fault(ErrorCode.TYPE_ERROR)
+        return self.machine.call_contract(self, contract, function, args)
+
+    def fail(self, code=0, detail="") -> None:
+        if type(code) is not int or type(detail) is not str:
+            raise Fault(ErrorCode.TYPE_ERROR)
+        if not 0 <= code < 2**32 or len(detail) > MAX_DETAIL:
+            raise Fault(ErrorCode.VALUE_ERROR)
+        raise Fault(ErrorCode.CONTRACT_ERROR, {"error": code, "detail": detail})
+
+    def beacon(self, height):
+        if type(height) is not int:
+            raise Fault(ErrorCode.TYPE_ERROR)
+        if not 0 <= height <= self.machine.height:
+            raise Fault(ErrorCode.VALUE_ERROR)
+        self.machine.meter.tick(gas.HOST_QUERY)
+        value = host_call(self.machine.host.beacon, height)
+        return value if value is None or type(value) is bytes else bytes(value)
+
+
+class Ctx:
+    __slots__ = ("_f",)
+
+    def __init__(self, frame: Frame):
+        self._f = frame
+
+
+class Storage:
+    __slots__ = ("_f",)
+
+    def __init__(self, frame: Frame):
+        self._f = frame
+
+
+class State:
+    __slots__ = ("_f",)
+
+    def __init__(self, frame: Frame):
+        self._f = frame
+
+
+# ---------------------------------------------------------------- ctx
+def _has_role(o, ctx: Ctx, address, role) -> bool:
+    if type(address) is not str or type(role) is not str:
+        raise Fault(ErrorCode.TYPE_ERROR)
+    f = ctx._f
+    f.machine.meter.tick(gas.HOST_QUERY)
+    return bool(host_call(f.machine.host.has_role, address, role))
+
+
+def _balance(o, ctx: Ctx, address) -> int:
+    if type(address) is not str:
+        raise Fault(ErrorCode.TYPE_ERROR)
+    f = ctx._f
+    f.machine.meter.tick(gas.HOST_QUERY)
+    return f.machine.overlay.balance(address)
+
+
+def _transfer(o, ctx: Ctx, frm, to, amount) -> None:
+    f = ctx._f
+    f.writable()
+    if type(frm) is not str or type(to) is not str or type(amount) is not int:
+        raise Fault(ErrorCode.TYPE_ERROR)
+    if not 0 < amount <= MAX_AMOUNT or frm == to:
+        raise Fault(ErrorCode.VALUE_ERROR)
+    mach = f.machine
+    mach.meter.tick(gas.TRANSFER)
+    if not (frm == f.address or (f.direct and frm == mach.sender)):
+        raise Fault(ErrorCode.NOT_AUTHORIZED)
+    ov = mach.overlay
+    if ov.balance(frm) < amount:
+        raise Fault(ErrorCode.INSUFFICIENT_FUNDS)
+    code = host_call(mach.host.check_transfer, frm, to, amount)
+    if code:
+        raise Fault(code if code in ErrorCode._value2member_map_ else ErrorCode.TRANSFER_REFUSED)
+    ov.deltas[frm] = ov.deltas.get(frm, 0) - amount
+    ov.deltas[to] = ov.deltas.get(to, 0) + amount
+    ov.transfers.append((frm, to, amount))
+
+
+def _address_of(o, ctx: Ctx, contract) -> str:
+    if type(contract) is not str:
+        raise Fault(ErrorCode.TYPE_ERROR)
+    mach = ctx._f.machine
+    mach.meter.tick(gas.HOST_QUERY)
+    return str(host_call(mach.host.contract_address, contract))
+
+
+# ---------------------------------------------------------------- storage
+def _get(o, st: Storage, key, default=None):
+    f = st._f
+    m = f.machine.meter
+    raw = f.machine.overlay.get(f.name, _key(key))
+    m.tick(gas.STORAGE_READ)
+    if raw is None:
+        return default
+    return from_wire(m, raw)
+
+
+def _has(o, st: Storage, key) -> bool:
+    f = st._f
+    f.machine.meter.tick(gas.STORAGE_READ)
+    return f.machine.overlay.get(f.name, _key(key)) is not None
+
+
+def _set(o, st: Storage, key, value) -> None:
+    f = st._f
+    f.writable()
+    key = _key(key)
+    m = f.machine.meter
+    raw = to_wire(m, value)
+    if len(raw) > MAX_VALUE_BYTES:
+        raise Fault(ErrorCode.STORAGE_LIMIT)
+    m.tick(gas.STORAGE_WRITE + (len(raw) + len(key)) * gas.WORD)
+    f.machine.overlay.put(f.name, key, raw)
+
+
+def _delete(o, st: Storage, key) -> None:
+    f = st._f
+    f.writable()
+    key = _key(key)
+    f.machine.meter.tick(gas.STORAGE_DELETE)
+    f.machine.overlay.put(f.name, key, None)
+
+
+def _read(o, state: State, contract, key, default=None):
+    f = state._f
+    if type(contract) is not str:
+        raise Fault(ErrorCode.TYPE_ERROR)
+    mach = f.machine
+    m = mach.meter
+    m.tick(gas.STORAGE_READ)
+    if contract != f.name and mach.source_of(contract) is None:
+        raise Fault(ErrorCode.UNKNOWN_CONTRACT)
+    raw = mach.overlay.get(contract, _key(key))
+    if raw is None:
+        return default
+    return from_wire(m, raw)
+
+
+methods.register(
+    Ctx,
+    {"has_role": _has_role, "balance": _balance, "transfer": _transfer, "address_of": _address_of},
+    {
+        "sender": lambda c: c._f.machine.sender,
+        "caller": lambda c: c._f.caller,
+        "this": lambda c: c._f.address,
+        "height": lambda c: c._f.machine.height,
+        "time": lambda c: c._f.machine.time,
+    },
+)
+methods.register(Storage, {"get": _get, "set": _set, "delete": _delete, "has": _has}, {})
+methods.register(State, {"read": _read}, {})

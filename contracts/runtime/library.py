@@ -1,0 +1,398 @@
+"""The deterministic library: a contract's whole ``__builtins__``.
+
+Every function here is either O(1) on the subset's values or charges for the
+size of its input *before* looping or allocating in C.  Iterables are
+materialised through :meth:`Library.items`, which charges per element (so a
+lazy ``zip``/``enumerate``/``range`` can never drive an uncharged C loop).
+
+Money helpers work on integers (fen) and always name their rounding:
+
+``div_round(a, b, rounding)``
+    ``a / b`` rounded; ``mul_div(a, b, c, rounding)`` is ``a * b / c`` computed
+    exactly, then rounded once; ``percent_of(x, p)`` is ``mul_div(x, p, 100)``
+    and ``bps_of(x, bp)`` is ``mul_div(x, bp, 10_000)``.
+
+Rounding modes (``ROUNDING``): ``down`` (toward zero), ``up`` (away from
+zero), ``floor``, ``ceiling``, ``half_up`` (ties away from zero),
+``half_down`` (ties toward zero), ``half_even`` (ties to even).  The default
+of every helper is ``down``: a citizen is never charged a fraction of a fen
+the law did not ask for.
+
+Dates are derived from block time (UTC seconds) with Howard Hinnant's
+integer algorithms for the proleptic Gregorian calendar.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import blake3
+
+from . import gas
+from .errors import ErrorCode, Fault
+from .gas import ENTRY, OBJECT, SLOT
+from .ops import ITERABLE, SCALARS, Ops
+
+ROUNDING = ("down", "up", "floor", "ceiling", "half_up", "half_down", "half_even")
+_INTLIKE = (int, bool)
+_TEXT = (str, bytes)
+_SIZED = frozenset({list, tuple, dict, MappingProxyType, range, str, bytes})
+
+
+def _need(cond: bool, code: ErrorCode = ErrorCode.TYPE_ERROR) -> None:
+    if not cond:
+        raise Fault(code)
+
+
+def _int(*xs) -> None:
+    for x in xs:
+        if type(x) is not int:
+            raise Fault(ErrorCode.TYPE_ERROR)
+
+
+def div_round_exact(n: int, d: int, rounding: str) -> int:
+    """``n / d`` rounded by ``rounding``, in exact integer arithmetic."""
+    if d == 0:
+        raise Fault(ErrorCode.ZERO_DIVISION)
+    q, r = divmod(n, d)  # floor quotient; n/d = q + r/d with 0 <= r/d < 1
+    if r == 0:
+        return q
+    negative = (n < 0) != (d < 0)
+    if rounding == "floor":
+        return q
+    if rounding == "ceiling":
+        return q + 1
+    if rounding == "down":
+        return q + 1 if negative else q
+    if rounding == "up":
+        return q if negative else q + 1
+    twice, ad = 2 * abs(r), abs(d)
+    if twice < ad:
+        return q
+    if twice > ad:
+        return q + 1
+    if rounding == "half_up":
+        return q + 1 if q >= 0 else q
+    if rounding == "half_down":
+        return q if q >= 0 else q + 1
+    if rounding == "half_even":
+        return q if q % 2 == 0 else q + 1
+    raise Fault(ErrorCode.VALUE_ERROR)
+
+
+def days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date."""
+    _int(y, m, d)
+    _need(1 <= y <= 9999 and 1 <= m <= 12 and 1 <= d <= _days_in_month(y, m), ErrorCode.VALUE_ERROR)
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def civil_from_days(z: int) -> list:
+    """``[year, month, day]`` of a day count since 1970-01-01."""
+    _int(z)
+    _need(-719162 <= z <= 2932896, ErrorCode.VALUE_ERROR)  # years 1..9999
+    z += 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return [y + (m <= 2), m, d]
+
+
+def _days_in_month(y: int, m: int) -> int:
+    if m == 2:
+        return 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28
+    return 30 if m in (4, 6, 9, 11) else 31
+
+
+class Library:
+    """The library functions of one call (they share its meter)."""
+
+    def __init__(self, ops: Ops):
+        self.o = ops
+        self.m = ops.m
+
+    def namespace(self) -> dict:
+        from .names import LIBRARY_NAMES
+
+        out = {}
+        for name in LIBRARY_NAMES:
+            out[name] = getattr(self, "f_" + name)
+        return out
+
+    # ------------------------------------------------------------ plumbing
+    def items(self, xs, extra: int = 0) -> list | tuple | range | str | bytes:
+        """A sized, finite view of ``xs``, charged per element."""
+        t = type(xs)
+        if t in _SIZED:
+            try:
+                n = len(xs)
+            except OverflowError:
+                raise Fault(ErrorCode.INT_TOO_LARGE) from None
+            self.m.elems(n)
+            if t is dict or t is MappingProxyType:
+                self.m.alloc(n * SLOT + OBJECT)
+                return tuple(xs)
+            return xs
+        _need(t in ITERABLE)
+        out = []
+        for x in xs:  # enumerate/zip over finite inputs
+            self.m.alloc(SLOT + extra)
+            out.append(x)
+        return out
+
+    def _keys(self, seq, key):
+        """Sort keys: computed by ``key`` (contract code, metered) and checked."""
+        if key is not None:
+            self.m.alloc(len(seq) * SLOT + OBJECT)
+            keys = [key(x) for x in seq]
+        else:
+            keys = seq
+        kind = None
+        for k in keys:
+            t = type(k)
+            if t in (list, tuple):
+                for e in k:
+                    _need(type(e) in SCALARS)
+                    if type(e) in _TEXT:
+                        self.m.work(len(e))
+                c = t
+            else:
+                _need(t in SCALARS and k is not None)
+                if t in _TEXT:
+                    self.m.work(len(k))
+                c = int if t is bool else t
+            if kind is None:
+                kind = c
+            _need(c is kind)
+        return keys
+
+    # ------------------------------------------------------------ containers
+    def f_len(self, x) -> int:
+        _need(type(x) in _SIZED)
+        try:
+            return len(x)
+        except OverflowError:
+            raise Fault(ErrorCode.INT_TOO_LARGE) from None
+
+    def f_range(self, *args) -> range:
+        _need(1 <= len(args) <= 3)
+        _int(*args)
+        return range(*args)
+
+    def f_list(self, xs=()) -> list:
+        seq = self.items(xs)
+        self.m.alloc(len(seq) * SLOT + OBJECT)
+        return list(seq)
+
+    def f_tuple(self, xs=()) -> tuple:
+        seq = self.items(xs)
+        self.m.alloc(len(seq) * SLOT + OBJECT)
+        return tuple(seq)
+
+    def f_dict(self, pairs=None, **kw) -> dict:
+        out: dict = {}
+        if pairs is not None:
+            if type(pairs) in (dict, MappingProxyType):
+                self.m.alloc(len(pairs) * ENTRY + OBJECT)
+                out.update(pairs)
+            else:
+                for p in self.items(pairs):
+                    _need(type(p) in (list, tuple) and len(p) == 2)
+                    self.o.setitem(out, p[0], p[1])
+        for k, v in kw.items():
+            self.o.setitem(out, k, v)
+        return out
+
+    def f_str(self, x) -> str:
+        return self.o.fmt(x)
+
+    def f_int(self, x, base: int = 10) -> int:
+        t = type(x)
+        if t is int or t is bool:
+            return int(x)
+        _need(t is str and type(base) is int)
+        _need(x.isascii() and 2 <= base <= 36 and len(x) <= gas.MAX_INT_DIGITS, ErrorCode.VALUE_ERROR)
+        w = len(x) // 8 + 1
+        self.m.tick(w * w)
+        try:
+            v = int(x, base)
+        except ValueError:
+            raise Fault(ErrorCode.VALUE_ERROR) from None
+        if not -gas.INT_LIMIT < v < gas.INT_LIMIT:
+            raise Fault(ErrorCode.INT_TOO_LARGE)
+        return v
+
+    def f_bool(self, x) -> bool:
+        return bool(x)
+
+    def f_sorted(self, xs, *, key=None, reverse: bool = False) -> list:
+        _need(type(reverse) is bool)
+        seq = self.items(xs)
+        n = len(seq)
+        self.m.elems(n * max(n.bit_length(), 1))
+        self.m.alloc(n * SLOT + OBJECT)
+        keys = self._keys(seq, key)
+        order = sorted(range(n), key=keys.__getitem__, reverse=reverse)
+        return [seq[i] for i in order]
+
+    def f_reversed(self, xs) -> list:
+        seq = self.items(xs)
+        self.m.alloc(len(seq) * SLOT + OBJECT)
+        return list(reversed(seq))
+
+    def _best(self, args, key, pick):
+        seq = self.items(args[0]) if len(args) == 1 else args
+        _need(len(args) >= 1)
+        if not len(seq):
+            raise Fault(ErrorCode.VALUE_ERROR)
+        keys = self._keys(seq, key)
+        best = 0
+        for i in range(1, len(keys)):
+            if pick(keys[i], keys[best]):
+                best = i
+        return seq[best]
+
+    def f_min(self, *args, key=None):
+        return self._best(args, key, lambda a, b: a < b)
+
+    def f_max(self, *args, key=None):
+        return self._best(args, key, lambda a, b: a > b)
+
+    def f_sum(self, xs, start: int = 0) -> int:
+        seq = self.items(xs)
+        _int(start)
+        self.m.elems(len(seq))
+        for x in seq:
+            _int(x)
+        return self.o.add(sum(seq, start), 0)
+
+    def f_abs(self, x) -> int:
+        _int(x)
+        return abs(x)
+
+    def f_any(self, xs) -> bool:
+        return any(self.items(xs))
+
+    def f_all(self, xs) -> bool:
+        return all(self.items(xs))
+
+    def f_enumerate(self, xs, start: int = 0):
+        _need(type(xs) in ITERABLE)
+        _int(start)
+        return enumerate(xs, start)
+
+    def f_zip(self, *xs):
+        for x in xs:
+            _need(type(x) in ITERABLE)
+        return zip(*xs)
+
+    # ------------------------------------------------------------ type checks
+    def f_is_int(self, x) -> bool:
+        return type(x) is int
+
+    def f_is_str(self, x) -> bool:
+        return type(x) is str
+
+    def f_is_bytes(self, x) -> bool:
+        return type(x) is bytes
+
+    def f_is_bool(self, x) -> bool:
+        return type(x) is bool
+
+    def f_is_list(self, x) -> bool:
+        return type(x) is list
+
+    def f_is_dict(self, x) -> bool:
+        return type(x) is dict or type(x) is MappingProxyType
+
+    def f_is_tuple(self, x) -> bool:
+        return type(x) is tuple
+
+    def f_is_none(self, x) -> bool:
+        return x is None
+
+    # ------------------------------------------------------------ money
+    def _rounding(self, rounding) -> str:
+        _need(type(rounding) is str)
+        _need(rounding in ROUNDING, ErrorCode.VALUE_ERROR)
+        return rounding
+
+    def f_div_round(self, a: int, b: int, rounding: str = "down") -> int:
+        _int(a, b)
+        self.o.floordiv(a, 1)  # charge for big operands
+        return div_round_exact(a, b, self._rounding(rounding))
+
+    def f_mul_div(self, a: int, b: int, c: int, rounding: str = "down") -> int:
+        _int(a, b, c)
+        rounding = self._rounding(rounding)
+        return self.o.add(div_round_exact(self.o.mul(a, b), c, rounding), 0)
+
+    def f_percent_of(self, amount: int, percent: int, rounding: str = "down") -> int:
+        return self.f_mul_div(amount, percent, 100, rounding)
+
+    def f_bps_of(self, amount: int, bps: int, rounding: str = "down") -> int:
+        return self.f_mul_div(amount, bps, 10_000, rounding)
+
+    def f_clamp(self, x: int, lo: int, hi: int) -> int:
+        _int(x, lo, hi)
+        _need(lo <= hi, ErrorCode.VALUE_ERROR)
+        return lo if x < lo else hi if x > hi else x
+
+    # ------------------------------------------------------------ dates
+    def f_days_from_civil(self, y: int, m: int, d: int) -> int:
+        return days_from_civil(y, m, d)
+
+    def f_civil_from_days(self, z: int) -> list:
+        return civil_from_days(z)
+
+    def f_date_of(self, t: int) -> list:
+        """``[year, month, day]`` (UTC) of a block time in seconds."""
+        _int(t)
+        return civil_from_days(t // 86400)
+
+    def f_time_of(self, y: int, m: int, d: int) -> int:
+        """Block time (UTC seconds) of midnight starting a date."""
+        return days_from_civil(y, m, d) * 86400
+
+    # ------------------------------------------------------------ bytes
+    def f_hex_of(self, b: bytes) -> str:
+        _need(type(b) is bytes)
+        self.m.alloc(2 * len(b) + OBJECT)
+        return b.hex()
+
+    def f_digest(self, data) -> bytes:
+        """BLAKE3-256 of bytes (or of a str's UTF-8)."""
+        if type(data) is str:
+            data = data.encode("utf-8")
+        _need(type(data) is bytes)
+        self.m.work(len(data) * 4)
+        return blake3.blake3(data).digest()
+
+    def f_draw(self, seed: bytes, label: str, n: int) -> int:
+        """A uniform integer in ``[0, n)`` derived from ``seed`` and ``label``.
+
+        Use a beacon value as the seed; the label separates draws.  Counter-mode
+        BLAKE3 with rejection sampling, so the result is exactly uniform.
+        """
+        _need(type(seed) is bytes and type(label) is str)
+        _int(n)
+        _need(1 <= n <= 1 << 64, ErrorCode.VALUE_ERROR)
+        self.m.work(len(seed) + len(label))
+        base = blake3.blake3(seed + b"\x00" + label.encode("utf-8")).digest()
+        limit = (1 << 128) - (1 << 128) % n
+        for counter in range(64):
+            self.m.tick(20)
+            v = int.from_bytes(blake3.blake3(base + counter.to_bytes(4, "big")).digest()[:16], "big")
+            if v < limit:
+                return v % n
+        raise Fault(ErrorCode.VALUE_ERROR)  # pragma: no cover - probability < 2**-64
