@@ -100,6 +100,7 @@ __all__ = [
     "internal_hash",
     "MissingNodeError",
     "CorruptNodeError",
+    "NodeCache",
 ]
 
 KEY_BITS = 256
@@ -562,3 +563,51 @@ class SparseMerkleTree:
 
         new_root, _ = upd(root, 0, 0, len(keys))
         return new_root, new
+
+
+class NodeCache:
+    """A bounded read cache in front of a node store (e.g. LevelDB).
+
+    Two generations of plain dicts: a hit in the old one moves the node to
+    the young one; when the young one is full it becomes the old one.  The
+    nodes near the root, read by every update and proof, so stay in memory;
+    the cost of a hit is one or two dict look-ups.  Nodes are immutable
+    (content-addressed), so a cache is never stale.  Use ``cache.get`` as the
+    tree's ``get_node`` and ``cache.add(new_nodes)`` after the batch is
+    written, so that the next block starts from the new top of the tree.
+    """
+
+    __slots__ = ("_get_node", "_young", "_old", "_max")
+
+    def __init__(self, get_node: Callable[[bytes], bytes | None], max_entries: int = 200_000):
+        self._get_node = get_node
+        self._young: dict[bytes, bytes] = {}
+        self._old: dict[bytes, bytes] = {}
+        self._max = max(1, max_entries // 2)
+
+    def get(self, h: bytes) -> bytes | None:
+        raw = self._young.get(h)
+        if raw is not None:
+            return raw
+        raw = self._old.get(h)
+        if raw is None:
+            raw = self._get_node(h)
+            if raw is None:
+                return None
+        self._put(h, raw)
+        return raw
+
+    def _put(self, h: bytes, raw: bytes) -> None:
+        young = self._young
+        if len(young) >= self._max:
+            self._old = young
+            young = self._young = {}
+        young[h] = raw
+
+    def add(self, nodes: Mapping[bytes, bytes]) -> None:
+        """Remember nodes just written (call after the write succeeded)."""
+        for h, raw in nodes.items():
+            self._put(h, raw)
+
+    def __len__(self) -> int:
+        return len(self._young) + len(self._old)

@@ -14,6 +14,7 @@ from ledger.smt import (
     EMPTY_ROOT,
     CorruptNodeError,
     MissingNodeError,
+    NodeCache,
     Proof,
     ProofLeaf,
     SparseMerkleTree,
@@ -498,3 +499,39 @@ def test_absence_proof_with_a_leaf_off_the_path_is_refused():
     near = _k(1)
     root = internal_hash(leaf_hash(near, VALUES[0]), sib)
     assert verify_proof(root, key, None, Proof(leaf=ProofLeaf(key=near, value_hash=VALUES[0]), siblings=(sib,)))
+
+
+def test_node_cache_in_front_of_a_store():
+    r = random.Random(12)
+    backing: dict = {}
+    reads = []
+
+    def slow_get(h):
+        reads.append(h)
+        return backing.get(h)
+
+    cache = NodeCache(slow_get, max_entries=64)
+    t = SparseMerkleTree(cache.get)
+    model: dict = {}
+    root = EMPTY_ROOT
+    for _ in range(20):
+        changes = {r.randbytes(32): r.randbytes(32) for _ in range(30)}
+        if model:
+            changes[r.choice(sorted(model))] = None
+        root, nodes = t.update(root, changes)
+        backing.update(nodes)
+        cache.add(nodes)
+        apply(model, changes)
+        assert len(cache) <= 64
+    assert root == fresh_root(model)
+    assert list(t.iter_leaves(root)) == sorted(model.items())
+    assert cache.get(b"\x09" * 32) is None
+    # a path just read is served from memory the second time
+    k = next(iter(model))
+    p1 = t.prove(root, k)
+    reads.clear()
+    assert t.prove(root, k) == p1
+    assert reads == []
+    # a cache smaller than a path still answers right
+    tiny = SparseMerkleTree(NodeCache(backing.get, max_entries=2).get)
+    assert all(tiny.get(root, x) == v for x, v in model.items())
