@@ -73,7 +73,11 @@ class Mempool:
             raise Rejected(codes.MEMPOOL_FULL, "too many pending transactions from this sender")
         verified = verified or h in self._verified
         err = admission_error(state, tx, self.chain_id, next_height, verified)
-        if err is not None and err[0] == codes.BAD_NONCE:
+        # admission_error checks the nonce last, so BAD_NONCE (or None) means
+        # every other check passed; the nonce must then follow the sender's
+        # pending ones -- also when it equals the account's nonce and others
+        # are pending (a second transaction with a nonce already queued).
+        if (err is None and pending) or (err is not None and err[0] == codes.BAD_NONCE):
             expected = state.account(sender).nonce + len(pending)
             if tx.body.nonce == expected:
                 err = None

@@ -1,0 +1,479 @@
+"""Executing transactions and blocks: what each kind does, what a failure
+leaves behind, which blocks are refused, and that two nodes agree."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ledger import codes
+from ledger.block import ZERO_HASH
+from ledger.state import Account, Supply, acct_path, path_bytes
+from ledger.tx import (
+    ACCOUNT_KINDS,
+    Deregister,
+    Issue,
+    Register,
+    Retire,
+    SetRole,
+    SetValidator,
+    SignedTx,
+    Transfer,
+    sign_tx,
+)
+from node.execution import InvalidBlock, admission_error
+from node.mempool import Rejected
+
+from . import ADDR, CHAIN, KEYS, World, with_header, with_txs
+
+
+@pytest.fixture
+def w(tmp_path):
+    world = World(tmp_path)
+    yield world
+    world.close()
+
+
+def only_code(ex) -> int:
+    assert len(ex.receipts) == 1
+    return ex.receipts[0].code
+
+
+def expect_only_nonce_changed(w: World, tx, code: int):
+    """Run ``tx`` alone in a block; it must fail with ``code`` and change
+    nothing but its sender's nonce: account records, supply, and root."""
+    before = w.accounts()
+    supply_before = w.app.state().supply()
+    sender = tx.sender
+    # the root the state must have if only the nonce moves
+    s = w.app.state()
+    s.set_account(sender, dataclasses.replace(s.account(sender), nonce=s.account(sender).nonce + 1))
+    expected_root = s.commit(w.store.smt).root
+
+    ex = w.block(tx)
+    assert only_code(ex) == code, codes.name(ex.receipts[0].code)
+    assert ex.receipts[0].events == ()
+    after = w.accounts()
+    want = dict(before)
+    want[sender] = dataclasses.replace(before[sender], nonce=before[sender].nonce + 1)
+    assert after == want
+    assert w.app.state().supply() == supply_before
+    assert set(ex.diff.changes) == {path_bytes(acct_path(sender))}
+    assert ex.block.header.state_root == expected_root
+    return ex
+
+
+# ---------------------------------------------------------------------------
+# Transfers
+# ---------------------------------------------------------------------------
+
+
+def test_transfer_moves_money_and_bumps_nonce(w):
+    tx = w.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=300, memo="rent"))
+    ex = w.block(tx)
+    assert only_code(ex) == codes.OK
+    assert w.acct("alice") == Account(balance=700, nonce=1, kind="citizen", roles=(), name="alice")
+    assert w.acct("bob") == Account(balance=0 + 300, nonce=0, kind="citizen", roles=(), name="bob")
+    ev = ex.receipts[0].events
+    assert ev == ({"type": "transfer", "from": ADDR["alice"], "to": ADDR["bob"], "amount": 300},)
+    assert ex.receipts[0].tx_hash == tx.hash
+    assert w.store.block(1).txs == (tx.raw,)
+    assert w.app.state().supply() == Supply(issued=1_500, retired=0)
+    assert w.store.tx_location(ex.receipts[0].tx_hash) == (1, 0)
+
+
+def test_several_transfers_in_one_block_apply_in_order(w):
+    t1 = w.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=600))
+    t2 = w.tx("bob", "transfer", Transfer(to=ADDR["ent"], amount=500))  # only funded by t1
+    t3 = w.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=600))  # now insufficient
+    ex = w.block(t1, t2, t3)
+    assert [r.code for r in ex.receipts] == [codes.OK, codes.OK, codes.INSUFFICIENT_FUNDS]
+    assert w.acct("alice").balance == 400 and w.acct("alice").nonce == 2
+    assert w.acct("bob").balance == 100 and w.acct("bob").nonce == 1
+    assert w.acct("ent").balance == 1_000
+
+
+def test_transfer_insufficient_funds_changes_only_the_nonce(w):
+    expect_only_nonce_changed(w, w.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1_001)), codes.INSUFFICIENT_FUNDS)
+
+
+def test_transfer_to_unregistered_recipient_changes_only_the_nonce(w):
+    tx = w.tx("alice", "transfer", Transfer(to=ADDR["carol"], amount=10))
+    expect_only_nonce_changed(w, tx, codes.RECIPIENT_NOT_REGISTERED)
+    assert w.store.read_at(acct_path(ADDR["carol"]), 1) is None  # not even created
+
+
+def test_transfer_of_zero_is_invalid(w):
+    expect_only_nonce_changed(w, w.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=0)), codes.INVALID_ARGUMENT)
+
+
+def test_transfer_to_self_changes_only_the_nonce_but_succeeds(w):
+    ex = w.block(w.tx("alice", "transfer", Transfer(to=ADDR["alice"], amount=10)))
+    assert only_code(ex) == codes.OK
+    assert w.acct("alice").balance == 1_000 and w.acct("alice").nonce == 1
+
+
+# ---------------------------------------------------------------------------
+# Issue and retire: the central bank only
+# ---------------------------------------------------------------------------
+
+
+def test_issue_by_central_bank_creates_money(w):
+    ex = w.block(w.tx("cb", "issue", Issue(to=ADDR["bob"], amount=5_000)))
+    assert only_code(ex) == codes.OK
+    assert w.acct("bob").balance == 5_000
+    assert w.app.state().supply() == Supply(issued=1_500 + 5_000, retired=0)
+    assert ex.receipts[0].events == ({"type": "issue", "to": ADDR["bob"], "amount": 5_000},)
+
+
+def test_issue_by_others_is_not_authorized(w):
+    for who in ("alice", "reg"):
+        expect_only_nonce_changed(w, w.tx(who, "issue", Issue(to=ADDR[who], amount=5)), codes.NOT_AUTHORIZED)
+
+
+def test_issue_to_unregistered_or_of_zero_fails(w):
+    expect_only_nonce_changed(w, w.tx("cb", "issue", Issue(to=ADDR["carol"], amount=5)), codes.RECIPIENT_NOT_REGISTERED)
+    expect_only_nonce_changed(w, w.tx("cb", "issue", Issue(to=ADDR["bob"], amount=0)), codes.INVALID_ARGUMENT)
+
+
+def test_issue_cannot_overflow_the_supply(w):
+    big = 2**64 - 1 - 1_500
+    ex = w.block(w.tx("cb", "issue", Issue(to=ADDR["bob"], amount=big)))
+    assert only_code(ex) == codes.OK
+    expect_only_nonce_changed(w, w.tx("cb", "issue", Issue(to=ADDR["ent"], amount=1)), codes.SUPPLY_OVERFLOW)
+
+
+def test_retire_by_central_bank_from_its_own_balance(w):
+    w.block(w.tx("cb", "issue", Issue(to=ADDR["cb"], amount=800)))
+    ex = w.block(w.tx("cb", "retire", Retire(amount=300)))
+    assert only_code(ex) == codes.OK
+    assert w.acct("cb").balance == 500
+    assert w.app.state().supply() == Supply(issued=1_500 + 800, retired=300)
+    # never more than it holds
+    expect_only_nonce_changed(w, w.tx("cb", "retire", Retire(amount=501)), codes.INSUFFICIENT_FUNDS)
+    expect_only_nonce_changed(w, w.tx("cb", "retire", Retire(amount=0)), codes.INVALID_ARGUMENT)
+
+
+def test_retire_by_others_is_not_authorized(w):
+    expect_only_nonce_changed(w, w.tx("alice", "retire", Retire(amount=10)), codes.NOT_AUTHORIZED)
+
+
+# ---------------------------------------------------------------------------
+# Registration and roles: the registrar only
+# ---------------------------------------------------------------------------
+
+
+def test_register_each_kind(w):
+    names = ["carol", "dave", "val2"]
+    txs = [w.tx("reg", "register", Register(account=ADDR[n], kind=k, name=n.title())) for n, k in zip(names, ACCOUNT_KINDS)]
+    ex = w.block(*txs)
+    assert [r.code for r in ex.receipts] == [codes.OK] * 3
+    for n, k in zip(names, ACCOUNT_KINDS):
+        assert w.acct(n) == Account(balance=0, nonce=0, kind=k, roles=(), name=n.title())
+    # a registered recipient can now be paid, and the new account can send
+    ex = w.block(w.tx("alice", "transfer", Transfer(to=ADDR["carol"], amount=10)))
+    assert only_code(ex) == codes.OK
+    ex = w.block(w.tx("carol", "transfer", Transfer(to=ADDR["alice"], amount=4)))
+    assert only_code(ex) == codes.OK
+    assert w.acct("carol").balance == 6
+
+
+def test_register_failures(w):
+    expect_only_nonce_changed(w, w.tx("reg", "register", Register(account=ADDR["carol"], kind="alien")), codes.INVALID_ARGUMENT)
+    expect_only_nonce_changed(w, w.tx("reg", "register", Register(account=ADDR["carol"], kind="contract")), codes.INVALID_ARGUMENT)
+    expect_only_nonce_changed(w, w.tx("reg", "register", Register(account=ADDR["bob"], kind="citizen")), codes.ALREADY_REGISTERED)
+    expect_only_nonce_changed(w, w.tx("alice", "register", Register(account=ADDR["carol"], kind="citizen")), codes.NOT_AUTHORIZED)
+
+
+def test_set_role_grants_and_revokes_powers(w):
+    ex = w.block(w.tx("reg", "set_role", SetRole(account=ADDR["alice"], role="central_bank", grant=True)))
+    assert only_code(ex) == codes.OK
+    assert w.acct("alice").roles == ("central_bank",)
+    assert only_code(w.block(w.tx("alice", "issue", Issue(to=ADDR["bob"], amount=7)))) == codes.OK
+    assert w.acct("bob").balance == 7
+    # granting twice keeps one copy; roles stay sorted
+    w.block(w.tx("reg", "set_role", SetRole(account=ADDR["alice"], role="treasury", grant=True)),
+            w.tx("reg", "set_role", SetRole(account=ADDR["alice"], role="central_bank", grant=True)))
+    assert w.acct("alice").roles == ("central_bank", "treasury")
+    w.block(w.tx("reg", "set_role", SetRole(account=ADDR["alice"], role="central_bank", grant=False)))
+    assert w.acct("alice").roles == ("treasury",)
+    expect_only_nonce_changed(w, w.tx("alice", "issue", Issue(to=ADDR["bob"], amount=7)), codes.NOT_AUTHORIZED)
+
+
+def test_set_role_failures(w):
+    expect_only_nonce_changed(w, w.tx("reg", "set_role", SetRole(account=ADDR["alice"], role="king", grant=True)), codes.UNKNOWN_ROLE)
+    expect_only_nonce_changed(w, w.tx("reg", "set_role", SetRole(account=ADDR["carol"], role="treasury", grant=True)), codes.NOT_REGISTERED)
+    expect_only_nonce_changed(w, w.tx("alice", "set_role", SetRole(account=ADDR["alice"], role="registrar", grant=True)), codes.NOT_AUTHORIZED)
+
+
+def test_deregistered_account_keeps_its_money_but_cannot_send(w):
+    ex = w.block(w.tx("reg", "deregister", Deregister(account=ADDR["alice"])))
+    assert only_code(ex) == codes.OK
+    assert w.acct("alice") == Account(balance=1_000, nonce=0, kind="", roles=(), name="alice")
+    tx = sign_tx(KEYS["alice"], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=1), 0, 100)
+    with pytest.raises(Rejected) as e:
+        w.submit(tx)
+    assert e.value.code == codes.SENDER_NOT_REGISTERED
+    expect_only_nonce_changed(w, w.tx("bob", "transfer", Transfer(to=ADDR["alice"], amount=0)), codes.INVALID_ARGUMENT)
+
+
+def test_set_validator_needs_the_operator_role(w):
+    expect_only_nonce_changed(
+        w, w.tx("alice", "set_validator", SetValidator(pubkey=KEYS["val2"].public, power=5)), codes.NOT_AUTHORIZED
+    )
+
+
+def test_call_without_contracts_is_unknown_contract(w):
+    from ledger.tx import Call
+
+    expect_only_nonce_changed(w, w.tx("alice", "call", Call(contract="tax", entry="pay", args=None, gas_limit=10)), codes.UNKNOWN_CONTRACT)
+
+
+# ---------------------------------------------------------------------------
+# Admission
+# ---------------------------------------------------------------------------
+
+
+def test_unregistered_sender_refused_at_admission(w):
+    tx = sign_tx(KEYS["carol"], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=1), 0, 100)
+    err = admission_error(w.app.state(), tx, CHAIN, 1, verified=False)
+    assert err is not None and err[0] == codes.SENDER_NOT_REGISTERED
+    with pytest.raises(Rejected) as e:
+        w.submit(tx)
+    assert e.value.code == codes.SENDER_NOT_REGISTERED
+    assert len(w.app.mempool) == 0
+
+
+@pytest.mark.parametrize(
+    "make,code,msg",
+    [
+        (lambda: sign_tx(KEYS["alice"], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=1), 1, 100), codes.BAD_NONCE, "nonce"),
+        (lambda: sign_tx(KEYS["alice"], "other-chain", "transfer", Transfer(to=ADDR["bob"], amount=1), 0, 100), codes.WRONG_CHAIN, "for chain"),
+        (lambda: sign_tx(KEYS["alice"], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=1), 0, 0), codes.EXPIRED, "expired"),
+        (lambda: forge(sign_tx(KEYS["alice"], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=1), 0, 100)), codes.BAD_SIGNATURE, "signature"),
+    ],
+    ids=["bad-nonce", "wrong-chain", "expired", "bad-signature"],
+)
+def test_inadmissible_tx_refused_by_mempool_and_in_a_block(tmp_path, make, code, msg):
+    """Admission in the mempool and in a proposed block judge alike."""
+    a = World(tmp_path, "a")
+    b = World(tmp_path, "b")
+    try:
+        bad = make()
+        with pytest.raises(Rejected) as e:
+            a.submit(bad)
+        assert e.value.code == code
+        # a good block from a, then the same block with the bad tx in it
+        ok_tx = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1))
+        a.submit(ok_tx)
+        good = a.app.build_block(2_000, KEYS["val"].public, None)
+        assert len(good.block.txs) == 1
+        for txs in ((bad.raw,), (ok_tx.raw, bad.raw) if code != codes.BAD_NONCE else (bad.raw, ok_tx.raw)):
+            forged = with_txs(good.block, txs)
+            with pytest.raises(InvalidBlock, match=rf"transaction {txs.index(bad.raw)} .*{msg}"):
+                b.app.execute_block(forged)
+            assert b.app.height == 0
+        # the untouched block is fine on b
+        assert b.app.execute_block(good.block).diff.root == good.diff.root
+    finally:
+        a.close()
+        b.close()
+
+
+def forge(tx: SignedTx) -> SignedTx:
+    sig = bytearray(tx.sig)
+    sig[5] ^= 1
+    return SignedTx(body=tx.body, sig=bytes(sig))
+
+
+def test_block_with_undecodable_tx_is_invalid(tmp_path):
+    a, b = World(tmp_path, "a"), World(tmp_path, "b")
+    try:
+        a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1)))
+        good = a.app.build_block(2_000, KEYS["val"].public, None)
+        raw = good.block.txs[0]
+        for junk in (b"", b"\xc0", raw[:-1], raw + b"\x00"):
+            with pytest.raises(InvalidBlock, match="transaction 0"):
+                b.app.execute_block(with_txs(good.block, (junk,)))
+    finally:
+        a.close()
+        b.close()
+
+
+def test_block_from_unregistered_sender_is_invalid(tmp_path):
+    a, b = World(tmp_path, "a"), World(tmp_path, "b")
+    try:
+        a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1)))
+        good = a.app.build_block(2_000, KEYS["val"].public, None)
+        bad = sign_tx(KEYS["carol"], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=1), 0, 100)
+        with pytest.raises(InvalidBlock, match="not a registered"):
+            b.app.execute_block(with_txs(good.block, (bad.raw,)))
+    finally:
+        a.close()
+        b.close()
+
+
+def test_duplicate_tx_in_a_block_is_invalid(tmp_path):
+    a, b = World(tmp_path, "a"), World(tmp_path, "b")
+    try:
+        tx = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1))
+        a.submit(tx)
+        good = a.app.build_block(2_000, KEYS["val"].public, None)
+        with pytest.raises(InvalidBlock, match="nonce"):
+            b.app.execute_block(with_txs(good.block, (tx.raw, tx.raw)))
+    finally:
+        a.close()
+        b.close()
+
+
+# ---------------------------------------------------------------------------
+# Two nodes, one chain
+# ---------------------------------------------------------------------------
+
+
+def busy_blocks(w: World) -> list:
+    """A few blocks with every kind of success and failure; returns Executed."""
+    out = []
+    out.append(w.block(
+        w.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=250)),
+        w.tx("cb", "issue", Issue(to=ADDR["cb"], amount=10_000)),
+        w.tx("reg", "register", Register(account=ADDR["carol"], kind="citizen", name="Carol")),
+        w.tx("ent", "transfer", Transfer(to=ADDR["dave"], amount=5)),  # unregistered recipient
+    ))
+    out.append(w.block(
+        w.tx("cb", "retire", Retire(amount=2_500)),
+        w.tx("cb", "transfer", Transfer(to=ADDR["carol"], amount=700)),
+        w.tx("bob", "transfer", Transfer(to=ADDR["carol"], amount=10_000)),  # insufficient
+        w.tx("alice", "issue", Issue(to=ADDR["alice"], amount=1)),  # not authorized
+        w.tx("reg", "set_role", SetRole(account=ADDR["carol"], role="treasury", grant=True)),
+    ))
+    out.append(w.block(
+        w.tx("carol", "transfer", Transfer(to=ADDR["alice"], amount=100, memo="thanks")),
+        w.tx("reg", "deregister", Deregister(account=ADDR["ent"])),
+    ))
+    out.append(w.block())  # an empty block
+    return out
+
+
+def test_second_node_accepts_the_blocks_and_reaches_the_same_state(tmp_path):
+    a, b = World(tmp_path, "a"), World(tmp_path, "b")
+    try:
+        assert a.store.state_root(0) == b.store.state_root(0)
+        built = busy_blocks(a)
+        assert sum(len(e.block.txs) for e in built) == 11
+        assert {r.code for e in built for r in e.receipts} >= {codes.OK, codes.INSUFFICIENT_FUNDS,
+                                                               codes.NOT_AUTHORIZED, codes.RECIPIENT_NOT_REGISTERED}
+        for ex_a in built:
+            raw = ex_a.raw
+            from ledger.block import Block
+
+            block = Block.decode(raw)  # as it arrives over the wire
+            ex_b = b.app.execute_block(block)
+            assert ex_b.diff.root == ex_a.diff.root == block.header.state_root
+            assert [r.encode() for r in ex_b.receipts] == [r.encode() for r in ex_a.receipts]
+            b.app.commit(ex_b, None)
+        assert b.app.height == a.app.height == 4
+        for h in range(5):
+            assert a.store.state_root(h) == b.store.state_root(h)
+            assert a.store.block_bytes(h) == b.store.block_bytes(h)
+            assert [r.encode() for r in a.store.receipts(h)] == [r.encode() for r in b.store.receipts(h)]
+        assert a.all_state() == b.all_state()
+        assert a.app.last_block_hash() == b.app.last_block_hash()
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize(
+    "field,value,msg",
+    [
+        ("state_root", b"\x01" * 32, "state root"),
+        ("txs_root", b"\x02" * 32, "transactions root"),
+        ("receipts_root", b"\x03" * 32, "receipts root"),
+        ("validators_hash", b"\x04" * 32, "validators hash"),
+        ("next_validators_hash", b"\x05" * 32, "next validators hash"),
+        ("prev_hash", b"\x06" * 32, "does not extend"),
+        ("prev_hash", ZERO_HASH, "does not extend"),
+        ("evidence_root", b"\x07" * 32, "evidence root"),
+        ("last_commit_hash", b"\x08" * 32, "last commit"),
+        ("chain_id", "other", "another chain"),
+        ("height", 2, "does not follow"),
+        ("app_version", 2, "app version"),
+    ],
+)
+def test_tampered_header_refused(tmp_path, field, value, msg):
+    a, b = World(tmp_path, "a"), World(tmp_path, "b")
+    try:
+        a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5)))
+        good = a.app.build_block(5_000, KEYS["val"].public, None).block
+        bad = with_header(good, **{field: value})
+        with pytest.raises(InvalidBlock, match=msg):
+            b.app.execute_block(bad)
+        assert b.app.height == 0 and b.acct("bob").balance == 0
+        ex = b.app.execute_block(good)  # the genuine block still passes
+        b.app.commit(ex, None)
+        assert b.acct("bob").balance == 5
+    finally:
+        a.close()
+        b.close()
+
+
+def test_block_time_must_increase(tmp_path):
+    a, b = World(tmp_path, "a"), World(tmp_path, "b")
+    try:
+        first = a.block()  # time 2000
+        b.app.commit(b.app.execute_block(first.block), None)
+        second = a.app.build_block(first.block.header.time_ms + 1, KEYS["val"].public, None).block
+        for t in (first.block.header.time_ms, first.block.header.time_ms - 1, 0):
+            with pytest.raises(InvalidBlock, match="time"):
+                b.app.execute_block(with_header(second, time_ms=t))
+        assert b.app.execute_block(second).diff.root == second.header.state_root
+        # block 1 may not be at or before the genesis time either
+        c = World(tmp_path, "c")
+        try:
+            with pytest.raises(InvalidBlock, match="time"):
+                c.app.execute_block(with_header(first.block, time_ms=1_000))
+        finally:
+            c.close()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_dropped_or_reordered_txs_refused(tmp_path):
+    a, b = World(tmp_path, "a"), World(tmp_path, "b")
+    try:
+        t1 = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5))
+        t2 = a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=7))
+        a.submit(t1)
+        a.submit(t2)
+        good = a.app.build_block(5_000, KEYS["val"].public, None).block
+        dropped = dataclasses.replace(good, txs=(good.txs[0],))
+        with pytest.raises(InvalidBlock, match="transactions root"):
+            b.app.execute_block(dropped)
+        # reordered with a matching txs_root: execution then disagrees with the receipts root
+        swapped = with_txs(good, (good.txs[1], good.txs[0]))
+        with pytest.raises(InvalidBlock, match="receipts root"):
+            b.app.execute_block(swapped)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_genesis_of_another_chain_refused(tmp_path):
+    from ledger.store import StoreError
+    from node.app import Application
+
+    from . import make_genesis
+
+    a = World(tmp_path, "a")
+    a.close()
+    from ledger.store import ChainStore
+
+    st = ChainStore(a.path)
+    try:
+        with pytest.raises(StoreError, match="another chain"):
+            Application(st, make_genesis(chain_id="someone-else"))
+    finally:
+        st.close()

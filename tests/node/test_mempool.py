@@ -1,0 +1,214 @@
+"""The mempool: bounds, duplicates, nonce order, update after commit, reaping."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import codes
+from ledger.tx import Issue, SignedTx, Transfer, sign_tx
+from node.mempool import Mempool, Rejected
+
+from . import ADDR, CHAIN, KEYS, World
+
+
+@pytest.fixture
+def w(tmp_path):
+    world = World(tmp_path)
+    yield world
+    world.close()
+
+
+def pay(signer: str, nonce: int, amount: int = 1, expiry: int = 100, memo: str = "") -> SignedTx:
+    return sign_tx(KEYS[signer], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=amount, memo=memo), nonce, expiry)
+
+
+def add(pool: Mempool, w: World, tx: SignedTx, verified: bool = False) -> bytes:
+    return pool.add(tx, w.app.state(), w.app.height + 1, verified)
+
+
+def rejected(pool, w, tx) -> int:
+    with pytest.raises(Rejected) as e:
+        add(pool, w, tx)
+    return e.value.code
+
+
+def test_duplicate_refused(w):
+    pool = Mempool(CHAIN)
+    tx = pay("alice", 0)
+    assert add(pool, w, tx) == tx.hash
+    assert rejected(pool, w, tx) == codes.DUPLICATE
+    # the same bytes decoded afresh are the same transaction
+    from ledger.tx import decode_tx
+
+    assert rejected(pool, w, decode_tx(tx.raw)) == codes.DUPLICATE
+    assert len(pool) == 1 and pool.size_bytes == len(tx.raw)
+
+
+def test_full_by_count(w):
+    pool = Mempool(CHAIN, max_txs=2)
+    add(pool, w, pay("alice", 0))
+    add(pool, w, pay("ent", 0))
+    assert rejected(pool, w, pay("alice", 1)) == codes.MEMPOOL_FULL
+    assert rejected(pool, w, pay("reg", 0)) == codes.MEMPOOL_FULL
+    assert len(pool) == 2
+
+
+def test_full_by_bytes(w):
+    t0, t1 = pay("alice", 0), pay("ent", 0)
+    pool = Mempool(CHAIN, max_bytes=len(t0.raw) + len(t1.raw) - 1)
+    add(pool, w, t0)
+    assert rejected(pool, w, t1) == codes.MEMPOOL_FULL
+    assert pool.size_bytes == len(t0.raw)
+    tiny = Mempool(CHAIN, max_bytes=len(t0.raw) - 1)
+    assert rejected(tiny, w, t0) == codes.MEMPOOL_FULL
+    assert len(tiny) == 0 and tiny.size_bytes == 0
+
+
+def test_per_sender_limit(w):
+    pool = Mempool(CHAIN, max_per_sender=2)
+    add(pool, w, pay("alice", 0))
+    add(pool, w, pay("alice", 1))
+    assert rejected(pool, w, pay("alice", 2)) == codes.MEMPOOL_FULL
+    # other senders are not affected
+    add(pool, w, pay("ent", 0))
+    add(pool, w, pay("ent", 1))
+    assert len(pool) == 4
+
+
+def test_nonce_sequencing_of_queued_txs(w):
+    pool = Mempool(CHAIN)
+    for n in range(3):
+        add(pool, w, pay("alice", n))
+    assert rejected(pool, w, pay("alice", 4)) == codes.BAD_NONCE  # a gap
+    assert rejected(pool, w, pay("alice", 2, amount=2)) == codes.BAD_NONCE  # nonce already queued
+    assert rejected(pool, w, pay("alice", 1, amount=2)) == codes.BAD_NONCE
+    add(pool, w, pay("alice", 3))
+    # each sender has its own sequence
+    assert rejected(pool, w, pay("ent", 1)) == codes.BAD_NONCE
+    add(pool, w, pay("ent", 0))
+    assert [(t.sender, t.body.nonce) for t in pool.reap(100, 10**9)] == [
+        (ADDR["alice"], 0), (ADDR["alice"], 1), (ADDR["alice"], 2), (ADDR["alice"], 3), (ADDR["ent"], 0)
+    ]
+
+
+def test_second_tx_with_the_account_nonce_refused_while_one_is_pending(w):
+    """A conflicting transaction for a nonce already queued is refused.
+
+    Regression: the pending count was only consulted when the nonce did not
+    match the account's, so a second transaction with the account's own nonce
+    was admitted next to the first; block building then fell back to
+    filtering and the pool held transactions that could never be included.
+    """
+    pool = w.app.mempool
+    first = pay("alice", 0, amount=1)
+    w.submit(first)
+    assert rejected(pool, w, pay("alice", 0, amount=2)) == codes.BAD_NONCE
+    assert len(pool) == 1
+    ex = w.block()
+    assert ex.block.txs == (first.raw,)
+
+
+def test_admission_checks_run_in_the_pool(w):
+    pool = Mempool(CHAIN)
+    assert rejected(pool, w, pay("carol", 0)) == codes.SENDER_NOT_REGISTERED
+    assert rejected(pool, w, pay("alice", 0, expiry=0)) == codes.EXPIRED
+    other = sign_tx(KEYS["alice"], "other", "transfer", Transfer(to=ADDR["bob"], amount=1), 0, 100)
+    assert rejected(pool, w, other) == codes.WRONG_CHAIN
+    good = pay("alice", 0)
+    forged = SignedTx(body=good.body, sig=bytes(64))
+    assert rejected(pool, w, forged) == codes.BAD_SIGNATURE
+    assert len(pool) == 0
+    # a verified signature is remembered, so a block need not check it again
+    add(pool, w, good)
+    assert pool.is_verified(good.hash) and not pool.is_verified(forged.hash)
+
+
+def test_update_after_commit_drops_included_and_expired(tmp_path):
+    a, b = World(tmp_path, "a"), World(tmp_path, "b")
+    try:
+        pool = a.app.mempool
+        a0, a1, a2 = pay("alice", 0), pay("alice", 1), pay("alice", 2)
+        e0 = pay("ent", 0, expiry=1)  # last chance is height 1
+        c0 = sign_tx(KEYS["cb"], CHAIN, "issue", Issue(to=ADDR["bob"], amount=9), 0, 5)
+        r0 = pay("reg", 0, amount=0, memo="conflict")  # replaced by another reg nonce-0 tx
+        for t in (a0, a1, a2, e0, c0, r0):
+            a.submit(t)
+        assert len(pool) == 6
+        # another node decides block 1 with alice's first tx and a different reg tx
+        r0_other = pay("reg", 0, amount=0, memo="other")
+        b.submit(a0)
+        b.submit(r0_other)
+        ex_b = b.block()
+        assert len(ex_b.block.txs) == 2
+        a.app.commit(a.app.execute_block(ex_b.block), None)
+
+        left = {t.hash for t in pool.reap(100, 10**9)}
+        # included: a0; expired: e0 (next height 2 > expiry 1); stale nonce: r0
+        assert left == {a1.hash, a2.hash, c0.hash}
+        assert len(pool) == 3
+        assert not pool.has(a0.hash) and not pool.has(e0.hash) and not pool.has(r0.hash)
+        assert pool.size_bytes == sum(len(t.raw) for t in (a1, a2, c0))
+        # what is left still forms a valid block on top of the new state
+        ex = a.block()
+        assert [r.code for r in ex.receipts] == [codes.OK] * 3
+        assert len(pool) == 0 and pool.size_bytes == 0
+        # the pool's per-sender bookkeeping is clean: fresh nonces are admitted
+        a.submit(pay("ent", 0, expiry=100))
+        a.submit(pay("alice", 3))
+        a.submit(pay("reg", 1))
+        assert len(pool) == 3
+    finally:
+        a.close()
+        b.close()
+
+
+def test_update_drops_what_follows_an_expired_tx(w):
+    pool = w.app.mempool
+    t0 = pay("alice", 0, expiry=100)
+    t1 = pay("alice", 1, expiry=1)  # expires after height 1 ...
+    t2 = pay("alice", 2, expiry=100)  # ... and t2 can no longer follow
+    for t in (t0, t1, t2):
+        w.submit(t)
+    # block 1 carries nothing from alice: built from another pool's view
+    other = Mempool(CHAIN)
+    other.add(pay("ent", 0), w.app.state(), 1, False)
+    pool_saved, w.app.mempool = w.app.mempool, other
+    ex = w.app.build_block(2_000, KEYS["val"].public, None)
+    w.app.mempool = pool_saved
+    w.app.commit(ex, None)
+    assert [t.hash for t in pool.reap(100, 10**9)] == [t0.hash]
+    w.submit(pay("alice", 1, expiry=100, memo="again"))
+    assert len(pool) == 2
+
+
+def test_reap_respects_max_txs_and_max_bytes(w):
+    pool = Mempool(CHAIN)
+    txs = [pay("alice", 0), pay("ent", 0), pay("alice", 1, memo="x" * 100), pay("ent", 1)]
+    for t in txs:
+        add(pool, w, t)
+    sizes = [len(t.raw) for t in txs]
+    assert pool.reap(100, 10**9) == txs  # arrival order
+    assert pool.reap(2, 10**9) == txs[:2]
+    assert pool.reap(0, 10**9) == []
+    assert pool.reap(100, sum(sizes[:3])) == txs[:3]
+    assert pool.reap(100, sum(sizes[:3]) - 1) == txs[:2]
+    assert pool.reap(100, sizes[0] - 1) == []
+    # reaping does not remove anything
+    assert len(pool) == 4
+
+
+def test_reaped_block_respects_the_app_limits(tmp_path):
+    from . import make_genesis
+
+    w = World(tmp_path, genesis=make_genesis(params={"max_block_txs": 2}))
+    try:
+        for n in range(5):
+            w.submit(pay("alice", n))
+        sizes = []
+        while len(w.app.mempool):
+            ex = w.block()
+            sizes.append(len(ex.block.txs))
+        assert sizes == [2, 2, 1]
+        assert w.acct("alice").nonce == 5
+    finally:
+        w.close()
