@@ -457,6 +457,7 @@ class SparseMerkleTree:
             ki = ints[i]
             v = vals[i]
             path: list = []  # sibling hashes from the top; the bits are the key's
+            push = path.append
             cur = h
             shift = 255 - depth
             while True:
@@ -474,10 +475,10 @@ class SparseMerkleTree:
                 t = raw[0]
                 if t == INTERNAL:
                     if (ki >> shift) & 1:
-                        path.append(raw[1:33])
+                        push(raw[1:33])
                         cur = raw[33:65]
                     else:
-                        path.append(raw[33:65])
+                        push(raw[33:65])
                         cur = raw[1:33]
                     shift -= 1
                     continue
@@ -506,19 +507,31 @@ class SparseMerkleTree:
                     kind = INTERNAL
                 break
             shift = 256 - depth - len(path)  # the bit of the deepest step, plus one
-            for sib in reversed(path):
+            j = len(path) - 1
+            while kind != INTERNAL and j >= 0:  # a leaf, or nothing, may rise
+                sib = path[j]
+                j -= 1
                 bit = (ki >> shift) & 1
                 shift += 1
-                if kind != INTERNAL:
-                    if sib == EMPTY:  # a leaf (or nothing) rises one level
-                        continue
-                    if kind == _EMPTY_KIND and kind_of(sib) == LEAF:
-                        nh, kind = sib, LEAF  # the sibling leaf rises
-                        continue
+                if sib == EMPTY:
+                    continue
+                if kind == _EMPTY_KIND and kind_of(sib) == LEAF:
+                    nh, kind = sib, LEAF
+                    continue
                 payload = (sib + nh) if bit else (nh + sib)
                 nh = node_copy().update(payload).digest()
                 new[nh] = _INT_B + payload
                 kind = INTERNAL
+            while j >= 0:
+                sib = path[j]
+                j -= 1
+                if (ki >> shift) & 1:
+                    payload = sib + nh
+                else:
+                    payload = nh + sib
+                shift += 1
+                nh = node_copy().update(payload).digest()
+                new[nh] = _INT_B + payload
             return nh, kind
 
         def upd(h: bytes, depth: int, lo: int, hi: int) -> tuple[bytes, int]:
