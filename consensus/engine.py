@@ -389,10 +389,8 @@ class Engine:
         if v.validator not in self.valset:
             return
         rv = self.keeper.rounds.get(v.round)
-        if rv is not None:
-            prev = rv.tally(v.type).votes.get(v.validator)
-            if prev is not None and prev.value_id == v.value_id:
-                return  # duplicate
+        if rv is not None and rv.tally(v.type).has(v):
+            return  # duplicate
         if not v.verify(self.chain_id, self.verifier):
             return
         self._log(ev)

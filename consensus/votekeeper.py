@@ -13,12 +13,19 @@ for the current height, kept in a form the guards can read in O(1):
 * the rounds where some value reached a precommit quorum (candidates for
   the decision rule L49, which looks at every round, not only the current).
 
-A validator's first vote for ``(round, type)`` is the one counted.  An
-identical copy is a duplicate and ignored.  A *different* second vote is
-equivocation: it is not counted, and the keeper returns
-:class:`~consensus.types.Evidence` made of the two signed votes (once per
-validator, round and type).  Signatures are checked by the caller before
-votes get here; the keeper trusts what it is given.
+Counting follows the paper's guards literally.  "2f+1 <PREVOTE, h, r, id(v)>"
+is a set of such messages from distinct validators, so a validator counts
+towards every value it has signed a vote for -- including a second,
+conflicting vote.  Counting only the first vote would let an equivocator
+show different polkas to different nodes and keep them apart forever (a
+livelock the Twins sweep finds within a few hundred scenarios; CometBFT
+works around it with its ``peerMaj23`` tracking).  "2f+1 <PREVOTE, h, r, *>"
+and the f+1 of the round skip count each validator once.  A validator's
+second, different vote for ``(round, type)`` also yields
+:class:`~consensus.types.Evidence` made of the two signed votes; further
+votes beyond two are ignored, so an equivocator cannot grow the log without
+bound.  An identical copy is a duplicate and ignored.  Signatures are checked
+by the caller before votes get here; the keeper trusts what it is given.
 
 Nothing here iterates a set or depends on ``hash()``: dicts iterate in
 insertion order, which is the order events arrived in, which is what the
@@ -36,9 +43,12 @@ class _Tally:
     __slots__ = ("votes", "power_by_value", "total")
 
     def __init__(self) -> None:
-        self.votes: dict[bytes, Vote] = {}
+        self.votes: dict[bytes, list[Vote]] = {}
         self.power_by_value: dict[bytes | None, int] = {}
         self.total = 0
+
+    def has(self, vote: Vote) -> bool:
+        return any(v.value_id == vote.value_id for v in self.votes.get(vote.validator, ()))
 
 
 class RoundVotes:
@@ -58,6 +68,7 @@ class VoteKeeper:
     """All votes of one height."""
 
     MAX_ROUNDS_TRACKED = 10_000
+    MAX_VOTES_PER_VALIDATOR = 2  # per (round, type): one vote, or one equivocation
 
     def __init__(self, height: int, valset: ValidatorSet):
         self.height = height
@@ -74,7 +85,7 @@ class VoteKeeper:
         return rv
 
     def add(self, vote: Vote) -> tuple[bool, Evidence | None]:
-        """Count ``vote``; return (counted, evidence-if-new-equivocation)."""
+        """Count ``vote``; return (counted, evidence if it is a new equivocation)."""
         if vote.height != self.height:
             return False, None
         power = self.valset.power_of(vote.validator)
@@ -84,18 +95,20 @@ class VoteKeeper:
             return False, None
         rv = self.round(vote.round)
         t = rv.tally(vote.type)
-        prev = t.votes.get(vote.validator)
-        if prev is not None:
-            if prev.value_id == vote.value_id:
+        mine = t.votes.get(vote.validator)
+        evidence = None
+        if mine is None:
+            t.votes[vote.validator] = [vote]
+            t.total += power
+        else:
+            if any(v.value_id == vote.value_id for v in mine) or len(mine) >= self.MAX_VOTES_PER_VALIDATOR:
                 return False, None
+            mine.append(vote)
             key = (vote.validator, vote.round, vote.type)
-            if key in self.evidence_seen:
-                return False, None
-            self.evidence_seen[key] = None
-            return False, Evidence.from_votes(prev, vote)
-        t.votes[vote.validator] = vote
+            if key not in self.evidence_seen:
+                self.evidence_seen[key] = None
+                evidence = Evidence.from_votes(mine[0], vote)
         t.power_by_value[vote.value_id] = t.power_by_value.get(vote.value_id, 0) + power
-        t.total += power
         if vote.validator not in rv.senders:
             rv.senders[vote.validator] = None
             rv.sender_power += power
@@ -106,7 +119,7 @@ class VoteKeeper:
             and self.valset.is_quorum(t.power_by_value[vote.value_id])
         ):
             self.precommit_quorum_rounds[vote.round] = vote.value_id
-        return True, None
+        return True, evidence
 
     # -- guards ----------------------------------------------------------
 
@@ -146,11 +159,11 @@ class VoteKeeper:
         """The commit made of every precommit for ``value_id`` at ``r``."""
         t = self._tally(r, PRECOMMIT)
         assert t is not None
-        votes = [v for v in t.votes.values() if v.value_id == value_id]
+        votes = [v for vs in t.votes.values() for v in vs if v.value_id == value_id]
         return Commit.from_votes(votes)
 
     def votes_of_round(self, r: int) -> list[Vote]:
         rv = self.rounds.get(r)
         if rv is None:
             return []
-        return list(rv.prevotes.votes.values()) + list(rv.precommits.votes.values())
+        return [v for t in (rv.prevotes, rv.precommits) for vs in t.votes.values() for v in vs]

@@ -78,6 +78,8 @@ class SimNode:
         self.evidence_pool: dict[bytes, Evidence] = {}
         self.committed_evidence: dict[bytes, None] = {}
         self.sync_decisions = 0
+        self.max_seen_height = 0
+        self.behind = False  # decided through sync: skip the commit delay
         self.refused_signatures = 0
         self.boot_error: Exception | None = None
         self._tick_height = -1
@@ -225,13 +227,13 @@ class SimNode:
         w = self.world
         w.checker.on_signed(self, vote)
         if self.byz == "equivocate_vote" and vote.type == PREVOTE:
-            a, b = self._halves()
+            # the real vote to everyone, a conflicting one to the second half
+            # (which sees both, in random order, and reports the evidence)
+            _, b = self._halves()
             other = None if vote.value_id is not None else value_id_of(b"byzantine" + self.name.encode())
             fake = Vote(vote.type, vote.height, vote.round, other, vote.validator)
             fake = fake.with_signature(self.key.sign("vote", w.chain_id, fake.sign_bytes()))
-            w.net.broadcast(self.idx, ("vote", vote), a)
             w.net.broadcast(self.idx, ("vote", fake), b)
-            return
         w.net.broadcast(self.idx, ("vote", vote))
 
     def _send_proposal(self, p: Proposal, value: bytes) -> None:
@@ -253,6 +255,8 @@ class SimNode:
         if not self.alive or self.engine is None:
             return
         kind = msg[0]
+        if kind == "vote" or kind == "proposal":
+            self.max_seen_height = max(self.max_seen_height, msg[1].height)
         if kind == "vote":
             self._step(VoteReceived(msg[1]))
         elif kind == "proposal":
@@ -263,7 +267,9 @@ class SimNode:
             for h, value, commit in msg[1]:
                 if self.engine is not None and h == self.engine.height and self.engine.round_step != COMMIT:
                     self.sync_decisions += 1
+                    self.behind = True
                     self._step(DecisionLearned(h, value, commit))
+                    self.behind = False
         elif kind == "evidence":
             self._add_evidence(msg[1])
 
@@ -297,7 +303,7 @@ class SimNode:
     # -- the application -------------------------------------------------
 
     def make_block(self, h: int, r: int, salt: bytes | None = None) -> bytes:
-        ev = [e.to_obj() for e in self.evidence_pool.values()][:8]
+        ev = [e.to_obj() for e in self.evidence_pool.values() if e.height < h][:8]
         upd = [[pk, p] for pk, p in self.world.updates.get(h, [])]
         height = h + 1000 if self.byz == "bad_block" else h
         x = salt if salt is not None else self.incarnation.to_bytes(4, "big")
@@ -343,6 +349,7 @@ class SimNode:
             return
         self.evidence_pool[hsh] = ev
         self.world.checker.on_evidence(self, ev)
+        self.world.net.broadcast(self.idx, ("evidence", ev))
 
     def _on_decide(self, d: Decide) -> None:
         h = d.height
@@ -355,4 +362,11 @@ class SimNode:
         self.world.checker.on_decide(self, d)
         if self.world.wal_checkpoint_every and h % self.world.wal_checkpoint_every == 0:
             self.wal.checkpoint()
-        self._start_height(h + 1)
+        if self.world.commit_delay and self.max_seen_height <= h and not self.behind:
+            self.world.schedule(self.world.commit_delay, self._answer_start, self.incarnation, h + 1)
+        else:
+            self._start_height(h + 1)
+
+    def _answer_start(self, inc: int, h: int) -> None:
+        if inc == self.incarnation and self.alive and self.engine is not None and self.engine.height < h:
+            self._start_height(h)

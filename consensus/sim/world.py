@@ -111,6 +111,7 @@ class World:
         extra_nodes: int = 0,
         updates: dict[int, list[tuple[int, int]]] | None = None,
         gossip_ms: int = 200,
+        commit_delay: int = 0,
         validate_delay: int = 0,
         tear_wal: bool = True,
         restart_after: int | None = None,
@@ -128,6 +129,7 @@ class World:
         self.chain_id = chain_id
         self.timeouts = timeouts
         self.gossip_ms = gossip_ms
+        self.commit_delay = commit_delay
         self.validate_delay = validate_delay
         self.tear_wal = tear_wal
         self.restart_after = restart_after
