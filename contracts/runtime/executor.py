@@ -174,7 +174,8 @@ class Machine:
             self.sources[name] = host_call(self.host.contract_source, name)
         return self.sources[name]
 
-    def run(self, contract: Contract, function: str, args: Any, caller: str, read_only: bool, direct: bool) -> Any:
+    def run(self, contract: Contract, function: str, args: Any, caller: str, read_only: bool, direct: bool,
+            copied: bool = False) -> Any:
         """Run one frame: fresh globals, module body, then the function."""
         if not contract.is_public(function):
             raise Fault(ErrorCode.UNKNOWN_ENTRY)
@@ -188,7 +189,8 @@ class Machine:
             raise Fault(ErrorCode.BAD_ARGS)
         m = self.meter
         m.tick(len(contract.source) // 64 * gas.MODULE_LOAD_PER_64B)
-        args = from_wire(m, to_wire(m, args))
+        if not copied:
+            args = from_wire(m, to_wire(m, args))
         address = str(host_call(self.host.contract_address, contract.name))
         frame = Frame(self, contract.name, address, caller, read_only or function in contract.views, direct)
         g = dict(self.helpers)
@@ -209,6 +211,7 @@ class Machine:
     def call_contract(self, frame: Frame, name: str, function: str, args) -> Any:
         m = self.meter
         m.tick(gas.CONTRACT_CALL)
+        args = from_wire(m, to_wire(m, args))  # before anything else: only data crosses
         if m.contract_depth >= gas.MAX_CONTRACT_DEPTH:
             raise Fault(ErrorCode.RECURSION_LIMIT)
         if name in self.active:
@@ -221,14 +224,14 @@ class Machine:
         except CheckError:
             raise Fault(ErrorCode.CONTRACT_INVALID) from None
         m.contract_depth += 1
-        value = self.run(callee, function, args, frame.address, frame.read_only, direct=False)
+        value = self.run(callee, function, args, frame.address, frame.read_only, direct=False, copied=True)
         m.contract_depth -= 1
         return value
 
 
 def run(contract: Contract, function: str, args: dict, host: Host, gas_limit: int, *, read_only: bool) -> tuple[Result, Effects | None]:
     """Execute without applying: the result and, on success, the effects."""
-    _ensure_stack()
+    _ensure_interpreter()
     mach = Machine(host, gas_limit, read_only)
     code, value = _outcome(mach, contract, function, args, read_only)
     meter = mach.meter
@@ -276,8 +279,16 @@ def _outcome(mach: Machine, contract: Contract, function: str, args: Any, read_o
         raise SandboxBreach(f"unexpected {type(e).__name__} inside a contract") from e
 
 
-def _ensure_stack() -> None:
-    """Keep CPython's recursion limit far above what the meter allows."""
+def _ensure_interpreter() -> None:
+    """Keep CPython's own limits out of the way of the deterministic ones.
+
+    The recursion limit is raised (if needed) far above what the meter
+    allows; a process-wide int/str digit limit below what ``MAX_INT_BITS``
+    needs would make some nodes fail where others succeed, so it is fatal.
+    """
+    digits = sys.get_int_max_str_digits()
+    if 0 < digits < gas.MAX_INT_DIGITS + 10:
+        raise SandboxBreach(f"sys.set_int_max_str_digits({digits}) is below what contracts need")
     depth = 0
     f = sys._getframe()
     while f is not None:

@@ -309,7 +309,7 @@ METHODS: dict[type, dict[str, object]] = {
         "startswith": s_startswith, "endswith": s_endswith, "find": s_find,
         "count": s_count, "split": s_split, "join": s_join, "replace": s_replace,
         "isdigit": _ascii_pred("isdigit"), "isalpha": _ascii_pred("isalpha"),
-        "isalnum": _ascii_pred("isalnum"), "encode": s_encode,
+        "isalnum": _ascii_pred("isalnum"), "isascii": _ascii_pred("isascii"), "encode": s_encode,
     },
     bytes: {"hex": b_hex, "decode": b_decode, "startswith": s_startswith, "endswith": s_endswith},
     list: {

@@ -41,7 +41,7 @@ ATTRIBUTES: dict[str, frozenset[str]] = {
         {
             "lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith",
             "find", "count", "split", "join", "replace", "isdigit", "isalpha",
-            "isalnum", "encode",
+            "isalnum", "isascii", "encode",
         }
     ),
     "bytes": frozenset({"hex", "decode", "startswith", "endswith"}),
