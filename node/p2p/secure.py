@@ -75,6 +75,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "HANDSHAKE_MAX_FRAME",
+    "SELF_CONNECTION",
     "FRAME_OVERHEAD",
     "Event",
     "HandshakeDone",
@@ -89,6 +90,7 @@ __all__ = [
 PROTOCOL = "esoc-p2p"
 PROTOCOL_VERSION = 1
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+SELF_CONNECTION = "connected to ourselves"  # the reason, when we dialed our own address
 HANDSHAKE_MAX_FRAME = 512  # a Hello is ~90 bytes, an encrypted Auth ~140
 
 _COUNTER = struct.Struct(">Q")
@@ -403,7 +405,7 @@ class SecureChannel:
                 f"handshake signature does not verify for the claimed key {_short(auth.node_key)}"
             )
         if consteq(auth.node_key, self._node_key.public):
-            raise _Refuse("connected to ourselves")
+            raise _Refuse(SELF_CONNECTION)
         if self._expected_peer is not None and not consteq(auth.node_key, self._expected_peer):
             raise _Refuse(
                 f"peer key {_short(auth.node_key)} is not the expected {_short(self._expected_peer)}"

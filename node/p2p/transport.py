@@ -51,6 +51,7 @@ from .secure import (
     ConnectionClosed,
     HandshakeDone,
     Message,
+    SELF_CONNECTION,
     ProtocolError,
     SecureChannel,
 )
@@ -250,7 +251,9 @@ class _Outcome:
 
 
 class _Disconnect(Exception):
-    pass
+    def __init__(self, reason: str, *, to_self: bool = False):
+        super().__init__(reason)
+        self.to_self = to_self
 
 
 _DUPLICATE = "duplicate connection (keeping the one dialed by the lower key)"
@@ -261,6 +264,7 @@ class PeerManager:
 
     Public: ``node_id``, ``listen_port``, :meth:`peers`, :meth:`is_connected`,
     :meth:`send`, :meth:`broadcast`, :meth:`gossip`, :meth:`disconnect`,
+    :meth:`reauthorize`,
     :meth:`add_peer`, :meth:`peer_info`, :meth:`wait_peers`,
     :meth:`wait_connected`, :meth:`wait_until`, :meth:`statistics`,
     :meth:`recent_disconnects`.
@@ -320,26 +324,40 @@ class PeerManager:
         conn = self._conns.get(peer)
         if conn is None:
             return False
-        return self._enqueue(conn, bytes(data))
+        data = bytes(data)
+        return self._enqueue(conn, data, message_id(data))
 
     def broadcast(self, data: bytes, *, exclude: Iterable[bytes] = ()) -> int:
         """Queue ``data`` for every connected peer; returns how many took it."""
         self._check_size(data)
         data = bytes(data)
+        msg_id = message_id(data)
         skip = set(exclude)
-        return sum(self._enqueue(c, data) for p, c in list(self._conns.items()) if p not in skip)
+        return sum(self._enqueue(c, data, msg_id) for p, c in list(self._conns.items()) if p not in skip)
 
     def gossip(self, data: bytes) -> int:
         """Queue ``data`` for every connected peer not known to have it already."""
         self._check_size(data)
         data = bytes(data)
-        targets = self._known.select(message_id(data), self.peers())
-        return sum(self._enqueue(self._conns[p], data) for p in targets)
+        msg_id = message_id(data)
+        targets = self._known.select(msg_id, self.peers())
+        return sum(self._enqueue(self._conns[p], data, msg_id) for p in targets)
 
     def disconnect(self, peer: bytes, reason: str = "disconnected by the node") -> None:
         conn = self._conns.get(peer)
         if conn is not None:
             conn.drop(reason)
+
+    def reauthorize(self) -> list[bytes]:
+        """Disconnect every connected peer that ``authorize`` now refuses.
+
+        Call it after the validator set or the allow-list changed; returns
+        the keys dropped.
+        """
+        dropped = [p for p in self.peers() if not self._authorize(p)]
+        for p in dropped:
+            self._conns[p].drop("no longer authorized")
+        return dropped
 
     def add_peer(self, address: PeerAddress | str) -> None:
         """Start dialing ``address`` (and redialing it whenever the link drops)."""
@@ -382,10 +400,12 @@ class PeerManager:
                 f"message of {len(data)} bytes over the limit of {self.config.max_message_size}"
             )
 
-    def _enqueue(self, conn: _Conn, data: bytes) -> bool:
+    def _enqueue(self, conn: _Conn, data: bytes, msg_id: bytes) -> bool:
         if conn.outbox.put(data):
-            self._known.mark(conn.peer, message_id(data))
+            self._known.mark(conn.peer, msg_id)
             return True
+        if conn.reason is not None:  # already on its way out
+            return False
         self._stats["slow_peers_dropped"] += 1
         conn.drop(
             f"send queue full ({len(conn.outbox.items)} messages, {conn.outbox.nbytes} bytes): peer too slow"
@@ -491,7 +511,7 @@ class PeerManager:
                     raise _Disconnect(f"handshake timed out after {cfg.handshake_timeout} s")
             except (_Disconnect, *_NET_ERRORS) as e:
                 outcome.reason = _reason(e)
-                outcome.to_self = "ourselves" in outcome.reason
+                outcome.to_self = getattr(e, "to_self", False)
                 self._stats["handshake_failures"] += 1
                 self._disconnects.append((who, outcome.reason))
                 log.info("p2p: handshake with %s failed: %s", who, outcome.reason)
@@ -546,11 +566,15 @@ class PeerManager:
             for i, event in enumerate(events):
                 if isinstance(event, HandshakeDone):
                     return event.peer_pubkey, events[i + 1 :]
+                # (dialing our own address, either end may notice first)
                 if isinstance(event, ProtocolError):
                     self._stats["protocol_errors"] += 1
-                    raise _Disconnect(event.reason)
+                    raise _Disconnect(event.reason, to_self=event.reason == SELF_CONNECTION)
                 if isinstance(event, ConnectionClosed):
-                    raise _Disconnect(f"peer closed the connection: {event.reason}")
+                    raise _Disconnect(
+                        f"peer closed the connection: {event.reason}",
+                        to_self=event.reason == SELF_CONNECTION,
+                    )
             if not data:
                 raise _Disconnect("peer hung up during the handshake")
 
