@@ -265,6 +265,11 @@ class SecureChannel:
 
     # ---- output ---------------------------------------------------------
 
+    @property
+    def can_send(self) -> bool:
+        """True while :meth:`send` and :meth:`ping` are allowed."""
+        return self.state is State.OPEN and not self.send_closed
+
     def data_to_send(self) -> bytes:
         """Drain the bytes queued for the peer (the Hello, the Auth, goodbyes)."""
         out = bytes(self._out)
@@ -273,7 +278,7 @@ class SecureChannel:
 
     def send(self, data: bytes) -> bytes:
         """Encrypt one application message; returns every byte to write, in order."""
-        if self.state is not State.OPEN or self.send_closed:
+        if not self.can_send:
             raise LocalProtocolError(f"cannot send in state {self.state.value}")
         if len(data) > self.max_message_size:
             raise LocalProtocolError(
@@ -284,7 +289,7 @@ class SecureChannel:
 
     def ping(self) -> bytes:
         """A keep-alive frame (the peer's channel swallows it); returns the bytes to write."""
-        if self.state is not State.OPEN or self.send_closed:
+        if not self.can_send:
             raise LocalProtocolError(f"cannot ping in state {self.state.value}")
         self._seal(_PING, b"")
         return self.data_to_send()

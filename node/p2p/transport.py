@@ -69,6 +69,8 @@ __all__ = [
 
 log = logging.getLogger("esoc.p2p")
 
+_BATCH_ITEMS = 256  # messages the writer encrypts into one socket write
+_BATCH_BYTES = 1 << 20
 _NET_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
@@ -185,6 +187,17 @@ class _Outbox:
         self._wake.set()
         return True
 
+    def take_some(self, max_items: int, max_bytes: int) -> list[bytes]:
+        """What is queued now, up to the limits (at least nothing, at most everything)."""
+        out: list[bytes] = []
+        size = 0
+        while self.items and len(out) < max_items and size + len(self.items[0]) <= max_bytes:
+            data = self.items.popleft()
+            size += len(data)
+            out.append(data)
+        self.nbytes -= size
+        return out
+
     def take_all(self) -> list[bytes]:
         items = list(self.items)
         self.items.clear()
@@ -218,7 +231,7 @@ class _Conn:
     who: str = ""
     reason: str | None = None
     registered: bool = False
-    in_flight: bytes | None = None  # taken from the outbox, not yet fully written
+    in_flight: list[bytes] = field(default_factory=list)  # taken from the outbox, not yet written
     writing: bool = False  # a send_all is in progress (cancelling it may cut a frame)
     stream_broken: bool = False
 
@@ -462,7 +475,8 @@ class PeerManager:
         now = trio.current_time()
         for peer in [p for p, (d, _) in self._orphans.items() if d < now]:
             del self._orphans[peer]
-        unsent = ([conn.in_flight] if conn.in_flight is not None else []) + conn.outbox.take_all()
+        unsent = conn.in_flight + conn.outbox.take_all()
+        conn.in_flight = []
         if unsent:
             self._orphans[conn.peer] = (now + self.config.requeue_window, unsent)
         self._known.forget_peer(conn.peer)
@@ -619,29 +633,38 @@ class PeerManager:
     async def _writer(self, conn: _Conn) -> None:
         cfg = self.config
         while True:
-            data = wire = None
-            with trio.move_on_after(cfg.ping_interval) as idle:
-                data = await conn.outbox.get()
-            if idle.cancelled_caught:
-                wire = conn.channel.ping()
-            elif data is None:  # retired: goodbye, and the reader waits for theirs
+            batch: list[bytes] = []
+            closing = False
+            with trio.move_on_after(cfg.ping_interval):
+                first = await conn.outbox.get()
+                if first is None:
+                    closing = True  # retired: goodbye, and the reader waits for theirs
+                else:
+                    batch = [first] + conn.outbox.take_some(_BATCH_ITEMS, _BATCH_BYTES)
+            if closing:
                 wire = conn.channel.close(conn.reason or "closed")
+            elif not conn.channel.can_send:
+                # The reader has seen the end (their goodbye, or an error) and
+                # is still handing earlier messages to on_message: stop here.
+                conn.in_flight = batch
+                return
+            elif not batch:
+                wire = conn.channel.ping()  # nothing to say for ping_interval
             else:
-                wire = conn.channel.send(data)
+                wire = b"".join(conn.channel.send(data) for data in batch)
             conn.writing = True
-            conn.in_flight = data
+            conn.in_flight = batch
             with trio.move_on_after(cfg.write_timeout) as timer:
                 await conn.stream.send_all(wire)
             conn.writing = False
-            conn.in_flight = None
+            conn.in_flight = []
             if timer.cancelled_caught:
                 conn.stream_broken = True
                 conn.drop(f"write timed out after {cfg.write_timeout} s: peer too slow")
                 return
-            if data is None and not idle.cancelled_caught:
+            if closing:
                 return
-            if data is not None:
-                self._stats["messages_out"] += 1
+            self._stats["messages_out"] += len(batch)
 
     async def _goodbye(self, conn: _Conn) -> None:
         """Best effort: tell the peer why, unless the stream may hold half a frame."""

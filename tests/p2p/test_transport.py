@@ -371,3 +371,38 @@ def test_peer_address_parsing():
         except ValueError:
             continue
         raise AssertionError(bad)
+
+
+def test_sending_while_the_peer_said_goodbye_mid_batch_is_harmless():
+    """The peer's goodbye is parsed while on_message still handles an earlier
+    message of the same read; a send queued meanwhile must not crash the node."""
+
+    async def main():
+        with trio.fail_after(LIMIT):
+            async with trio.open_nursery() as nursery:
+                release = trio.Event()
+                inbox = Inbox()
+
+                async def slow(peer, data):
+                    if data == b"slow":
+                        await release.wait()
+                    await inbox.on_message(peer, data)
+
+                from functools import partial
+                from node.p2p import serve_p2p
+                from .nodes import ALLOWED
+
+                m0 = await nursery.start(partial(serve_p2p, "127.0.0.1", 0, KEYS[0], CHAIN, ALLOWED, slow))
+                client = await RawClient.connect(m0.listen_port, KEYS[3])
+                await m0.wait_connected(KEYS[3].public)
+                await client.stream.send_all(client.channel.send(b"slow") + client.channel.close("bye"))
+                await trio.testing.wait_all_tasks_blocked()  # on_message is now parked
+                assert m0.send(KEYS[3].public, b"to a departing peer")
+                await trio.testing.wait_all_tasks_blocked()  # the writer ran and stopped
+                release.set()
+                await m0.wait_until(lambda: m0.peers() == [])
+                assert inbox.data_from(KEYS[3].public) == [b"slow"]
+                assert any("peer closed the connection: bye" in r for _, r in m0.recent_disconnects())
+                nursery.cancel_scope.cancel()
+
+    run(main)
