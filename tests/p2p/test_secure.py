@@ -381,3 +381,72 @@ def test_any_single_bit_flip_is_never_accepted_as_a_different_message(pos, bit):
     assert ok == good[: len(ok)]
     # a flip always shows up somewhere: an error, or a missing message
     assert errors(evs) or len(ok) < len(good)
+
+
+# ---- the state x frame-kind table ---------------------------------------------
+
+import node.p2p.secure as _s
+
+_KIND_TABLE = {
+    # state after the Hellos            kind      -> outcome
+    (State.AWAIT_AUTH, _s._AUTH): "handshake",
+    (State.AWAIT_AUTH, _s._MSG): "error",
+    (State.AWAIT_AUTH, _s._PING): "error",
+    (State.AWAIT_AUTH, _s._CLOSE): "closed",
+    (State.AWAIT_AUTH, 7): "error",
+    (State.OPEN, _s._AUTH): "error",
+    (State.OPEN, _s._MSG): "message",
+    (State.OPEN, _s._PING): "nothing",
+    (State.OPEN, _s._CLOSE): "closed",
+    (State.OPEN, 7): "error",
+}
+
+
+@pytest.mark.parametrize("state,kind", sorted(_KIND_TABLE, key=lambda k: (k[0].value, k[1])))
+def test_every_frame_kind_in_every_state(state, kind):
+    """Each (state, kind) pair does what the table says; nothing else opens the channel."""
+    a = SecureChannel(ALICE, CHAIN, initiator=True, authorize=lambda k: True)
+    b = SecureChannel(BOB, CHAIN, initiator=False, authorize=lambda k: True)
+    b.receive_data(a.data_to_send())  # Bob: AWAIT_AUTH, his Auth queued
+    a.receive_data(b.data_to_send())  # Alice: OPEN, her Auth queued
+    auth = a.data_to_send()
+    if state is State.OPEN:
+        assert b.receive_data(auth) == [HandshakeDone(ALICE.public)]
+        payload = b"" if kind == _s._PING else b"payload"
+    else:
+        payload = s_auth_payload(a) if kind == _s._AUTH else b"payload"
+        a._send_ctr = 0  # the frame below replaces Alice's real Auth
+    assert b.state is state
+    a._seal(kind, payload)
+    evs = b.receive_data(a.data_to_send())
+    want = _KIND_TABLE[(state, kind)]
+    if want == "handshake":
+        assert evs == [HandshakeDone(ALICE.public)] and b.state is State.OPEN
+    elif want == "message":
+        assert evs == [Message(b"payload")] and b.state is State.OPEN
+    elif want == "nothing":
+        assert evs == [] and b.state is State.OPEN
+    elif want == "closed":
+        assert evs == [ConnectionClosed("payload")] and b.state is State.CLOSED
+    else:
+        (reason,) = errors(evs)
+        assert b.state is State.ERROR
+        assert "Auth frame" in reason or "unexpected frame kind" in reason  # not a counter error
+
+
+def s_auth_payload(a: SecureChannel) -> bytes:
+    sig = ALICE.sign("p2p-handshake", CHAIN, _s.auth_payload("initiator", a._transcript, ALICE.public))
+    return _s.Auth(ALICE.public, sig).encode()
+
+
+def test_half_close_still_reads_what_the_peer_sent():
+    p = ChannelPair().handshake()
+    bye = p.a.close("duplicate")
+    assert p.a.state is State.OPEN and not p.a.can_send
+    with pytest.raises(LocalProtocolError):
+        p.a.send(b"no more")
+    in_flight = p.b.send(b"already on its way")
+    assert p.b.receive_data(bye) == [ConnectionClosed("duplicate")]
+    assert p.a.receive_data(in_flight) == [Message(b"already on its way")]
+    assert p.a.receive_data(b"") == [ConnectionClosed("peer hung up without a goodbye")]
+    assert p.a.close("again") == b""  # idempotent
