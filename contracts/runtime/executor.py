@@ -61,6 +61,7 @@ class Contract:
     code: types.CodeType = dataclasses.field(repr=False, compare=False)
     params: dict = dataclasses.field(repr=False, compare=False, default_factory=dict)
     version: int = 0
+    nodes: int = 0  # syntax nodes of the source (the module-load charge)
 
     def is_public(self, function: str) -> bool:
         return function in self.entries or function in self.views
@@ -100,20 +101,21 @@ def compile_contract(name: str, source: str, *, version: int = 0) -> Contract:
         else:
             tree = ast.parse(source, feature_version=(3, 11))
             entries, views, params = _declarations(tree)
+            nodes = sum(1 for _ in ast.walk(tree))
             try:
                 code = instrument.compile_tree(tree)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 hit = ([_compile_violation()],)
             else:
-                hit = (code, entries, views, params)
+                hit = (code, entries, views, params, nodes)
         with _cache_lock:
             if len(_cache) >= CACHE_SIZE:
                 _cache.pop(next(iter(_cache)))
             _cache[h] = hit
     if len(hit) == 1:
         raise CheckError(hit[0])
-    code, entries, views, params = hit
-    return Contract(name, h, source, entries, views, code, params, version)
+    code, entries, views, params, nodes = hit
+    return Contract(name, h, source, entries, views, code, params, version, nodes)
 
 
 def _compile_violation():
@@ -188,7 +190,7 @@ class Machine:
         if not required <= args.keys():
             raise Fault(ErrorCode.BAD_ARGS)
         m = self.meter
-        m.tick(len(contract.source) // 64 * gas.MODULE_LOAD_PER_64B)
+        m.tick(contract.nodes // gas.MODULE_LOAD_NODES)
         if not copied:
             args = from_wire(m, to_wire(m, args))
         address = str(host_call(self.host.contract_address, contract.name))

@@ -54,8 +54,8 @@ STORAGE_DELETE = 200
 HOST_QUERY = 50  # has_role, balance, beacon, ctx lookups that reach the host
 TRANSFER = 1000
 EMIT = 200  # + WORD per 8 bytes of event data
-CONTRACT_CALL = 1000  # + source size // 64 + argument/result bytes
-MODULE_LOAD_PER_64B = 1  # per 64 source bytes of the callee, at each call
+CONTRACT_CALL = 1000  # + argument/result bytes (and the callee's module load)
+MODULE_LOAD_NODES = 16  # each frame pays 1 gas per 16 syntax nodes of its module
 
 # ---------------------------------------------------------------- caps
 MAX_CALL_DEPTH = 64  # contract function frames, across contracts

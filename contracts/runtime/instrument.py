@@ -269,6 +269,8 @@ class _Rewriter:
         for i, g in enumerate(gens):
             last = i == len(gens) - 1
             w = gas.LOOP + gas.NODE * (sum(count_nodes(c) for c in g.ifs) + (elt_nodes if last else 0))
+            if last:
+                w += (slot >> 3) * gas.WORD  # the result slot, charged as allocation
             it = _call("_it", self.expr(g.iter), _const(w), _const(slot if last else 0))
             out.append(ast.comprehension(g.target, it, [self.expr(c) for c in g.ifs], 0))
         return out
