@@ -6,6 +6,7 @@ The pieces, from the bytes up (docs/p2p.md tells the whole story):
 - :mod:`.secure` - :class:`SecureChannel`, the sans-IO handshake and encrypted frames;
 - :mod:`.messages` - the typed messages nodes exchange (strictly decoded);
 - :mod:`.gossip` - who is known to have which message, and per-peer rate limits;
+- :mod:`.config` - :class:`P2PConfig`, :class:`PeerAddress`, the backoff schedule;
 - :mod:`.transport` - the trio shell: :func:`serve_p2p` and :class:`PeerManager`.
 """
 

@@ -8,7 +8,6 @@ import tracemalloc
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ledger.codec import encode
 from ledger.crypto import PrivateKey
 from node.p2p.framing import frame
 from node.p2p.secure import (
