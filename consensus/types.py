@@ -58,9 +58,14 @@ class _Signed(Record):
     DOMAIN = ""
 
     def sign_bytes(self) -> bytes:
-        obj = self.to_obj()
-        del obj["signature"]
-        return encode(obj)
+        """Canonical encoding without the signature (memoised: records are frozen)."""
+        sb = self.__dict__.get("_sign_bytes")
+        if sb is None:
+            obj = self.to_obj()
+            del obj["signature"]
+            sb = encode(obj)
+            object.__setattr__(self, "_sign_bytes", sb)
+        return sb
 
     def with_signature(self, sig: bytes):
         return dataclasses.replace(self, signature=sig)

@@ -56,6 +56,27 @@ from .disk import MemDisk
 SYNC_BATCH = 20
 
 
+class NullWAL:
+    """No WAL at all, for crash-free runs (Twins) where it only costs time."""
+
+    truncated_bytes = 0
+
+    def append(self, event, sync: bool = False) -> None:
+        pass
+
+    def end_height(self, height: int) -> None:
+        pass
+
+    def last_end_height(self) -> int | None:
+        return None
+
+    def events_to_replay(self) -> list:
+        return []
+
+    def checkpoint(self) -> None:
+        pass
+
+
 class NodeCrash(Exception):
     def __init__(self, node: "SimNode", point: str):
         super().__init__(f"{node.name} crashed at {point}")
@@ -97,7 +118,7 @@ class SimNode:
         self.incarnation += 1
         self.boot_error = None
         try:
-            self.wal = WAL(self.disk.wal)
+            self.wal = WAL(self.disk.wal) if w.use_wal else NullWAL()
             self.signer = Signer(self.key, w.chain_id, self.disk.signer)
         except Exception as e:  # WalCorruptError, SignerStateError: refuse to start
             self.boot_error = e

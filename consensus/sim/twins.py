@@ -92,7 +92,7 @@ def run_twins(
 ) -> Outcome:
     """Run Twins scenario ``seed``; checks agreement and (one twin) termination."""
     plan = generate(seed, n_twins, rounds, max_groups)
-    w = World(seed, N, twins=list(range(n_twins)), scope="all", gossip_ms=300)
+    w = World(seed, N, twins=list(range(n_twins)), scope="all", gossip_ms=300, use_wal=False)
     keys = [k.public for k in w.keys]
 
     def proposer(h: int, r: int) -> bytes:

@@ -112,6 +112,7 @@ class World:
         updates: dict[int, list[tuple[int, int]]] | None = None,
         gossip_ms: int = 200,
         commit_delay: int = 0,
+        use_wal: bool = True,
         validate_delay: int = 0,
         tear_wal: bool = True,
         restart_after: int | None = None,
@@ -130,6 +131,7 @@ class World:
         self.timeouts = timeouts
         self.gossip_ms = gossip_ms
         self.commit_delay = commit_delay
+        self.use_wal = use_wal
         self.validate_delay = validate_delay
         self.tear_wal = tear_wal
         self.restart_after = restart_after
