@@ -118,35 +118,47 @@ def check_source(source: str) -> list[Violation]:
         return [Violation(e.lineno or 1, "syntax error")]
     except (RecursionError, MemoryError, ValueError, OverflowError):
         return [Violation(1, "source too deeply nested or too complex to parse")]
-    shape = _check_shape(tree)
-    if shape:
+    shape, fatal = _check_shape(tree)
+    if fatal:
         return shape
-    out = _check_identifiers(source)
-    out.extend(_Checker().run(tree))
-    out.sort(key=lambda v: (v.line, v.rule))
-    return out
+    out = set(shape) | set(_check_identifiers(source))
+    try:
+        out.update(_Checker().run(tree))
+    except Exception:  # pragma: no cover - only on trees pass 1 already refused
+        if not shape:
+            raise
+    return sorted(out, key=lambda v: (v.line, v.rule))
 
 
-def _check_shape(tree: ast.AST) -> list[Violation]:
-    """Pass 1: node types from the allowlist, bounded depth and size."""
+def _rule_for(node: ast.AST) -> str:
+    name = type(node).__name__
+    return _NODE_RULES.get(name, f"{name} is not allowed")
+
+
+def _check_shape(tree: ast.AST) -> tuple[list[Violation], bool]:
+    """Pass 1: node types from the allowlist, bounded depth and size.
+
+    Returns the violations and whether they are fatal (size/depth: pass 2
+    must not run on such a tree).  Operators and contexts have no line of
+    their own; they get their parent's.
+    """
     out: list[Violation] = []
     count = 0
-    stack = [(tree, 0)]
+    stack = [(tree, 0, 1)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, parent_line = stack.pop()
+        line = getattr(node, "lineno", None) or parent_line
         count += 1
         if count > MAX_NODES:
-            return [Violation(1, f"source has over {MAX_NODES} syntax nodes")]
+            return [Violation(1, f"source has over {MAX_NODES} syntax nodes")], True
         if depth > MAX_DEPTH:
-            return [Violation(_line(node), f"nesting deeper than {MAX_DEPTH}")]
-        kind = type(node)
-        if kind not in ALLOWED_NODES:
-            name = kind.__name__
-            out.append(Violation(_line(node), _NODE_RULES.get(name, f"{name} is not allowed")))
+            return [Violation(line, f"nesting deeper than {MAX_DEPTH}")], True
+        if type(node) not in ALLOWED_NODES:
+            out.append(Violation(line, _rule_for(node)))
             continue
         for child in ast.iter_child_nodes(node):
-            stack.append((child, depth + 1))
-    return out
+            stack.append((child, depth + 1, line))
+    return out, False
 
 
 def _check_identifiers(source: str) -> list[Violation]:
@@ -210,7 +222,7 @@ class _Checker:
                 defined.add(name)
             elif i == 0 and _is_docstring(stmt):
                 continue
-            else:
+            elif type(stmt) in ALLOWED_NODES:  # others were reported by pass 1
                 self.bad(stmt, "module level may only define functions and constants")
         self._entries(decls)
         return self.out
@@ -373,7 +385,7 @@ class _Checker:
         elif isinstance(s, (ast.Pass, ast.Break, ast.Continue)):
             pass
         else:  # pass 1 admits only the kinds above; keep the default closed
-            self.bad(s, f"{type(s).__name__} is not allowed here")
+            self.bad(s, _rule_for(s))
 
     def _target(self, t: ast.AST, allow_subscript: bool = True, allow_tuple: bool = True) -> None:
         if isinstance(t, ast.Name):
@@ -472,8 +484,10 @@ class _Checker:
             self._comprehension(e)
         elif isinstance(e, ast.JoinedStr):
             self._fstring(e)
-        else:  # Slice, FormattedValue, comprehension outside their place
+        elif type(e) in ALLOWED_NODES:  # Slice, FormattedValue outside their place
             self.bad(e, f"{type(e).__name__} is not allowed here")
+        else:
+            self.bad(e, _rule_for(e))
 
     def _constant(self, e: ast.Constant) -> None:
         v = e.value
