@@ -101,28 +101,37 @@ def bench_tree(n_keys: int, batch: int, rounds: int = 5, leveldb: bool = True, s
                 rate, _ = _time_batches(ldb_tree, root, batches)
                 out.append(_fig(f"smt_update_{tag}", rate, "keys/s", store="leveldb"))
                 # the whole commit, block after block: update, then write the
-                # new nodes in one batch; without and with a NodeCache
-                commit_batches = [_batch(keys, batch, 0.2, rnd) for _ in range(rounds)]
-                for label, cache in (("leveldb", None), ("leveldb+NodeCache", NodeCache(ldb_get))):
-                    t = ldb_tree if cache is None else SparseMerkleTree(cache.get)
-                    rates = []
-                    r = root
-                    for b in commit_batches:
-                        t0 = time.perf_counter()
-                        r, nodes = t.update(r, b)
-                        with db.write_batch() as wb:
-                            for h, raw in nodes.items():
-                                wb.put(b"n/" + h, raw)
-                        if cache is not None:
-                            cache.add(nodes)
-                        rates.append(len(b) / (time.perf_counter() - t0))
+                # new nodes in one batch; without and with a NodeCache, taking
+                # turns so that both meet the same LevelDB compaction load
+                cache = NodeCache(ldb_get)
+                chains = {"leveldb": [ldb_tree, root, []], "leveldb+NodeCache": [SparseMerkleTree(cache.get), root, []]}
+                for i in range(2 * rounds):
+                    label = "leveldb" if i % 2 else "leveldb+NodeCache"
+                    t, r, rates = chains[label]
+                    b = _batch(keys, batch, 0.2, rnd)
+                    t0 = time.perf_counter()
+                    r, nodes = t.update(r, b)
+                    with db.write_batch() as wb:
+                        for h, raw in nodes.items():
+                            wb.put(b"n/" + h, raw)
+                    if label != "leveldb":
+                        cache.add(nodes)
+                    rates.append(len(b) / (time.perf_counter() - t0))
+                    chains[label][1] = r
+                for label, (_, _, rates) in chains.items():
                     out.append(_fig(f"smt_commit_{tag}", statistics.median(rates), "keys/s", store=label))
-                probe = rnd.sample(keys, 5000)
-                t0 = time.perf_counter()
-                for k in probe:
-                    ldb_tree.prove(root, k)
-                out.append(_fig(f"smt_prove_{n_keys // 1000}k", len(probe) / (time.perf_counter() - t0), "proofs/s",
-                                store="leveldb"))
+                # proofs served from LevelDB, without and with a warm NodeCache
+                warm = NodeCache(ldb_get)
+                cached_tree = SparseMerkleTree(warm.get)
+                for k in rnd.sample(keys, 5000):
+                    cached_tree.prove(root, k)
+                for label, t in (("leveldb", ldb_tree), ("leveldb+NodeCache", cached_tree)):
+                    probe = rnd.sample(keys, 5000)
+                    t0 = time.perf_counter()
+                    for k in probe:
+                        t.prove(root, k)
+                    out.append(_fig(f"smt_prove_{n_keys // 1000}k", len(probe) / (time.perf_counter() - t0),
+                                    "proofs/s", store=label))
             finally:
                 db.close()
 
