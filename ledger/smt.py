@@ -42,12 +42,13 @@ its 15 inner hashes), and producing a proof re-hashes the node's other
 children.  In Python the cost of an update is interpreter work per hash and
 per node; the binary tree does exactly one hash per node on a changed path and
 a proof is a list of hashes already in the store.  The 16-ary layout would
-win on the number of store reads (5 instead of ~20 for a million keys), which
-a node-cache in front of LevelDB recovers for the top of the tree, where the
-reads concentrate.  The hash of a binary JMT root equals the hash of the
-16-ary JMT root (Aptos hashes the 16-ary node as binary with leaf lifting),
-so a later switch of the *storage* layout would not change any state root or
-proof.
+win on the number of store reads (~5 instead of ~21 per path for a million
+keys; 2-3 times fewer per block), and with LevelDB reads are the larger cost
+(see docs/state.md for figures); :class:`NodeCache` recovers part of it where
+reads repeat (serving proofs).  The root of this binary tree equals the root
+of a 16-ary layout with binary inner hashing and leaf lifting (as Aptos hashes
+its nodes), so a later switch of the *storage* layout would change no state
+root and no proof.
 
 Batch updates
 -------------
