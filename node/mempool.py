@@ -106,13 +106,15 @@ class Mempool:
         """After a commit: drop what was included, and what can no longer be."""
         for h in committed_hashes:
             self._remove(h)
-        # re-check the rest cheaply: expiry and nonce order per sender
+        # re-check the rest cheaply: sender still registered (a block may have
+        # deregistered it), expiry and nonce order per sender
         for sender in list(self._by_sender):
-            nonce = state.account(sender).nonce
+            acct = state.account(sender)
+            nonce = acct.nonce
             keep = []
             for h in self._by_sender[sender]:
                 tx = self._txs[h]
-                if tx.body.nonce == nonce + len(keep) and tx.body.expiry >= next_height:
+                if acct.registered and tx.body.nonce == nonce + len(keep) and tx.body.expiry >= next_height:
                     keep.append(h)
                 else:
                     self._drop(h)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger import codes
-from ledger.tx import Issue, SignedTx, Transfer, sign_tx
+from ledger.tx import Deregister, Issue, SignedTx, Transfer, sign_tx
 from node.mempool import Mempool, Rejected
 
 from . import ADDR, CHAIN, KEYS, World
@@ -212,3 +212,21 @@ def test_reaped_block_respects_the_app_limits(tmp_path):
         assert w.acct("alice").nonce == 5
     finally:
         w.close()
+
+
+def test_update_drops_txs_of_a_sender_deregistered_by_the_block(w):
+    """Regression: update() re-checked only nonce and expiry, so a queued
+    transaction whose sender a block had deregistered stayed in the pool (up
+    to its expiry, possibly forever) and sent every later block build down
+    the slow re-filtering path."""
+    pool = w.app.mempool
+    bob_tx = w.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=50))
+    w.block(bob_tx)
+    w.submit(w.tx("reg", "deregister", Deregister(account=ADDR["bob"])))
+    from_bob = sign_tx(KEYS["bob"], CHAIN, "transfer", Transfer(to=ADDR["alice"], amount=5), 0, 2**64 - 1)
+    w.submit(from_bob)
+    ex = w.block()
+    assert len(ex.block.txs) == 1  # bob's transaction could not follow his deregistration
+    assert not w.acct("bob").registered
+    assert not pool.has(from_bob.hash)
+    assert len(pool) == 0 and pool.size_bytes == 0
