@@ -170,6 +170,13 @@ def test_keys_sharing_255_bits():
     assert root2 == leaf_hash(b, vb) and nodes2 == {}
     root3, _ = t.update(root2, {a: va})
     assert root3 == root
+    # a batch that walks the whole 256-deep chain and splits it once more
+    c = _k(ai | 2)
+    root4, nodes4 = t.update(root, {a: vb, b: va, c: VALUES[2]})
+    store.update(nodes4)
+    assert root4 == fresh_root({a: vb, b: va, c: VALUES[2]})
+    root5, _ = t.update(root4, {a: None, b: None})
+    assert root5 == leaf_hash(c, VALUES[2])
 
 
 def test_order_and_batching_do_not_matter_on_many_keys():
