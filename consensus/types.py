@@ -68,7 +68,11 @@ class _Signed(Record):
         return sb
 
     def with_signature(self, sig: bytes):
-        return dataclasses.replace(self, signature=sig)
+        new = dataclasses.replace(self, signature=sig)
+        sb = self.__dict__.get("_sign_bytes")
+        if sb is not None:
+            object.__setattr__(new, "_sign_bytes", sb)
+        return new
 
     def signer_key(self) -> bytes:  # pragma: no cover - interface
         raise NotImplementedError

@@ -225,7 +225,7 @@ def long_halt(seed: int, halt_ms: int = 60_000, storm_ms: int = 120_000, extra: 
     skip (L55) brings everybody to the highest round and the height is
     decided within a few capped rounds.
     """
-    w = World(seed, 4, timeouts=TimeoutConfig(propose_ms=300, prevote_ms=100, precommit_ms=100, delta_ms=50, max_ms=800))
+    w = World(seed, 4, timeouts=TimeoutConfig(propose_ms=300, prevote_ms=100, precommit_ms=100, delta_ms=50, max_ms=500))
     w.start()
     w.run(1000)
     for i in (2, 3):
