@@ -103,7 +103,6 @@ def test_hostile_clients_are_dropped_while_honest_peers_keep_talking():
                 # 1. raw garbage: disconnected, no handshake
                 s = await trio.open_tcp_stream("127.0.0.1", port)
                 await s.send_all(b"GET / HTTP/1.1\r\nHost: esoc\r\n\r\n" * 10)
-                c = RawClient(s, None)
                 got = b""
                 while True:
                     data = await s.receive_some(65536)
