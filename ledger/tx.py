@@ -195,7 +195,8 @@ class SignedTx:
             raise CodecError(f"{where}: expected a map")
         if set(obj) != {"body", "sig"}:
             extra = sorted(set(obj) - {"body", "sig"})
-            raise CodecError(f"{where}: unknown field {extra[0]!r}" if extra else f"{where}: missing field")
+            missing = sorted({"body", "sig"} - set(obj))
+            raise CodecError(f"{where}: unknown field {extra[0]!r}" if extra else f"{where}: missing field {missing[0]!r}")
         bb = Bytes(max_size=MAX_TX_SIZE).load(obj["body"], f"{where}.body")
         sig = Bytes(64).load(obj["sig"], f"{where}.sig")
         body = TxBody.decode(bb, max_size=MAX_TX_SIZE)

@@ -212,6 +212,19 @@ def test_decode_refuses_envelope_violations():
     for raw in bad:
         with pytest.raises(TxError, match="malformed transaction"):
             decode_tx(raw)
+    # the reason names the field
+    with pytest.raises(TxError, match="unknown field 'extra'"):
+        decode_tx(bad[0])
+    with pytest.raises(TxError, match="missing field 'sig'"):
+        decode_tx(bad[1])
+    with pytest.raises(TxError, match="missing field 'body'"):
+        decode_tx(bad[2])
+    with pytest.raises(TxError, match="sig: expected exactly 64 bytes"):
+        decode_tx(bad[3])
+    with pytest.raises(TxError, match="signer: expected exactly 32 bytes"):
+        decode_tx(bad[6])
+    with pytest.raises(TxError, match="missing field 'expiry'"):
+        decode_tx(bad[10])
     with pytest.raises(TxError):
         decode_tx(tx.raw + b"\x00")  # trailing byte
     for n in range(len(tx.raw)):
