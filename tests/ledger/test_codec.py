@@ -138,9 +138,18 @@ def test_integer_range_edges():
 
 
 def test_encode_refuses_foreign_types():
-    for bad in (1.0, 0.0, float("nan"), {1, 2}, object(), {1: "a"}, {b"k": 1}, {None: 1}, [1.5], {"a": {"b": 2.0}}):
+    for bad in (1.0, 0.0, float("nan"), {1, 2}, object(), {1: "a"}, {b"k": 1}, {None: 1}, [1.5], {"a": {"b": 2.0}},
+                {1: "a", "b": 2}, {"b": 2, 1: "a"}, "\ud800", {"\ud800": 1}, [b"ok", {"k": {3}}]):
         with pytest.raises(CodecError):
             encode(bad)
+    with pytest.raises(CodecError, match="map key must be str, not int"):
+        encode({"a": 1, 2: "b"})
+    with pytest.raises(CodecError, match="float"):
+        encode(1.0)
+
+
+def test_bytes_like_values_encode_as_bin():
+    assert encode(bytearray(b"xy")) == encode(b"xy") == encode(memoryview(b"xy"))
 
 
 def test_depth_limit_is_the_same_on_both_sides():

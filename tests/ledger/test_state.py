@@ -69,6 +69,21 @@ def test_every_path_prefix_is_a_byte_prefix(p, k):
     assert path_bytes(p).startswith(path_bytes(p[:k]))
 
 
+@FAST
+@given(st.binary(min_size=0, max_size=40))
+def test_account_path_shortcut_matches_the_general_encoder(addr):
+    from ledger import state as state_mod
+
+    fast = getattr(state_mod, "acct_path_bytes", None)
+    if fast is not None:
+        assert fast(addr) == path_bytes(acct_path(addr))
+    # and State reads/writes accounts where the store and proofs look for them
+    s = State({}.get, EMPTY_ROOT, 0)
+    s.set_account(addr, Account(balance=3, kind="citizen"))
+    assert list(s.changes()) == [path_bytes(acct_path(addr))]
+    assert s.get_record(acct_path(addr), Account).balance == 3
+
+
 def test_path_parts_of_different_types_do_not_collide():
     assert len({path_bytes(("a",)), path_bytes((b"a",)), path_bytes((97,))}) == 3
     assert path_bytes(("ab",)) != path_bytes(("a", "b"))
