@@ -39,7 +39,7 @@ from typing import Any
 import blake3
 
 from . import gas, instrument
-from .checker import check_source
+from .checker import check_source, parse
 from .errors import CheckError, ErrorCode, Fault, SandboxBreach
 from .host import Effects, Host
 from .hostapi import Ctx, Frame, HostFailure, Overlay, State, Storage, from_wire, host_call, to_wire
@@ -99,7 +99,7 @@ def compile_contract(name: str, source: str, *, version: int = 0) -> Contract:
         if violations:
             hit = (violations,)
         else:
-            tree = ast.parse(source, feature_version=(3, 11))
+            tree = parse(source)
             entries, views, params = _declarations(tree)
             nodes = sum(1 for _ in ast.walk(tree))
             try:
@@ -141,19 +141,22 @@ def _declarations(tree: ast.Module) -> tuple[tuple, tuple, dict]:
     return decl["ENTRIES"], decl["VIEWS"], params
 
 
-class Machine:
-    """Everything one top-level call shares (see the module docstring)."""
+class _Kit:
+    """The meter-independent part of a machine, reused between calls.
 
-    def __init__(self, host: Host, gas_limit: int, read_only: bool):
-        self.host = host
-        self.meter = gas.Meter(gas_limit)
-        self.read_only = read_only
-        self.overlay = Overlay(host)
-        self.ops = ops = Ops(self.meter)
-        self.builtins = Library(ops).namespace()
-        m = self.meter
+    Building the library namespace and the helper table costs more than a
+    small law's whole run, so each thread keeps one kit and re-points it at
+    the new call's meter.  A kit holds no contract-visible state: every frame
+    still gets fresh globals, and a kit in use is never lent twice.
+    """
+
+    def __init__(self) -> None:
+        self.ops = ops = Ops(gas.Meter(0))
+        self.library = Library(ops)
+        self.builtins = self.library.namespace()
+        self.busy = False
         self.helpers = {
-            "_g": m.tick, "_enter": m.enter, "_leave": m.leave, "_it": ops.iterate,
+            "_it": ops.iterate,
             "_add": ops.add, "_iadd": ops.iadd, "_sub": ops.sub, "_mul": ops.mul,
             "_floordiv": ops.floordiv, "_mod": ops.mod, "_pow": ops.pow,
             "_lshift": ops.lshift, "_rshift": ops.rshift, "_band": ops.band,
@@ -165,6 +168,41 @@ class Machine:
             "_freeze": freeze, "_ga": get_attr,
             "_cm": lambda obj, name, *a, **k: call_method(ops, obj, name, *a, **k),
         }
+
+    def bind(self, meter: gas.Meter) -> None:
+        self.ops.m = self.library.m = meter
+        h = self.helpers
+        h["_g"] = meter.tick
+        h["_enter"] = meter.enter
+        h["_leave"] = meter.leave
+
+
+_local = threading.local()
+
+
+def _take_kit() -> _Kit:
+    kit = getattr(_local, "kit", None)
+    if kit is None or kit.busy:
+        kit = _Kit()
+        if getattr(_local, "kit", None) is None:
+            _local.kit = kit
+    kit.busy = True
+    return kit
+
+
+class Machine:
+    """Everything one top-level call shares (see the module docstring)."""
+
+    def __init__(self, host: Host, gas_limit: int, read_only: bool):
+        self.host = host
+        self.meter = gas.Meter(gas_limit)
+        self.read_only = read_only
+        self.overlay = Overlay(host)
+        self.kit = kit = _take_kit()
+        kit.bind(self.meter)
+        self.ops = kit.ops
+        self.builtins = kit.builtins
+        self.helpers = kit.helpers
         self.active: list[str] = []
         self.sources: dict[str, str | None] = {}
         self.sender = str(host_call(host.sender))
@@ -235,7 +273,10 @@ def run(contract: Contract, function: str, args: dict, host: Host, gas_limit: in
     """Execute without applying: the result and, on success, the effects."""
     _ensure_interpreter()
     mach = Machine(host, gas_limit, read_only)
-    code, value = _outcome(mach, contract, function, args, read_only)
+    try:
+        code, value = _outcome(mach, contract, function, args, read_only)
+    finally:
+        mach.kit.busy = False
     meter = mach.meter
     if code:
         return Result(int(code), value, meter.used, []), None

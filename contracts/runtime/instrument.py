@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ast
 import types
+import warnings
 
 from . import gas
 
@@ -126,7 +127,10 @@ class _Rewriter:
                 body.append(self.function(s))
             else:  # Assign / AnnAssign of one name (the checker made sure)
                 target = s.targets[0] if isinstance(s, ast.Assign) else s.target
-                value = _call("_freeze", self.expr(s.value))
+                mutable = any(isinstance(n, (ast.List, ast.Dict)) for n in ast.walk(s.value))
+                value = self.expr(s.value)
+                if mutable:  # tuples of scalars are already immutable
+                    value = _call("_freeze", value)
                 body.append(ast.copy_location(ast.Assign([ast.Name(target.id, ast.Store())], value), s))
         return ast.Module(body=body, type_ignores=[])
 
@@ -302,4 +306,6 @@ def instrument(tree: ast.Module) -> ast.Module:
 
 def compile_tree(tree: ast.Module) -> types.CodeType:
     """Instrument and compile a checked tree to a code object."""
-    return compile(instrument(tree), "<contract>", "exec", dont_inherit=True, optimize=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compile(instrument(tree), "<contract>", "exec", dont_inherit=True, optimize=0)

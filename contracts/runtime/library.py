@@ -34,6 +34,7 @@ from .gas import ENTRY, OBJECT, SLOT
 from .ops import ITERABLE, SCALARS, Ops
 
 ROUNDING = ("down", "up", "floor", "ceiling", "half_up", "half_down", "half_even")
+_ROUNDING = frozenset(ROUNDING)
 _INTLIKE = (int, bool)
 _TEXT = (str, bytes)
 _SIZED = frozenset({list, tuple, dict, MappingProxyType, range, str, bytes})
@@ -263,9 +264,13 @@ class Library:
         return seq[best]
 
     def f_min(self, *args, key=None):
+        if len(args) == 2 and key is None and type(args[0]) is int and type(args[1]) is int:
+            return args[0] if args[0] <= args[1] else args[1]
         return self._best(args, key, lambda a, b: a < b)
 
     def f_max(self, *args, key=None):
+        if len(args) == 2 and key is None and type(args[0]) is int and type(args[1]) is int:
+            return args[0] if args[0] >= args[1] else args[1]
         return self._best(args, key, lambda a, b: a > b)
 
     def f_sum(self, xs, start: int = 0) -> int:
@@ -323,8 +328,10 @@ class Library:
 
     # ------------------------------------------------------------ money
     def _rounding(self, rounding) -> str:
-        _need(type(rounding) is str)
-        _need(rounding in ROUNDING, ErrorCode.VALUE_ERROR)
+        if type(rounding) is not str:
+            raise Fault(ErrorCode.TYPE_ERROR)
+        if rounding not in _ROUNDING:
+            raise Fault(ErrorCode.VALUE_ERROR)
         return rounding
 
     def f_div_round(self, a: int, b: int, rounding: str = "down") -> int:
@@ -333,7 +340,8 @@ class Library:
         return div_round_exact(a, b, self._rounding(rounding))
 
     def f_mul_div(self, a: int, b: int, c: int, rounding: str = "down") -> int:
-        _int(a, b, c)
+        if type(a) is not int or type(b) is not int or type(c) is not int:
+            raise Fault(ErrorCode.TYPE_ERROR)
         rounding = self._rounding(rounding)
         return self.o.add(div_round_exact(self.o.mul(a, b), c, rounding), 0)
 

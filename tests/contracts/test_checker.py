@@ -92,3 +92,13 @@ def test_chained_comparisons_evaluate_each_operand_once():
     r = run_body("n = [0]\nif 0 < bump(n) <= 1 < 2:\n    return n\nreturn None",
                  prelude="def bump(n):\n    n.append(1)\n    return len(n) - 1\n")
     assert r.code == 0 and r.value == [0, 1]
+
+
+def test_verdict_does_not_depend_on_warning_filters():
+    import warnings
+
+    src = "ENTRIES = ('f',)\ndef f():\n    x = '\\d'\n    return 1 if 1 is None else 2\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_source(src) == []
+        compile_contract("w", src)
