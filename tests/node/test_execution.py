@@ -477,3 +477,46 @@ def test_genesis_of_another_chain_refused(tmp_path):
             Application(st, make_genesis(chain_id="someone-else"))
     finally:
         st.close()
+
+
+def test_replayed_tx_in_a_later_block_is_invalid(tmp_path):
+    a, b = World(tmp_path, "a"), World(tmp_path, "b")
+    try:
+        tx = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5))
+        first = a.block(tx)
+        b.app.commit(b.app.execute_block(first.block), None)
+        # the mempool refuses it once committed
+        with pytest.raises(Rejected) as e:
+            a.submit(tx)
+        assert e.value.code == codes.BAD_NONCE
+        # and a block carrying it again is refused
+        a.submit(a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=1)))
+        second = a.app.build_block(a.time + 1_000, KEYS["val"].public, None)
+        with pytest.raises(InvalidBlock, match="nonce"):
+            b.app.execute_block(with_txs(second.block, (tx.raw,)))
+        with pytest.raises(InvalidBlock, match="nonce"):
+            b.app.execute_block(with_txs(second.block, second.block.txs + (tx.raw,)))
+        assert b.app.execute_block(second.block).diff.root == second.block.header.state_root
+    finally:
+        a.close()
+        b.close()
+
+
+def test_expiry_is_the_last_height_a_tx_may_be_in(tmp_path):
+    a, b = World(tmp_path, "a"), World(tmp_path, "b")
+    try:
+        t1 = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5), expiry=1)
+        first = a.block(t1)  # height 1 == expiry: fine
+        assert first.block.txs == (t1.raw,)
+        b.app.commit(b.app.execute_block(first.block), None)
+        t2 = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5), expiry=1)
+        with pytest.raises(Rejected) as e:
+            a.submit(t2)
+        assert e.value.code == codes.EXPIRED
+        a.submit(a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=1)))
+        second = a.app.build_block(a.time + 1_000, KEYS["val"].public, None)
+        with pytest.raises(InvalidBlock, match="expired"):
+            b.app.execute_block(with_txs(second.block, (t2.raw,)))
+    finally:
+        a.close()
+        b.close()
