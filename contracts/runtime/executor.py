@@ -327,8 +327,11 @@ def _ensure_interpreter() -> None:
 
     The recursion limit is raised (if needed) far above what the meter
     allows; a process-wide int/str digit limit below what ``MAX_INT_BITS``
-    needs would make some nodes fail where others succeed, so it is fatal.
+    needs, or ``-b`` (bytes/str comparisons that warn or raise), would make
+    some nodes fail where others succeed, so they are fatal.
     """
+    if sys.flags.bytes_warning:
+        raise SandboxBreach("python -b makes bytes/str comparisons warn or raise: run the node without -b")
     digits = sys.get_int_max_str_digits()
     if 0 < digits < gas.MAX_INT_DIGITS + 10:
         raise SandboxBreach(f"sys.set_int_max_str_digits({digits}) is below what contracts need")

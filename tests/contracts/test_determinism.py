@@ -112,3 +112,16 @@ def test_same_output_with_deeper_host_stack(baseline):
     proc = subprocess.run([sys.executable, "-c", code, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout == baseline
+
+
+def test_interpreter_flags_that_change_results_are_fatal():
+    """``-b`` would make bytes/str comparisons warn or raise on some nodes only."""
+    code = (
+        "from contracts.runtime import MemoryHost, SandboxBreach, compile_contract, execute\n"
+        "c = compile_contract('x', \"ENTRIES = ('f',)\\ndef f():\\n    return b'a' == 'a'\\n\")\n"
+        "try:\n    execute(c, 'f', {}, MemoryHost(), 1000, read_only=True)\nexcept SandboxBreach:\n    print('breach')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, "-bb", "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "breach", proc.stderr[-1000:]

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from contracts.runtime import CheckError, ErrorCode, MemoryHost, check_source, compile_contract, execute, gas
 
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
+
 # An independent copy of the allowlist (the oracle must not import the checker's).
 ORACLE_NODES = {
     "Module", "FunctionDef", "arguments", "arg", "keyword", "Return", "Assign", "AugAssign", "AnnAssign",
