@@ -28,25 +28,33 @@ ZERO_HASH = bytes(32)
 
 @dataclasses.dataclass(frozen=True)
 class CommitSig(Record):
-    SCHEMA = {"validator": Bytes(32), "sig": Bytes(64)}
+    SCHEMA = {"validator": Bytes(32), "signature": Bytes(64)}
     validator: bytes  # Ed25519 public key
-    sig: bytes
+    signature: bytes  # its precommit signature
 
 
 @dataclasses.dataclass(frozen=True)
 class Commit(Record):
-    """2f+1 precommit signatures for ``block_hash`` at (height, round)."""
+    """More than 2/3 of the power's precommit signatures for ``value_id`` at (height, round).
+
+    ``value_id`` is the block hash.  Each signature is over the canonical
+    bytes of the precommit vote ``{"height", "round", "type": 3,
+    "validator", "value_id"}`` in the ``vote`` domain with the chain id
+    (``consensus/types.py: Vote``), so anyone holding the validator set of
+    the height can check a commit with nothing but ``ledger``.  Signatures
+    are sorted by validator key.
+    """
 
     SCHEMA = {
         "height": UInt(),
-        "round": UInt(1 << 31),
-        "block_hash": Bytes(32),
-        "sigs": List(Nested(CommitSig), 10_000),
+        "round": UInt(2**31),
+        "value_id": Bytes(32),
+        "signatures": List(Nested(CommitSig), 10_000),
     }
     height: int
     round: int
-    block_hash: bytes
-    sigs: tuple
+    value_id: bytes
+    signatures: tuple
 
 
 @dataclasses.dataclass(frozen=True)

@@ -116,14 +116,19 @@ class ChainStore:
             raise StoreError("a working state is only built on the latest height")
         return State(self.read_latest, self.state_root(h), h)
 
+    def _root_at(self, height: int) -> bytes:
+        if height > self.height() or height < 0:
+            raise StoreError(f"no state at height {height} (latest is {self.height()})")
+        return self.state_root(height)
+
     def read_at(self, path: tuple, height: int) -> bytes | None:
         """The value at ``path`` in the state after ``height`` (any past height)."""
-        root = self.state_root(height)
+        root = self._root_at(height)
         vh = self.smt.get(root, key_hash(path_bytes(path)))
         return None if vh is None else self.get_value_by_hash(vh)
 
     def prove(self, path: tuple, height: int):
-        root = self.state_root(height)
+        root = self._root_at(height)
         return root, self.smt.prove(root, key_hash(path_bytes(path)))
 
     def iter_latest(self, prefix: tuple) -> Iterator[tuple[tuple, bytes]]:

@@ -25,7 +25,7 @@ from ledger.state import State, StateDiff, Validator, VALIDATORS
 from ledger.store import ChainStore, StoreError
 from ledger.tx import SignedTx, tx_hash
 
-from .execution import BlockContext, Executor, InvalidBlock, admission_error, apply_validator_updates
+from .execution import BlockContext, Executor, InvalidBlock, apply_validator_updates
 from .genesis import Genesis
 from .mempool import Mempool
 
@@ -106,7 +106,7 @@ class Application:
         return [Validator.from_obj(x) for x in decode(raw)]
 
     # ---- building and executing ------------------------------------------
-    def _execute(self, header_fields: dict, txs: list, last_commit: Commit | None, evidence: tuple, verified) -> tuple:
+    def _execute(self, header_fields: dict, txs: list, verified, building: bool = False) -> tuple:
         state = self.state()
         height = header_fields["height"]
         apply_validator_updates(state, height)
@@ -114,26 +114,27 @@ class Application:
         ctx = BlockContext(self.chain_id, height, header_fields["time_ms"], header_fields["proposer"])
         if self.contracts is not None:
             self.contracts.begin_block(state, ctx)
-        receipts = self.executor.apply_block(state, txs, ctx, verified)
+        receipts, included = self.executor.apply_block(state, txs, ctx, verified, skip_inadmissible=building)
+        if self.contracts is not None:
+            self.contracts.end_block(state, ctx, receipts)
         encoded = [r.encode() for r in receipts]
         nxt_raw = state.get_value(("validator_updates", height + 1))
         next_vals = [Validator.from_obj(x) for x in nxt_raw] if nxt_raw is not None else vals
         diff = state.commit(self.store.smt)
-        return receipts, encoded, diff, vals, next_vals
+        return receipts, encoded, included, diff, vals, next_vals
 
     def build_block(self, time_ms: int, proposer: bytes, last_commit: Commit | None, evidence: tuple = ()) -> Executed:
-        """Reap the mempool and build the next block (executed once, cached)."""
+        """Reap the mempool and build the next block (executed once, cached).
+
+        Transactions that are no longer admissible (expired, or their nonce
+        was taken) are left out rather than invalidating the block.
+        """
         height = self.height + 1
         time_ms = max(time_ms, self.last_time_ms() + 1)
         candidates = self.mempool.reap(self.max_block_txs, self.max_block_bytes)
-        # drop any that no longer pass admission (e.g. expired), keep order
         fields = {"height": height, "time_ms": time_ms, "proposer": proposer}
-        try:
-            receipts, encoded, diff, vals, next_vals = self._execute(fields, candidates, last_commit, evidence, self.mempool.is_verified)
-        except InvalidBlock:
-            candidates = self._filter_admissible(candidates, height)
-            receipts, encoded, diff, vals, next_vals = self._execute(fields, candidates, last_commit, evidence, self.mempool.is_verified)
-        raw_txs = tuple(t.raw for t in candidates)
+        receipts, encoded, included, diff, vals, next_vals = self._execute(fields, candidates, self.mempool.is_verified, building=True)
+        raw_txs = tuple(t.raw for t in included)
         header = Header(
             chain_id=self.chain_id,
             height=height,
@@ -153,16 +154,6 @@ class Application:
         ex = Executed(block, block.encode(), receipts, diff, encoded)
         self._remember(ex)
         return ex
-
-    def _filter_admissible(self, txs: list[SignedTx], height: int) -> list[SignedTx]:
-        state = self.state()
-        out = []
-        ctx = BlockContext(self.chain_id, height, 0, b"")
-        for tx in txs:
-            if admission_error(state, tx, self.chain_id, height, self.mempool.is_verified(tx.hash)) is None:
-                self.executor.apply_tx(state, tx, ctx)
-                out.append(tx)
-        return out
 
     def execute_block(self, block: Block) -> Executed:
         """Validate a proposed or synced block by executing it; raise InvalidBlock."""
@@ -187,7 +178,7 @@ class Application:
         if hd.app_version != APP_VERSION:
             raise InvalidBlock(f"app version {hd.app_version} is not {APP_VERSION}")
         fields = {"height": hd.height, "time_ms": hd.time_ms, "proposer": hd.proposer}
-        receipts, encoded, diff, vals, next_vals = self._execute(fields, list(block.txs), block.last_commit, block.evidence, self.mempool.is_verified)
+        receipts, encoded, _, diff, vals, next_vals = self._execute(fields, list(block.txs), self.mempool.is_verified)
         if hd.validators_hash != validators_hash(vals):
             raise InvalidBlock("validators hash does not match")
         if hd.next_validators_hash != validators_hash(next_vals):

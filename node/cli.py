@@ -154,7 +154,7 @@ def cmd_block_show(args):
         "validators_hash": hd.validators_hash.hex(), "num_txs": len(blk.txs),
         "txs": [dict(_tx_json(t), code=rc.code) for t, rc in zip(blk.txs, receipts)],
         "evidence": _jsonable(list(blk.evidence)),
-        "commit_signatures": len(decode(r.commit)["sigs"]) if r.commit else 0,
+        "commit_signatures": len(decode(r.commit)["signatures"]) if r.commit else 0,
     }
     human = "\n".join(f"{k:<16} {v}" for k, v in data.items() if k != "txs")
     human += "".join(f"\n  tx {t['hash']} {t['kind']} from {t['from']} code {t['code']}" for t in data["txs"])

@@ -116,21 +116,33 @@ class Executor:
         return Receipt(tx_hash=tx.hash, code=code, gas_used=gas, events=tuple(events), result=result)
 
     def apply_block(
-        self, state: State, raw_txs, ctx: BlockContext, verified: Callable[[bytes], bool] | None = None
-    ) -> list[Receipt]:
-        """Execute a block's transactions in order; raise InvalidBlock on an inadmissible one."""
+        self, state: State, raw_txs, ctx: BlockContext, verified: Callable[[bytes], bool] | None = None,
+        skip_inadmissible: bool = False,
+    ) -> tuple[list[Receipt], list[SignedTx]]:
+        """Execute a block's transactions in order.
+
+        An inadmissible transaction makes the block invalid (InvalidBlock), or,
+        when building a block (``skip_inadmissible``), is left out.  Returns the
+        receipts and the transactions included.
+        """
         receipts = []
+        included = []
         for i, raw in enumerate(raw_txs):
             try:
                 tx = raw if isinstance(raw, SignedTx) else decode_tx(raw)
             except TxError as e:
+                if skip_inadmissible:
+                    continue
                 raise InvalidBlock(f"transaction {i}: {e}") from None
             is_verified = verified(tx.hash) if verified else False
             err = admission_error(state, tx, self.chain_id, ctx.height, is_verified)
             if err is not None:
+                if skip_inadmissible:
+                    continue
                 raise InvalidBlock(f"transaction {i} ({tx.hash.hex()[:16]}): {err[1]}")
             receipts.append(self.apply_tx(state, tx, ctx))
-        return receipts
+            included.append(tx)
+        return receipts, included
 
 
 # --------------------------------------------------------------------------

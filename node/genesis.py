@@ -116,6 +116,8 @@ class Genesis(Record):
                     raise GenesisError(f"account {a.name}: unknown role {r!r}")
             if a.balance < 0:
                 raise GenesisError("negative balance")
+        if sum(a.balance for a in self.accounts) > 2**64 - 1:
+            raise GenesisError("genesis balances add up to more than 2^64-1 fen")
         for role in ("registrar", "central_bank", "treasury"):
             if not any(role in a.roles for a in self.accounts):
                 raise GenesisError(f"genesis names no holder of the {role} role")

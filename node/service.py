@@ -141,7 +141,7 @@ class Node:
             ex = self.app.build_block(int(time.time() * 1000), self.pubkey, last_commit)
             blk = ex.block
             sig = self.key.sign("vote", self.chain_id, solo_precommit_bytes(self.chain_id, blk.height, 0, blk.hash))
-            commit = Commit(height=blk.height, round=0, block_hash=blk.hash, sigs=(CommitSig(self.pubkey, sig),))
+            commit = Commit(height=blk.height, round=0, value_id=blk.hash, signatures=(CommitSig(self.pubkey, sig),))
             self.app.commit(ex, commit)
             last_commit = commit
             self.committed_at[blk.height] = time.time()

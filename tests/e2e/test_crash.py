@@ -64,7 +64,7 @@ def replay_and_compare(home: str, genesis_path: str, tmp: str) -> int:
         blk = Block.decode(raw)
         assert blk.header.height == h
         commit = src.commit(h)
-        assert commit is not None and commit.block_hash == blk.hash
+        assert commit is not None and commit.value_id == blk.hash
         ex = app.execute_block(blk)
         app.commit(ex, commit)
         assert fresh.state_root(h) == src.state_root(h) == blk.header.state_root, f"root differs at {h}"
