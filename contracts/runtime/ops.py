@@ -38,6 +38,7 @@ INDEXABLE = frozenset({list, tuple, str, bytes, range})
 _TEXT = frozenset({str, bytes})
 
 TYPE_ERROR = ErrorCode.TYPE_ERROR
+DEEP_EQ_ELEM = 5  # calibrated: one element of a structural comparison ~ 5 loop ticks
 
 
 def _type_error() -> Fault:
@@ -228,7 +229,7 @@ class Ops:
                 continue
             if kx != ky or len(x) != len(y):
                 return False
-            self.m.elems(len(x))
+            self.m.elems(len(x) * DEEP_EQ_ELEM)  # a Python-level visit per element
             if kx == "dict":
                 for k in x:
                     if k not in y:
