@@ -25,15 +25,44 @@ from ledger.state import State, StateDiff, Validator, VALIDATORS
 from ledger.store import ChainStore, StoreError
 from ledger.tx import SignedTx, tx_hash
 
-from .execution import BlockContext, Executor, InvalidBlock, apply_validator_updates
+from consensus.valset import ValidatorSet
+
+from .execution import BlockContext, Executor, InvalidBlock
 from .genesis import Genesis
 from .mempool import Mempool
 
 APP_VERSION = 1
 
 
+VALSET = ("valset",)  # the consensus ValidatorSet (with proposer priorities) of the next block
+
+
 def validators_hash(vals: list[Validator]) -> bytes:
-    return tagged_hash("validator set", encode([v.to_obj() for v in vals]))
+    """The hash of a set of (pubkey, power), as headers carry it."""
+    return ValidatorSet.from_powers([(v.pubkey, v.power) for v in vals]).hash()
+
+
+def end_block_validators(state: State, height: int) -> ValidatorSet:
+    """After block ``height``: the set that signs ``height + 1``, priorities advanced.
+
+    Updates scheduled for ``height + 1`` (by ``set_validator`` in block
+    ``height - 1``) are applied here, so a change made at H takes effect at H+2.
+    """
+    cur = ValidatorSet.from_obj(state.get_value(VALSET))
+    nxt = cur.next_height()
+    upd = state.get_value(("validator_updates", height + 1))
+    if upd is not None:
+        nxt = nxt.with_updates([(pk, pw) for pk, pw in upd])
+        state.delete(("validator_updates", height + 1))
+        names = {}
+        for v in nxt.validators:
+            n = state.get_value(("validator_name", v.pubkey))
+            names[v.pubkey] = n if isinstance(n, str) else ""
+        old = {v.pubkey: v.name for v in state.validators()}
+        state.put_value(VALIDATORS, [Validator(v.pubkey, v.power, names[v.pubkey] or old.get(v.pubkey, "")).to_obj()
+                                     for v in nxt.validators])
+    state.put(VALSET, nxt)
+    return nxt
 
 
 @dataclasses.dataclass
@@ -68,6 +97,7 @@ class Application:
             return
         state = State(lambda pb: None, EMPTY_ROOT, 0)
         self.genesis.apply(state)
+        state.put(VALSET, ValidatorSet.from_powers([(v.pubkey, v.power) for v in self.genesis.validators]))
         if self.contracts is not None:
             self.contracts.install_genesis(state, self.genesis)
         diff = state.commit(self.store.smt)
@@ -96,21 +126,24 @@ class Application:
         return self.store.state_at()
 
     def validators(self, height: int | None = None) -> list[Validator]:
-        """The set that signs block ``height`` (default: the next block)."""
+        """The set that signs block ``height`` (default: the next block), with names."""
+        vs = self.valset(height)
+        raw = self.store.read_at(VALIDATORS, (self.height + 1 if height is None else height) - 1)
+        names = {v["pubkey"]: v["name"] for v in decode(raw)} if raw else {}
+        return [Validator(v.pubkey, v.power, names.get(v.pubkey, "")) for v in vs.validators]
+
+    def valset(self, height: int | None = None) -> ValidatorSet:
+        """The consensus validator set (with proposer priorities) of block ``height``."""
         h = self.height + 1 if height is None else height
         if h < 1 or h > self.height + 1:
             raise ValueError(f"the validator set of height {h} is not known")
-        raw = self.store.read_at(("validator_updates", h), h - 1)
-        if raw is None:
-            raw = self.store.read_at(VALIDATORS, h - 1)
-        return [Validator.from_obj(x) for x in decode(raw)]
+        return ValidatorSet.from_obj(decode(self.store.read_at(VALSET, h - 1)))
 
     # ---- building and executing ------------------------------------------
     def _execute(self, header_fields: dict, txs: list, verified, building: bool = False) -> tuple:
         state = self.state()
         height = header_fields["height"]
-        apply_validator_updates(state, height)
-        vals = state.validators()
+        vals = ValidatorSet.from_obj(state.get_value(VALSET))
         ctx = BlockContext(self.chain_id, height, header_fields["time_ms"], header_fields["proposer"])
         if self.contracts is not None:
             self.contracts.begin_block(state, ctx)
@@ -118,8 +151,7 @@ class Application:
         if self.contracts is not None:
             self.contracts.end_block(state, ctx, receipts)
         encoded = [r.encode() for r in receipts]
-        nxt_raw = state.get_value(("validator_updates", height + 1))
-        next_vals = [Validator.from_obj(x) for x in nxt_raw] if nxt_raw is not None else vals
+        next_vals = end_block_validators(state, height)
         diff = state.commit(self.store.smt)
         return receipts, encoded, included, diff, vals, next_vals
 
@@ -146,8 +178,8 @@ class Application:
             evidence_root=evidence_root(evidence),
             last_commit_hash=commit_hash(last_commit),
             proposer=proposer,
-            validators_hash=validators_hash(vals),
-            next_validators_hash=validators_hash(next_vals),
+            validators_hash=vals.hash(),
+            next_validators_hash=next_vals.hash(),
             app_version=APP_VERSION,
         )
         block = Block(header=header, txs=raw_txs, evidence=tuple(evidence), last_commit=last_commit)
@@ -175,13 +207,15 @@ class Application:
             raise InvalidBlock("last commit hash does not match")
         if hd.evidence_root != evidence_root(block.evidence):
             raise InvalidBlock("evidence root does not match")
+        if self.valset(hd.height).power_of(hd.proposer) == 0:
+            raise InvalidBlock("block proposer is not a validator")
         if hd.app_version != APP_VERSION:
             raise InvalidBlock(f"app version {hd.app_version} is not {APP_VERSION}")
         fields = {"height": hd.height, "time_ms": hd.time_ms, "proposer": hd.proposer}
         receipts, encoded, _, diff, vals, next_vals = self._execute(fields, list(block.txs), self.mempool.is_verified)
-        if hd.validators_hash != validators_hash(vals):
+        if hd.validators_hash != vals.hash():
             raise InvalidBlock("validators hash does not match")
-        if hd.next_validators_hash != validators_hash(next_vals):
+        if hd.next_validators_hash != next_vals.hash():
             raise InvalidBlock("next validators hash does not match")
         if hd.receipts_root != receipts_root(receipts, encoded):
             raise InvalidBlock("receipts root does not match")

@@ -23,7 +23,7 @@ from typing import Callable
 
 from ledger import codes
 from ledger.block import Receipt
-from ledger.state import Account, State, Supply, SUPPLY, Validator, VALIDATORS
+from ledger.state import Account, State, Supply, SUPPLY
 from ledger.tx import ACCOUNT_KINDS, ROLES, SignedTx, TxError, decode_tx
 
 U64_MAX = 2**64 - 1
@@ -243,20 +243,25 @@ def _set_role(ex, state, tx, p, ctx, events):
 
 
 def _set_validator(ex, state, tx, p, ctx, events):
+    """Schedule a change to the validator set; it takes effect at height + 2."""
     _require_role(state.account(tx.sender), "validator_operator")
-    vals = {v.pubkey: v for v in state.validators()}
-    if p.power == 0:
-        if p.pubkey not in vals:
-            raise TxFailed(codes.INVALID_ARGUMENT, "no such validator")
-        del vals[p.pubkey]
-        if not vals:
-            raise TxFailed(codes.INVALID_ARGUMENT, "cannot remove the last validator")
-    else:
-        vals[p.pubkey] = Validator(pubkey=p.pubkey, power=p.power, name=p.name)
-    new = [vals[k].to_obj() for k in sorted(vals)]
-    # takes effect two heights later (see docs/consensus.md)
-    state.put_value(("validator_updates", ctx.height + 2), new)
-    events.append({"type": "set_validator", "pubkey": p.pubkey, "power": p.power, "effective": ctx.height + 2})
+    effective = ctx.height + 2
+    # the set as it will stand just before `effective`: current, plus what is already scheduled
+    powers = {v.pubkey: v.power for v in state.validators()}
+    for h in (ctx.height + 1, effective):
+        for pk, pw in state.get_value(("validator_updates", h)) or []:
+            powers[pk] = pw
+    if p.power == 0 and powers.get(p.pubkey, 0) == 0:
+        raise TxFailed(codes.INVALID_ARGUMENT, "no such validator")
+    powers[p.pubkey] = p.power
+    if not any(pw > 0 for pw in powers.values()):
+        raise TxFailed(codes.INVALID_ARGUMENT, "cannot remove the last validator")
+    pending = {pk: pw for pk, pw in state.get_value(("validator_updates", effective)) or []}
+    pending[p.pubkey] = p.power
+    state.put_value(("validator_updates", effective), [[pk, pending[pk]] for pk in sorted(pending)])
+    if p.name:
+        state.put_value(("validator_name", p.pubkey), p.name)
+    events.append({"type": "set_validator", "pubkey": p.pubkey, "power": p.power, "effective": effective})
 
 
 def _call(ex, state, tx, p, ctx, events):
@@ -265,12 +270,3 @@ def _call(ex, state, tx, p, ctx, events):
     return ex.contracts.call_tx(state, tx, p, ctx, events)
 
 
-def apply_validator_updates(state: State, height: int) -> bool:
-    """At the start of ``height``, install a set scheduled for it.  Returns True if changed."""
-    path = ("validator_updates", height)
-    upd = state.get_value(path)
-    if upd is None:
-        return False
-    state.put_value(VALIDATORS, upd)
-    state.delete(path)
-    return True
