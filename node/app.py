@@ -140,16 +140,19 @@ class Application:
         return ValidatorSet.from_obj(decode(self.store.read_at(VALSET, h - 1)))
 
     # ---- building and executing ------------------------------------------
-    def _execute(self, header_fields: dict, txs: list, verified, building: bool = False) -> tuple:
+    def _execute(self, header_fields: dict, txs: list, verified, building: bool = False, evidence: tuple = (),
+                 last_commit: Commit | None = None) -> tuple:
         state = self.state()
         height = header_fields["height"]
         vals = ValidatorSet.from_obj(state.get_value(VALSET))
         ctx = BlockContext(self.chain_id, height, header_fields["time_ms"], header_fields["proposer"])
         if self.contracts is not None:
-            self.contracts.begin_block(state, ctx)
+            self.contracts.begin_block(state, ctx, last_commit)
+        for ev in evidence:  # checked by consensus before the block was accepted
+            state.put_value(("evidence", tagged_hash("evidence", encode(ev))), ev)
         receipts, included = self.executor.apply_block(state, txs, ctx, verified, skip_inadmissible=building)
         if self.contracts is not None:
-            self.contracts.end_block(state, ctx, receipts)
+            self.contracts.end_block(state, ctx)
         encoded = [r.encode() for r in receipts]
         next_vals = end_block_validators(state, height)
         diff = state.commit(self.store.smt)
@@ -165,7 +168,8 @@ class Application:
         time_ms = max(time_ms, self.last_time_ms() + 1)
         candidates = self.mempool.reap(self.max_block_txs, self.max_block_bytes)
         fields = {"height": height, "time_ms": time_ms, "proposer": proposer}
-        receipts, encoded, included, diff, vals, next_vals = self._execute(fields, candidates, self.mempool.is_verified, building=True)
+        receipts, encoded, included, diff, vals, next_vals = self._execute(fields, candidates, self.mempool.is_verified, building=True, evidence=tuple(evidence),
+                                                                              last_commit=last_commit)
         raw_txs = tuple(t.raw for t in included)
         header = Header(
             chain_id=self.chain_id,
@@ -212,7 +216,8 @@ class Application:
         if hd.app_version != APP_VERSION:
             raise InvalidBlock(f"app version {hd.app_version} is not {APP_VERSION}")
         fields = {"height": hd.height, "time_ms": hd.time_ms, "proposer": hd.proposer}
-        receipts, encoded, _, diff, vals, next_vals = self._execute(fields, list(block.txs), self.mempool.is_verified)
+        receipts, encoded, _, diff, vals, next_vals = self._execute(fields, list(block.txs), self.mempool.is_verified,
+                                                                  evidence=block.evidence, last_commit=block.last_commit)
         if hd.validators_hash != vals.hash():
             raise InvalidBlock("validators hash does not match")
         if hd.next_validators_hash != next_vals.hash():

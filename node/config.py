@@ -32,12 +32,11 @@ class NodeConfig:
     metrics_listen: str = ""  # e.g. 127.0.0.1:26660; empty = off
     peers: list = dataclasses.field(default_factory=list)  # ["pubkeyhex@host:port", ...]
     allow_peers: list = dataclasses.field(default_factory=list)  # extra non-validator pubkeys (hex)
-    block_interval_ms: int = 500  # target pause between blocks (timeout_commit)
-    create_empty_blocks: bool = True
-    timeout_propose_ms: int = 1500
-    timeout_propose_delta_ms: int = 500
-    timeout_vote_ms: int = 500
-    timeout_vote_delta_ms: int = 500
+    block_interval_ms: int = 500  # pause after a commit before the next height (timeout_commit)
+    timeout_propose_ms: int = 2000  # consensus timeouts: init + round * delta, capped
+    timeout_prevote_ms: int = 500
+    timeout_precommit_ms: int = 500
+    timeout_delta_ms: int = 500
     timeout_max_ms: int = 30000
     submit_rate_per_s: int = 20000  # per client address
     submit_burst: int = 40000

@@ -30,7 +30,9 @@ from ledger.state import Validator
 from wallet.keystore import Keystore
 
 from .config import Home, NodeConfig
-from .genesis import Genesis, GenesisAccount
+from contracts.runtime.registry import law_sources
+
+from .genesis import Genesis, GenesisAccount, GenesisLaw
 
 CHAIN_ID = "esoc-devnet"
 PASSWORD = "devnet"
@@ -79,6 +81,7 @@ def init_devnet(home: str, validators: int = 4, base_port: int = 50051, fast_kdf
         accounts=tuple(accounts),
         validators=tuple(Validator(pubkey=k.public, power=10, name=f"validator-{i}") for i, k in enumerate(vkeys)),
         params={"max_block_txs": 5000},
+        laws=tuple(GenesisLaw(name=n, source=src) for n, src in sorted(law_sources().items())),
     )
     gtext = genesis.to_json()
     with open(os.path.join(home, "genesis.json"), "w") as f:

@@ -32,6 +32,13 @@ class GenesisAccount(Record):
 
 
 @dataclasses.dataclass(frozen=True)
+class GenesisLaw(Record):
+    SCHEMA = {"name": Str(64), "source": Str(1 << 20)}
+    name: str
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Genesis(Record):
     SCHEMA = {
         "chain_id": Str(64),
@@ -39,12 +46,14 @@ class Genesis(Record):
         "accounts": List(Nested(GenesisAccount), 100_000),
         "validators": List(Nested(Validator), 1000),
         "params": Any_(),
+        "laws": List(Nested(GenesisLaw), 100),
     }
     chain_id: str
     genesis_time_ms: int
     accounts: tuple
     validators: tuple
     params: dict
+    laws: tuple = ()  # the policy contracts installed at height 1, by name
 
     @property
     def hash(self) -> bytes:
@@ -66,6 +75,7 @@ class Genesis(Record):
             ],
             "validators": [{"pubkey": v.pubkey.hex(), "power": v.power, "name": v.name} for v in self.validators],
             "params": self.params,
+            "laws": {law.name: law.source for law in self.laws},
         }
         return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
@@ -93,6 +103,7 @@ class Genesis(Record):
                 accounts=accounts,
                 validators=validators,
                 params=doc.get("params", {}),
+                laws=tuple(GenesisLaw(name=n, source=src) for n, src in sorted(doc.get("laws", {}).items())),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise GenesisError(f"bad genesis file: {type(e).__name__}: {e}") from None
@@ -118,6 +129,9 @@ class Genesis(Record):
                 raise GenesisError("negative balance")
         if sum(a.balance for a in self.accounts) > 2**64 - 1:
             raise GenesisError("genesis balances add up to more than 2^64-1 fen")
+        names = [law.name for law in self.laws]
+        if names != sorted(set(names)):
+            raise GenesisError("genesis laws must have distinct names, in sorted order")
         for role in ("registrar", "central_bank", "treasury"):
             if not any(role in a.roles for a in self.accounts):
                 raise GenesisError(f"genesis names no holder of the {role} role")

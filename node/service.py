@@ -1,10 +1,11 @@
-"""The node process: application + gRPC + block production, under trio.
+"""The node process: application + gRPC + consensus + p2p, under trio.
 
 ``Node.run`` opens one nursery holding every service of the process; a
 failure in any of them cancels the others, and SIGINT/SIGTERM end it
-cleanly (the gRPC server is stopped, LevelDB closed).  With a validator set
-of one (a single-validator chain) blocks are produced by
-:func:`Node._produce_solo`; with more, the consensus driver takes over.
+cleanly (the gRPC server is stopped, LevelDB closed).  Every chain, of one
+validator or many, runs the same Tendermint engine through
+``node/consensus_driver.py``; a node whose key is not in the validator set
+follows the chain as a full node and serves reads.
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 
 import trio
 
 from ledger import codes
-from ledger.block import Commit, CommitSig
-from ledger.codec import encode
 from ledger.store import ChainStore
 from ledger.tx import SignedTx
 
@@ -26,7 +24,9 @@ from .app import Application
 from .config import Home, NodeConfig
 from .genesis import Genesis
 from .grpc_api import start_grpc_server
+from .laws import LawQueries, Laws
 from .mempool import Rejected
+from .metrics import NodeMetrics
 
 log = logging.getLogger("esoc.node")
 
@@ -38,12 +38,8 @@ def setup_logging(level: str = "info") -> None:
     )
 
 
-def solo_precommit_bytes(chain_id: str, height: int, round_: int, block_hash: bytes) -> bytes:
-    return encode({"type": "precommit", "height": height, "round": round_, "block_hash": block_hash})
-
-
 class Node:
-    def __init__(self, home: Home, config: NodeConfig | None = None, contracts=None):
+    def __init__(self, home: Home, config: NodeConfig | None = None):
         self.home = home
         self.config = config or NodeConfig.load(home.config_file)
         self.key = home.load_key()
@@ -52,14 +48,17 @@ class Node:
             self.genesis = Genesis.from_json(f.read())
         self.chain_id = self.genesis.chain_id
         self.store = ChainStore(home.data_dir)
+        contracts = Laws({law.name: law.source for law in self.genesis.laws})
         self.app = Application(self.store, self.genesis, contracts)
-        self.laws = None
+        self.laws = LawQueries(contracts, self.store, self.genesis.genesis_time_ms)
         self.block_cond = threading.Condition()
         self.stopping = False
+        self.metrics = NodeMetrics()
+        self.driver = None
+        self.p2p = None
         self._round = 0
         self._peers = 0
         self._catching_up = False
-        self.committed_at: dict[int, float] = {}
 
     # ---- facade for the gRPC servicer --------------------------------------
     def admit_many(self, txs: list[SignedTx]) -> list:
@@ -67,11 +66,15 @@ class Node:
         state = app.state()
         nh = app.height + 1
         out = []
+        admitted = []
         for tx in txs:
             try:
                 out.append(app.mempool.add(tx, state, nh, verified=True))
+                admitted.append(tx.raw)
             except Rejected as e:
                 out.append(e)
+        if admitted and self.driver is not None:
+            self.driver.relay_txs(admitted)
         return out
 
     def pending_tx(self, h: bytes) -> bytes | None:
@@ -82,7 +85,7 @@ class Node:
         return len(self.app.mempool)
 
     def is_validator(self) -> bool:
-        return any(v.pubkey == self.pubkey for v in self.app.validators())
+        return self.app.valset().power_of(self.pubkey) > 0
 
     def catching_up(self) -> bool:
         return self._catching_up
@@ -96,7 +99,15 @@ class Node:
     def validators_at(self, height: int):
         return self.app.validators(height)
 
-    def notify_commit(self) -> None:
+    def on_committed(self, block, executed) -> None:
+        ok = sum(1 for r in executed.receipts if r.code == codes.OK)
+        log.info("committed height=%d txs=%d ok=%d root=%s", block.height, len(block.txs), ok,
+                 block.header.state_root.hex()[:16])
+        m = self.metrics
+        m.mempool.set(len(self.app.mempool))
+        m.mempool_bytes.set(self.app.mempool.size_bytes)
+        m.peers.set(self._peers)
+        m.round.set(self._round)
         with self.block_cond:
             self.block_cond.notify_all()
 
@@ -104,24 +115,24 @@ class Node:
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
         token = trio.lowlevel.current_trio_token()
         server = start_grpc_server(self, self.config.grpc_listen, token, self.config.submit_rate_per_s, self.config.submit_burst)
-        log.info("grpc listening on %s chain=%s height=%d", self.config.grpc_listen, self.chain_id, self.app.height)
+        if self.config.metrics_listen:
+            self.metrics.serve(self.config.metrics_listen)
+        log.info("grpc listening on %s chain=%s height=%d validator=%s", self.config.grpc_listen, self.chain_id,
+                 self.app.height, self.is_validator())
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch_signals, nursery.cancel_scope)
-                vals = self.app.validators()
-                if len(vals) == 1 and vals[0].pubkey == self.pubkey:
-                    nursery.start_soon(self._produce_solo)
-                else:
-                    from .consensus_driver import run_consensus  # multi-validator network
+                from .consensus_driver import run_consensus
 
-                    nursery.start_soon(run_consensus, self)
+                await nursery.start(run_consensus, self)
                 task_status.started()
         finally:
             self.stopping = True
-            self.notify_commit()
+            with self.block_cond:
+                self.block_cond.notify_all()
             server.stop(grace=1).wait()
             self.store.close()
-            log.info("stopped at height %d", self.store.height() if not self.store.db.closed else -1)
+            log.info("stopped")
 
     async def _watch_signals(self, cancel_scope) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -130,30 +141,18 @@ class Node:
                 cancel_scope.cancel()
                 return
 
-    async def _produce_solo(self) -> None:
-        """A single-validator chain: build, self-commit, repeat."""
-        interval = self.config.block_interval_ms / 1000
-        last_commit = self.store.commit(self.app.height) if self.app.height else None
-        while True:
-            await trio.sleep(interval)
-            if not len(self.app.mempool) and not self.config.create_empty_blocks:
-                continue
-            ex = self.app.build_block(int(time.time() * 1000), self.pubkey, last_commit)
-            blk = ex.block
-            sig = self.key.sign("vote", self.chain_id, solo_precommit_bytes(self.chain_id, blk.height, 0, blk.hash))
-            commit = Commit(height=blk.height, round=0, value_id=blk.hash, signatures=(CommitSig(self.pubkey, sig),))
-            self.app.commit(ex, commit)
-            last_commit = commit
-            self.committed_at[blk.height] = time.time()
-            ok = sum(1 for r in ex.receipts if r.code == codes.OK)
-            log.info("committed height=%d txs=%d ok=%d root=%s", blk.height, len(blk.txs), ok, blk.header.state_root.hex()[:16])
-            self.notify_commit()
-            await trio.sleep(0)
-
 
 def run_node(home_path: str) -> None:
     home = Home(home_path)
     cfg = NodeConfig.load(home.config_file)
     setup_logging(cfg.log_level)
     node = Node(home, cfg)
-    trio.run(node.run)
+    try:
+        trio.run(node.run)
+    except Exception as e:
+        from .consensus_driver import FatalError
+
+        if isinstance(e, FatalError) or (hasattr(e, "exceptions") and any(isinstance(x, FatalError) for x in e.exceptions)):
+            log.critical("halting: %s", e)
+            raise SystemExit(3) from None
+        raise

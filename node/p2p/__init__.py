@@ -24,6 +24,7 @@ from .messages import (
     ProposalMsg,
     StatusMsg,
     TxMsg,
+    TxsMsg,
     VoteMsg,
     decode_message,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "StatusMsg",
     "TokenBucket",
     "TxMsg",
+    "TxsMsg",
     "VoteMsg",
     "backoff_delay",
     "decode_message",

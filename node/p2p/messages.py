@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ledger.codec import Bytes, CodecError, Opt, Record, UInt, decode
+from ledger.codec import Bytes, CodecError, List, Opt, Record, UInt, decode
 from ledger.crypto import HASH_SIZE
 
 from .secure import DEFAULT_MAX_MESSAGE_SIZE
@@ -25,6 +25,7 @@ from .secure import DEFAULT_MAX_MESSAGE_SIZE
 __all__ = [
     "P2PMessage",
     "TxMsg",
+    "TxsMsg",
     "ProposalMsg",
     "VoteMsg",
     "EvidenceMsg",
@@ -70,6 +71,15 @@ class TxMsg(P2PMessage):
     TYPE = "tx"
     SCHEMA = {"tx": Bytes(max_size=_SMALL)}
     tx: bytes
+
+
+@dataclass(frozen=True)
+class TxsMsg(P2PMessage):
+    """Several transactions at once (gossip at high rates)."""
+
+    TYPE = "txs"
+    SCHEMA = {"txs": List(Bytes(max_size=_SMALL), max_len=10_000)}
+    txs: tuple
 
 
 @dataclass(frozen=True)
@@ -136,7 +146,7 @@ class StatusMsg(P2PMessage):
 
 MESSAGE_TYPES: dict[str, type[P2PMessage]] = {
     cls.TYPE: cls
-    for cls in (TxMsg, ProposalMsg, VoteMsg, EvidenceMsg, BlockRequest, BlockResponse, StatusMsg)
+    for cls in (TxMsg, TxsMsg, ProposalMsg, VoteMsg, EvidenceMsg, BlockRequest, BlockResponse, StatusMsg)
 }
 
 

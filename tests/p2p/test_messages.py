@@ -15,12 +15,14 @@ from node.p2p.messages import (
     ProposalMsg,
     StatusMsg,
     TxMsg,
+    TxsMsg,
     VoteMsg,
     decode_message,
 )
 
 EXAMPLES = [
     TxMsg(b"signed tx bytes"),
+    TxsMsg((b"tx one", b"tx two")),
     ProposalMsg(b"signed proposal", b"block bytes"),
     VoteMsg(b"canonical vote"),
     EvidenceMsg(b"two votes"),

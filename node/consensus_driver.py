@@ -1,0 +1,533 @@
+"""The consensus driver: the Tendermint engine wired to the chain and the network.
+
+Theory of operation
+-------------------
+The engine (``consensus/engine.py``) is a pure state machine; this module is
+its shell.  One trio task owns the engine and the application: it takes
+events from an inbox, steps the engine, and performs the effects in order:
+
+* ``WalAppend`` -> the consensus WAL (fsync when asked, before anything the
+  event causes leaves the node);
+* ``SignVote`` / ``SignProposal`` -> the signer (persisted last-sign-state),
+  whose answer is stepped at once;
+* ``GetValue`` -> the application builds a block from the mempool;
+* ``ValidateValue`` -> the application executes the proposal, checks its
+  last commit and evidence, and answers valid or not;
+* ``Broadcast*`` -> p2p; ``ScheduleTimeout`` -> a trio timer that puts
+  ``TimeoutFired`` in the inbox;
+* ``Decide`` -> the block, its receipts, state and commit are written in one
+  batch, the WAL is marked, and after ``block_interval_ms`` the next height
+  starts with the validator set the state names for it.
+
+Block sync runs beside consensus, not instead of it: every node announces
+its height (``StatusMsg``) every second and after each commit; a node that
+sees a peer ahead asks for the missing blocks with their commits, and each
+block for the height the engine is at is fed to it as ``DecisionLearned``.
+The engine checks the commit against that height's validator set and
+decides, exactly as if it had seen the precommits itself.  So a restarted,
+lagging or new node catches up through the same decide path, then simply
+carries on voting.
+
+Gossip: own messages are broadcast once; when a height makes no progress
+for a while, the engine's ``gossip()`` names the messages worth re-sending
+(the paper assumes what one correct node receives, all receive).
+Transactions admitted by the gRPC API or from a peer are relayed in batches
+to peers not known to have them.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import time
+
+import trio
+
+from consensus.engine import Engine
+from consensus.events import (
+    BroadcastProposal, BroadcastVote, Decide, DecisionLearned, EvidenceFound, GetValue, ProposalReceived,
+    ProposalSigned, ScheduleTimeout, SignProposal, SignVote, StartHeight, TimeoutFired, ValidateValue,
+    ValueToPropose, ValueValidity, VoteReceived, VoteSigned, WalAppend,
+)
+from consensus.signer import DoubleSignError, FileStorage, Signer
+from consensus.timeouts import TimeoutConfig
+from consensus.types import Commit as CCommit
+from consensus.types import Evidence, InvalidCommit, InvalidEvidence, Proposal, Vote, verify_commit, verify_evidence
+from consensus.wal import WAL, OsFile
+from ledger.block import Block, Commit
+from ledger.codec import CodecError, decode
+from ledger.crypto import tagged_hash
+from ledger.tx import TxError, decode_tx
+
+from .execution import InvalidBlock
+from .mempool import Rejected
+from .p2p import (
+    AllowList, BlockRequest, BlockResponse, EvidenceMsg, P2PConfig, PeerAddress, PeerMisbehaved, ProposalMsg,
+    StatusMsg, TxMsg, TxsMsg, VoteMsg, decode_message, serve_p2p,
+)
+
+log = logging.getLogger("esoc.consensus")
+
+SYNC_WINDOW = 32  # blocks requested ahead of the committed height
+SYNC_RETRY_S = 2.0
+STATUS_EVERY_S = 1.0
+TX_RELAY_BATCH = 500
+
+
+class FatalError(Exception):
+    """The node cannot go on without risking a wrong state (it halts)."""
+
+
+def block_id(raw: bytes) -> bytes:
+    """The value id consensus votes on: the block hash (hash of its header)."""
+    return Block.decode(raw).hash
+
+
+class ConsensusDriver:
+    def __init__(self, node):
+        self.node = node
+        self.app = node.app
+        self.store = node.store
+        self.chain_id = node.chain_id
+        cfg = node.config
+        os.makedirs(node.home.data_dir, exist_ok=True)
+        self.timeouts = TimeoutConfig(
+            propose_ms=cfg.timeout_propose_ms, prevote_ms=cfg.timeout_prevote_ms,
+            precommit_ms=cfg.timeout_precommit_ms, delta_ms=cfg.timeout_delta_ms, max_ms=cfg.timeout_max_ms,
+        )
+        self._ids: collections.OrderedDict[bytes, bytes] = collections.OrderedDict()
+        self.engine = Engine(self.chain_id, node.pubkey, self.timeouts, value_id=self._value_id)
+        self.signer = Signer(node.key, self.chain_id, FileStorage(os.path.join(node.home.data_dir, "priv_validator_state")))
+        self.wal = WAL(OsFile(os.path.join(node.home.data_dir, "cs.wal")))
+        if self.wal.truncated_bytes:
+            log.warning("consensus WAL: truncated a torn tail of %d bytes", self.wal.truncated_bytes)
+        self.send_inbox, self.inbox = trio.open_memory_channel(100_000)
+        self.evidence_pool: dict[bytes, Evidence] = {}
+        self.peer_heights: dict[bytes, int] = {}
+        self.sync_blocks: dict[int, tuple[bytes, bytes]] = {}
+        self.sync_requested: dict[int, float] = {}
+        self.sync_wakeup = trio.Event()
+        self.tx_relay: list[bytes] = []
+        self.tx_inbox: list[tuple[bytes, bytes]] = []
+        self.tx_wakeup = trio.Event()
+        self.last_progress = time.monotonic()
+        self.height_started = time.monotonic()
+        self.p2p = None
+        self.nursery = None
+        self.metrics = getattr(node, "metrics", None)
+
+    # ------------------------------------------------------------------
+    def _value_id(self, raw: bytes) -> bytes:
+        key = tagged_hash("raw block", raw)
+        vid = self._ids.get(key)
+        if vid is None:
+            vid = block_id(raw)
+            self._ids[key] = vid
+            if len(self._ids) > 64:
+                self._ids.popitem(last=False)
+        return vid
+
+    async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        cfg = self.node.config
+        host, _, port = cfg.p2p_listen.rpartition(":")
+        extra = [bytes.fromhex(k) for k in cfg.allow_peers]
+        authorize = AllowList(lambda: [v.pubkey for v in self.app.valset().validators], extra=extra)
+        peers = [PeerAddress.parse(p) for p in cfg.peers]
+        async with trio.open_nursery() as nursery:
+            self.nursery = nursery
+            self.p2p = await nursery.start(
+                lambda task_status: serve_p2p(
+                    host.strip("[]"), int(port), self.node.key, self.chain_id, authorize, self._on_message,
+                    peers=peers, config=P2PConfig(inbound_rate=20_000.0, inbound_burst=40_000.0),
+                    on_peer_connected=self._on_peer_connected, on_peer_disconnected=self._on_peer_disconnected,
+                    task_status=task_status,
+                )
+            )
+            self.node.p2p = self.p2p
+            log.info("p2p listening on %s with %d configured peers", cfg.p2p_listen, len(peers))
+            await self._restore()
+            nursery.start_soon(self._status_loop)
+            nursery.start_soon(self._sync_loop)
+            nursery.start_soon(self._gossip_loop)
+            nursery.start_soon(self._tx_loop)
+            task_status.started()
+            async for event in self.inbox:
+                await self._step(event)
+
+    async def _restore(self) -> None:
+        events = self.wal.events_to_replay()
+        effects = []
+        if events:
+            try:
+                effects = self.engine.restore(events)
+            except Exception as e:  # a WAL that does not replay is corruption
+                raise FatalError(f"consensus WAL does not replay: {type(e).__name__}: {e}") from None
+            log.info("replayed %d WAL events; engine at height %d round %d", len(events), self.engine.height, self.engine.round)
+        await self._perform(effects)
+        if self.engine.height <= self.app.height:
+            await self._start_height(self.app.height + 1)
+
+    async def _start_height(self, h: int) -> None:
+        if h != self.app.height + 1 or self.engine.height >= h:
+            return
+        self.height_started = time.monotonic()
+        self.last_progress = time.monotonic()
+        await self._perform(self.engine.step(StartHeight(h, self.app.valset(h))))
+        await self._feed_sync()
+
+    async def _step(self, event) -> None:
+        if isinstance(event, _StartHeight):
+            await self._start_height(event.height)
+            return
+        await self._perform(self.engine.step(event))
+
+    # ------------------------------------------------------------------
+    # effects
+    # ------------------------------------------------------------------
+    async def _perform(self, effects) -> None:
+        queue = collections.deque(effects)
+        while queue:
+            eff = queue.popleft()
+            t = type(eff)
+            if t is WalAppend:
+                self.wal.append(eff.event, eff.sync)
+            elif t is BroadcastVote:
+                self._broadcast(VoteMsg(eff.vote.encode()).encode())
+            elif t is BroadcastProposal:
+                self._broadcast(ProposalMsg(eff.proposal.encode(), eff.value).encode())
+            elif t is ScheduleTimeout:
+                self.nursery.start_soon(self._timer, eff)
+            elif t is SignVote:
+                try:
+                    v = self.signer.sign_vote(eff.vote)
+                except DoubleSignError as e:
+                    log.error("signer refused a vote: %s", e)
+                    continue
+                queue.extend(self.engine.step(VoteSigned(v)))
+            elif t is SignProposal:
+                try:
+                    p = self.signer.sign_proposal(eff.proposal)
+                except DoubleSignError as e:
+                    log.error("signer refused a proposal: %s", e)
+                    continue
+                queue.extend(self.engine.step(ProposalSigned(p)))
+            elif t is GetValue:
+                raw = self._build(eff.height)
+                if raw is not None:
+                    queue.extend(self.engine.step(ValueToPropose(eff.height, eff.round, raw)))
+            elif t is ValidateValue:
+                ok = self._validate(eff.height, eff.value)
+                queue.extend(self.engine.step(ValueValidity(eff.height, eff.value_id, ok)))
+            elif t is Decide:
+                self._commit(eff)
+            elif t is EvidenceFound:
+                self._add_evidence(eff.evidence, gossip=True)
+            else:  # pragma: no cover - a new effect type nobody handles
+                raise FatalError(f"unhandled consensus effect {t.__name__}")
+            await trio.sleep(0)
+
+    def _broadcast(self, data: bytes) -> None:
+        if self.p2p is not None:
+            self.p2p.broadcast(data)
+
+    async def _timer(self, eff: ScheduleTimeout) -> None:
+        # a timer is never cancelled: the engine ignores a timeout whose (h, r, step) has passed
+        await trio.sleep(eff.duration_ms / 1000)
+        await self.send_inbox.send(TimeoutFired(eff.height, eff.round, eff.step))
+
+    def _last_commit(self) -> Commit | None:
+        h = self.app.height
+        return self.store.commit(h) if h else None
+
+    def _build(self, height: int) -> bytes | None:
+        if height != self.app.height + 1:
+            return None
+        evidence = tuple(ev.to_obj() for ev in self._pending_evidence())
+        t0 = time.monotonic()
+        ex = self.app.build_block(int(time.time() * 1000), self.node.pubkey, self._last_commit(), evidence)
+        log.debug("built block %d with %d txs in %.3fs", height, len(ex.block.txs), time.monotonic() - t0)
+        return ex.raw
+
+    def _validate(self, height: int, raw: bytes) -> bool:
+        try:
+            blk = Block.decode(raw)
+            if height != self.app.height + 1 or blk.height != height:
+                raise InvalidBlock(f"block for height {blk.height}, expected {self.app.height + 1}")
+            self._check_last_commit(blk)
+            seen = set()
+            for ev in blk.evidence:
+                e = Evidence.from_obj(ev)
+                if not 1 <= e.height <= self.app.height + 1:
+                    raise InvalidBlock(f"evidence for height {e.height} cannot be judged at {height}")
+                verify_evidence(self.app.valset(e.height), self.chain_id, e)
+                if e.hash() in seen or self.store.read_at(("evidence", e.hash()), self.app.height) is not None:
+                    raise InvalidBlock("evidence already committed")
+                seen.add(e.hash())
+            t0 = time.monotonic()
+            self.app.execute_block(blk)
+            if self.metrics:
+                self.metrics.block_execution.observe(time.monotonic() - t0)
+            return True
+        except (CodecError, InvalidBlock, InvalidCommit, InvalidEvidence, ValueError, TypeError, AttributeError) as e:
+            log.warning("proposal for height %d is invalid: %s", height, e)
+            return False
+
+    def _check_last_commit(self, blk: Block) -> None:
+        h = blk.height
+        if h == 1:
+            if blk.last_commit is not None:
+                raise InvalidBlock("block 1 carries a last commit")
+            return
+        if blk.last_commit is None:
+            raise InvalidBlock("block carries no commit for the previous block")
+        cc = CCommit.decode(blk.last_commit.encode())
+        verify_commit(self.app.valset(h - 1), self.chain_id, h - 1, blk.header.prev_hash, cc)
+
+    def _commit(self, d: Decide) -> None:
+        if d.height <= self.app.height:
+            return  # replayed from the WAL after the block was already stored
+        if d.height != self.app.height + 1:
+            raise FatalError(f"decided height {d.height} does not follow committed height {self.app.height}")
+        blk = Block.decode(d.value)
+        try:
+            if blk.height > 1:
+                self._check_last_commit(blk)
+            ex = self.app.execute_block(blk)
+        except (InvalidBlock, InvalidCommit) as e:
+            raise FatalError(f"a decided block ({d.height}) does not execute here: {e}; this node's state "
+                             "differs from the network's: stopping rather than committing") from None
+        commit = Commit.decode(d.commit.encode())
+        self.app.commit(ex, commit)
+        self.wal.end_height(d.height)
+        if d.height % 100 == 0:
+            self.wal.checkpoint()
+        for ev in blk.evidence:
+            self.evidence_pool.pop(Evidence.from_obj(ev).hash(), None)
+        for h in [h for h in self.sync_blocks if h <= d.height]:
+            del self.sync_blocks[h]
+        now = time.monotonic()
+        if self.metrics:
+            self.metrics.on_commit(blk, ex, now - self.height_started)
+        self.node.on_committed(blk, ex)
+        self.last_progress = now
+        self._broadcast(StatusMsg(d.height, blk.hash).encode())
+        delay = 0 if (d.height + 1) in self.sync_blocks or self._behind() else self.node.config.block_interval_ms / 1000
+        self.nursery.start_soon(self._next_height_after, d.height + 1, delay)
+
+    def _behind(self) -> bool:
+        return any(h > self.app.height for h in self.peer_heights.values())
+
+    async def _next_height_after(self, h: int, delay: float) -> None:
+        if delay:
+            await trio.sleep(delay)
+        await self.send_inbox.send(_StartHeight(h))
+
+    # ------------------------------------------------------------------
+    # evidence
+    # ------------------------------------------------------------------
+    def _pending_evidence(self) -> list[Evidence]:
+        out = []
+        for h, ev in sorted(self.evidence_pool.items()):
+            if self.store.read_at(("evidence", h), self.app.height) is None:
+                out.append(ev)
+        return out[:50]
+
+    def _add_evidence(self, ev: Evidence, gossip: bool) -> None:
+        h = ev.hash()
+        if h in self.evidence_pool:
+            return
+        self.evidence_pool[h] = ev
+        log.warning("evidence: validator %s signed conflicting votes at height %d", ev.validator.hex()[:16], ev.height)
+        if gossip:
+            self._broadcast(EvidenceMsg(ev.encode()).encode())
+
+    # ------------------------------------------------------------------
+    # network input
+    # ------------------------------------------------------------------
+    def _on_peer_connected(self, peer: bytes) -> None:
+        self.node._peers = len(self.p2p.peers()) if self.p2p else 0
+        h = self.app.height
+        if self.p2p is not None:
+            self.p2p.send(peer, StatusMsg(h, self.app.last_block_hash() if h else bytes(32)).encode())
+            for eff in self.engine.gossip():
+                if isinstance(eff, BroadcastVote):
+                    self.p2p.send(peer, VoteMsg(eff.vote.encode()).encode())
+                elif isinstance(eff, BroadcastProposal):
+                    self.p2p.send(peer, ProposalMsg(eff.proposal.encode(), eff.value).encode())
+
+    def _on_peer_disconnected(self, peer: bytes, reason: str) -> None:
+        self.node._peers = len(self.p2p.peers()) if self.p2p else 0
+        self.peer_heights.pop(peer, None)
+        log.info("peer %s disconnected: %s", peer.hex()[:16], reason)
+
+    async def _on_message(self, peer: bytes, data: bytes) -> None:
+        try:
+            msg = decode_message(data)
+        except CodecError as e:
+            raise PeerMisbehaved(f"undecodable message: {e}") from None
+        t = type(msg)
+        try:
+            if t is VoteMsg:
+                await self.send_inbox.send(VoteReceived(Vote.decode(msg.vote)))
+            elif t is ProposalMsg:
+                await self.send_inbox.send(ProposalReceived(Proposal.decode(msg.proposal), msg.block))
+            elif t is TxMsg:
+                self._queue_txs(peer, [msg.tx])
+            elif t is TxsMsg:
+                self._queue_txs(peer, list(msg.txs))
+            elif t is StatusMsg:
+                self.peer_heights[peer] = msg.height
+                if msg.height > self.app.height:
+                    self.sync_wakeup.set()
+            elif t is BlockRequest:
+                self._serve_block(peer, msg.height)
+            elif t is BlockResponse:
+                self._on_block_response(peer, msg)
+            elif t is EvidenceMsg:
+                ev = Evidence.decode(msg.evidence)
+                if 1 <= ev.height <= self.app.height + 1:
+                    verify_evidence(self.app.valset(ev.height), self.chain_id, ev)
+                    self._add_evidence(ev, gossip=True)
+        except (CodecError, InvalidEvidence) as e:
+            raise PeerMisbehaved(f"bad {msg.TYPE} message: {e}") from None
+
+    # ---- transactions -----------------------------------------------------
+    def _queue_txs(self, peer: bytes, raws: list[bytes]) -> None:
+        if len(self.tx_inbox) > 50_000:
+            return  # overloaded: drop, the sender will resend or the tx expires
+        self.tx_inbox.extend((peer, r) for r in raws)
+        self.tx_wakeup.set()
+
+    def relay_txs(self, raws: list[bytes]) -> None:
+        """Called for transactions admitted through the gRPC API."""
+        self.tx_relay.extend(raws)
+        self.tx_wakeup.set()
+
+    async def _tx_loop(self) -> None:
+        while True:
+            await self.tx_wakeup.wait()
+            self.tx_wakeup = trio.Event()
+            if self.tx_inbox:
+                batch, self.tx_inbox = self.tx_inbox, []
+                checked = await trio.to_thread.run_sync(_decode_verify_batch, [r for _, r in batch])
+                state = self.app.state()
+                nh = self.app.height + 1
+                for tx in checked:
+                    if tx is None:
+                        continue
+                    try:
+                        self.app.mempool.add(tx, state, nh, verified=True)
+                        self.tx_relay.append(tx.raw)
+                    except Rejected:
+                        pass
+            if self.tx_relay and self.p2p is not None:
+                relay, self.tx_relay = self.tx_relay, []
+                for i in range(0, len(relay), TX_RELAY_BATCH):
+                    self.p2p.gossip(TxsMsg(tuple(relay[i:i + TX_RELAY_BATCH])).encode())
+            await trio.sleep(0.01)  # gather a batch
+
+    # ---- block sync ---------------------------------------------------------
+    def _serve_block(self, peer: bytes, height: int) -> None:
+        raw = self.store.block_bytes(height) if 1 <= height <= self.app.height else None
+        commit = self.store.commit(height) if raw is not None else None
+        self.p2p.send(peer, BlockResponse(height, raw, commit.encode() if commit else None).encode())
+
+    def _on_block_response(self, peer: bytes, msg: BlockResponse) -> None:
+        self.sync_requested.pop(msg.height, None)
+        if msg.block is None or msg.commit is None or msg.height <= self.app.height:
+            return
+        if msg.height > self.app.height + SYNC_WINDOW * 2:
+            return
+        self.sync_blocks[msg.height] = (msg.block, msg.commit)
+        self.nursery.start_soon(self._feed_sync)
+
+    async def _feed_sync(self) -> None:
+        h = self.app.height + 1
+        item = self.sync_blocks.get(h)
+        if item is None or self.engine.height != h:
+            return
+        raw, commit_raw = item
+        try:
+            commit = CCommit.decode(commit_raw)
+        except CodecError:
+            del self.sync_blocks[h]
+            return
+        await self.send_inbox.send(DecisionLearned(h, raw, commit))
+
+    async def _sync_loop(self) -> None:
+        while True:
+            with trio.move_on_after(SYNC_RETRY_S):
+                await self.sync_wakeup.wait()
+            self.sync_wakeup = trio.Event()
+            top = max(self.peer_heights.values(), default=0)
+            base = self.app.height
+            if top <= base or self.p2p is None:
+                continue
+            self.node._catching_up = top > base + 1
+            now = time.monotonic()
+            ahead = [p for p, ph in self.peer_heights.items() if ph > base]
+            for i, h in enumerate(range(base + 1, min(top, base + SYNC_WINDOW) + 1)):
+                if h in self.sync_blocks:
+                    continue
+                asked = self.sync_requested.get(h)
+                if asked is not None and now - asked < SYNC_RETRY_S:
+                    continue
+                peers = [p for p in ahead if self.peer_heights.get(p, 0) >= h]
+                if not peers:
+                    continue
+                self.p2p.send(peers[(h + i) % len(peers)], BlockRequest(h).encode())
+                self.sync_requested[h] = now
+            await self._feed_sync()
+
+    # ---- liveness -----------------------------------------------------------
+    async def _status_loop(self) -> None:
+        while True:
+            await trio.sleep(STATUS_EVERY_S)
+            h = self.app.height
+            self._broadcast(StatusMsg(h, self.app.last_block_hash() if h else bytes(32)).encode())
+            if not self._behind():
+                self.node._catching_up = False
+            self.node._round = self.engine.round
+
+    async def _gossip_loop(self) -> None:
+        while True:
+            await trio.sleep(1.0)
+            if time.monotonic() - self.last_progress < 2.0:
+                continue
+            for eff in self.engine.gossip():
+                if isinstance(eff, BroadcastVote):
+                    self._broadcast(VoteMsg(eff.vote.encode()).encode())
+                elif isinstance(eff, BroadcastProposal):
+                    self._broadcast(ProposalMsg(eff.proposal.encode(), eff.value).encode())
+            self.last_progress = time.monotonic() - 1.0
+
+
+class _StartHeight:
+    """Internal inbox item: start consensus for ``height`` (after the commit pause)."""
+
+    __slots__ = ("height",)
+
+    def __init__(self, height: int):
+        self.height = height
+
+
+def _decode_verify_batch(raws: list[bytes]) -> list:
+    out = []
+    for raw in raws:
+        try:
+            tx = decode_tx(raw)
+        except TxError:
+            out.append(None)
+            continue
+        out.append(tx if tx.verify_signature() else None)
+    return out
+
+
+async def run_consensus(node, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    driver = ConsensusDriver(node)
+    node.driver = driver
+    await driver.run(task_status=task_status)
+
+
+__all__ = ["ConsensusDriver", "FatalError", "run_consensus", "block_id", "decode"]

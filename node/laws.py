@@ -1,0 +1,359 @@
+"""Policy contracts on the chain: versions in state, the chain's ``Host``, calls and views.
+
+State kept for contracts::
+
+    ("contract", name)        {"versions": [{"version", "code_hash", "since"}, ...]}
+    ("code", code_hash)       the source text (every version stays readable)
+    ("cstore", name, key)     the contract's storage (canonical value bytes)
+    ("cusage", name)          bytes of storage in use (the runtime's bound)
+    ("beacon", height)        the randomness beacon of that height
+    ("hook", name)            the outcome of the law's last ``on_block`` run
+
+A law's money lives in an ordinary account at ``contract_address(name)``
+(kind ``contract``), so every fen it holds is in the supply invariant.
+
+A call at height ``h`` runs the version in force at ``h`` (the last one whose
+``since`` is at most ``h``).  Genesis installs every module of
+``contracts/laws/``; after that :func:`install_at_height` is the only way a
+law changes, called by an enacted governance decision.
+
+The beacon of height ``h`` is the tagged hash of the commit that decided
+block ``h`` as carried in block ``h + 1`` (2f+1 Ed25519 signatures over the
+block hash).  No validator alone can choose or predict it; its limit: the
+proposer of block ``h + 1`` picks which 2f+1 precommits to include and could
+withhold its block, so it can bias the value among a few alternatives.  Laws
+use the beacon of a height fixed before anyone could know it (a lottery
+draws with the beacon of a block after applications close).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from contracts.runtime import CheckError, Contract, Effects, ErrorCode, Host, SandboxBreach, compile_contract
+from contracts.runtime import execute as rt_execute
+from contracts.runtime import run as rt_run
+from ledger import codes
+from ledger.address import AddressError, decode_address, encode_address
+from ledger.codec import decode, encode
+from ledger.crypto import tagged_hash
+from ledger.state import Account, State
+
+log = logging.getLogger("esoc.laws")
+
+HOOK_ENTRY = "on_block"
+HOOK_GAS = 20_000_000
+VIEW_GAS = 50_000_000
+MAX_CALL_GAS = 200_000_000
+
+
+class LawError(ValueError):
+    pass
+
+
+def contract_account(name: str) -> bytes:
+    """The 20-byte account address holding contract ``name``'s funds."""
+    return tagged_hash("contract address", name.encode("utf-8"))[:20]
+
+
+def _addr(text: str) -> bytes | None:
+    try:
+        return decode_address(text)
+    except AddressError:
+        return None
+
+
+class ChainHost(Host):
+    """The chain as one contract call sees it, over a working state."""
+
+    def __init__(self, laws: "Laws", state: State, sender: bytes | None, height: int, time_ms: int):
+        self.laws = laws
+        self.state = state
+        self._sender = encode_address(sender) if sender else ""
+        self._height = height
+        self._time = time_ms // 1000
+        self.events: list = []
+
+    def sender(self) -> str:
+        return self._sender
+
+    def height(self) -> int:
+        return self._height
+
+    def time(self) -> int:
+        return self._time
+
+    def beacon(self, height: int) -> bytes | None:
+        v = self.state.get_value(("beacon", height))
+        return v if isinstance(v, bytes) else None
+
+    def has_role(self, address: str, role: str) -> bool:
+        a = _addr(address)
+        return a is not None and role in self.state.account(a).roles
+
+    def balance(self, address: str) -> int:
+        a = _addr(address)
+        return 0 if a is None else self.state.account(a).balance
+
+    def check_transfer(self, frm: str, to: str, amount: int) -> int:
+        t = _addr(to)
+        if t is None or _addr(frm) is None:
+            return int(ErrorCode.TRANSFER_REFUSED)
+        if not self.state.account(t).registered:
+            return int(ErrorCode.TRANSFER_REFUSED)
+        return 0
+
+    def contract_source(self, name: str) -> str | None:
+        v = self.laws.version_at(self.state, name, self._height)
+        return None if v is None else self.laws.source(self.state, v["code_hash"])
+
+    def contract_address(self, name: str) -> str:
+        return encode_address(contract_account(name))
+
+    def storage_get(self, contract: str, key: str) -> bytes | None:
+        return self.state.get_bytes(("cstore", contract, key))
+
+    def storage_usage(self, contract: str) -> int:
+        v = self.state.get_value(("cusage", contract))
+        return v if isinstance(v, int) else 0
+
+    def apply(self, effects: Effects) -> None:
+        st = self.state
+        usage: dict[str, int] = {}
+        for contract, key, value in effects.writes:
+            path = ("cstore", contract, key)
+            old = st.get_bytes(path)
+            delta = 0
+            if old is not None:
+                delta -= len(key.encode("utf-8")) + len(old)
+            if value is None:
+                st.delete(path)
+            else:
+                st.put(path, value)
+                delta += len(key.encode("utf-8")) + len(value)
+            usage[contract] = usage.get(contract, 0) + delta
+        for contract, delta in usage.items():
+            if delta:
+                st.put_value(("cusage", contract), self.storage_usage(contract) + delta)
+        for frm, to, amount in effects.transfers:
+            f, t = decode_address(frm), decode_address(to)
+            a = st.account(f)
+            if a.balance < amount:  # the runtime checked; this would be a runtime bug
+                raise SandboxBreach("transfer beyond balance reached the host")
+            st.set_account(f, a.with_balance(a.balance - amount))
+            b = st.account(t)
+            st.set_account(t, b.with_balance(b.balance + amount))
+            self.events.append({"type": "transfer", "from": f, "to": t, "amount": amount})
+        for ev in effects.events:
+            self.events.append({"type": "law", "contract": ev.contract, "name": ev.name, "data": ev.data})
+
+
+class Laws:
+    """The node's view of installed laws: versions, compiled code, calls."""
+
+    def __init__(self, sources: dict[str, str] | None = None):
+        self.genesis_sources = dict(sources or {})
+
+    # ---- versions -----------------------------------------------------------
+    @staticmethod
+    def versions(state: State, name: str) -> list[dict]:
+        v = state.get_value(("contract", name))
+        return list(v["versions"]) if v else []
+
+    def version_at(self, state: State, name: str, height: int) -> dict | None:
+        found = None
+        for v in self.versions(state, name):
+            if v["since"] <= height:
+                found = v
+        return found
+
+    @staticmethod
+    def source(state: State, code_hash: bytes) -> str | None:
+        v = state.get_value(("code", code_hash))
+        return v if isinstance(v, str) else None
+
+    @staticmethod
+    def names(state_reader) -> list[str]:
+        v = state_reader.get_value(("contract_names",))
+        return list(v) if v else []
+
+    def install(self, state: State, name: str, source: str, since: int) -> dict:
+        """Install ``source`` as the next version of ``name``, in force from ``since``."""
+        try:
+            c = compile_contract(name, source)
+        except CheckError as e:
+            raise LawError(f"law {name} is not in the contract subset: {e}") from None
+        versions = self.versions(state, name)
+        if versions and versions[-1]["since"] >= since:
+            raise LawError(f"law {name}: a version already holds from height {versions[-1]['since']}")
+        entry = {"version": len(versions) + 1, "code_hash": c.code_hash, "since": since}
+        versions.append(entry)
+        state.put_value(("contract", name), {"versions": versions})
+        state.put_value(("code", c.code_hash), source)
+        names = self.names(state)
+        if name not in names:
+            names.append(name)
+            state.put_value(("contract_names",), sorted(names))
+            addr = contract_account(name)
+            acct = state.account(addr)
+            state.set_account(addr, Account(acct.balance, acct.nonce, "contract", (), f"law:{name}"))
+        return entry
+
+    def install_genesis(self, state: State, genesis) -> None:
+        for name in sorted(self.genesis_sources):
+            self.install(state, name, self.genesis_sources[name], since=1)
+
+    def contract(self, state: State, name: str, height: int) -> Contract | None:
+        v = self.version_at(state, name, height)
+        if v is None:
+            return None
+        src = self.source(state, v["code_hash"])
+        return compile_contract(name, src, version=v["version"])  # cached by code hash
+
+    # ---- block hooks ----------------------------------------------------------
+    def begin_block(self, state: State, ctx, last_commit) -> None:
+        if last_commit is not None:
+            state.put_value(("beacon", last_commit.height), tagged_hash("beacon", last_commit.encode()))
+
+    def end_block(self, state: State, ctx) -> None:
+        """Run each law's ``on_block`` entry with a fixed gas budget (bounded work per block)."""
+        for name in self.names(state):
+            c = self.contract(state, name, ctx.height)
+            if c is None or HOOK_ENTRY not in c.entries:
+                continue
+            host = ChainHost(self, state, contract_account(name), ctx.height, ctx.time_ms)
+            try:
+                res = rt_execute(c, HOOK_ENTRY, {}, host, HOOK_GAS, read_only=False)
+            except SandboxBreach as e:
+                raise RuntimeError(f"sandbox breach in {name}.on_block: {e}") from None
+            state.put_value(("hook", name), {"height": ctx.height, "code": res.code, "gas_used": res.gas_used})
+
+    # ---- transactions -----------------------------------------------------------
+    def call_tx(self, state: State, tx, p, ctx, events: list):
+        from .execution import TxFailed
+
+        c = self.contract(state, p.contract, ctx.height)
+        if c is None:
+            raise TxFailed(codes.UNKNOWN_CONTRACT)
+        if p.entry not in c.entries:
+            raise TxFailed(codes.CONTRACT_BASE + int(ErrorCode.UNKNOWN_ENTRY))
+        if not isinstance(p.args, dict):
+            raise TxFailed(codes.CONTRACT_BASE + int(ErrorCode.BAD_ARGS))
+        host = ChainHost(self, state, tx.sender, ctx.height, ctx.time_ms)
+        gas = min(p.gas_limit, MAX_CALL_GAS)
+        try:
+            res = rt_execute(c, p.entry, p.args, host, gas, read_only=False)
+        except SandboxBreach as e:
+            raise RuntimeError(f"sandbox breach in {p.contract}.{p.entry}: {e}") from None
+        if res.code != 0:
+            err = TxFailed(codes.CONTRACT_BASE + res.code)
+            err.gas = res.gas_used
+            raise err
+        events.append({"type": "call", "contract": p.contract, "entry": p.entry, "version": c.version})
+        events.extend(host.events)
+        return res.value, res.gas_used
+
+    # ---- queries (gRPC) -------------------------------------------------------
+    def info(self, reader, name: str, v: dict, c: Contract | None) -> dict:
+        src = self.source(reader, v["code_hash"]) or ""
+        summary = ""
+        try:
+            import ast
+
+            summary = (ast.get_docstring(ast.parse(src)) or "").strip().splitlines()[0]
+        except (SyntaxError, IndexError, ValueError):
+            pass
+        return {
+            "name": name, "version": v["version"], "code_hash": v["code_hash"], "since_height": v["since"],
+            "entries": list(c.entries) if c else [], "views": list(c.views) if c else [], "summary": summary,
+        }
+
+
+@dataclasses.dataclass
+class LawQueries:
+    """Read-only law queries against committed state at a height (the gRPC side)."""
+
+    laws: Laws
+    store: object  # ChainStore
+    genesis_time_ms: int = 0
+
+    def _reader(self, height: int) -> State:
+        store = self.store
+        if height == store.height():
+            return State(store.read_latest, store.state_root(height), height)
+
+        def read(pb: bytes) -> bytes | None:
+            from ledger.state import key_hash
+
+            vh = store.smt.get(store.state_root(height), key_hash(pb))
+            return None if vh is None else store.get_value_by_hash(vh)
+
+        return State(read, store.state_root(height), height)
+
+    def list(self, height: int) -> list[dict]:
+        r = self._reader(height)
+        out = []
+        for name in self.laws.names(r):
+            v = self.laws.version_at(r, name, height)
+            if v is not None:
+                out.append(self.laws.info(r, name, v, self.laws.contract(r, name, height)))
+        return out
+
+    def show(self, name: str, version: int | None, height: int) -> tuple[dict, str, list[dict]]:
+        r = self._reader(height)
+        versions = self.laws.versions(r, name)
+        if not versions:
+            raise ValueError(f"no law named {name!r}")
+        if version is not None:
+            match = [v for v in versions if v["version"] == version]
+            if not match:
+                raise ValueError(f"law {name} has no version {version}")
+            v = match[0]
+        else:
+            v = self.laws.version_at(r, name, height)
+            if v is None:
+                raise ValueError(f"law {name} holds no version at height {height}")
+        src = self.laws.source(r, v["code_hash"]) or ""
+        c = compile_contract(name, src, version=v["version"])
+        infos = [self.laws.info(r, name, x, None) for x in versions]
+        return self.laws.info(r, name, v, c), src, infos
+
+    def eval(self, name: str, function: str, args: dict, height: int, source: str | None = None,
+             gas_limit: int | None = None) -> dict:
+        r = self._reader(height)
+        gas = min(gas_limit or VIEW_GAS, VIEW_GAS)
+        if source is not None:
+            try:
+                c = compile_contract(name or "pilot", source)
+            except CheckError as e:
+                return {"code": 100 + int(ErrorCode.CONTRACT_INVALID), "error": str(e)}
+        else:
+            c = self.laws.contract(r, name, height)
+            if c is None:
+                raise ValueError(f"no law named {name!r} at height {height}")
+        if not c.is_public(function):
+            return {"code": 100 + int(ErrorCode.UNKNOWN_ENTRY), "error": f"{function!r} is not an entry or view of {c.name}"}
+        blk = self.store.block(height) if height else None
+        time_ms = blk.header.time_ms if blk is not None else self.genesis_time_ms
+        host = ChainHost(self.laws, r, None, height, time_ms)
+        # views run read-only; an entry in a pilot run is executed and its effects reported, never applied
+        res, effects = rt_run(c, function, args, host, gas, read_only=function in c.views)
+        out = {"code": 0 if res.code == 0 else 100 + res.code, "gas_used": res.gas_used}
+        if res.code == 0:
+            out["value"] = encode(res.value)
+        else:
+            out["error"] = ErrorCode(res.code).name if res.code in ErrorCode._value2member_map_ else str(res.code)
+            if res.value is not None:
+                out["value"] = encode(res.value)
+        if effects is not None:
+            out["events"] = encode({
+                "writes": [[c_, k, v] for c_, k, v in effects.writes],
+                "transfers": [list(t) for t in effects.transfers],
+                "events": [e.to_obj() for e in effects.events],
+            })
+        return out
+
+
+def decode_value(raw: bytes):
+    return decode(raw) if raw else None
