@@ -142,6 +142,15 @@ class Node:
                 return
 
 
+def _leaves(e: BaseException) -> list[BaseException]:
+    if isinstance(e, BaseExceptionGroup):
+        out = []
+        for x in e.exceptions:
+            out.extend(_leaves(x))
+        return out
+    return [e]
+
+
 def run_node(home_path: str) -> None:
     home = Home(home_path)
     cfg = NodeConfig.load(home.config_file)
@@ -149,10 +158,15 @@ def run_node(home_path: str) -> None:
     node = Node(home, cfg)
     try:
         trio.run(node.run)
-    except Exception as e:
+    except BaseException as e:
         from .consensus_driver import FatalError
 
-        if isinstance(e, FatalError) or (hasattr(e, "exceptions") and any(isinstance(x, FatalError) for x in e.exceptions)):
-            log.critical("halting: %s", e)
-            raise SystemExit(3) from None
-        raise
+        leaves = _leaves(e)
+        if all(isinstance(x, (KeyboardInterrupt, SystemExit)) for x in leaves):
+            raise
+        for x in leaves:
+            log.critical("node stopped by %s: %s", type(x).__name__, x, exc_info=(type(x), x, x.__traceback__))
+        first = leaves[0]
+        if isinstance(first, FatalError):
+            raise SystemExit(f"esoc: halting: {first}") from None
+        raise RuntimeError(f"{type(first).__name__}: {first}") from None

@@ -470,6 +470,17 @@ class PeerManager:
             except _NET_ERRORS as e:
                 conn.stream_broken = True
                 conn.reason = conn.reason or f"connection lost: {_reason(e)}"
+            except BaseExceptionGroup as eg:
+                # the reader/writer nursery wraps a peer's reset in a group: a lost
+                # connection ends this peer only, anything else still propagates
+                net, rest = eg.split(_NET_ERRORS)
+                if rest is not None:
+                    raise rest from None
+                first = net.exceptions[0]
+                while isinstance(first, BaseExceptionGroup):
+                    first = first.exceptions[0]
+                conn.stream_broken = True
+                conn.reason = conn.reason or f"connection lost: {_reason(first)}"
             finally:
                 self._unregister(conn)
             # 4. goodbye

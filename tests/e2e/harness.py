@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from node.config import NodeConfig
@@ -109,14 +110,18 @@ class NodeProc:
 class Devnet:
     """A devnet home with N validators, each a real process."""
 
-    def __init__(self, home: str, validators: int = 1, block_interval_ms: int = 100):
+    def __init__(self, home: str, validators: int = 1, block_interval_ms: int = 100, **config):
         self.home = home
         self.base = free_port_block(validators)
         self.desc = init_devnet(home, validators, self.base, fast_kdf=True, block_interval_ms=block_interval_ms)
         self.nodes = [NodeProc(n["home"], n["grpc"]) for n in self.desc["nodes"]]
+        settings = {"log_level": "warning", "timeout_propose_ms": 800, "timeout_prevote_ms": 300,
+                    "timeout_precommit_ms": 300, "timeout_delta_ms": 200, "timeout_max_ms": 3000}
+        settings.update(config)
         for n in self.desc["nodes"]:
             cfg = NodeConfig.load(os.path.join(n["home"], "config.toml"))
-            cfg.log_level = "warning"
+            for k, v in settings.items():
+                setattr(cfg, k, v)
             cfg.save(os.path.join(n["home"], "config.toml"))
 
     @property
@@ -145,3 +150,88 @@ class Devnet:
         if check and r.returncode != 0:
             raise AssertionError(f"esoc {' '.join(args)} exited {r.returncode}: {r.stderr}")
         return r
+
+    def height(self, i: int) -> int:
+        with self.nodes[i].client() as c:
+            return c.status().height
+
+    def wait_height(self, h: int, nodes=None, timeout: float = 60) -> None:
+        for i in (range(len(self.nodes)) if nodes is None else nodes):
+            with self.nodes[i].client() as c:
+                wait_until(lambda: c.status().height >= h, timeout, f"node {i} to reach height {h}")
+
+    def headers(self, i: int, upto: int) -> list[tuple[bytes, bytes]]:
+        """(block hash, state root) of heights 1..upto on node i."""
+        out = []
+        with self.nodes[i].client() as c:
+            for h in range(1, upto + 1):
+                b = c.block(height=h)
+                out.append((b.hash, b.state_root))
+        return out
+
+    def check_agreement(self, nodes=None) -> int:
+        """Every node holds identical headers and state roots up to the lowest height."""
+        idx = list(range(len(self.nodes))) if nodes is None else list(nodes)
+        top = min(self.height(i) for i in idx)
+        ref = self.headers(idx[0], top)
+        for i in idx[1:]:
+            assert self.headers(i, top) == ref, f"node {i} disagrees with node {idx[0]}"
+        return top
+
+    def tx_counts(self, i: int) -> dict[bytes, int]:
+        counts: dict[bytes, int] = {}
+        with self.nodes[i].client() as c:
+            top = c.status().height
+            for h in range(1, top + 1):
+                for t in c.block(height=h).tx_hashes:
+                    counts[t] = counts.get(t, 0) + 1
+        return counts
+
+
+class Load(threading.Thread):
+    """Signed transfers in batches against whichever node answers; records what
+    each client saw committed (acknowledged)."""
+
+    def __init__(self, net: "Devnet", senders=("alice", "bob", "carol", "dan"), batch: int = 20, to: str = "erin"):
+        super().__init__(daemon=True)
+        from ledger.address import decode_address
+        from wallet.keystore import Keystore
+
+        self.net = net
+        self.stop_flag = threading.Event()
+        ks = Keystore(net.keystore)
+        self.senders = [(n, ks.unlock(n, "devnet")) for n in senders]
+        self.to = decode_address(net.account(to)["address"])
+        self.batch = batch
+        self.acked: list[bytes] = []
+        self.sent = 0
+        self.errors = 0
+
+    def run(self):
+        from ledger.tx import Transfer, sign_tx
+
+        k = 0
+        while not self.stop_flag.is_set():
+            node = self.net.nodes[k % len(self.net.nodes)]
+            k += 1
+            try:
+                with node.client() as c:
+                    st = c.status()
+                    batch = []
+                    for name, key in self.senders:
+                        nonce = c.account(self.net.account(name)["address"]).nonce
+                        batch += [sign_tx(key, st.chain_id, "transfer", Transfer(to=self.to, amount=1), nonce + i,
+                                          st.height + 100) for i in range(self.batch)]
+                    r = c.submit_batch(batch)
+                    self.sent += r.accepted
+                    last = batch[-1].hash
+                    c.wait_for_tx(last, timeout=15, poll=0.05)
+                    self.acked.append(last)
+            except ClientError:
+                self.errors += 1
+                if self.stop_flag.wait(0.1):
+                    return
+
+    def stop(self):
+        self.stop_flag.set()
+        self.join(timeout=30)

@@ -405,3 +405,29 @@ def test_sending_while_the_peer_said_goodbye_mid_batch_is_harmless():
                 nursery.cancel_scope.cancel()
 
     run(main)
+
+
+def test_a_peer_that_resets_its_connection_drops_only_that_peer():
+    """Regression: an RST from a connected peer arrives wrapped in the reader/
+    writer nursery's exception group; it must end that connection, not the node."""
+    import socket as pysocket
+
+    async def main():
+        with trio.fail_after(LIMIT):
+            async with trio.open_nursery() as nursery:
+                nodes = await full_mesh(nursery)
+                (m0, in0), (m1, in1), _ = nodes
+                for _ in range(3):
+                    peer = await RawClient.connect(m0.listen_port, KEYS[3])
+                    assert isinstance(peer.events[0], HandshakeDone)
+                    await m0.wait_connected(KEYS[3].public)
+                    m0.broadcast(b"x" * 100_000)  # keep the writer busy while the reset lands
+                    sock = peer.stream.socket
+                    sock.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sock.close()  # RST, not FIN
+                    await m0.wait_until(lambda: KEYS[3].public not in m0.peers())
+                m1.broadcast(b"after resets")
+                await in0.wait_for(lambda ib: b"after resets" in ib.data_from(KEYS[1].public))
+                nursery.cancel_scope.cancel()
+
+    run(main)
