@@ -33,11 +33,12 @@ Graded-preference lotteries (products on trial)
     *Limits of the beacon*: the draw is fair only if nobody could know or
     choose ``beacon(draw_at)`` before applications closed.  The law ensures
     the order in time (draw_at > closes, and the draw is refused until the
-    beacon exists); the node must ensure the beacon is not chosen by one
-    validator (e.g. a threshold signature of the block, not a proposer's
-    hash).  If a proposer can withhold a block it can at most delay the
-    draw, not bias it, under that beacon; with a hash-based beacon a proposer
-    could grind it.
+    beacon exists).  The node's beacon is the hash of the 2f+1 signatures
+    that committed block ``draw_at``, carried in the next block: no single
+    validator can choose or predict it, but the next block's proposer picks
+    which valid set of signatures to include, so it can choose among a few
+    alternative draws (docs/laws/allocation.md).  A unique threshold
+    signature would remove that choice.
 Queues (first come, first served)
     ``units`` units; a citizen's place is the order in which their
     ``join_queue`` transaction was included in the chain; places 1..units
