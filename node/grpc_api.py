@@ -362,8 +362,11 @@ def start_grpc_server(node, listen: str, trio_token, rate: int, burst: int, work
     hs.set("esoc.v1.Node", health_pb2.HealthCheckResponse.SERVING)
     names = (pb.DESCRIPTOR.services_by_name["Node"].full_name, health.SERVICE_NAME, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(listen)
+    try:
+        port = server.add_insecure_port(listen)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen for gRPC on {listen}")
+        raise OSError(f"cannot listen for gRPC on {listen} (address in use or not available)")
     server.start()
     return server
