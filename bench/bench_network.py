@@ -1,0 +1,484 @@
+"""Network: a 4-validator devnet of real processes on this machine (issue 4).
+
+Part 1, throughput and latency.  Four validator processes (``esoc node
+start``) on loopback, Tendermint over TCP p2p, with a genesis that adds
+``accounts`` funded citizen accounts.  Transfers between them are signed
+before the clock starts (in worker processes), then offered OPEN-LOOP for
+``seconds``: every ``TICK`` seconds one ``SubmitTxBatch`` goes to each of the
+4 nodes' gRPC endpoints, sent asynchronously (a gRPC future), whatever the
+chain is doing.  Each sender account always goes to the same node, and an
+account's next transaction is offered at least ~3 s after its previous one,
+so nonces arrive in order.  One ``StreamBlocks`` subscriber on node 0 stamps
+when each block is seen; a transaction's commit latency is that stamp minus
+the moment its batch was sent.  Finalized transactions/s counts the bench's
+transactions (with an OK receipt) in blocks seen during the load window.
+
+The limit beside it is this machine's raw Ed25519 verification rate on all
+cores, measured in the same run, divided by 4: every transaction's
+signature is checked once on each of the 4 validators (the node admitting
+it from gRPC, and each peer the transaction is relayed to), and the 4 share
+the cores.  Targets (issue 4): >= 50% of that ceiling, p50 <= 1 s, p99 <= 3 s.
+
+Node settings for part 1: ``block_interval_ms`` 200 (the pause after each
+commit: blocks of a few hundred transactions, a short path to commit),
+propose 3 s / prevote 1 s / precommit 1 s / delta 0.5 s timeouts (generous:
+a full proposal must be built, sent and executed before a validator gives
+up on it; on a busy 2-core machine a premature timeout costs a whole round),
+``max_block_txs`` 5000 (the devnet's), log level warning.
+
+Part 2, catch-up.  A second 4-validator devnet tuned for fast empty blocks
+(``block_interval_ms`` 5, propose timeout 150 ms, prevote/precommit 100 ms):
+one validator is stopped (SIGTERM), the other three commit ``catchup_blocks``
+blocks (their rate is the live block rate; every 4th height waits out the
+stopped proposer's propose timeout), then it is restarted and its height is
+polled until it reaches the height the others had when it was restarted:
+blocks/s through block sync, from the moment it answers gRPC, and its ratio
+to the live rate.
+
+Every process is stopped in ``finally`` blocks.  About 3-4 minutes.
+
+Run alone: ``python -m bench network`` or ``python -m bench.bench_network``.
+Knobs (environment): ESOC_BENCH_NET_RATE (offered tx/s; default 1200),
+ESOC_BENCH_NET_SECONDS (60), ESOC_BENCH_NET_BLOCKS (1000),
+ESOC_BENCH_NET_PROFILE=DIR (py-spy record every node during the load window
+into DIR, collapsed stacks; needs ``pip install py-spy``),
+ESOC_BENCH_NET_PART=load|catchup (run one part only), ESOC_BENCH_NET_KEEP=1
+(keep the devnet homes for inspection).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from .machine import ed25519_verify_rate
+
+TICK = 0.1  # seconds between batches (one batch per node per tick)
+SPACING_S = 3.0  # minimum seconds between two transactions of one sender
+SALT = "bench-network"
+DRAIN_S = 15.0  # after the load window: how long to wait for the backlog
+
+LOAD_SETTINGS = {"timeout_propose_ms": 3000, "timeout_prevote_ms": 1000, "timeout_precommit_ms": 1000,
+                 "timeout_delta_ms": 500, "timeout_max_ms": 10000, "log_level": "warning"}
+LOAD_INTERVAL_MS = 200
+CATCHUP_SETTINGS = {"timeout_propose_ms": 150, "timeout_prevote_ms": 100, "timeout_precommit_ms": 100,
+                    "timeout_delta_ms": 100, "timeout_max_ms": 2000, "log_level": "warning"}
+CATCHUP_INTERVAL_MS = 5
+
+
+def _env(name: str, default):
+    v = os.environ.get(name)
+    return type(default)(v) if v else default
+
+
+# ---------------------------------------------------------------------------
+# devnet with extra funded accounts
+# ---------------------------------------------------------------------------
+def _load_key(i: int):
+    from ledger.crypto import PrivateKey
+
+    return PrivateKey.from_name(f"load{i}", salt=SALT)
+
+
+def _add_accounts(net, n: int, balance: int = 10**7) -> None:
+    """Rewrite the devnet's genesis (top level and every node's copy) with n
+    extra funded citizens ``load0 .. load{n-1}``."""
+    from ledger.address import address_of
+    from node.genesis import Genesis, GenesisAccount
+
+    path0 = os.path.join(net.desc["nodes"][0]["home"], "genesis.json")
+    with open(path0) as f:
+        g = Genesis.from_json(f.read())
+    extra = tuple(GenesisAccount(address=address_of(_load_key(i).public), balance=balance, kind="citizen", roles=(),
+                                 name=f"load{i}") for i in range(n))
+    import dataclasses
+
+    g = dataclasses.replace(g, accounts=g.accounts + extra)
+    g.validate()
+    text = g.to_json()
+    for p in [os.path.join(net.home, "genesis.json")] + [os.path.join(n_["home"], "genesis.json") for n_ in net.desc["nodes"]]:
+        with open(p, "w") as f:
+            f.write(text)
+
+
+def _devnet(home: str, interval_ms: int, settings: dict, accounts: int = 0):
+    from tests.e2e.harness import Devnet
+
+    net = Devnet(home, validators=4, block_interval_ms=interval_ms, **settings)
+    if accounts:
+        _add_accounts(net, accounts)
+    return net
+
+
+def _stop_all(net) -> None:
+    if net is None:
+        return
+    for n in net.nodes:
+        try:
+            n.stop()
+        except Exception:
+            try:
+                n.kill()
+            except Exception:
+                pass
+
+
+# ---------------------------------------------------------------------------
+# pre-signed load
+# ---------------------------------------------------------------------------
+def _sign_part(args) -> list[tuple[bytes, bytes]]:
+    """Sign the transactions of one node's senders, in offer order."""
+    chain_id, senders, n_accounts, count, seed = args
+    from ledger.address import address_of
+    from ledger.tx import Transfer, sign_tx
+
+    rng = random.Random(seed)
+    keys = {i: _load_key(i) for i in senders}
+    addrs = [address_of(_load_key(j).public) for j in range(n_accounts)]
+    out = []
+    for c in range(count):
+        i = senders[c % len(senders)]
+        nonce = c // len(senders)
+        to = addrs[rng.randrange(n_accounts)]
+        tx = sign_tx(keys[i], chain_id, "transfer", Transfer(to=to, amount=1 + rng.randrange(100)), nonce, 10**9)
+        out.append((tx.raw, tx.hash))
+    return out
+
+
+def _presign(chain_id: str, n_accounts: int, per_node: int, nodes: int = 4) -> list[list[tuple[bytes, bytes]]]:
+    """per node: [(raw, hash)] in offer order; node k's senders are accounts i with i % nodes == k."""
+    jobs = [(chain_id, list(range(k, n_accounts, nodes)), n_accounts, per_node, 1000 + k) for k in range(nodes)]
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(min(nodes, os.cpu_count() or 1)) as pool:
+        return pool.map(_sign_part, jobs, chunksize=1)
+
+
+# ---------------------------------------------------------------------------
+# observer: blocks as node 0 announces them
+# ---------------------------------------------------------------------------
+class BlockWatcher(threading.Thread):
+    def __init__(self, target: str, from_height: int):
+        super().__init__(daemon=True)
+        from wallet.client import Client
+
+        self.client = Client(target, timeout=10)
+        self.from_height = from_height
+        self.blocks: list[tuple[int, float, list[bytes], list[int], int]] = []  # height, seen, hashes, codes, time_ms
+        self.error: BaseException | None = None
+
+    def run(self):
+        from ledger.codec import decode
+
+        try:
+            for b in self.client.stream_blocks(self.from_height):
+                t = time.monotonic()
+                codes = []
+                try:
+                    for r in decode(b.receipts):
+                        codes.append(r["code"] if isinstance(r, dict) else r[1])
+                except Exception:
+                    codes = [0] * len(b.tx_hashes)
+                self.blocks.append((b.height, t, list(b.tx_hashes), codes, b.time_ms))
+        except BaseException as e:  # closing the channel ends the stream
+            self.error = e
+
+    def stop(self):
+        self.client.close()
+        self.join(timeout=5)
+
+
+# ---------------------------------------------------------------------------
+# py-spy (optional)
+# ---------------------------------------------------------------------------
+def _start_profilers(net, seconds: float, outdir: str) -> list[subprocess.Popen]:
+    spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    if not os.path.exists(spy):
+        print("py-spy not found; no profile", file=sys.stderr)
+        return []
+    os.makedirs(outdir, exist_ok=True)
+    procs = []
+    for i, n in enumerate(net.nodes):
+        out = os.path.join(outdir, f"node{i}.txt")
+        procs.append(subprocess.Popen([spy, "record", "--pid", str(n.proc.pid), "--duration", str(int(seconds)),
+                                       "--rate", "50", "--format", "raw", "--threads", "--nonblocking", "-o", out],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return procs
+
+
+# ---------------------------------------------------------------------------
+# part 1: open-loop load
+# ---------------------------------------------------------------------------
+def _pct(xs: list[float], q: float) -> float:
+    if not xs:
+        return float("nan")
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def load_test(home: str, rate: int, seconds: float, verbose: bool = True) -> dict:
+    from proto import esoc_pb2 as pb
+    from wallet.client import Client
+
+    nodes = 4
+    per_tick = max(nodes, int(round(rate * TICK)))
+    per_node_tick = per_tick // nodes
+    offered_rate = per_node_tick * nodes / TICK
+    ticks = int(round(seconds / TICK))
+    per_node = per_node_tick * ticks
+    n_accounts = max(400, int(offered_rate * SPACING_S))  # each sender offers one tx every SPACING_S
+    n_accounts += (-n_accounts) % nodes
+
+    t0 = time.monotonic()
+    net = _devnet(home, LOAD_INTERVAL_MS, LOAD_SETTINGS, accounts=n_accounts)
+    signed = _presign(net.desc["chain_id"], n_accounts, per_node, nodes)
+    t_sign = time.monotonic() - t0
+    reqs = [[pb.SubmitTxBatchRequest(txs=[r for r, _ in signed[k][j * per_node_tick:(j + 1) * per_node_tick]])
+             for j in range(ticks)] for k in range(nodes)]
+    clients: list = []
+    watcher = None
+    profilers: list = []
+    try:
+        net.start()
+        net.wait_height(2, timeout=60)
+        start_h = net.height(0)
+        watcher = BlockWatcher(net.nodes[0].grpc, start_h + 1)
+        watcher.start()
+        clients = [Client(n.grpc, timeout=30) for n in net.nodes]
+        for c in clients:
+            c.status()  # channels connected before the clock starts
+        lock = threading.Lock()
+        stats = {"accepted": 0, "rejected": 0, "failed": 0, "reasons": {}}
+        sent_at = [[0.0] * ticks for _ in range(nodes)]
+        accepted_ok: list[bytes] = []
+
+        def on_done(fut, k, j):
+            try:
+                r = fut.result()
+            except Exception as e:
+                with lock:
+                    stats["failed"] += per_node_tick
+                    key = type(e).__name__ + ":" + str(getattr(e, "code", lambda: "")())
+                    stats["reasons"][key] = stats["reasons"].get(key, 0) + per_node_tick
+                return
+            with lock:
+                stats["accepted"] += r.accepted
+                stats["rejected"] += len(r.results) - r.accepted
+                for res in r.results:
+                    if res.code:
+                        stats["reasons"][res.reason[:60]] = stats["reasons"].get(res.reason[:60], 0) + 1
+
+        prof_dir = os.environ.get("ESOC_BENCH_NET_PROFILE")
+        if prof_dir:
+            profilers = _start_profilers(net, min(seconds, 30), prof_dir)
+            time.sleep(1.0)  # py-spy attaches
+        futures = []
+        t_start = time.monotonic()
+        lag_max = 0.0
+        for j in range(ticks):
+            due = t_start + j * TICK
+            now = time.monotonic()
+            if due > now:
+                time.sleep(due - now)
+            else:
+                lag_max = max(lag_max, now - due)
+            for k in range(nodes):
+                sent_at[k][j] = time.monotonic()
+                f = clients[k].stub.SubmitTxBatch.future(reqs[k][j], timeout=60)
+                f.add_done_callback(lambda fut, k=k, j=j: on_done(fut, k, j))
+                futures.append(f)
+            if verbose and j and j % int(10 / TICK) == 0:
+                seen = sum(len(b[2]) for b in watcher.blocks)
+                print(f"  t={j * TICK:4.0f}s offered {j * per_tick} accepted {stats['accepted']} committed {seen} "
+                      f"height {watcher.blocks[-1][0] if watcher.blocks else start_h}", file=sys.stderr, flush=True)
+        t_end = t_start + ticks * TICK
+        time.sleep(max(0.0, t_end - time.monotonic()))
+        # drain: until every accepted transaction is seen or DRAIN_S passes
+        deadline = time.monotonic() + DRAIN_S
+        while time.monotonic() < deadline:
+            done_calls = all(f.done() for f in futures)
+            seen = sum(len(b[2]) for b in watcher.blocks)
+            if done_calls and seen >= stats["accepted"]:
+                break
+            time.sleep(0.2)
+        t_drained = time.monotonic()
+        for p in profilers:
+            try:
+                p.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        mempools = []
+        for c in clients:
+            try:
+                mempools.append(c.status().mempool_size)
+            except Exception:
+                mempools.append(-1)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        for c in clients:
+            c.close()
+        _stop_all(net)
+
+    # latency and throughput
+    send_time: dict[bytes, float] = {}
+    for k in range(nodes):
+        for j in range(ticks):
+            t = sent_at[k][j]
+            for raw_h in signed[k][j * per_node_tick:(j + 1) * per_node_tick]:
+                send_time[raw_h[1]] = t
+    lat = []
+    in_window = ok_in_window = 0
+    total_seen = 0
+    first_ok = last_ok = None
+    heights_in_window = []
+    for h, seen, hashes, codes, _ in watcher.blocks:
+        total_seen += len(hashes)
+        if t_start <= seen <= t_end:
+            heights_in_window.append((h, len(hashes)))
+        for tx_h, code in zip(hashes, codes):
+            st = send_time.get(tx_h)
+            if st is None:
+                continue
+            lat.append(seen - st)
+            if t_start <= seen <= t_end:
+                in_window += 1
+                ok_in_window += code == 0
+    dur = t_end - t_start
+    blocks = len(heights_in_window)
+    return {
+        "offered_rate": offered_rate, "seconds": dur, "offered": per_node * nodes, "accepted": stats["accepted"],
+        "rejected": stats["rejected"], "failed": stats["failed"], "reasons": stats["reasons"],
+        "committed_total": len(lat), "committed_in_window": in_window, "ok_in_window": ok_in_window,
+        "finalized_per_s": ok_in_window / dur, "p50": _pct(lat, 0.50), "p99": _pct(lat, 0.99),
+        "blocks_in_window": blocks, "txs_per_block": (in_window / blocks if blocks else 0.0),
+        "blocks_per_s": blocks / dur, "accounts": n_accounts, "sign_s": t_sign, "send_lag_max": lag_max,
+        "drain_s": t_drained - t_end, "mempools_after": mempools,
+        "max_block": max((n for _, n in heights_in_window), default=0),
+    }
+
+
+# ---------------------------------------------------------------------------
+# part 2: catch-up through block sync
+# ---------------------------------------------------------------------------
+def catchup_test(home: str, blocks: int, verbose: bool = True) -> dict:
+    from tests.e2e.harness import wait_until
+
+    net = _devnet(home, CATCHUP_INTERVAL_MS, CATCHUP_SETTINGS)
+    try:
+        net.start()
+        net.wait_height(3, timeout=60)
+        victim = net.nodes[3]
+        victim.stop()
+        c0 = net.nodes[0].client()
+        try:
+            h_a = c0.status().height
+            t_a = time.monotonic()
+            target_live = h_a + blocks
+            last_print = t_a
+            while True:
+                h = c0.status().height
+                if h >= target_live:
+                    break
+                if time.monotonic() - t_a > 240:
+                    raise RuntimeError(f"three validators reached only {h - h_a} of {blocks} blocks in 240 s")
+                if verbose and time.monotonic() - last_print > 10:
+                    last_print = time.monotonic()
+                    print(f"  live: {h - h_a} blocks in {last_print - t_a:.0f}s", file=sys.stderr, flush=True)
+                time.sleep(0.05)
+            t_b = time.monotonic()
+            live_rate = (h - h_a) / (t_b - t_a)
+            t_spawn = time.monotonic()
+            target = c0.status().height
+            victim.start()
+            victim.wait_ready(timeout=60)
+            t_ready = time.monotonic()
+            with victim.client() as c3:
+                h3 = c3.status().height
+                wait_until(lambda: c3.status().height >= target, 120, f"restarted node to reach {target}", poll=0.02)
+                t_done = time.monotonic()
+            h_live_end = c0.status().height
+        finally:
+            c0.close()
+        synced = target - h3
+        return {
+            "live_rate": live_rate, "live_blocks": h - h_a, "live_s": t_b - t_a, "synced": synced,
+            "sync_s": t_done - t_ready, "sync_rate": synced / max(1e-9, t_done - t_ready),
+            "restart_s": t_ready - t_spawn, "from_spawn_rate": synced / (t_done - t_spawn),
+            "h3_at_ready": h3, "target": target, "live_during_sync": h_live_end - target,
+        }
+    finally:
+        _stop_all(net)
+
+
+# ---------------------------------------------------------------------------
+def run(rate: int | None = None, seconds: float | None = None, catchup_blocks: int | None = None) -> list[dict]:
+    rate = rate or _env("ESOC_BENCH_NET_RATE", 1200)
+    seconds = seconds or _env("ESOC_BENCH_NET_SECONDS", 60.0)
+    catchup_blocks = catchup_blocks or _env("ESOC_BENCH_NET_BLOCKS", 1000)
+    part = os.environ.get("ESOC_BENCH_NET_PART", "")
+    keep = bool(os.environ.get("ESOC_BENCH_NET_KEEP"))
+    rows: list[dict] = []
+    tmp = tempfile.mkdtemp(prefix="esoc-bench-net-")
+    try:
+        verify = ed25519_verify_rate(2.0)
+        ceiling = verify / 4
+        print(f"  machine: {os.cpu_count()} cores, raw Ed25519 verify {verify:,.0f}/s on all cores -> ceiling "
+              f"{ceiling:,.0f} tx/s for 4 validators; targets: >= 50% of it, p50 <= 1 s, p99 <= 3 s",
+              file=sys.stderr, flush=True)
+        if part in ("", "load"):
+            r = load_test(os.path.join(tmp, "load"), rate, seconds)
+            note_load = (f"4 validators, open loop {r['offered_rate']:,.0f} tx/s offered for {r['seconds']:.0f} s over 4 gRPC "
+                         f"endpoints ({r['accounts']} senders); accepted {r['accepted']:,} of {r['offered']:,}"
+                         f"{', rejected ' + format(r['rejected'], ',') if r['rejected'] else ''}"
+                         f"{', failed calls ' + format(r['failed'], ',') if r['failed'] else ''}; "
+                         f"{r['blocks_per_s']:.2f} blocks/s, {r['txs_per_block']:.0f} tx/block avg, max {r['max_block']}")
+            met = r["finalized_per_s"] >= 0.5 * ceiling
+            rows.append({"name": "finalized transfers/s (4 validators, one machine)", "value": r["finalized_per_s"],
+                         "unit": "tx/s", "limit": ceiling, "ratio": r["finalized_per_s"] / ceiling, "target": 0.5,
+                         "note": note_load + ("; target met" if met else "; target NOT met")})
+            rows.append({"name": "offered load (open loop)", "value": r["offered_rate"], "unit": "tx/s",
+                         "note": f"committed {r['committed_total']:,} in all (incl. {r['drain_s']:.1f} s drain); "
+                                 f"mempools after: {r['mempools_after']}"})
+            for q, tgt in (("p50", 1.0), ("p99", 3.0)):
+                v = r[q]
+                rows.append({"name": f"commit latency {q} (submit -> block seen on node 0)", "value": v, "unit": "s",
+                             "note": f"target <= {tgt:g} s: {'met' if v <= tgt else 'NOT met'}; over "
+                                     f"{r['committed_total']:,} committed bench transactions"})
+            if r["reasons"]:
+                top = sorted(r["reasons"].items(), key=lambda kv: -kv[1])[:3]
+                print(f"  rejections: {top}", file=sys.stderr)
+            print(f"  detail: {r}".replace(str(r["reasons"]), "{..}"), file=sys.stderr)
+        if part in ("", "catchup"):
+            c = catchup_test(os.path.join(tmp, "catchup"), catchup_blocks)
+            rows.append({"name": "live block rate, 3 of 4 validators (empty blocks)", "value": c["live_rate"],
+                         "unit": "blocks/s",
+                         "note": f"{c['live_blocks']} blocks in {c['live_s']:.1f} s, block interval {CATCHUP_INTERVAL_MS} ms, "
+                                 f"propose timeout {CATCHUP_SETTINGS['timeout_propose_ms']} ms (every 4th proposer is down)"})
+            rows.append({"name": "catch-up through block sync", "value": c["sync_rate"], "unit": "blocks/s",
+                         "limit": c["live_rate"], "ratio": c["sync_rate"] / c["live_rate"],
+                         "note": f"{c['synced']} blocks in {c['sync_s']:.1f} s after it answered gRPC (restart took "
+                                 f"{c['restart_s']:.1f} s; {c['from_spawn_rate']:.0f} blocks/s from spawn); ratio is "
+                                 f"to the live block rate, must be well above 100%; the others made "
+                                 f"{c['live_during_sync']} more meanwhile"})
+        rows.append({"name": "raw Ed25519 verifications/s, all cores", "value": verify, "unit": "verify/s",
+                     "note": f"{os.cpu_count()} cores; / 4 validators = {ceiling:,.0f} tx/s ceiling"})
+    finally:
+        if keep:
+            print(f"  devnet homes kept in {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+if __name__ == "__main__":
+    from . import print_rows
+
+    print_rows(run())
