@@ -235,3 +235,163 @@ class Load(threading.Thread):
     def stop(self):
         self.stop_flag.set()
         self.join(timeout=30)
+
+
+# ---------------------------------------------------------------------------
+# Additions for the hostile-peer, full-node and network-namespace tests.
+# ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def rss_kb(pid: int) -> int:
+    """Resident set size of a process, in kB (from /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def node_key(home: str):
+    """The Ed25519 key of the node whose home is ``home`` (its node_key.json)."""
+    from node.config import Home
+
+    return Home(home).load_key()
+
+
+def edit_config(home: str, **settings) -> NodeConfig:
+    """Change settings in HOME/config.toml (before the node starts)."""
+    path = os.path.join(home, "config.toml")
+    cfg = NodeConfig.load(path)
+    for k, v in settings.items():
+        if not hasattr(cfg, k):
+            raise AttributeError(f"no setting {k!r}")
+        setattr(cfg, k, v)
+    cfg.save(path)
+    return cfg
+
+
+def allow_peer(home: str, pubkey_hex: str) -> None:
+    """Add a non-validator key to a node's ``allow_peers`` (before it starts)."""
+    cfg = NodeConfig.load(os.path.join(home, "config.toml"))
+    if pubkey_hex not in cfg.allow_peers:
+        edit_config(home, allow_peers=[*cfg.allow_peers, pubkey_hex])
+
+
+def p2p_port(net: "Devnet", i: int) -> int:
+    return int(net.desc["nodes"][i]["p2p"].rsplit(":", 1)[1])
+
+
+def init_full_node(net: "Devnet", name: str = "full", **settings) -> NodeProc:
+    """A non-validator node home made with ``esoc node init`` (the public CLI),
+    peered with every validator of ``net``, whose ``allow_peers`` get its key.
+
+    Call before the validators start (their allow-list is read at start)."""
+    import json
+
+    home = os.path.join(net.home, name)
+    grpc_addr = f"127.0.0.1:{free_port()}"
+    peers = [f"{n['pubkey']}@{n['p2p']}" for n in net.desc["nodes"]]
+    args = [sys.executable, "-m", "node.cli", "node", "init", "--home", home, "--genesis",
+            os.path.join(net.home, "genesis.json"), "--grpc", grpc_addr, "--p2p", f"127.0.0.1:{free_port()}",
+            "--moniker", name, "--json"]
+    for p in peers:
+        args += ["--peer", p]
+    r = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT,
+                       stdin=subprocess.DEVNULL, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError(f"esoc node init exited {r.returncode}: {r.stderr}")
+    out = json.loads(r.stdout)
+    base = {"log_level": "warning", "timeout_propose_ms": 800, "timeout_prevote_ms": 300,
+            "timeout_precommit_ms": 300, "timeout_delta_ms": 200, "timeout_max_ms": 3000, "metrics_listen": ""}
+    ref = NodeConfig.load(os.path.join(net.desc["nodes"][0]["home"], "config.toml"))
+    base["block_interval_ms"] = ref.block_interval_ms
+    base.update(settings)
+    edit_config(home, **base)
+    for n in net.desc["nodes"]:
+        allow_peer(n["home"], out["pubkey"])
+    node = NodeProc(home, grpc_addr)
+    node.pubkey = bytes.fromhex(out["pubkey"])
+    return node
+
+
+class NetnsLab:
+    """Private network namespaces joined by a bridge, for real link cuts.
+
+    One namespace ``<prefix>-hub`` holds a bridge; each node namespace
+    ``<prefix>-<i>`` holds ``eth0`` (address ``10.77.0.(i+1)/24``), one end of a
+    veth pair whose other end (``v<i>``) is a port of the hub's bridge.  The
+    addresses exist only inside these namespaces.  ``cut(i)`` / ``heal(i)``
+    set the node's ``eth0`` down / up.  ``close()`` deletes every namespace it
+    made (deleting a namespace destroys its interfaces); it is idempotent.
+    """
+
+    SUBNET = "10.77.0"
+
+    def __init__(self, n: int, prefix: str | None = None):
+        self.n = n
+        self.prefix = prefix or f"esoc{os.getpid() % 100000}"
+        self.hub = f"{self.prefix}-hub"
+        self.names = [f"{self.prefix}-{i}" for i in range(n)]
+        self.made: list[str] = []
+
+    def addr(self, i: int) -> str:
+        return f"{self.SUBNET}.{i + 1}"
+
+    @staticmethod
+    def ip(*args: str, ns: str | None = None) -> None:
+        cmd = (["ip", "netns", "exec", ns, "ip"] if ns else ["ip"]) + list(args)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)}: {r.stderr.strip()}")
+
+    def setup(self) -> "NetnsLab":
+        for ns in [self.hub] + self.names:
+            self.ip("netns", "add", ns)
+            self.made.append(ns)
+            self.ip("link", "set", "lo", "up", ns=ns)
+        self.ip("link", "add", "br0", "type", "bridge", ns=self.hub)
+        self.ip("link", "set", "br0", "up", ns=self.hub)
+        for i, ns in enumerate(self.names):
+            # create the pair inside the hub, then move the node end into its namespace
+            self.ip("link", "add", f"v{i}", "type", "veth", "peer", "name", f"p{i}", ns=self.hub)
+            self.ip("link", "set", f"p{i}", "netns", ns, ns=self.hub)
+            self.ip("link", "set", f"v{i}", "master", "br0", ns=self.hub)
+            self.ip("link", "set", f"v{i}", "up", ns=self.hub)
+            self.ip("link", "set", f"p{i}", "name", "eth0", ns=ns)
+            self.ip("addr", "add", f"{self.addr(i)}/24", "dev", "eth0", ns=ns)
+            self.ip("link", "set", "eth0", "up", ns=ns)
+        return self
+
+    def cut(self, i: int) -> None:
+        self.ip("link", "set", "dev", "eth0", "down", ns=self.names[i])
+
+    def heal(self, i: int) -> None:
+        self.ip("link", "set", "dev", "eth0", "up", ns=self.names[i])
+
+    def close(self) -> None:
+        for ns in reversed(self.made):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+        self.made.clear()
+
+
+class NetnsNodeProc(NodeProc):
+    """A node process started inside a network namespace (``ip netns exec``,
+    which execs the command: the pid is the node's own)."""
+
+    def __init__(self, home: str, grpc: str, netns: str):
+        super().__init__(home, grpc)
+        self.netns = netns
+
+    def start(self) -> None:
+        env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.netns, *node_command(self.home)], stdout=self._log,
+                                     stderr=subprocess.STDOUT, env=env, cwd=ROOT)
