@@ -245,4 +245,11 @@ class Application:
         self.mempool.update([tx_hash(t) for t in ex.block.txs], self.state(), self.height + 1)
 
 
-__all__ = ["Application", "Executed", "InvalidBlock", "validators_hash", "ZERO_HASH"]
+def open_application(store: ChainStore, genesis: Genesis) -> Application:
+    """The application as every node runs it: with the genesis laws installed."""
+    from .laws import Laws
+
+    return Application(store, genesis, Laws({law.name: law.source for law in genesis.laws}))
+
+
+__all__ = ["Application", "Executed", "InvalidBlock", "open_application", "validators_hash", "ZERO_HASH"]

@@ -20,11 +20,11 @@ from ledger import codes
 from ledger.store import ChainStore
 from ledger.tx import SignedTx
 
-from .app import Application
+from .app import open_application
 from .config import Home, NodeConfig
 from .genesis import Genesis
 from .grpc_api import start_grpc_server
-from .laws import LawQueries, Laws
+from .laws import LawQueries
 from .mempool import Rejected
 from .metrics import NodeMetrics
 
@@ -48,9 +48,8 @@ class Node:
             self.genesis = Genesis.from_json(f.read())
         self.chain_id = self.genesis.chain_id
         self.store = ChainStore(home.data_dir)
-        contracts = Laws({law.name: law.source for law in self.genesis.laws})
-        self.app = Application(self.store, self.genesis, contracts)
-        self.laws = LawQueries(contracts, self.store, self.genesis.genesis_time_ms)
+        self.app = open_application(self.store, self.genesis)
+        self.laws = LawQueries(self.app.contracts, self.store, self.genesis.genesis_time_ms)
         self.block_cond = threading.Condition()
         self.stopping = False
         self.metrics = NodeMetrics()

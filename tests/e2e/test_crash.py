@@ -9,7 +9,7 @@ from ledger.address import decode_address
 from ledger.block import Block
 from ledger.store import ChainStore
 from ledger.tx import Transfer, sign_tx
-from node.app import Application
+from node.app import open_application
 from node.genesis import Genesis
 from wallet.client import ClientError
 from wallet.keystore import Keystore
@@ -55,7 +55,7 @@ def replay_and_compare(home: str, genesis_path: str, tmp: str) -> int:
     with open(genesis_path) as f:
         genesis = Genesis.from_json(f.read())
     fresh = ChainStore(tmp)
-    app = Application(fresh, genesis)
+    app = open_application(fresh, genesis)
     top = src.height()
     assert src.state_root(0) == fresh.state_root(0)
     for h in range(1, top + 1):
