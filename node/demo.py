@@ -1,0 +1,849 @@
+"""``esoc demo economy``: a year of a small economy on a running devnet.
+
+The demo is an outside client: it talks to one node over gRPC only
+(:class:`wallet.client.Client`), signs with keys it creates (citizens,
+enterprises) and with the devnet's agency keys from the keystore, submits
+in batches (``SubmitTxBatch``) with each sender's nonces counted locally,
+and waits for every transaction to be committed (reading the receipts from
+the blocks).  It then prints what happened: taxes by kind, welfare paid,
+procurement settled, ration coupons issued and redeemed, the transactions
+and their failures by code, and whether the money adds up.
+
+How months are simulated
+------------------------
+Each law keys its periods its own way, and the demo follows each law:
+
+* ``procurement``: the period is an argument (the demo passes ``YYYYMM`` of
+  the simulated month) and the opt-in and order windows are **heights**;
+* ``allocation``: expiries, application close and draw are **heights**;
+* ``tax`` (``pay_wage``, ``declare_profit``) and ``welfare`` (pensions,
+  relief, vouchers): the month and the year are those of the **block time**,
+  which a client cannot move.  A devnet's block time is its wall clock, so
+  a run of a few minutes stays inside one (rarely two) calendar months: the
+  tax law counts the twelve simulated monthly wages of an employee as pay of
+  the month(s) of block time they fell in (cumulative withholding with that
+  many basic deductions, exactly as the law says for several payments in
+  one month), and the welfare law pays one month of pensions and relief per
+  calendar month of block time.  The summary reports the law months seen
+  (``months_counted_by_tax_law``, ``welfare_periods``) so nobody mistakes the figures for a
+  calendar year.  Nothing sleeps for real months.
+
+Everything it does is an ordinary transaction any client could send.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+
+from ledger import codes
+from ledger.address import address_of, encode_address
+from ledger.block import Receipt
+from ledger.codec import decode
+from ledger.crypto import PrivateKey
+from ledger.state import Supply
+from ledger.tx import Call, Issue, Register, Transfer, sign_tx
+
+YUAN = 100
+GAS = 2_000_000
+DRAW_GAS = 100_000_000
+BATCH = 1000
+EXPIRY_BLOCKS = 600
+AGENCIES = ("central-bank", "treasury", "registrar", "planning-agency")
+LAWS = ("tax", "welfare", "procurement", "allocation")
+
+
+class DemoError(Exception):
+    pass
+
+
+def add_demo_commands(sub, common, CliError, emit) -> None:
+    demo = sub.add_parser("demo", help="demonstrations on a running devnet").add_subparsers(dest="sub", metavar="SUB")
+    demo.required = True
+    p = demo.add_parser("economy", parents=[common], help="run a year of a small economy (citizens, enterprises, the laws)")
+    p.add_argument("--citizens", type=int, default=200)
+    p.add_argument("--enterprises", type=int, default=10)
+    p.add_argument("--months", type=int, default=12, help="simulated months (1..12)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: a new one each run)")
+    p.add_argument("--password", default=None, help="keystore password of the agency keys (default: ESOC_PASSWORD or 'devnet')")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(fn=lambda a: _cmd_economy(a, CliError, emit))
+
+
+def _cmd_economy(args, CliError, emit):
+    import os
+
+    from wallet.keystore import Keystore
+
+    if args.citizens < 10 or args.enterprises < 6 or not 1 <= args.months <= 12:
+        raise CliError("need --citizens >= 10, --enterprises >= 6 and --months in 1..12")
+    pw = args.password or os.environ.get("ESOC_PASSWORD") or "devnet"
+    ks = Keystore(args.keystore)
+    try:
+        keys = {name: ks.unlock(name, pw) for name in AGENCIES}
+    except Exception as e:  # noqa: BLE001 - one line for the user
+        raise CliError(f"cannot unlock the devnet's agency keys in {args.keystore}: {e}") from None
+    try:
+        summary = run_economy(args.node, keys, citizens=args.citizens, enterprises=args.enterprises,
+                              months=args.months, seed=args.seed, progress=not args.no_progress)
+    except DemoError as e:
+        raise CliError(str(e)) from None
+    emit(args, summary, render(summary))
+    if summary["transactions"]["unexpected_failures"] or not summary["checks"]["all_ok"]:
+        raise SystemExit(1)
+
+
+# --------------------------------------------------------------------------
+# progress
+# --------------------------------------------------------------------------
+
+
+class Progress:
+    def __init__(self, total: int, enabled: bool, out=sys.stderr):
+        self.total = max(1, total)
+        self.done = 0
+        self.enabled = enabled
+        self.out = out
+        self.tty = enabled and hasattr(out, "isatty") and out.isatty()
+        self.t0 = time.monotonic()
+
+    def step(self, label: str, txs: int) -> None:
+        self.done = min(self.total, self.done + 1)
+        if not self.enabled:
+            return
+        width = 30
+        fill = self.done * width // self.total
+        line = (f"[{'#' * fill}{'.' * (width - fill)}] {100 * self.done // self.total:3d}% "
+                f"{time.monotonic() - self.t0:6.1f}s {txs:6d} tx  {label}")
+        if self.tty:
+            print("\r" + line[:110].ljust(110), end="", file=self.out, flush=True)
+        else:
+            print(line, file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            print(file=self.out, flush=True)
+
+
+# --------------------------------------------------------------------------
+# talking to the node
+# --------------------------------------------------------------------------
+
+
+class Actor:
+    def __init__(self, name: str, key: PrivateKey):
+        self.name = name
+        self.key = key
+        self.raw = address_of(key.public)
+        self.addr = encode_address(self.raw)
+
+
+class Chain:
+    """Batches of signed transactions, local nonces, receipts read from blocks."""
+
+    def __init__(self, client):
+        self.c = client
+        st = client.status()
+        self.chain_id = st.chain_id
+        self.scanned = st.height  # receipts of blocks up to here were read
+        self.nonces: dict[bytes, int] = {}
+        self.queue: list[tuple] = []
+        self.records: list[dict] = []  # one per committed transaction
+        self.submitted = 0
+
+    def height(self) -> int:
+        return self.c.status().height
+
+    def nonce(self, actor: Actor, fresh: bool = False) -> int:
+        if actor.raw not in self.nonces:
+            self.nonces[actor.raw] = 0 if fresh else self.c.account(actor.addr).nonce
+        n = self.nonces[actor.raw]
+        self.nonces[actor.raw] = n + 1
+        return n
+
+    # queueing ------------------------------------------------------------
+    def add(self, actor: Actor, kind: str, payload, tag: str, expect: int = 0, info=None, fresh: bool = False) -> None:
+        self.queue.append((actor, kind, payload, tag, expect, info, fresh))
+
+    def call(self, actor: Actor, law: str, entry: str, args: dict, tag: str | None = None, expect: int = 0,
+             info=None, gas: int = GAS, fresh: bool = False) -> None:
+        self.add(actor, "call", Call(contract=law, entry=entry, args=args, gas_limit=gas), tag or f"{law}.{entry}",
+                 expect, info, fresh)
+
+    def flush(self, timeout: float = 300.0) -> list[dict]:
+        """Sign, submit and wait for everything queued; return its records in order."""
+        if not self.queue:
+            return []
+        queue, self.queue = self.queue, []
+        expiry = self.height() + EXPIRY_BLOCKS
+        txs = []
+        meta = {}
+        for actor, kind, payload, tag, expect, info, fresh in queue:
+            tx = sign_tx(actor.key, self.chain_id, kind, payload, self.nonce(actor, fresh), expiry)
+            txs.append(tx)
+            meta[tx.hash] = {"tag": tag, "expect": expect, "info": info, "kind": kind, "sender": actor.name}
+        for i in range(0, len(txs), BATCH):
+            chunk = txs[i:i + BATCH]
+            for attempt in range(50):
+                r = self.c.submit_batch(chunk)
+                bad = [(t, x) for t, x in zip(chunk, r.results) if x.code != 0 and x.code != codes.DUPLICATE]
+                if not bad:
+                    break
+                if all(x.code in (codes.RATE_LIMITED, codes.MEMPOOL_FULL) for _, x in bad):
+                    time.sleep(0.5)  # back-pressure: resubmit the chunk (duplicates are harmless)
+                    continue
+                t, x = bad[0]
+                raise DemoError(f"the node refused {meta[t.hash]['tag']} from {meta[t.hash]['sender']}: "
+                                f"{codes.name(x.code)}: {x.reason}")
+            else:
+                raise DemoError("the node kept refusing transactions (mempool full or rate limited)")
+        self.submitted += len(txs)
+        found = self._wait({t.hash for t in txs}, timeout)
+        out = []
+        for t in txs:
+            rec = dict(meta[t.hash], hash=t.hash, **found[t.hash])
+            out.append(rec)
+            self.records.append(rec)
+        return out
+
+    def _wait(self, hashes: set, timeout: float) -> dict:
+        found: dict[bytes, dict] = {}
+        deadline = time.monotonic() + timeout
+        while True:
+            top = self.height()
+            while self.scanned < top:
+                h = self.scanned + 1
+                b = self.c.block(height=h)
+                receipts = [Receipt.from_obj(x) for x in decode(b.receipts)] if b.receipts else []
+                for th, rc in zip(b.tx_hashes, receipts):
+                    if th in hashes:
+                        found[th] = {"height": h, "code": rc.code, "result": rc.result, "events": list(rc.events),
+                                     "gas": rc.gas_used}
+                self.scanned = h
+            if len(found) == len(hashes):
+                return found
+            if time.monotonic() > deadline:
+                raise DemoError(f"{len(hashes) - len(found)} transaction(s) not committed within {timeout:.0f}s")
+            time.sleep(0.1)
+
+    def wait_height(self, h: int, timeout: float = 120.0) -> int:
+        deadline = time.monotonic() + timeout
+        while True:
+            top = self.height()
+            if top >= h:
+                return top
+            if time.monotonic() > deadline:
+                raise DemoError(f"the chain did not reach height {h} within {timeout:.0f}s")
+            time.sleep(0.1)
+
+    # reads ---------------------------------------------------------------
+    def view(self, law: str, func: str, args: dict | None = None):
+        r = self.c.eval_law(law, func, args or {})
+        if r.code != 0:
+            raise DemoError(f"{law}.{func} failed: {r.error} (code {r.code})")
+        return decode(r.value) if r.value else None
+
+    def balance(self, addr: str) -> int:
+        return self.c.account(addr).balance
+
+    def supply(self) -> Supply:
+        r = self.c.state(("supply",))
+        return Supply.decode(r.value) if r.exists else Supply()
+
+
+def law_address(name: str) -> str:
+    from .laws import contract_account  # the same derivation every node uses; a pure function
+
+    return encode_address(contract_account(name))
+
+
+def law_events(rec: dict, name: str) -> list[dict]:
+    return [e["data"] for e in rec["events"] if isinstance(e, dict) and e.get("type") == "law" and e.get("name") == name]
+
+
+# --------------------------------------------------------------------------
+# the economy
+# --------------------------------------------------------------------------
+
+
+def run_economy(node: str, agency_keys: dict, citizens: int = 200, enterprises: int = 10, months: int = 12,
+                seed: int | None = None, progress: bool = True) -> dict:
+    """Run the demo against the node at ``node``; return the summary (a dict)."""
+    from wallet.client import Client
+
+    t0 = time.monotonic()
+    seed = random.SystemRandom().randrange(1 << 30) if seed is None else seed
+    rng = random.Random(seed)
+    tag = f"{seed:08x}"[-6:]
+    with Client(node, timeout=30) as client:
+        sim = Economy(Chain(client), agency_keys, citizens, enterprises, months, rng, tag, progress)
+        summary = sim.run()
+    summary["seed"] = seed
+    summary["elapsed_s"] = round(time.monotonic() - t0, 1)
+    return summary
+
+
+class Economy:
+    def __init__(self, chain: Chain, agency_keys: dict, n_citizens: int, n_enterprises: int, months: int, rng, tag, progress):
+        self.ch = chain
+        self.rng = rng
+        self.tag = tag
+        self.months = months
+        self.ag = {name: Actor(name, agency_keys[name]) for name in AGENCIES}
+        self.citizens = [Actor(f"citizen-{tag}-{i}", PrivateKey(_seed(rng))) for i in range(n_citizens)]
+        self.enterprises = [Actor(f"enterprise-{tag}-{i}", PrivateKey(_seed(rng))) for i in range(n_enterprises)]
+        self.law = {name: law_address(name) for name in LAWS}
+        # phases: setup 3, a month 1 (+1 each quarter), procurement 4, ration 3, lottery 4, welfare 1, summary 1
+        self.progress = Progress(3 + months + (months + 2) // 3 + 4 + 3 + 4 + 2, progress)
+        self.issued = 0
+        self.welfare_funding = 0
+        self.expected_failures = 0
+        self.s: dict = {}
+
+    # helpers -------------------------------------------------------------
+    def flush(self, label: str) -> list[dict]:
+        recs = self.ch.flush()
+        self.progress.step(label, self.ch.submitted)
+        return recs
+
+    def today(self) -> int:
+        """The block time's date as YYYYMMDD (the laws' own reading of it)."""
+        p = self.ch.view("welfare", "period_of")
+        return (p // 12) * 10000 + (p % 12 + 1) * 100 + 1  # first day of the law's month
+
+    # the year ------------------------------------------------------------
+    def run(self) -> dict:
+        ch, ag, rng = self.ch, self.ag, self.rng
+        start_height = ch.height()
+        everyone = [a.addr for a in self.citizens + self.enterprises] + [a.addr for a in ag.values()] + list(self.law.values())
+        bal0 = {a: ch.balance(a) for a in everyone}
+        supply0 = ch.supply()
+        first_of_month = self.today()
+        year = first_of_month // 10000
+        start_period = ch.view("welfare", "period_of")
+
+        # ---- population -----------------------------------------------------
+        n = len(self.citizens)
+        people = []
+        for i, c in enumerate(self.citizens):
+            r = rng.random()
+            if r < 0.15:
+                born = (year - rng.randint(61, 85)) * 10000 + rng.randint(1, 12) * 100 + rng.randint(1, 28)
+                status = "retired"
+            elif r < 0.25:
+                born = (year - rng.randint(22, 55)) * 10000 + rng.randint(1, 12) * 100 + rng.randint(1, 28)
+                status = "unemployed"
+            elif r < 0.30:
+                born = (year - rng.randint(18, 24)) * 10000 + rng.randint(1, 12) * 100 + rng.randint(1, 28)
+                status = "student"
+            else:
+                born = (year - rng.randint(22, 58)) * 10000 + rng.randint(1, 12) * 100 + rng.randint(1, 28)
+                status = "employed"
+            people.append({"actor": c, "born": born, "status": status, "employer": None,
+                           "gross": rng.choice([6_000, 8_000, 10_000, 12_000, 15_000, 20_000, 30_000]) * YUAN})
+        workers = [p for p in people if p["status"] == "employed"]
+        for k, p in enumerate(workers):
+            p["employer"] = self.enterprises[k % len(self.enterprises)]
+        unemployed = [p for p in people if p["status"] == "unemployed"]
+        retired = [p for p in people if p["status"] == "retired"]
+
+        # ---- setup: registration (native and the welfare register), roles ---
+        reg = ag["registrar"]
+        for c in self.citizens:
+            ch.add(reg, "register", Register(account=c.raw, kind="citizen", name=c.name), "register")
+        for e in self.enterprises:
+            ch.add(reg, "register", Register(account=e.raw, kind="enterprise", name=e.name), "register")
+        for i, p in enumerate(people):
+            ch.call(reg, "welfare", "register_citizen",
+                    {"who": p["actor"].addr, "born": p["born"], "residence": f"district-{i % 7}"})
+        for e in self.enterprises:
+            ch.call(reg, "welfare", "add_employer", {"who": e.addr})
+        clinic = self.enterprises[-1]
+        ch.call(reg, "welfare", "accredit", {"provider": clinic.addr, "kind": "medical"})
+        for p in unemployed:  # recorded by the registrar: unemployed since a past first of the month
+            months_ago = rng.randint(1, 18)
+            per = start_period - months_ago
+            p["since"] = (per // 12) * 10000 + (per % 12 + 1) * 100 + 1
+            ch.call(reg, "welfare", "set_status", {"who": p["actor"].addr, "unemployed": p["since"]})
+        if ch.view("tax", "treasury") is None:
+            ch.call(ag["treasury"], "tax", "set_treasury", {})
+        if ch.view("procurement", "treasury") is None:
+            ch.call(ag["treasury"], "procurement", "set_treasury", {})
+        self.check(self.flush("register citizens and enterprises"), "setup")
+
+        # ---- setup: money --------------------------------------------------
+        cb = ag["central-bank"]
+        for c in self.citizens:
+            self.issue(c, 3_000 * YUAN)
+        for e in self.enterprises:
+            self.issue(e, 3_000_000 * YUAN)
+        self.issue(ag["planning-agency"], 4_000_000 * YUAN)
+        # the welfare fund: a month of pensions and relief (with room for the year's layoffs) and vouchers
+        rates = ch.view("welfare", "params_at")
+        need = (2 * (len(retired) * rates["pension_monthly"][1] + (len(unemployed) + 4) * rates["unemployment_relief_monthly"][1])
+                + n * 300 * YUAN)  # two months of cash, in case the run crosses a month end
+        self.issue(ag["treasury"], need)  # the treasury's budget for it, then an ordinary transfer (docs/laws/welfare.md)
+        self.flush("issue money")
+        ch.add(ag["treasury"], "transfer", Transfer(to=_raw(self.law["welfare"]), amount=need, memo="welfare fund"), "fund welfare")
+        self.welfare_funding += need
+        for p in workers:
+            ch.call(p["employer"], "welfare", "hire", {"who": p["actor"].addr}, fresh=True)
+        # enterprise income tax categories for the year
+        ch.call(ag["treasury"], "tax", "certify", {"enterprise": self.enterprises[0].addr, "year": year, "category": "high_tech"})
+        for e in self.enterprises[1:4]:
+            ch.call(ag["treasury"], "tax", "certify", {"enterprise": e.addr, "year": year, "category": "small_low_profit"})
+        self.check(self.flush("fund welfare, hire workers"), "setup")
+
+        books = {e.addr: {"revenue": 0, "wages": 0} for e in self.enterprises}
+        self.s = {"wages": {"payments": 0, "gross": 0, "net": 0, "tax": 0, "social_insurance": 0,
+                            "months_counted_by_tax_law": 0},
+                  "sales": {"count": 0, "value": 0}, "vouchers": {"redeemed": 0, "value": 0},
+                  "eit": {"declarations": 0, "tax": 0}}
+        procurement = ration = lottery = None
+
+        # ---- the months ------------------------------------------------------
+        for m in range(1, self.months + 1):
+            label = f"month {m}/{self.months}"
+            # wages, with withholding by the tax law
+            for p in workers:
+                if p["employer"] is None:
+                    continue
+                gross = p["gross"]
+                ch.call(p["employer"], "tax", "pay_wage",
+                        {"employee": p["actor"].addr, "gross": gross, "social_insurance": gross * 105 // 1000,
+                         "special_additional": 2_000 * YUAN if p["born"] % 3 == 0 else 0},
+                        info={"employer": p["employer"].addr, "gross": gross})
+            # sales: citizens buy from enterprises (plain transfers)
+            for p in people:
+                bal = ch.balance(p["actor"].addr)
+                if bal < 100 * YUAN:
+                    continue
+                e = self.enterprises[rng.randrange(len(self.enterprises))]
+                amount = rng.randint(bal // 10, bal // 3)
+                ch.add(p["actor"], "transfer", Transfer(to=e.raw, amount=amount, memo="purchase"), "sale",
+                       info={"to": e.addr, "amount": amount})
+            # medical vouchers at the clinic (lazy, per month of block time)
+            if m in (1, 5, 9):
+                for p in rng.sample(people, min(10, n)):
+                    ch.call(p["actor"], "welfare", "redeem_voucher", {"kind": "medical", "provider": clinic.addr, "amount": 100 * YUAN})
+            # layoffs (welfare status entries)
+            if m == 4:
+                for p in [w for w in workers if w["employer"] is not None][:3]:
+                    ch.call(p["employer"], "welfare", "separate", {"who": p["actor"].addr})
+                    p["employer"] = None
+                    p["status"] = "laid off"
+            recs = self.flush(label)
+            self.check(recs, label)
+            for r in recs:
+                if r["code"] != 0:
+                    continue
+                if r["tag"] == "tax.pay_wage":
+                    res = r["result"]
+                    w = self.s["wages"]
+                    w["payments"] += 1
+                    w["gross"] += r["info"]["gross"]
+                    w["net"] += res["net"]
+                    w["tax"] += res["tax"]
+                    w["social_insurance"] += res["social_insurance"]
+                    w["months_counted_by_tax_law"] = max(w["months_counted_by_tax_law"], res["month"])
+                    books[r["info"]["employer"]]["wages"] += r["info"]["gross"]
+                elif r["tag"] == "sale":
+                    self.s["sales"]["count"] += 1
+                    self.s["sales"]["value"] += r["info"]["amount"]
+                    books[r["info"]["to"]]["revenue"] += r["info"]["amount"]
+                elif r["tag"] == "welfare.redeem_voucher":
+                    self.s["vouchers"]["redeemed"] += 1
+                    self.s["vouchers"]["value"] += 100 * YUAN
+            # the state's programmes, each in the month it happens
+            if m == min(2, self.months):
+                procurement = self.procurement_cycle(year * 100 + m, books)
+            if m == min(6, self.months):
+                ration = self.ration_open(people)
+            if m == min(8, self.months):
+                lottery = self.lottery_open(people)
+            if m % 3 == 0 or m == self.months:
+                self.declare_profits(year, books, label)
+        if ration is not None:
+            self.ration_expired(ration)
+        if lottery is not None:
+            self.lottery_draw(lottery)
+
+        # ---- welfare: wait until the payout cursor has passed the register ----
+        self.welfare_wait()
+        self.progress.step("welfare payouts", ch.submitted)
+
+        # ---- summary ---------------------------------------------------------
+        end_height = ch.height()
+        bal1 = {a: ch.balance(a) for a in everyone}
+        supply1 = ch.supply()
+        end_period = ch.view("welfare", "period_of")
+        summary = self.summarise(people, bal0, bal1, supply0, supply1, start_height, end_height,
+                                 list(range(start_period, end_period + 1)), procurement, ration, lottery)
+        self.progress.step("done", ch.submitted)
+        self.progress.close()
+        return summary
+
+    def issue(self, to: Actor, amount: int) -> None:
+        self.ch.add(self.ag["central-bank"], "issue", Issue(to=to.raw, amount=amount, memo="demo"), "issue")
+        self.issued += amount
+
+    def check(self, recs: list[dict], where: str) -> None:
+        for r in recs:
+            if r["expect"]:
+                self.expected_failures += 1
+
+    # procurement -----------------------------------------------------------
+    def procurement_cycle(self, period: int, books: dict) -> dict:
+        ch, pa = self.ch, self.ag["planning-agency"]
+        product = f"steel-{self.tag}"
+        h = ch.height()
+        close = h + 6
+        price = 2_500 * YUAN
+        ch.call(pa, "procurement", "publish_guidance",
+                {"product": product, "period": period, "unit": "tonne", "quantity": 1_000, "price": price,
+                 "band": 1_000, "optin_close": close, "ends": close + 400})
+        self.flush("procurement: guidance")
+        sellers = self.enterprises[:4]
+        caps = [600, 400, 300, 200]
+        buyers = self.enterprises[4:6]
+        demand = [100, 50]
+        for e, cap in zip(sellers, caps):
+            ch.call(e, "procurement", "opt_in", {"product": product, "period": period, "capacity": cap, "demand": 0})
+        for e, d in zip(buyers, demand):
+            ch.call(e, "procurement", "opt_in", {"product": product, "period": period, "capacity": 0, "demand": d})
+        self.flush("procurement: opt-in")
+        ch.wait_height(close + 1)
+        quotas = {e.addr: ch.view("procurement", "quota", {"product": product, "period": period, "enterprise": e.addr})
+                  for e in sellers + buyers}
+        buys = []
+        for e in sellers:
+            q = quotas[e.addr]["purchase"]
+            qty = q - self.rng.randint(0, max(1, q // 10))
+            buys.append((e, qty))
+            ch.call(pa, "procurement", "state_purchase", {"product": product, "period": period, "seller": e.addr, "quantity": qty},
+                    info={"seller": e.addr})
+        # one order over the quota: refused by the law (E_OVER_QUOTA)
+        e0, q0 = buys[0]
+        over = quotas[e0.addr]["purchase"] - q0 + 1
+        ch.call(pa, "procurement", "state_purchase", {"product": product, "period": period, "seller": e0.addr, "quantity": over},
+                tag="procurement.state_purchase (over quota)", expect=codes.CONTRACT_BASE + 4)
+        for e in buyers:
+            ch.call(e, "procurement", "state_sale", {"product": product, "period": period, "quantity": quotas[e.addr]["sale"]})
+        recs = self.flush("procurement: orders")
+        orders = [r for r in recs if r["code"] == 0]
+        for r in orders:
+            o = r["result"]
+            confirmer = pa if o["kind"] == "purchase" else next(e for e in buyers if e.addr == o["enterprise"])
+            ch.call(confirmer, "procurement", "confirm_delivery", {"order_id": o["id"]})
+        settled = self.flush("procurement: delivery confirmed, settled")
+        out = {"product": product, "period": period, "quantity_planned": 1_000, "band_bps": 1_000, "price": price,
+               "orders_placed": len(orders), "orders_settled": 0, "purchases_value": 0, "sales_value": 0,
+               "paid_to_sellers": 0, "fees_to_treasury": 0, "sale_proceeds_to_treasury": 0,
+               "over_quota_refused": [r["code"] for r in recs if r["expect"]],
+               "quotas": {e.name: quotas[e.addr]["purchase"] or quotas[e.addr]["sale"] for e in sellers + buyers}}
+        for r in settled:
+            if r["code"] != 0:
+                continue
+            o = r["result"]
+            out["orders_settled"] += 1
+            if o["kind"] == "purchase":
+                out["purchases_value"] += o["amount"]
+                out["paid_to_sellers"] += o["amount"] - o["fee"]
+                out["fees_to_treasury"] += o["fee"]
+                books[o["enterprise"]]["revenue"] += o["amount"] - o["fee"]
+            else:
+                out["sales_value"] += o["amount"]
+                out["sale_proceeds_to_treasury"] += o["amount"]
+                out["fees_to_treasury"] += o["fee"]
+                books[o["enterprise"]]["revenue"] -= o["escrow"]
+        out["escrow_open_after"] = ch.view("procurement", "escrow_open")
+        return out
+
+    # rations ----------------------------------------------------------------
+    def ration_open(self, people: list) -> dict:
+        ch, pa = self.ch, self.ag["planning-agency"]
+        good = f"flour-{self.tag}"
+        rid = f"flour-{self.tag}"
+        sellers = self.enterprises[1:3]
+        for s in sellers:
+            ch.call(pa, "allocation", "accredit_seller", {"seller": s.addr, "good": good})
+        per_capita, price = 5, 300
+        expires = ch.height() + 25
+        ch.call(pa, "allocation", "open_ration", {"ration_id": rid, "good": good, "per_capita": per_capita, "price": price,
+                                                  "expires": expires})
+        self.flush("shortage: ration opened")
+        ration = {"id": rid, "good": good, "per_capita": per_capita, "price": price, "expires": expires,
+                  "coupon_holders": ch.view("welfare", "citizen_count"), "redemptions": 0, "redeemed_units": 0,
+                  "paid_to_sellers": 0, "refused": {}}
+        rng = self.rng
+        takers = [p for p in people if rng.random() < 0.8]
+        for p in takers[2:]:
+            ch.call(p["actor"], "allocation", "redeem", {"kind": "ration", "scheme_id": rid,
+                                                        "seller": sellers[rng.randrange(2)].addr,
+                                                        "quantity": rng.randint(1, per_capita)})
+        # at a shop not accredited for flour
+        ch.call(takers[0]["actor"], "allocation", "redeem",
+                {"kind": "ration", "scheme_id": rid, "seller": self.enterprises[5].addr, "quantity": 1},
+                tag="ration: not accredited seller", expect=codes.CONTRACT_BASE + 4)
+        # a coupon handed to someone else: takers[1] uses its own 5 units and tries to use a neighbour's too
+        ch.call(takers[1]["actor"], "allocation", "redeem",
+                {"kind": "ration", "scheme_id": rid, "seller": sellers[0].addr, "quantity": per_capita + 2},
+                tag="ration: transferred coupon", expect=codes.CONTRACT_BASE + 4)
+        # ... and an enterprise, which holds no coupon, tries to redeem one given to it
+        ch.call(self.enterprises[-2], "allocation", "redeem",
+                {"kind": "ration", "scheme_id": rid, "seller": sellers[0].addr, "quantity": 1},
+                tag="ration: transferred coupon", expect=codes.CONTRACT_BASE + 4)
+        ration["late"] = takers[2]["actor"]
+        self.ration_records(self.flush("shortage: coupons redeemed"), ration)
+        return ration
+
+    def ration_records(self, recs: list[dict], ration: dict) -> None:
+        for r in recs:
+            if r["code"] == 0 and r["tag"] == "allocation.redeem":
+                ration["redemptions"] += 1
+                ration["redeemed_units"] += r["result"]["quantity"]
+                ration["paid_to_sellers"] += r["result"]["paid"]
+            elif r["expect"]:
+                key = f"{r['tag'].split(': ')[1]} ({codes.name(r['code'])})"
+                ration["refused"][key] = ration["refused"].get(key, 0) + 1
+
+    def ration_expired(self, ration: dict) -> None:
+        self.ch.wait_height(ration["expires"] + 1)
+        self.ch.call(ration["late"], "allocation", "redeem",
+                     {"kind": "ration", "scheme_id": ration["id"], "seller": self.enterprises[1].addr, "quantity": 1},
+                     tag="ration: expired coupon", expect=codes.CONTRACT_BASE + 4)
+        self.ration_records(self.flush("shortage: an expired coupon"), ration)
+
+    # lottery ----------------------------------------------------------------
+    def lottery_open(self, people: list) -> dict:
+        ch, pa, rng = self.ch, self.ag["planning-agency"], self.rng
+        lid = f"cars-{self.tag}"
+        options = [[f"scooter-{self.tag}", 4, 300_000], [f"bike-{self.tag}", 10, 60_000]]
+        seller = self.enterprises[0]
+        for good, _, _ in options:
+            ch.call(pa, "allocation", "accredit_seller", {"seller": seller.addr, "good": good})
+        closes = ch.height() + 8
+        ch.call(pa, "allocation", "open_lottery", {"lottery_id": lid, "options": options, "closes": closes,
+                                                   "draw_at": closes + 2, "expires": closes + 2000})
+        self.flush("lottery: opened")
+        # those who can afford what they rank apply
+        able = [p for p in people if ch.balance(p["actor"].addr) >= 2 * max(o[2] for o in options)]
+        applicants = rng.sample(able, min(len(able), 40))
+        for p in applicants:
+            choices = [o[0] for o in options]
+            if rng.random() < 0.5:
+                choices.reverse()
+            if rng.random() < 0.3:
+                choices = choices[:1]
+            ch.call(p["actor"], "allocation", "apply", {"lottery_id": lid, "choices": choices})
+        recs = self.flush("lottery: applications")
+        return {"id": lid, "options": {o[0]: o[1] for o in options}, "closes": closes, "draw_at": closes + 2,
+                "applicants": sum(1 for r in recs if r["code"] == 0), "people": applicants, "seller": seller,
+                "prices": {o[0]: o[2] for o in options}}
+
+    def lottery_draw(self, lot: dict) -> None:
+        ch = self.ch
+        ch.wait_height(lot["draw_at"] + 1)
+        ch.call(self.ag["planning-agency"], "allocation", "run_draw", {"lottery_id": lot["id"]}, gas=DRAW_GAS)
+        recs = self.flush("lottery: drawn with the beacon")
+        lot["draw_code"] = recs[0]["code"]
+        drawn = [ev for r in recs for ev in law_events(r, "lottery_drawn")]
+        lot["beacon_height"] = drawn[0]["beacon_height"] if drawn else None
+        lot["beacon"] = drawn[0]["beacon"] if drawn else None
+        winners = [(w, g) for ev in drawn for w, g in ev["served"] if g is not None]
+        lot["winners"] = len(winners)
+        lot["won"] = {}
+        byaddr = {p["actor"].addr: p["actor"] for p in lot["people"]}
+        for w, g in winners:
+            lot["won"][g] = lot["won"].get(g, 0) + 1
+            ch.call(byaddr[w], "allocation", "redeem", {"kind": "lottery", "scheme_id": lot["id"],
+                                                         "seller": lot["seller"].addr, "quantity": 1})
+        recs = self.flush("lottery: winners redeem")
+        lot["redeemed"] = sum(1 for r in recs if r["code"] == 0)
+        lot["paid_to_seller"] = sum(r["result"]["paid"] for r in recs if r["code"] == 0)
+
+    # enterprise income tax -------------------------------------------------------
+    def declare_profits(self, year: int, books: dict, label: str) -> None:
+        for e in self.enterprises:
+            b = books[e.addr]
+            profit = b["revenue"] - b["wages"]
+            self.ch.call(e, "tax", "declare_profit", {"year": year, "cumulative_profit": profit})
+        recs = self.flush(f"{label}: enterprises declare profit")
+        for r in recs:
+            if r["code"] == 0:
+                self.s["eit"]["declarations"] += 1
+                self.s["eit"]["tax"] += r["result"]["tax"]
+
+    # welfare ---------------------------------------------------------------------
+    def welfare_wait(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            cur = self.ch.view("welfare", "cursor")
+            n = self.ch.view("welfare", "citizen_count")
+            if cur["next"] >= n and cur["period"] >= self.ch.view("welfare", "period_of"):
+                return
+            if time.monotonic() > deadline:
+                raise DemoError(f"the welfare payout cursor did not pass the register within {timeout:.0f}s: {cur}")
+            time.sleep(0.2)
+
+    # summary ---------------------------------------------------------------------
+    def summarise(self, people, bal0, bal1, supply0, supply1, h0, h1, periods, procurement, ration, lottery) -> dict:
+        ch = self.ch
+        recs = ch.records
+        taxes: dict[str, int] = {}
+        for r in recs:
+            if r["code"] != 0:
+                continue
+            for ev in law_events(r, "tax_collected"):
+                taxes[ev["kind"]] = taxes.get(ev["kind"], 0) + ev["amount"]
+            for ev in law_events(r, "social_insurance_paid"):
+                taxes["social_insurance"] = taxes.get("social_insurance", 0) + ev["amount"]
+        taxes["total"] = sum(taxes.values())
+        # welfare: what the law's own views say each of our citizens was paid, and the fund's cash
+        by_kind: dict[str, dict] = {}
+        for p in people:
+            for per in periods:
+                b = ch.view("welfare", "benefit", {"who": p["actor"].addr, "period": per})
+                if b["paid"] and b["amount"] > 0:
+                    k = by_kind.setdefault(b["kind"], {"payments": 0, "amount": 0})
+                    k["payments"] += 1
+                    k["amount"] += b["amount"]
+        fund = self.law["welfare"]
+        cash_paid = bal0[fund] + self.welfare_funding - bal1[fund] - self.s["vouchers"]["value"]
+        treasury = self.ag["treasury"].addr
+        t_in = taxes["total"] + (procurement or {}).get("fees_to_treasury", 0) + (procurement or {}).get("sale_proceeds_to_treasury", 0)
+        t_issued = self.welfare_funding  # issued to the treasury for the fund, then transferred on
+        failures: dict[str, int] = {}
+        expected: dict[str, int] = {}
+        unexpected = []
+        for r in recs:
+            if r["code"] == 0:
+                continue
+            name = codes.name(r["code"])
+            failures[name] = failures.get(name, 0) + 1
+            if r["expect"] and r["code"] == r["expect"]:
+                expected[r["tag"]] = expected.get(r["tag"], 0) + 1
+            else:
+                unexpected.append({"what": r["tag"], "from": r["sender"], "code": r["code"], "code_name": name,
+                                   "height": r["height"]})
+        if ration is not None:
+            ration = {k: v for k, v in ration.items() if k != "late"}
+            ration["coupons_issued"] = ration["coupon_holders"] * ration["per_capita"]
+        if lottery is not None:
+            lottery = {k: v for k, v in lottery.items() if k not in ("people", "seller")}
+        change = sum(bal1.values()) - sum(bal0.values())
+        supply_change = (supply1.issued - supply1.retired) - (supply0.issued - supply0.retired)
+        checks = {
+            "treasury_change_equals_receipts": bal1[treasury] - bal0[treasury] == t_in,
+            "wage_tax_equals_events": self.s["wages"]["tax"] == taxes.get("iit_wage", 0),
+            "eit_equals_events": self.s["eit"]["tax"] == taxes.get("eit", 0),
+            "supply_change_equals_issuance": supply_change == self.issued and supply1.retired == supply0.retired,
+            "balances_change_equals_issuance": change == self.issued,
+            "welfare_views_match_fund": sum(k["amount"] for k in by_kind.values()) == cash_paid,
+            "procurement_escrow_empty": procurement is None or procurement["escrow_open_after"] == 0,
+        }
+        checks["all_ok"] = all(checks.values())
+        w = dict(self.s["wages"])
+        return {
+            "chain_id": ch.chain_id, "heights": [h0, h1], "blocks": h1 - h0, "months": self.months,
+            "welfare_periods": [f"{p // 12}-{p % 12 + 1:02d}" for p in periods],
+            "population": {"citizens": len(people), "enterprises": len(self.enterprises),
+                           "employed": sum(1 for p in people if p["status"] == "employed"),
+                           "retired": sum(1 for p in people if p["status"] == "retired"),
+                           "unemployed": sum(1 for p in people if p["status"] == "unemployed"),
+                           "laid_off": sum(1 for p in people if p["status"] == "laid off"),
+                           "students": sum(1 for p in people if p["status"] == "student")},
+            "taxes": taxes,
+            "wages": w,
+            "enterprise_tax": self.s["eit"],
+            "sales": self.s["sales"],
+            "welfare": {"cash_paid": cash_paid, "by_kind": by_kind, "funded": self.welfare_funding,
+                        "vouchers": self.s["vouchers"], "fund_left": bal1[fund]},
+            "procurement": procurement,
+            "rations": ration,
+            "lottery": lottery,
+            "treasury": {"before": bal0[treasury], "after": bal1[treasury], "change": bal1[treasury] - bal0[treasury],
+                         "taxes_and_contributions": taxes["total"],
+                         "procurement": (procurement or {}).get("fees_to_treasury", 0) + (procurement or {}).get("sale_proceeds_to_treasury", 0),
+                         "issued_for_welfare": t_issued, "paid_to_welfare_fund": self.welfare_funding},
+            "supply": {"issued_before": supply0.issued, "issued_after": supply1.issued, "retired_before": supply0.retired,
+                       "retired_after": supply1.retired, "issued_by_demo": self.issued,
+                       "balances_change_of_accounts_involved": change},
+            "transactions": {"submitted": ch.submitted, "committed": len(recs), "ok": sum(1 for r in recs if r["code"] == 0),
+                             "failed_by_code": failures, "expected_refusals": expected,
+                             "unexpected_failures": len(unexpected), "unexpected": unexpected[:20]},
+            "checks": checks,
+        }
+
+
+def _seed(rng) -> bytes:
+    return bytes(rng.getrandbits(8) for _ in range(32))
+
+
+def _raw(addr: str) -> bytes:
+    from ledger.address import decode_address
+
+    return decode_address(addr)
+
+
+def _yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
+
+
+def render(s: dict) -> str:
+    """The summary for people."""
+    L = []
+    a = L.append
+    pop = s["population"]
+    a(f"esoc demo economy: {s['months']} simulated months on {s['chain_id']}, heights {s['heights'][0]}..{s['heights'][1]} "
+      f"({s['blocks']} blocks), {s['elapsed_s']} s, seed {s['seed']}")
+    a(f"  population: {pop['citizens']} citizens ({pop['employed']} employed, {pop['retired']} retired, "
+      f"{pop['unemployed']} unemployed, {pop['laid_off']} laid off, {pop['students']} students), {pop['enterprises']} enterprises")
+    a(f"  months of block time: welfare paid for {', '.join(s['welfare_periods'])}; the tax law counted "
+      f"{s['wages']['months_counted_by_tax_law']} month(s) of employment for {s['months']} simulated monthly wages")
+    a("taxes (yuan)")
+    for k, v in sorted(s["taxes"].items()):
+        if k != "total":
+            a(f"  {k:<22} {_yuan(v):>18}")
+    a(f"  {'total':<22} {_yuan(s['taxes']['total']):>18}")
+    w = s["wages"]
+    a(f"wages: {w['payments']} payments, gross {_yuan(w['gross'])}, net {_yuan(w['net'])}, withheld {_yuan(w['tax'])}")
+    a(f"sales: {s['sales']['count']} purchases, {_yuan(s['sales']['value'])}")
+    wf = s["welfare"]
+    a(f"welfare paid: {_yuan(wf['cash_paid'])} in cash "
+      + ", ".join(f"{k} {v['payments']} x = {_yuan(v['amount'])}" for k, v in sorted(wf["by_kind"].items()))
+      + f"; vouchers {wf['vouchers']['redeemed']} = {_yuan(wf['vouchers']['value'])}; fund left {_yuan(wf['fund_left'])}")
+    p = s["procurement"]
+    if p:
+        a(f"procurement {p['product']} period {p['period']}: {p['orders_settled']}/{p['orders_placed']} orders settled, "
+          f"state bought {_yuan(p['purchases_value'])} (sellers got {_yuan(p['paid_to_sellers'])}), sold {_yuan(p['sales_value'])}, "
+          f"fees to treasury {_yuan(p['fees_to_treasury'])}; over-quota order refused with code {p['over_quota_refused']}")
+    r = s["rations"]
+    if r:
+        a(f"ration {r['good']}: {r['coupons_issued']} coupons issued ({r['coupon_holders']} citizens x {r['per_capita']}), "
+          f"{r['redeemed_units']} redeemed in {r['redemptions']} purchases; refused: "
+          + ", ".join(f"{k} {v}" for k, v in r["refused"].items()))
+    lt = s["lottery"]
+    if lt:
+        a(f"lottery {lt['id']}: {lt['applicants']} applicants, {lt['winners']} winners {lt['won']}, drawn with the beacon of "
+          f"height {lt['beacon_height']}, {lt['redeemed']} redeemed")
+    t = s["transactions"]
+    a(f"transactions: {t['submitted']} submitted, {t['committed']} committed, {t['ok']} ok; failures by code: "
+      + (", ".join(f"{k} {v}" for k, v in sorted(t["failed_by_code"].items())) or "none")
+      + f"; unexpected failures: {t['unexpected_failures']}")
+    tr = s["treasury"]
+    a(f"treasury: {_yuan(tr['before'])} -> {_yuan(tr['after'])} (change {_yuan(tr['change'])} = taxes and contributions "
+      f"{_yuan(tr['taxes_and_contributions'])} + procurement {_yuan(tr['procurement'])})")
+    sp = s["supply"]
+    a(f"supply: issued {_yuan(sp['issued_before'])} -> {_yuan(sp['issued_after'])} (demo issued {_yuan(sp['issued_by_demo'])}); "
+      f"balances of every account involved changed by {_yuan(sp['balances_change_of_accounts_involved'])}")
+    a("checks: " + ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in s["checks"].items() if k != "all_ok"))
+    return "\n".join(L)
+
+
+def summary_json(s: dict) -> str:
+    return json.dumps(s)
