@@ -92,6 +92,10 @@ class ChainHost(Host):
         a = _addr(address)
         return a is not None and role in self.state.account(a).roles
 
+    def account_kind(self, address: str) -> str:
+        a = _addr(address)
+        return "" if a is None else self.state.account(a).kind
+
     def balance(self, address: str) -> int:
         a = _addr(address)
         return 0 if a is None else self.state.account(a).balance

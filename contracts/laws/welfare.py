@@ -553,6 +553,8 @@ def on_block() -> dict:
         if rec["paid"] < period:
             kb = cash_benefit(rec, on, rates)
             amount = kb[1]
+            if amount > 0 and ctx.account_kind(rec["address"]) == "":
+                amount = 0  # the registrar has closed the account: skip, do not stall the others
             if amount > 0:
                 if amount > funds:
                     short = True

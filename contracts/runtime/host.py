@@ -73,6 +73,11 @@ class Host(abc.ABC):
         """Whether ``address`` holds ``role`` in the registry."""
 
     @abc.abstractmethod
+    def account_kind(self, address: str) -> str:
+        """The registry's kind of the account ("citizen", "enterprise", "agency",
+        "contract"), or "" if it is not registered (a transfer to it is refused)."""
+
+    @abc.abstractmethod
     def balance(self, address: str) -> int:
         """Committed balance in fen (the runtime adds its own pending changes)."""
 
@@ -124,6 +129,7 @@ class MemoryHost(Host):
         roles: dict[str, set[str]] | None = None,
         beacons: dict[int, bytes] | None = None,
         refuse_to: set[str] | None = None,
+        kinds: dict[str, str] | None = None,
     ):
         self._sender = sender
         self._height = height
@@ -133,6 +139,7 @@ class MemoryHost(Host):
         self.roles: dict[str, set[str]] = {k: set(v) for k, v in (roles or {}).items()}
         self.beacons: dict[int, bytes] = dict(beacons or {})
         self.refuse_to = set(refuse_to or ())
+        self.kinds = dict(kinds) if kinds is not None else None  # None: everyone is a citizen
         self.store: dict[tuple[str, str], bytes] = {}
         self.events: list[Event] = []
         self.applied = 0
@@ -153,13 +160,21 @@ class MemoryHost(Host):
     def has_role(self, address: str, role: str) -> bool:
         return role in self.roles.get(address, ())
 
+    def account_kind(self, address: str) -> str:
+        if address in self.refuse_to:
+            return ""
+        if self.kinds is None:
+            return "contract" if address.startswith("contract:") else "citizen"
+        return self.kinds.get(address, "")
+
     def balance(self, address: str) -> int:
         return self.balances.get(address, 0)
 
     def check_transfer(self, frm: str, to: str, amount: int) -> int:
         from .errors import ErrorCode
 
-        return int(ErrorCode.TRANSFER_REFUSED) if to in self.refuse_to else 0
+        refused = to in self.refuse_to or (self.kinds is not None and self.kinds.get(to, "") == "")
+        return int(ErrorCode.TRANSFER_REFUSED) if refused else 0
 
     def contract_source(self, name: str) -> str | None:
         return self.contracts.get(name)

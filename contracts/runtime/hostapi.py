@@ -6,7 +6,7 @@ Each contract frame (one entry/view invocation, top-level or through
 ``ctx``
     ``ctx.sender`` (transaction signer), ``ctx.caller`` (the signer, or the
     calling contract's address), ``ctx.this`` (this contract's address),
-    ``ctx.height``, ``ctx.time``; methods ``ctx.has_role(addr, role)``,
+    ``ctx.height``, ``ctx.time``; methods ``ctx.has_role(addr, role)``, ``ctx.account_kind(addr)``,
     ``ctx.balance(addr)``, ``ctx.transfer(frm, to, amount)``,
     ``ctx.address_of(contract)``.
 ``storage``
@@ -232,6 +232,16 @@ def _has_role(o, ctx: Ctx, address, role) -> bool:
     return bool(host_call(f.machine.host.has_role, address, role))
 
 
+def _account_kind(o, ctx: Ctx, address) -> str:
+    """The registry's kind of an account: "citizen", "enterprise", "agency",
+    "contract", or "" for an account the registrar does not know."""
+    if type(address) is not str:
+        raise Fault(ErrorCode.TYPE_ERROR)
+    f = ctx._f
+    f.machine.meter.tick(gas.HOST_QUERY)
+    return str(host_call(f.machine.host.account_kind, address))
+
+
 def _balance(o, ctx: Ctx, address) -> int:
     if type(address) is not str:
         raise Fault(ErrorCode.TYPE_ERROR)
@@ -324,7 +334,8 @@ def _read(o, state: State, contract, key, default=None):
 
 methods.register(
     Ctx,
-    {"has_role": _has_role, "balance": _balance, "transfer": _transfer, "address_of": _address_of},
+    {"has_role": _has_role, "account_kind": _account_kind, "balance": _balance, "transfer": _transfer,
+     "address_of": _address_of},
     {
         "sender": lambda c: c._f.machine.sender,
         "caller": lambda c: c._f.caller,

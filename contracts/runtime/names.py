@@ -55,7 +55,8 @@ ATTRIBUTES: dict[str, frozenset[str]] = {
     "frozendict": frozenset({"get", "keys", "values", "items", "copy"}),
     # host API objects
     "ctx": frozenset(
-        {"sender", "caller", "this", "height", "time", "has_role", "balance", "transfer", "address_of"}
+        {"sender", "caller", "this", "height", "time", "has_role", "account_kind", "balance", "transfer",
+         "address_of"}
     ),
     "storage": frozenset({"get", "set", "delete", "has"}),
     "state": frozenset({"read"}),

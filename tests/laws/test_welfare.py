@@ -201,3 +201,18 @@ def test_treasury_funds_the_law_by_a_plain_transfer():
     host.balances[TREASURY] -= 300_000
     host.balances[FUND] = 300_000
     assert on_block(host).value["paid"] == 1
+
+
+def test_a_closed_account_does_not_stall_the_payout_of_the_others():
+    """The registrar closed one recipient's account: on_block skips it (no
+    refused transfer failing the whole batch) and pays everyone else."""
+    host = make_host(balances={FUND: 10**12})
+    for who in ("esc1old1", "esc1gone", "esc1old2"):
+        register(host, who, born=19400101)
+    host.kinds = {w: "citizen" for w in ("esc1old1", "esc1old2")}
+    host.kinds.update({FUND: "contract", REGISTRAR: "agency", TREASURY: "agency"})
+    before = {w: host.balance(w) for w in ("esc1old1", "esc1old2", "esc1gone")}
+    ok(on_block(host))
+    assert host.balance("esc1gone") == before["esc1gone"]
+    assert host.balance("esc1old1") > before["esc1old1"]
+    assert host.balance("esc1old2") > before["esc1old2"]
