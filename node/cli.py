@@ -402,12 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("hash")
     ts.set_defaults(fn=cmd_tx_show)
 
-    try:
-        from .law_cli import add_law_commands
-    except ImportError:
-        pass
-    else:
-        add_law_commands(sub, common, CliError, emit)
+    from .demo import add_demo_commands
+    from .law_cli import add_law_commands
+
+    add_law_commands(sub, common, CliError, emit)
+    add_demo_commands(sub, common, CliError, emit)
     return p
 
 
