@@ -101,11 +101,11 @@ def _cmd_economy(args, CliError, emit):
 
 
 class Progress:
-    def __init__(self, total: int, enabled: bool, out=sys.stderr):
+    def __init__(self, total: int, enabled: bool, out=None):
         self.total = max(1, total)
         self.done = 0
         self.enabled = enabled
-        self.out = out
+        self.out = out if out is not None else sys.stderr
         self.tty = enabled and hasattr(out, "isatty") and out.isatty()
         self.t0 = time.monotonic()
 
@@ -580,6 +580,8 @@ class Economy:
                   "paid_to_sellers": 0, "refused": {}}
         rng = self.rng
         takers = [p for p in people if rng.random() < 0.8]
+        if len(takers) < 3:
+            takers = people[:3]
         for p in takers[2:]:
             ch.call(p["actor"], "allocation", "redeem", {"kind": "ration", "scheme_id": rid,
                                                         "seller": sellers[rng.randrange(2)].addr,
