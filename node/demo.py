@@ -375,7 +375,6 @@ class Economy:
         self.check(self.flush("register citizens and enterprises"), "setup")
 
         # ---- setup: money --------------------------------------------------
-        cb = ag["central-bank"]
         for c in self.citizens:
             self.issue(c, 3_000 * YUAN)
         for e in self.enterprises:

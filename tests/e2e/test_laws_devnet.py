@@ -7,7 +7,6 @@ it), and the ``esoc law`` commands."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
