@@ -34,9 +34,11 @@ class InvalidBlock(Exception):
 
 
 class TxFailed(Exception):
-    def __init__(self, code: int, detail: str = ""):
+    def __init__(self, code: int, detail: str = "", *, gas: int = 0, result=None):
         super().__init__(detail or codes.name(code))
         self.code = code
+        self.gas = gas
+        self.result = result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +110,8 @@ class Executor:
             state.revert(mark)
             events = []
             code = e.code
-            gas = getattr(e, "gas", 0)
+            gas = e.gas
+            result = e.result  # e.g. a law's own {"error", "detail"}: canonical data, the same on every node
         except TxError:
             state.revert(mark)
             events = []

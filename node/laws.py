@@ -74,6 +74,7 @@ class ChainHost(Host):
         self._height = height
         self._time = time_ms // 1000
         self.events: list = []
+        self.events_raw: list = []  # the runtime's Event objects, as applied
 
     def sender(self) -> str:
         return self._sender
@@ -149,6 +150,7 @@ class ChainHost(Host):
             b = st.account(t)
             st.set_account(t, b.with_balance(b.balance + amount))
             self.events.append({"type": "transfer", "from": f, "to": t, "amount": amount})
+        self.events_raw.extend(effects.events)
         for ev in effects.events:
             self.events.append({"type": "law", "contract": ev.contract, "name": ev.name, "data": ev.data})
 
@@ -231,7 +233,10 @@ class Laws:
                 res = rt_execute(c, HOOK_ENTRY, {}, host, HOOK_GAS, read_only=False)
             except SandboxBreach as e:
                 raise RuntimeError(f"sandbox breach in {name}.on_block: {e}") from None
-            state.put_value(("hook", name), {"height": ctx.height, "code": res.code, "gas_used": res.gas_used})
+            state.put_value(("hook", name), {
+                "height": ctx.height, "code": res.code, "gas_used": res.gas_used, "value": res.value,
+                "events": [{"name": e.name, "data": e.data} for e in host.events_raw][:100],
+            })
 
     # ---- transactions -----------------------------------------------------------
     def call_tx(self, state: State, tx, p, ctx, events: list):
@@ -251,9 +256,7 @@ class Laws:
         except SandboxBreach as e:
             raise RuntimeError(f"sandbox breach in {p.contract}.{p.entry}: {e}") from None
         if res.code != 0:
-            err = TxFailed(codes.CONTRACT_BASE + res.code)
-            err.gas = res.gas_used
-            raise err
+            raise TxFailed(codes.CONTRACT_BASE + res.code, gas=res.gas_used, result=res.value)
         events.append({"type": "call", "contract": p.contract, "entry": p.entry, "version": c.version})
         events.extend(host.events)
         return res.value, res.gas_used
