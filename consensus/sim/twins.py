@@ -6,9 +6,17 @@ Twins (Bano et al., OPODIS 2021, arXiv:2004.10617) runs two copies of a
 validator with the *same key* and different network identities.  Each copy
 is honest code, but together they equivocate as proposers, double vote, and
 forget each other's locks.  A scenario fixes, for each of the first ``R``
-rounds, a *partition* of the nodes (messages of round ``r`` cross only
-between nodes in the same group of partition ``r``) and a *leader* (the
-proposer of round ``r`` at every height).  Rounds from ``R`` on are not
+rounds, two *partitions* of the nodes -- one for the round's proposals and
+prevotes, one for its precommits (Tendermint has two vote phases per round;
+splitting them lets a polka lock nodes that never see the round's
+precommits) -- a *leader* (the proposer of round ``r`` at every height), and
+in half the rounds a few nodes *deaf* to the round's precommits.  A message
+of round ``r`` crosses only between nodes in the same group.  With
+all-to-all broadcast and symmetric groups, every node of a group that decides
+decides together, and with one twin the undecided rest never holds a quorum
+of keys, so a broken lock rule could not fork; deaf nodes recreate the
+"some decide, the locked others do not" situation (this sweep finds a lock
+rule that ignores the lock -- checked by mutation).  Rounds from ``R`` on are not
 partitioned and their leaders rotate; from ``heal_ms`` on nothing is
 partitioned any more (the stable period after GST: messages lost earlier
 are relayed again by gossip), so the scenario must also terminate.
@@ -31,6 +39,7 @@ from __future__ import annotations
 
 import random
 
+from ..types import PRECOMMIT
 from .scenarios import Outcome
 from .world import World
 
@@ -70,15 +79,33 @@ def quorum_partitions(key_of: list[int], n_keys: int, max_groups: int) -> list[l
 _PARTITION_CACHE: dict[tuple[int, int], list[list[list[int]]]] = {}
 
 
-def generate(index: int, n_twins: int = 1, rounds: int = 6, max_groups: int = 2) -> list[tuple[list[list[int]], int]]:
-    """Scenario ``index``: a (partition, leader key) per round."""
+Plan = list[tuple[list[list[int]], list[list[int]], int, list[int]]]
+
+
+def generate(index: int, n_twins: int = 1, rounds: int = 6, max_groups: int = 2) -> Plan:
+    """Scenario ``index``: per round, (partition for proposals and prevotes,
+    partition for precommits, leader key, nodes deaf to the round's precommits)."""
     key_of = list(range(N)) + list(range(n_twins))
     ck = (n_twins, max_groups)
     if ck not in _PARTITION_CACHE:
         _PARTITION_CACHE[ck] = quorum_partitions(key_of, N, max_groups)
     parts = _PARTITION_CACHE[ck]
     rng = random.Random(index)
-    return [(parts[rng.randrange(len(parts))], rng.randrange(N)) for _ in range(rounds)]
+    plan: Plan = []
+    for _ in range(rounds):
+        a = parts[rng.randrange(len(parts))]
+        # half the rounds split precommits differently from prevotes, so that a
+        # polka (and the locks it makes) can be seen by nodes that never get
+        # the round's precommits
+        b = parts[rng.randrange(len(parts))] if rng.randrange(2) else a
+        leader = rng.randrange(N)
+        # sometimes a few nodes hear no precommit of the round: the others may
+        # decide while they stay undecided (possibly locked) -- the situation
+        # in which a broken lock rule forks
+        nodes = list(range(len(key_of)))
+        deaf = sorted(rng.sample(nodes, rng.randrange(1, 4))) if rng.randrange(2) else []
+        plan.append((a, b, leader, deaf))
+    return plan
 
 
 def run_twins(
@@ -96,25 +123,31 @@ def run_twins(
     keys = [k.public for k in w.keys]
 
     def proposer(h: int, r: int) -> bytes:
-        return keys[plan[r][1]] if r < rounds else keys[(h + r) % N]
+        return keys[plan[r][2]] if r < rounds else keys[(h + r) % N]
 
     w.proposer_fn = proposer
-    group_of: list[list[int]] = []
-    for part, _ in plan:
+
+    def groups(part: list[list[int]]) -> list[int]:
         g = [0] * len(w.nodes)
         for gi, members in enumerate(part):
             for m in members:
                 g[m] = gi
-        group_of.append(g)
+        return g
+
+    group_pv = [groups(a) for a, _, _, _ in plan]
+    group_pc = [groups(b) for _, b, _, _ in plan]
+    deaf = [d for _, _, _, d in plan]
 
     def link_ok(src: int, dst: int, msg: tuple) -> bool:
         if w.now >= heal_ms:
             return True
         if msg[0] == "vote" or msg[0] == "proposal":
-            r = msg[1].round
+            m = msg[1]
+            r = m.round
             if r < rounds:
-                g = group_of[r]
-                return g[src] == g[dst]
+                if msg[0] == "vote" and m.type == PRECOMMIT:
+                    return group_pc[r][src] == group_pc[r][dst] and dst not in deaf[r]
+                return group_pv[r][src] == group_pv[r][dst]
         return True
 
     w.net.link_filter = link_ok
@@ -123,7 +156,7 @@ def run_twins(
     out = Outcome(f"twins[{n_twins}]", seed, w)
     if n_twins == 1:
         out.checks["terminates once the network is whole"] = done
-    out.info.update(plan=[(p, leader) for p, leader in plan], forks=len(w.checker.forks))
+    out.info.update(plan=plan, forks=len(w.checker.forks))
     return out
 
 
