@@ -23,7 +23,11 @@ venv: $(STAMP)
 devnet: $(STAMP)
 	$(BIN)/esoc devnet --validators $${VALIDATORS:-4} --home $${HOME_DIR:-.devnet}
 
+# The netns e2e test needs iproute2's `ip`; install it on a fresh Debian machine when root.
 test: $(TSTAMP)
+	@command -v ip >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get install -y -q iproute2 >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q iproute2 >/dev/null; }; \
+	  else echo "note: no 'ip' (iproute2) and not root: tests/e2e/test_netns.py will skip"; fi; }
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(TSTAMP)

@@ -105,8 +105,8 @@ class ConsensusDriver:
         self.send_inbox, self.inbox = trio.open_memory_channel(100_000)
         self.evidence_pool: dict[bytes, Evidence] = {}
         self.peer_heights: dict[bytes, int] = {}
-        self.sync_blocks: dict[int, tuple[bytes, bytes]] = {}
-        self.sync_requested: dict[int, float] = {}
+        self.sync_blocks: dict[int, tuple[bytes, bytes, bytes]] = {}  # height -> (block, commit, peer)
+        self.sync_requested: dict[int, tuple[bytes, float]] = {}  # height -> (peer asked, when)
         self.sync_wakeup = trio.Event()
         self.tx_relay: list[bytes] = []
         self.tx_inbox: list[tuple[bytes, bytes]] = []
@@ -122,7 +122,12 @@ class ConsensusDriver:
         key = tagged_hash("raw block", raw)
         vid = self._ids.get(key)
         if vid is None:
-            vid = block_id(raw)
+            try:
+                vid = block_id(raw)
+            except (CodecError, ValueError, TypeError):
+                # bytes that are no block get an id no valid block can have: the engine
+                # then drops the proposal or decision as not matching; the node goes on
+                vid = tagged_hash("undecodable block", raw)
             self._ids[key] = vid
             if len(self._ids) > 64:
                 self._ids.popitem(last=False)
@@ -371,6 +376,7 @@ class ConsensusDriver:
             if t is VoteMsg:
                 await self.send_inbox.send(VoteReceived(Vote.decode(msg.vote)))
             elif t is ProposalMsg:
+                Block.decode(msg.block)  # refuse bytes that are no block before they reach consensus
                 await self.send_inbox.send(ProposalReceived(Proposal.decode(msg.proposal), msg.block))
             elif t is TxMsg:
                 self._queue_txs(peer, [msg.tx])
@@ -434,12 +440,20 @@ class ConsensusDriver:
         self.p2p.send(peer, BlockResponse(height, raw, commit.encode() if commit else None).encode())
 
     def _on_block_response(self, peer: bytes, msg: BlockResponse) -> None:
-        self.sync_requested.pop(msg.height, None)
+        asked = self.sync_requested.get(msg.height)
+        if asked is None or asked[0] != peer:
+            return  # not asked of this peer: ignore (no unrequested block enters the sync buffer)
+        del self.sync_requested[msg.height]
         if msg.block is None or msg.commit is None or msg.height <= self.app.height:
             return
-        if msg.height > self.app.height + SYNC_WINDOW * 2:
-            return
-        self.sync_blocks[msg.height] = (msg.block, msg.commit)
+        try:
+            blk = Block.decode(msg.block)
+            commit = CCommit.decode(msg.commit)
+        except CodecError as e:
+            raise PeerMisbehaved(f"block_response {msg.height} does not decode: {e}") from None
+        if blk.height != msg.height or commit.height != msg.height or commit.value_id != blk.hash:
+            raise PeerMisbehaved(f"block_response {msg.height} holds another height's block or commit")
+        self.sync_blocks[msg.height] = (msg.block, msg.commit, peer)
         self.nursery.start_soon(self._feed_sync)
 
     async def _feed_sync(self) -> None:
@@ -447,11 +461,16 @@ class ConsensusDriver:
         item = self.sync_blocks.get(h)
         if item is None or self.engine.height != h:
             return
-        raw, commit_raw = item
-        try:
-            commit = CCommit.decode(commit_raw)
-        except CodecError:
+        raw, commit_raw, peer = item
+        commit = CCommit.decode(commit_raw)
+        try:  # the engine checks it too; checking here lets a bad peer's block be dropped and re-asked
+            verify_commit(self.app.valset(h), self.chain_id, h, self._value_id(raw), commit)
+        except InvalidCommit as e:
             del self.sync_blocks[h]
+            log.warning("block %d from peer %s has an invalid commit (%s); dropping the peer", h, peer.hex()[:16], e)
+            if self.p2p is not None:
+                self.p2p.disconnect(peer, f"served an invalid commit for block {h}")
+            self.sync_wakeup.set()
             return
         await self.send_inbox.send(DecisionLearned(h, raw, commit))
 
@@ -471,13 +490,15 @@ class ConsensusDriver:
                 if h in self.sync_blocks:
                     continue
                 asked = self.sync_requested.get(h)
-                if asked is not None and now - asked < SYNC_RETRY_S:
+                if asked is not None and now - asked[1] < SYNC_RETRY_S:
                     continue
                 peers = [p for p in ahead if self.peer_heights.get(p, 0) >= h]
                 if not peers:
                     continue
-                self.p2p.send(peers[(h + i) % len(peers)], BlockRequest(h).encode())
-                self.sync_requested[h] = now
+                # a retry goes to another peer than the last one asked
+                pick = peers[(h + i + (1 if asked else 0)) % len(peers)]
+                self.p2p.send(pick, BlockRequest(h).encode())
+                self.sync_requested[h] = (pick, now)
             await self._feed_sync()
 
     # ---- liveness -----------------------------------------------------------

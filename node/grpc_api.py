@@ -68,11 +68,32 @@ def _client(context) -> str:
     return peer.rsplit(":", 1)[0]
 
 
+class Malformed:
+    """Stands for a request body that is not valid protobuf (see :func:`_safe`)."""
+
+    __slots__ = ()
+
+
+def _safe(deserialize):
+    """A request deserializer that never raises: bad bytes become :class:`Malformed`,
+    which the handler answers with INVALID_ARGUMENT (grpcio would say INTERNAL)."""
+
+    def load(data: bytes):
+        try:
+            return deserialize(data)
+        except Exception:
+            return Malformed()
+
+    return load
+
+
 def guarded(fn):
     """Turn known errors into gRPC statuses with a reason; never leak a traceback."""
 
     @functools.wraps(fn)
     def wrapper(self, request, context):
+        if isinstance(request, Malformed):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request body is not a valid protobuf message")
         try:
             return fn(self, request, context)
         except (CodecError, TxError, AddressError, ValueError) as e:
@@ -149,6 +170,8 @@ class NodeServicer(pbg.NodeServicer):
         chunk = []
         client = _client(context)
         for req in request_iterator:
+            if isinstance(req, Malformed):
+                raise ValueError("a streamed request is not a valid protobuf message")
             chunk.append(req.tx)
             if len(chunk) >= 500:
                 if not self.bucket.take(client, len(chunk)):
@@ -301,6 +324,8 @@ class NodeServicer(pbg.NodeServicer):
         )
 
     def StreamBlocks(self, request, context):
+        if isinstance(request, Malformed):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request body is not a valid protobuf message")
         h = max(1, request.from_height or 1)
         cond = self.node.block_cond
         while context.is_active():
@@ -345,6 +370,25 @@ class NodeServicer(pbg.NodeServicer):
         return laws
 
 
+def _add_node_service(server: grpc.Server, servicer: NodeServicer) -> None:
+    """Register the Node service like the generated code does, with safe deserializers."""
+    service = pb.DESCRIPTOR.services_by_name["Node"]
+    handlers = {}
+    for m in service.methods:
+        req_cls = getattr(pb, m.input_type.name)
+        resp_cls = getattr(pb, m.output_type.name)
+        kind = {
+            (False, False): grpc.unary_unary_rpc_method_handler,
+            (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler,
+            (True, True): grpc.stream_stream_rpc_method_handler,
+        }[(m.client_streaming, m.server_streaming)]
+        handlers[m.name] = kind(getattr(servicer, m.name), request_deserializer=_safe(req_cls.FromString),
+                                response_serializer=resp_cls.SerializeToString)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
 def start_grpc_server(node, listen: str, trio_token, rate: int, burst: int, workers: int = 16) -> grpc.Server:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
@@ -355,7 +399,7 @@ def start_grpc_server(node, listen: str, trio_token, rate: int, burst: int, work
             ("grpc.so_reuseport", 0),
         ],
     )
-    pbg.add_NodeServicer_to_server(NodeServicer(node, trio_token, rate, burst), server)
+    _add_node_service(server, NodeServicer(node, trio_token, rate, burst))
     hs = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(hs, server)
     hs.set("", health_pb2.HealthCheckResponse.SERVING)

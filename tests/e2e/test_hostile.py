@@ -381,9 +381,6 @@ async def _send_all(port: int, messages: list[bytes]) -> None:
     await cl.stream.aclose()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ConsensusDriver._value_id lets Block.decode's CodecError escape "
-                   "the engine (Engine._on_decision), so one block_response with undecodable block bytes "
-                   "from any allowed peer stops the validator")
 def test_block_response_with_an_undecodable_block_does_not_stop_the_node(tmp_path):
     net = hostile_devnet(str(tmp_path / "net")).start()
     try:
@@ -399,9 +396,6 @@ def test_block_response_with_an_undecodable_block_does_not_stop_the_node(tmp_pat
         net.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Engine._on_proposal computes value_id(block) before checking the "
-                   "proposal's signature, and ConsensusDriver._value_id raises CodecError on undecodable bytes: "
-                   "one unsigned proposal naming the expected proposer stops the validator")
 def test_proposal_with_an_undecodable_block_does_not_stop_the_node(tmp_path):
     from consensus.types import Proposal
 
@@ -519,9 +513,6 @@ def test_more_malformed_grpc_requests_get_invalid_argument(net):
     _alive(net)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (spec): a request body that is not valid protobuf gets INTERNAL "
-                   "('Exception deserializing request!') from grpcio before any handler runs; "
-                   "node/grpc_api.py promises INVALID_ARGUMENT for every malformed request")
 def test_undecodable_protobuf_request_gets_invalid_argument(net):
     ch = grpc.insecure_channel(net.nodes[0].grpc)
     raw = ch.unary_unary("/esoc.v1.Node/SubmitTx")  # no serializer: the bytes go out as they are
