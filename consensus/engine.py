@@ -368,9 +368,9 @@ class Engine:
             return
         if p.proposer != self.proposer(self.height, p.round):
             return
-        if self.value_id(ev.value) != p.value_id:
+        if not p.verify(self.chain_id, self.verifier):  # before hashing the value: junk costs a check, no more
             return
-        if not p.verify(self.chain_id, self.verifier):
+        if self.value_id(ev.value) != p.value_id:
             return
         self._log(ev)
         self.values.setdefault(p.value_id, ev.value)
