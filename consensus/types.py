@@ -32,7 +32,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from ledger.codec import Bytes, CodecError, Int, List, Nested, Opt, Record, UInt, encode
+from ledger.block import Commit as LedgerCommit
+from ledger.block import CommitSig  # noqa: F401  (re-export)
+from ledger.codec import Bytes, CodecError, Int, Nested, Opt, Record, UInt, encode
 from ledger.crypto import HASH_SIZE, PUBKEY_SIZE, SIG_SIZE, tagged_hash, verify
 
 from .valset import Validator, ValidatorSchedule, ValidatorSet, ValidatorSetError  # noqa: F401  (re-export)
@@ -154,26 +156,12 @@ class Proposal(_Signed):
 
 
 @dataclasses.dataclass(frozen=True)
-class CommitSig(Record):
-    SCHEMA = {"validator": Bytes(PUBKEY_SIZE), "signature": Bytes(SIG_SIZE)}
-    validator: bytes
-    signature: bytes
+class Commit(LedgerCommit):
+    """2f+1 precommit signatures for ``value_id`` at ``(height, round)``.
 
-
-@dataclasses.dataclass(frozen=True)
-class Commit(Record):
-    """2f+1 precommit signatures for ``value_id`` at ``(height, round)``."""
-
-    SCHEMA = {
-        "height": UInt(),
-        "round": UInt(2**31),
-        "value_id": Bytes(HASH_SIZE),
-        "signatures": List(Nested(CommitSig), max_len=10_000),
-    }
-    height: int
-    round: int
-    value_id: bytes
-    signatures: tuple[CommitSig, ...]
+    The data and its encoding are the ledger's (``ledger/block.py``: a block
+    carries its predecessor's commit); this adds what consensus does with one.
+    """
 
     @classmethod
     def from_votes(cls, votes: list[Vote]) -> "Commit":
