@@ -216,7 +216,9 @@ class Application:
         if hd.app_version != APP_VERSION:
             raise InvalidBlock(f"app version {hd.app_version} is not {APP_VERSION}")
         fields = {"height": hd.height, "time_ms": hd.time_ms, "proposer": hd.proposer}
-        receipts, encoded, _, diff, vals, next_vals = self._execute(fields, list(block.txs), self.mempool.is_verified,
+        # transactions this node already holds decoded and checked are not decoded again
+        txs = [self.mempool.get(tx_hash(r)) or r for r in block.txs]
+        receipts, encoded, _, diff, vals, next_vals = self._execute(fields, txs, self.mempool.is_verified,
                                                                   evidence=block.evidence, last_commit=block.last_commit)
         if hd.validators_hash != vals.hash():
             raise InvalidBlock("validators hash does not match")

@@ -58,7 +58,7 @@ from consensus.wal import WAL, OsFile
 from ledger.block import Block, Commit
 from ledger.codec import CodecError, decode
 from ledger.crypto import tagged_hash
-from ledger.tx import TxError, decode_tx
+from ledger.tx import TxError, decode_tx, tx_hash
 
 from .execution import InvalidBlock
 from .mempool import Rejected
@@ -108,8 +108,9 @@ class ConsensusDriver:
         self.sync_blocks: dict[int, tuple[bytes, bytes, bytes]] = {}  # height -> (block, commit, peer)
         self.sync_requested: dict[int, tuple[bytes, float]] = {}  # height -> (peer asked, when)
         self.sync_wakeup = trio.Event()
-        self.tx_relay: list[bytes] = []
+        self.tx_relay: list[tuple[bytes | None, bytes]] = []  # (peer it came from, or None: our API; tx)
         self.tx_inbox: list[tuple[bytes, bytes]] = []
+        self._tx_seen: collections.OrderedDict[bytes, None] = collections.OrderedDict()
         self.tx_wakeup = trio.Event()
         self.last_progress = time.monotonic()
         self.height_started = time.monotonic()
@@ -196,7 +197,10 @@ class ConsensusDriver:
             eff = queue.popleft()
             t = type(eff)
             if t is WalAppend:
-                self.wal.append(eff.event, eff.sync)
+                if eff.sync:  # fsync off the event loop; _perform waits, so the order of effects holds
+                    await trio.to_thread.run_sync(self.wal.append, eff.event, True)
+                else:
+                    self.wal.append(eff.event, False)
             elif t is BroadcastVote:
                 self._broadcast(VoteMsg(eff.vote.encode()).encode())
             elif t is BroadcastProposal:
@@ -205,14 +209,14 @@ class ConsensusDriver:
                 self.nursery.start_soon(self._timer, eff)
             elif t is SignVote:
                 try:
-                    v = self.signer.sign_vote(eff.vote)
+                    v = await trio.to_thread.run_sync(self.signer.sign_vote, eff.vote)
                 except DoubleSignError as e:
                     log.error("signer refused a vote: %s", e)
                     continue
                 queue.extend(self.engine.step(VoteSigned(v)))
             elif t is SignProposal:
                 try:
-                    p = self.signer.sign_proposal(eff.proposal)
+                    p = await trio.to_thread.run_sync(self.signer.sign_proposal, eff.proposal)
                 except DoubleSignError as e:
                     log.error("signer refused a proposal: %s", e)
                     continue
@@ -402,12 +406,22 @@ class ConsensusDriver:
     def _queue_txs(self, peer: bytes, raws: list[bytes]) -> None:
         if len(self.tx_inbox) > 50_000:
             return  # overloaded: drop, the sender will resend or the tx expires
-        self.tx_inbox.extend((peer, r) for r in raws)
+        mp = self.app.mempool
+        for r in raws:
+            h = tx_hash(r)
+            if h in self._tx_seen or mp.has(h):
+                continue  # a relay echo: never decode or verify the same transaction twice
+            self._tx_seen[h] = None
+            self.tx_inbox.append((peer, r))
+        while len(self._tx_seen) > 100_000:
+            self._tx_seen.popitem(last=False)
         self.tx_wakeup.set()
 
     def relay_txs(self, raws: list[bytes]) -> None:
         """Called for transactions admitted through the gRPC API."""
-        self.tx_relay.extend(raws)
+        self.tx_relay.extend((None, r) for r in raws)
+        for r in raws:
+            self._tx_seen[tx_hash(r)] = None
         self.tx_wakeup.set()
 
     async def _tx_loop(self) -> None:
@@ -419,18 +433,23 @@ class ConsensusDriver:
                 checked = await trio.to_thread.run_sync(_decode_verify_batch, [r for _, r in batch])
                 state = self.app.state()
                 nh = self.app.height + 1
-                for tx in checked:
+                for (peer, _), tx in zip(batch, checked):
                     if tx is None:
                         continue
                     try:
                         self.app.mempool.add(tx, state, nh, verified=True)
-                        self.tx_relay.append(tx.raw)
+                        self.tx_relay.append((peer, tx.raw))
                     except Rejected:
                         pass
             if self.tx_relay and self.p2p is not None:
                 relay, self.tx_relay = self.tx_relay, []
-                for i in range(0, len(relay), TX_RELAY_BATCH):
-                    self.p2p.gossip(TxsMsg(tuple(relay[i:i + TX_RELAY_BATCH])).encode())
+                by_source: dict = {}
+                for peer, raw in relay:  # not back to the peer it came from
+                    by_source.setdefault(peer, []).append(raw)
+                for peer, raws in by_source.items():
+                    exclude = () if peer is None else (peer,)
+                    for i in range(0, len(raws), TX_RELAY_BATCH):
+                        self.p2p.broadcast(TxsMsg(tuple(raws[i:i + TX_RELAY_BATCH])).encode(), exclude=exclude)
             await trio.sleep(0.01)  # gather a batch
 
     # ---- block sync ---------------------------------------------------------

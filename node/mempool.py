@@ -52,6 +52,10 @@ class Mempool:
     def has(self, h: bytes) -> bool:
         return h in self._txs
 
+    def get(self, h: bytes) -> SignedTx | None:
+        """The decoded, signature-checked transaction with hash ``h``, if pending."""
+        return self._txs.get(h)
+
     def mark_verified(self, h: bytes) -> None:
         self._verified[h] = None
         if len(self._verified) > 4 * self.max_txs:
