@@ -44,7 +44,7 @@ import time
 
 import trio
 
-from consensus.engine import Engine
+from consensus.engine import STEP_LABELS, Engine
 from consensus.events import (
     BroadcastProposal, BroadcastVote, Decide, DecisionLearned, EvidenceFound, GetValue, ProposalReceived,
     ProposalSigned, ScheduleTimeout, SignProposal, SignVote, StartHeight, TimeoutFired, ValidateValue,
@@ -111,6 +111,8 @@ class ConsensusDriver:
         self.tx_relay: list[tuple[bytes | None, bytes]] = []  # (peer it came from, or None: our API; tx)
         self.tx_inbox: list[tuple[bytes, bytes]] = []
         self._tx_seen: collections.OrderedDict[bytes, None] = collections.OrderedDict()
+        self._last_hrs = (0, 0, 0)
+        self._step_since = time.monotonic()
         self.tx_wakeup = trio.Event()
         self.last_progress = time.monotonic()
         self.height_started = time.monotonic()
@@ -185,8 +187,25 @@ class ConsensusDriver:
     async def _step(self, event) -> None:
         if isinstance(event, _StartHeight):
             await self._start_height(event.height)
+        else:
+            await self._perform(self.engine.step(event))
+        self._observe_step()
+
+    def _observe_step(self) -> None:
+        """Step timings for /metrics: how long the engine stayed in each (h, r, step)."""
+        hrs = self.engine.hrs
+        if hrs == self._last_hrs:
             return
-        await self._perform(self.engine.step(event))
+        now = time.monotonic()
+        h, r, st = self._last_hrs
+        if self.metrics is not None:
+            if h:
+                self.metrics.on_step(STEP_LABELS.get(st, str(st)), now - self._step_since)
+            if hrs[1] != r or hrs[0] != h:
+                self.metrics.rounds.inc()
+            self.metrics.round.set(hrs[1])
+        self._last_hrs = hrs
+        self._step_since = now
 
     # ------------------------------------------------------------------
     # effects
@@ -234,6 +253,7 @@ class ConsensusDriver:
                 self._add_evidence(eff.evidence, gossip=True)
             else:  # pragma: no cover - a new effect type nobody handles
                 raise FatalError(f"unhandled consensus effect {t.__name__}")
+            self._observe_step()
             await trio.sleep(0)
 
     def _broadcast(self, data: bytes) -> None:
@@ -356,6 +376,8 @@ class ConsensusDriver:
     # ------------------------------------------------------------------
     def _on_peer_connected(self, peer: bytes) -> None:
         self.node._peers = len(self.p2p.peers()) if self.p2p else 0
+        if self.metrics:
+            self.metrics.peers.set(self.node._peers)
         h = self.app.height
         if self.p2p is not None:
             self.p2p.send(peer, StatusMsg(h, self.app.last_block_hash() if h else bytes(32)).encode())
@@ -367,6 +389,8 @@ class ConsensusDriver:
 
     def _on_peer_disconnected(self, peer: bytes, reason: str) -> None:
         self.node._peers = len(self.p2p.peers()) if self.p2p else 0
+        if self.metrics:
+            self.metrics.peers.set(self.node._peers)
         self.peer_heights.pop(peer, None)
         log.info("peer %s disconnected: %s", peer.hex()[:16], reason)
 

@@ -27,11 +27,18 @@ class NodeMetrics:
                                         buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30))
         self.height_duration = Histogram("esoc_consensus_height_seconds", "From StartHeight to the decision",
                                          registry=r, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
+        self.step_duration = Histogram("esoc_consensus_step_seconds", "Time spent in each consensus step",
+                                        ["step"], registry=r, buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
+        self.rounds = Counter("esoc_consensus_rounds", "Rounds started (more than one per height: a round failed)",
+                              registry=r)
         self.block_execution = Histogram("esoc_block_execution_seconds", "Executing a proposed block", registry=r,
                                          buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
         self.block_txs = Histogram("esoc_block_txs", "Transactions per block", registry=r,
                                    buckets=(0, 1, 10, 100, 500, 1000, 2000, 5000, 10000))
         self._last_commit = None
+
+    def on_step(self, step_label: str, seconds: float) -> None:
+        self.step_duration.labels(step=step_label).observe(seconds)
 
     def on_commit(self, block, executed, height_seconds: float) -> None:
         now = time.monotonic()

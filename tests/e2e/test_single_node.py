@@ -155,3 +155,24 @@ def test_batch_submit_and_stream(net):
             if len(heights) == 5:
                 break
         assert heights == [1, 2, 3, 4, 5]
+
+
+def test_prometheus_metrics(net):
+    import urllib.request
+
+    with net.nodes[0].client() as c:
+        h = c.status().height
+        wait_until(lambda: c.status().height >= h + 2, 20, "two more blocks")
+    text = urllib.request.urlopen(f"http://{net.desc['nodes'][0]['metrics']}/metrics", timeout=10).read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, v = line.rpartition(" ")
+            values[name] = float(v)
+    assert values["esoc_height"] >= h + 2
+    assert values["esoc_blocks_total"] >= 2
+    assert values["esoc_committed_txs_total"] >= 1  # the transfers of the tests above
+    for step in ("propose", "prevote", "precommit"):
+        assert values[f'esoc_consensus_step_seconds_count{{step="{step}"}}'] >= 1
+    assert values["esoc_block_interval_seconds_count"] >= 1
+    assert "esoc_mempool_size" in values and "esoc_peers" in values
