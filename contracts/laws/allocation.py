@@ -69,7 +69,7 @@ MAX_NAME = 32
 # Error codes of this law.
 E_NOT_AUTHORIZED = 1
 E_BAD_ARGUMENT = 2
-E_NO_PARAMETER = 4
+E_NO_PARAMETER = 4  # raised by the library's param_value / param_in_force (always 4)
 E_NOT_CITIZEN = 10
 E_UNKNOWN = 11
 E_EXISTS = 12
@@ -136,42 +136,22 @@ def today() -> int:
     return ymd[0] * 10000 + ymd[1] * 100 + ymd[2]
 
 
-def param_entry(name: str, on: int) -> list:
-    if name not in PARAMS:
-        fail(E_NO_PARAMETER, "unknown parameter")
-    found = None
-    for since, value in PARAMS[name]["values"]:
-        if since <= on:
-            found = [since, value]
-    if found is None:
-        fail(E_NO_PARAMETER, "no value in force on that date")
-    return found
-
-
 def param(name: str, on: int = 0) -> int:
-    """The value of parameter ``name`` on date ``on`` (YYYYMMDD; 0 = today)."""
-    return param_entry(name, on if on else today())[1]
+    """The value of parameter ``name`` on date ``on`` (YYYYMMDD; 0 = today).
+
+    Error ``E_NO_PARAMETER`` for an unknown name or a date before its first value.
+    """
+    return param_value(PARAMS, name, on if on else today())
 
 
 def params_at(on: int = 0) -> dict:
+    """Every parameter's ``[since, value]`` in force on date ``on`` (0 = today)."""
     when = on if on else today()
-    return {name: param_entry(name, when) for name in SCHEMA}
+    return {name: param_in_force(PARAMS, name, when) for name in SCHEMA}
 
 
 def is_seq(x) -> bool:
     return is_list(x) or is_tuple(x)
-
-
-def valid_date(d) -> bool:
-    if not is_int(d):
-        return False
-    y = d // 10000
-    m = d // 100 % 100
-    day = d % 100
-    if y < 1900 or y > 9999 or m < 1 or m > 12 or day < 1:
-        return False
-    days = (31, 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-    return day <= days[m - 1]
 
 
 def value_error(kind: str, v) -> str:
@@ -181,54 +161,15 @@ def value_error(kind: str, v) -> str:
 
 
 def check_params(params: dict | None = None) -> list:
-    """Every way ``params`` (default: PARAMS) breaks the schema; [] if none."""
+    """Every way ``params`` (default: PARAMS) breaks the schema; [] if none.
+
+    ``check_param_table`` (library) makes the checks every law makes: names,
+    fields, units, label and reference, increasing YYYYMMDD dates; and it
+    asks ``value_error`` about each value (all are counts here).
+    """
     if params is None:
         params = PARAMS
-    if not is_dict(params):
-        return ["parameters must be a dict"]
-    errors = []
-    for name in SCHEMA:
-        if name not in params:
-            errors.append(f"{name}: missing")
-    for name, entry in params.items():
-        if name not in SCHEMA:
-            errors.append(f"{name}: unknown parameter")
-            continue
-        if not is_dict(entry):
-            errors.append(f"{name}: must be a dict of {PARAM_FIELDS}")
-            continue
-        for field in entry:
-            if field not in PARAM_FIELDS:
-                errors.append(f"{name}.{field}: unknown field")
-        for field in PARAM_FIELDS:
-            if field not in entry:
-                errors.append(f"{name}.{field}: missing")
-        kind, unit = SCHEMA[name]
-        if "unit" in entry and entry["unit"] != unit:
-            errors.append(f"{name}.unit: must be {unit}")
-        for field in ("label", "reference"):
-            if field in entry and (not is_str(entry[field]) or len(entry[field]) == 0):
-                errors.append(f"{name}.{field}: must be a non-empty str")
-        values = entry.get("values")
-        if not is_seq(values) or len(values) == 0:
-            errors.append(f"{name}.values: must be a non-empty sequence of (since, value)")
-            continue
-        previous = 0
-        for pair in values:
-            if not is_seq(pair) or len(pair) != 2:
-                errors.append(f"{name}.values: each item must be (since, value)")
-                continue
-            since = pair[0]
-            if not valid_date(since):
-                errors.append(f"{name}.values: {since} is not a date YYYYMMDD")
-            elif since <= previous:
-                errors.append(f"{name}.values: dates must increase")
-            else:
-                previous = since
-            why = value_error(kind, pair[1])
-            if why:
-                errors.append(f"{name}.values[{since}]: {why}")
-    return errors
+    return check_param_table(params, SCHEMA, PARAM_FIELDS, value_error)
 
 
 def version() -> dict:

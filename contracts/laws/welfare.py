@@ -55,11 +55,12 @@ ROLE_REGISTRAR = "registrar"
 ROLE_CRANK = ("registrar", "treasury")  # may push on_block by hand if the node does not
 VOUCHER_KINDS = ("housing", "medical", "education")
 MAX_TEXT = 64
+FIRST_DATE = 18000101  # earliest date the register accepts (YYYYMMDD)
 
 # Error codes of this law.
 E_NOT_AUTHORIZED = 1
 E_BAD_ARGUMENT = 2
-E_NO_PARAMETER = 4
+E_NO_PARAMETER = 4  # raised by the library's param_value / param_in_force (always 4)
 E_NOT_REGISTERED = 10
 E_ALREADY_REGISTERED = 11
 E_NOT_EMPLOYER = 12
@@ -167,42 +168,18 @@ def first_day(period: int) -> int:
     return (period // 12) * 10000 + (period % 12 + 1) * 100 + 1
 
 
-def param_entry(name: str, on: int) -> list:
-    if name not in PARAMS:
-        fail(E_NO_PARAMETER, "unknown parameter")
-    found = None
-    for since, value in PARAMS[name]["values"]:
-        if since <= on:
-            found = [since, value]
-    if found is None:
-        fail(E_NO_PARAMETER, "no value in force on that date")
-    return found
-
-
 def param(name: str, on: int = 0) -> int:
-    """The value of parameter ``name`` on date ``on`` (YYYYMMDD; 0 = today)."""
-    return param_entry(name, on if on else today())[1]
+    """The value of parameter ``name`` on date ``on`` (YYYYMMDD; 0 = today).
+
+    Error ``E_NO_PARAMETER`` for an unknown name or a date before its first value.
+    """
+    return param_value(PARAMS, name, on if on else today())
 
 
 def params_at(on: int = 0) -> dict:
+    """Every parameter's ``[since, value]`` in force on date ``on`` (0 = today)."""
     when = on if on else today()
-    return {name: param_entry(name, when) for name in SCHEMA}
-
-
-def is_seq(x) -> bool:
-    return is_list(x) or is_tuple(x)
-
-
-def valid_date(d) -> bool:
-    if not is_int(d):
-        return False
-    y = d // 10000
-    m = d // 100 % 100
-    day = d % 100
-    if y < 1800 or y > 9999 or m < 1 or m > 12 or day < 1:
-        return False
-    days = (31, 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-    return day <= days[m - 1]
+    return {name: param_in_force(PARAMS, name, when) for name in SCHEMA}
 
 
 def value_error(kind: str, v) -> str:
@@ -216,54 +193,15 @@ def value_error(kind: str, v) -> str:
 
 
 def check_params(params: dict | None = None) -> list:
-    """Every way ``params`` (default: PARAMS) breaks the schema; [] if none."""
+    """Every way ``params`` (default: PARAMS) breaks the schema; [] if none.
+
+    ``check_param_table`` (library) makes the checks every law makes: names,
+    fields, units, label and reference, increasing YYYYMMDD dates; and it
+    asks ``value_error`` about each value (money, years, counts).
+    """
     if params is None:
         params = PARAMS
-    if not is_dict(params):
-        return ["parameters must be a dict"]
-    errors = []
-    for name in SCHEMA:
-        if name not in params:
-            errors.append(f"{name}: missing")
-    for name, entry in params.items():
-        if name not in SCHEMA:
-            errors.append(f"{name}: unknown parameter")
-            continue
-        if not is_dict(entry):
-            errors.append(f"{name}: must be a dict of {PARAM_FIELDS}")
-            continue
-        for field in entry:
-            if field not in PARAM_FIELDS:
-                errors.append(f"{name}.{field}: unknown field")
-        for field in PARAM_FIELDS:
-            if field not in entry:
-                errors.append(f"{name}.{field}: missing")
-        kind, unit = SCHEMA[name]
-        if "unit" in entry and entry["unit"] != unit:
-            errors.append(f"{name}.unit: must be {unit}")
-        for field in ("label", "reference"):
-            if field in entry and (not is_str(entry[field]) or len(entry[field]) == 0):
-                errors.append(f"{name}.{field}: must be a non-empty str")
-        values = entry.get("values")
-        if not is_seq(values) or len(values) == 0:
-            errors.append(f"{name}.values: must be a non-empty sequence of (since, value)")
-            continue
-        previous = 0
-        for pair in values:
-            if not is_seq(pair) or len(pair) != 2:
-                errors.append(f"{name}.values: each item must be (since, value)")
-                continue
-            since = pair[0]
-            if not valid_date(since):
-                errors.append(f"{name}.values: {since} is not a date YYYYMMDD")
-            elif since <= previous:
-                errors.append(f"{name}.values: dates must increase")
-            else:
-                previous = since
-            why = value_error(kind, pair[1])
-            if why:
-                errors.append(f"{name}.values[{since}]: {why}")
-    return errors
+    return check_param_table(params, SCHEMA, PARAM_FIELDS, value_error)
 
 
 def version() -> dict:
@@ -346,7 +284,7 @@ def register_citizen(who: str, born: int, residence: str) -> int:
     require(ROLE_REGISTRAR)
     check_text(who, "address")
     check_text(residence, "residence")
-    if not valid_date(born) or born > today():
+    if not is_date(born) or born < FIRST_DATE or born > today():
         fail(E_BAD_ARGUMENT, "born must be a past date YYYYMMDD")
     if storage.has(f"i/{who}"):
         fail(E_ALREADY_REGISTERED, "already registered")
@@ -389,7 +327,7 @@ def set_status(who: str, employed: int | None = None, unemployed: int | None = N
     if employed is not None and unemployed is not None:
         fail(E_BAD_ARGUMENT, "employed and unemployed at once")
     for d in (employed, unemployed):
-        if d is not None and (not valid_date(d) or d > today()):
+        if d is not None and (not is_date(d) or d < FIRST_DATE or d > today()):
             fail(E_BAD_ARGUMENT, "dates must be past dates YYYYMMDD")
     ir = record(who)
     rec = ir[1]
@@ -495,7 +433,7 @@ def redeem_voucher(kind: str, provider: str, amount: int) -> dict:
     ctx.transfer(ctx.this, provider, amount)
     emit("voucher_redeemed", {"law": LAW, "version": VERSION, "citizen": who, "kind": kind,
                               "provider": provider, "amount": amount, "period": p,
-                              "params": {kind + "_voucher": param_entry(kind + "_voucher", on)}})
+                              "params": {kind + "_voucher": param_in_force(PARAMS, kind + "_voucher", on)}})
     return {"kind": kind, "amount": amount, "left": total - used - amount}
 
 
@@ -570,8 +508,8 @@ def on_block() -> dict:
     storage.set("cursor", cur)
     emit("payout_batch", {"law": LAW, "version": VERSION, "period": period, "from": start, "to": i,
                           "paid": paid, "total": total,
-                          "params": {"pension_monthly": param_entry("pension_monthly", on),
-                                     "unemployment_relief_monthly": param_entry("unemployment_relief_monthly", on)}})
+                          "params": {"pension_monthly": param_in_force(PARAMS, "pension_monthly", on),
+                                     "unemployment_relief_monthly": param_in_force(PARAMS, "unemployment_relief_monthly", on)}})
     if short:
         emit("underfunded", {"law": LAW, "version": VERSION, "period": period, "at": i, "balance": funds})
     return {"period": period, "paid": paid, "total": total, "next": i, "done": i >= n}

@@ -55,6 +55,8 @@ HOST_QUERY = 50  # has_role, balance, beacon, ctx lookups that reach the host
 TRANSFER = 1000
 EMIT = 200  # + WORD per 8 bytes of event data
 CONTRACT_CALL = 1000  # + argument/result bytes (and the callee's module load)
+PARAM_ROW = 10  # parameter-table helpers: per parameter looked up or checked
+PARAM_VALUE = 4  # ... and per dated value (or field name) visited
 MODULE_LOAD_NODES = 16  # each frame pays 1 gas per 16 syntax nodes of its module
 
 # ---------------------------------------------------------------- caps

@@ -20,11 +20,23 @@ the law did not ask for.
 
 Dates are derived from block time (UTC seconds) with Howard Hinnant's
 integer algorithms for the proleptic Gregorian calendar.
+
+Dated parameter tables (what every law's ``PARAMS`` is): ``{name: {"label":
+str, "unit": str, "reference": str, "values": ((since, value), ...)}}`` with
+``since`` a date written as the integer YYYYMMDD, increasing.
+``is_date(d)`` says whether ``d`` is such a date; ``param_in_force(params,
+name, on)`` is the ``[since, value]`` in force on date ``on`` (the last one
+listed whose ``since <= on``) and ``param_value`` its value; both end the
+call like ``fail(4, ...)`` (``PARAM_ERROR``, every law's ``E_NO_PARAMETER``)
+when the name is unknown or no value holds yet.  ``check_param_table(params,
+schema, fields, check)`` returns every generic way a table breaks its
+schema, in a fixed order with fixed wording, and asks the law's own
+``check(kind, value) -> str`` about each dated value.
 """
 
 from __future__ import annotations
 
-from types import MappingProxyType
+from types import FunctionType, MappingProxyType
 
 import blake3
 
@@ -38,6 +50,12 @@ _ROUNDING = frozenset(ROUNDING)
 _INTLIKE = (int, bool)
 _TEXT = (str, bytes)
 _SIZED = frozenset({list, tuple, dict, MappingProxyType, range, str, bytes})
+_MAPS = (dict, MappingProxyType)
+_SEQS = (list, tuple)
+_KINDS = {list: "list", tuple: "tuple", dict: "dict", MappingProxyType: "dict", bytes: "bytes"}
+
+PARAM_ERROR = 4  # param_in_force/param_value fail with this code (every law's E_NO_PARAMETER)
+FIRST_SINCE = 19000101  # earliest ``since`` date of a parameter table (catches dropped digits)
 
 
 def _need(cond: bool, code: ErrorCode = ErrorCode.TYPE_ERROR) -> None:
@@ -113,6 +131,25 @@ def _days_in_month(y: int, m: int) -> int:
     if m == 2:
         return 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28
     return 30 if m in (4, 6, 9, 11) else 31
+
+
+def is_date(d) -> bool:
+    """Whether ``d`` is an int YYYYMMDD naming a real day of years 1..9999."""
+    if type(d) is not int or not 10101 <= d <= 99991231:
+        return False
+    y, md = divmod(d, 10000)
+    m, day = divmod(md, 100)
+    return 1 <= m <= 12 and 1 <= day <= _days_in_month(y, m)
+
+
+def _show(v) -> str:
+    """A value inside a problem text: scalars as ``str()`` does, containers by kind."""
+    t = type(v)
+    if t is str:
+        return v
+    if t is int or t is bool or v is None:
+        return str(v)
+    return "<" + _KINDS.get(t, "value") + ">"
 
 
 class Library:
@@ -371,6 +408,151 @@ class Library:
     def f_time_of(self, y: int, m: int, d: int) -> int:
         """Block time (UTC seconds) of midnight starting a date."""
         return days_from_civil(y, m, d) * 86400
+
+    # ------------------------------------------------------------ dated parameters
+    def f_is_date(self, d) -> bool:
+        return is_date(d)
+
+    def _in_force(self, params, name, on) -> list:
+        """The pair in force (the table's own object); charged per dated value."""
+        _need(type(params) in _MAPS and type(name) is str)
+        _int(on)
+        m = self.m
+        m.tick(gas.PARAM_ROW)
+        m.work(len(name))
+        if name not in params:
+            raise Fault(ErrorCode.CONTRACT_ERROR, {"error": PARAM_ERROR, "detail": "unknown parameter"})
+        entry = params[name]
+        _need(type(entry) in _MAPS)
+        values = entry.get("values")
+        _need(type(values) in _SEQS)
+        m.tick(len(values) * gas.PARAM_VALUE)
+        found = None
+        for pair in values:
+            _need(type(pair) in _SEQS and len(pair) == 2 and type(pair[0]) is int)
+            if pair[0] <= on:
+                found = pair
+        if found is None:
+            raise Fault(ErrorCode.CONTRACT_ERROR, {"error": PARAM_ERROR, "detail": "no value in force on that date"})
+        return found
+
+    def f_param_in_force(self, params, name: str, on: int) -> list:
+        """``[since, value]`` of parameter ``name`` in force on date ``on``."""
+        found = self._in_force(params, name, on)
+        self.m.alloc(2 * SLOT + OBJECT)
+        return [found[0], found[1]]
+
+    def f_param_value(self, params, name: str, on: int):
+        """The value of parameter ``name`` in force on date ``on``."""
+        return self._in_force(params, name, on)[1]
+
+    def f_check_param_table(self, params, schema, fields, check=None) -> list:
+        """Every generic way ``params`` breaks ``schema``; ``[]`` if none.
+
+        ``schema`` maps each name to ``(kind, unit)``; ``fields`` are the
+        fields every entry must have, no more, no fewer.  In this order, for
+        each name: missing parameters (in schema order); then for each entry
+        (in table order): unknown parameter, not a dict, unknown fields,
+        missing fields, wrong unit, empty label/reference, values not a
+        non-empty sequence, an item not a pair, a ``since`` that is not a
+        date from 1900-01-01 or does not increase, and what
+        ``check(kind, value)`` (a function of the contract, "" when the
+        value is fine) says of each value.  Inputs are snapshotted before
+        ``check`` runs, so ``check`` cannot disturb the walk.
+        """
+        m = self.m
+        _need(type(schema) in _MAPS and type(fields) in _SEQS)
+        _need(check is None or type(check) is FunctionType)
+        m.tick(len(fields) * gas.PARAM_VALUE)
+        # Everything the walk relies on is copied before ``check`` can run
+        # (``check`` may be handed an alias of ``schema`` or ``fields``).
+        fields = tuple(fields)
+        size = 0
+        for f in fields:
+            _need(type(f) is str)
+            size += len(f) + 2
+        m.alloc(len(fields) * (ENTRY + SLOT) + 2 * size + OBJECT)
+        known = dict.fromkeys(fields)  # membership by (salted) str hash: O(len(field))
+        fields_text = ", ".join(fields)
+        out: list = []
+        if type(params) not in _MAPS:
+            self._say(out, "parameters must be a dict")
+            return out
+        names = self.items(schema)
+        m.tick(len(names) * gas.PARAM_ROW)
+        m.alloc(len(names) * ENTRY + OBJECT)
+        specs = {}
+        for name in names:
+            spec = schema[name]
+            _need(type(name) is str and type(spec) in _SEQS and len(spec) == 2 and type(spec[1]) is str)
+            specs[name] = (spec[0], spec[1])
+            m.work(len(name))
+            if name not in params:
+                self._say(out, name, ": missing")
+        entries = tuple(params.items())
+        m.alloc(len(entries) * SLOT + OBJECT)
+        for name, entry in entries:
+            _need(type(name) is str)
+            m.tick(gas.PARAM_ROW)
+            m.work(len(name))
+            if name not in specs:
+                self._say(out, name, ": unknown parameter")
+                continue
+            if type(entry) not in _MAPS:
+                self._say(out, name, ": must be a dict of ", fields_text)
+                continue
+            keys = tuple(entry)
+            m.alloc(len(keys) * SLOT + OBJECT)
+            m.tick((len(keys) + len(fields)) * gas.PARAM_VALUE)
+            m.work(size)
+            for field in keys:
+                _need(type(field) is str)
+                m.work(len(field))
+                if field not in known:
+                    self._say(out, name, ".", field, ": unknown field")
+            for field in fields:
+                if field not in entry:
+                    self._say(out, name, ".", field, ": missing")
+            kind, unit = specs[name]
+            if "unit" in entry:
+                u = entry["unit"]
+                if type(u) is str:
+                    m.work(min(len(u), len(unit)))
+                if type(u) is not str or u != unit:
+                    self._say(out, name, ".unit: must be ", unit)
+            for field in ("label", "reference"):
+                if field in entry and (type(entry[field]) is not str or len(entry[field]) == 0):
+                    self._say(out, name, ".", field, ": must be a non-empty str")
+            values = entry.get("values")
+            if type(values) not in _SEQS or len(values) == 0:
+                self._say(out, name, ".values: must be a non-empty sequence of (since, value)")
+                continue
+            pairs = tuple(values)
+            m.alloc(len(pairs) * SLOT + OBJECT)
+            m.tick(len(pairs) * gas.PARAM_VALUE)
+            previous = 0
+            for pair in pairs:
+                if type(pair) not in _SEQS or len(pair) != 2:
+                    self._say(out, name, ".values: each item must be (since, value)")
+                    continue
+                since, value = pair[0], pair[1]
+                if not is_date(since) or since < FIRST_SINCE:
+                    self._say(out, name, ".values: ", _show(since), " is not a date YYYYMMDD")
+                elif since <= previous:
+                    self._say(out, name, ".values: dates must increase")
+                else:
+                    previous = since
+                if check is not None:
+                    why = check(kind, value)
+                    _need(type(why) is str)
+                    if why:
+                        self._say(out, name, ".values[", _show(since), "]: ", why)
+        return out
+
+    def _say(self, out: list, *parts: str) -> None:
+        """Append one problem text, charged for its size before it is built."""
+        self.m.alloc(sum(len(p) for p in parts) + OBJECT + SLOT)
+        out.append("".join(parts))
 
     # ------------------------------------------------------------ bytes
     def f_hex_of(self, b: bytes) -> str:

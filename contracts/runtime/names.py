@@ -31,6 +31,8 @@ LIBRARY_NAMES = frozenset(
         "div_round", "mul_div", "percent_of", "bps_of", "clamp",
         # dates from block time (UTC, proleptic Gregorian, integer arithmetic)
         "days_from_civil", "civil_from_days", "date_of", "time_of",
+        # dated parameter tables: YYYYMMDD dates, the value in force, the generic schema checks
+        "is_date", "param_in_force", "param_value", "check_param_table",
         # bytes helpers and deterministic draws from a beacon
         "hex_of", "digest", "draw",
     }

@@ -154,3 +154,216 @@ def test_builtins(body, value):
 ])
 def test_builtin_errors(body, code):
     assert run_body(body).code == code
+
+
+# ---------------------------------------------------------------- dated parameter tables
+PARAM_PRELUDE = '''
+SCHEMA = {"rate": ("bps", "bps"), "limit": ("money", "fen")}
+FIELDS = ("label", "unit", "reference", "values")
+PARAMS = {
+    "rate": {"label": "Rate", "unit": "bps", "reference": "art. 1", "values": ((20190101, 300), (20230101, 250))},
+    "limit": {"label": "Limit", "unit": "fen", "reference": "art. 2", "values": ((20200101, 5000),)},
+}
+def value_error(kind, v):
+    if kind == "bps":
+        return "" if is_int(v) and 0 <= v <= 10000 else "must be an int in 0..10000 (bps)"
+    return "" if is_int(v) and v >= 0 else "must be an int >= 0 (fen)"
+def table(n, k):
+    out = {}
+    for i in range(n):
+        out["p" + str(i)] = {"label": "L", "unit": "fen", "reference": "R",
+                             "values": [[20000101 + j * 10000, j] for j in range(k)]}
+    return out
+def schema_of(n):
+    return {"p" + str(i): ("money", "fen") for i in range(n)}
+'''
+
+
+def run_params(body: str, extra: str = "", **kw):
+    return run_body(body, prelude=PARAM_PRELUDE + extra, **kw)
+
+
+def test_is_date_matches_datetime():
+    cases = [20240229, 20230229, 20000229, 19000229, 20231231, 20230431, 20230000, 20231301, 20230100,
+             10101, 101, 99991231, 100000101, -20240101, 0, 19700101]
+    r = run_params(f"return [is_date(d) for d in {cases}] + [is_date(True), is_date('20240101'), is_date(None), "
+                   "is_date([20240101]), is_date(2**300)]")
+    assert r.code == 0, ErrorCode(r.code).name
+
+    def real(d):
+        try:
+            datetime.date(d // 10000, d // 100 % 100, d % 100)
+        except ValueError:
+            return False
+        return 10101 <= d <= 99991231
+
+    assert r.value == [real(d) for d in cases] + [False] * 5
+
+
+@given(st.dates(datetime.date(1, 1, 1), datetime.date(9999, 12, 31)))
+@settings(max_examples=200, deadline=None)
+def test_is_date_accepts_every_real_day(d):
+    n = d.year * 10000 + d.month * 100 + d.day
+    assert run_params(f"return is_date({n})").value is True
+
+
+def test_param_lookup_takes_the_last_value_in_force():
+    r = run_params("return [param_in_force(PARAMS, 'rate', 20221231), param_in_force(PARAMS, 'rate', 20230101),"
+                   " param_value(PARAMS, 'rate', 20190101), param_value(PARAMS, 'limit', 99991231)]")
+    assert r.code == 0
+    assert r.value == [[20190101, 300], [20230101, 250], 300, 5000]
+
+
+@pytest.mark.parametrize("body,detail", [
+    ("return param_value(PARAMS, 'rate', 20181231)", "no value in force on that date"),
+    ("return param_in_force(PARAMS, 'nope', 20250101)", "unknown parameter"),
+])
+def test_param_lookup_fails_with_the_stable_code(body, detail):
+    r = run_params(body)
+    assert r.code == ErrorCode.CONTRACT_ERROR
+    assert r.value == {"error": 4, "detail": detail}
+
+
+@pytest.mark.parametrize("body", [
+    "return param_value(5, 'rate', 20250101)",
+    "return param_value(PARAMS, 1, 20250101)",
+    "return param_value(PARAMS, 'rate', '20250101')",
+    "return param_value(PARAMS, 'rate', True)",
+    "return param_value({'rate': 5}, 'rate', 20250101)",
+    "return param_value({'rate': {'values': 5}}, 'rate', 20250101)",
+    "return param_value({'rate': {'values': [[20250101, 1, 2]]}}, 'rate', 20250101)",
+    "return param_value({'rate': {'values': [['x', 1]]}}, 'rate', 20250101)",
+])
+def test_param_lookup_refuses_malformed_input(body):
+    assert run_params(body).code == ErrorCode.TYPE_ERROR
+
+
+def test_check_param_table_accepts_a_valid_table():
+    r = run_params("return [check_param_table(PARAMS, SCHEMA, FIELDS, value_error), check_param_table(PARAMS, SCHEMA, FIELDS)]")
+    assert r.code == 0 and r.value == [[], []]
+
+
+def test_check_param_table_reports_every_problem_in_a_fixed_order():
+    r = run_params('''
+p = {
+    "extra": {},
+    "rate": {"label": "", "unit": "percent", "uprating": 1, "values": [[20250230, 5], [20190101, 20000],
+                                                                       [20190101, 1], 7, [[1], 2], [202501, 3]]},
+    "limit": 5,
+}
+return [check_param_table(p, SCHEMA, FIELDS, value_error), check_param_table([], SCHEMA, FIELDS),
+        check_param_table({"rate": {"label": "x", "unit": "bps", "reference": "r", "values": []},
+                           "limit": {"label": "x", "unit": "fen", "reference": 3, "values": None}}, SCHEMA, FIELDS)]
+''')
+    assert r.code == 0, (ErrorCode(r.code).name, r.value)
+    assert r.value == [
+        [
+            "extra: unknown parameter",
+            "rate.uprating: unknown field",
+            "rate.reference: missing",
+            "rate.unit: must be bps",
+            "rate.label: must be a non-empty str",
+            "rate.values: 20250230 is not a date YYYYMMDD",
+            "rate.values[20190101]: must be an int in 0..10000 (bps)",
+            "rate.values: dates must increase",
+            "rate.values: each item must be (since, value)",
+            "rate.values: <list> is not a date YYYYMMDD",
+            "rate.values: 202501 is not a date YYYYMMDD",
+            "limit: must be a dict of label, unit, reference, values",
+        ],
+        ["parameters must be a dict"],
+        ["rate.values: must be a non-empty sequence of (since, value)",
+         "limit.reference: must be a non-empty str",
+         "limit.values: must be a non-empty sequence of (since, value)"],
+    ]
+    missing = run_params("return check_param_table({}, SCHEMA, FIELDS)")
+    assert missing.value == ["rate: missing", "limit: missing"]
+
+
+def test_check_param_table_dates_start_in_1900():
+    r = run_params("return check_param_table({'limit': {'label': 'x', 'unit': 'fen', 'reference': 'r', "
+                   "'values': [[18991231, 1], [19000101, 1]]}}, {'limit': ('money', 'fen')}, FIELDS)")
+    assert r.value == ["limit.values: 18991231 is not a date YYYYMMDD"]
+
+
+@pytest.mark.parametrize("call", [
+    "check_param_table(PARAMS, 5, FIELDS)",
+    "check_param_table(PARAMS, SCHEMA, 'label')",
+    "check_param_table(PARAMS, SCHEMA, (1, 2))",
+    "check_param_table(PARAMS, {'rate': 'bps'}, FIELDS)",
+    "check_param_table(PARAMS, {'rate': ('bps', 1)}, FIELDS)",
+    "check_param_table(PARAMS, SCHEMA, FIELDS, 'value_error')",
+    "check_param_table(PARAMS, SCHEMA, FIELDS, len)",
+    "check_param_table(PARAMS, SCHEMA, FIELDS, not_a_str)",
+])
+def test_check_param_table_refuses_bad_arguments(call):
+    r = run_params("return " + call, extra="def not_a_str(kind, v):\n    return 0\n")
+    assert r.code == ErrorCode.TYPE_ERROR
+
+
+def test_check_param_table_walk_cannot_be_disturbed_by_check():
+    # check receives aliases of the schema, the fields and the values it walks, and mutates them all
+    r = run_params('''
+fields = ["label", "unit", "reference", "values"]
+vals = [[20200101, 1], [20210101, 2]]
+sch = {}
+sch["a"] = [sch, "fen"]
+sch["b"] = [fields, "fen"]
+p = {"a": {"label": "A", "unit": "fen", "reference": "r", "values": vals},
+     "b": {"label": "B", "unit": "fen", "reference": "r", "values": vals}}
+return [check_param_table(p, sch, fields, meddle), len(sch), fields]
+''', extra='''
+def meddle(kind, v):
+    if is_dict(kind):
+        kind.clear()
+    if is_list(kind):
+        kind.append(7)
+    return "seen " + str(v)
+''')
+    assert r.code == 0, ErrorCode(r.code).name
+    assert r.value == [["a.values[20200101]: seen 1", "a.values[20210101]: seen 2",
+                        "b.values[20200101]: seen 1", "b.values[20210101]: seen 2"],
+                       0, ["label", "unit", "reference", "values", 7, 7]]
+
+
+def _gas_of(call: str, n: int, k: int) -> int:
+    """Gas of ``call`` alone on a table of ``n`` parameters with ``k`` dated values each."""
+    body = f"t = table({n}, {k})\ns = schema_of({n})\n"
+    with_call = run_params(body + f"x = {call}\nreturn 0", gas=50_000_000)
+    without = run_params(body + "x = 0\nreturn 0", gas=50_000_000)
+    assert with_call.code == 0 and without.code == 0, ErrorCode(with_call.code).name
+    return with_call.gas_used - without.gas_used
+
+
+@pytest.mark.parametrize("call", [
+    "check_param_table(t, s, FIELDS)",
+    "check_param_table(t, s, FIELDS, value_error)",
+])
+def test_check_param_table_gas_grows_with_the_table(call):
+    from contracts.runtime import gas
+
+    small, big = _gas_of(call, 50, 2), _gas_of(call, 400, 2)
+    assert small >= 50 * (2 * gas.PARAM_ROW + 2 * gas.PARAM_VALUE)
+    assert 7 * small <= big <= 9 * small  # 8x the entries: about 8x the gas
+    deep, deeper = _gas_of(call, 20, 10), _gas_of(call, 20, 80)
+    assert deeper - deep >= 20 * 70 * gas.PARAM_VALUE  # each dated value is charged
+
+
+def test_param_lookup_gas_grows_with_the_dated_values():
+    from contracts.runtime import gas
+
+    few = _gas_of("param_value(t, 'p0', 99991231)", 1, 10)
+    many = _gas_of("param_value(t, 'p0', 99991231)", 1, 1000)
+    assert many - few >= 990 * gas.PARAM_VALUE
+    long_name = run_params("t = {('x' * 80000): {'values': [[20000101, 1]]}}\nreturn param_value(t, 'x' * 80000, 20250101)")
+    short_name = run_params("t = {('x' * 80000): {'values': [[20000101, 1]]}}\nreturn param_value(t, 'x', 20250101)")
+    assert long_name.code == 0 and short_name.code == ErrorCode.CONTRACT_ERROR
+    assert long_name.gas_used - short_name.gas_used >= 80000 // 8 - 100
+
+
+def test_check_param_table_runs_out_of_gas_on_a_huge_table():
+    body = "t = table(2000, 5)\ns = schema_of(2000)\nreturn len(check_param_table(t, s, FIELDS, value_error))"
+    full = run_params(body, gas=50_000_000)
+    assert full.code == 0
+    short = run_params(body, gas=full.gas_used - 1)
+    assert short.code == ErrorCode.OUT_OF_GAS and short.gas_used == full.gas_used - 1
