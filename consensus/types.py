@@ -33,6 +33,7 @@ import dataclasses
 from typing import Callable
 
 from ledger.block import Commit as LedgerCommit
+from ledger.block import InvalidCommit, verify_commit_powers  # noqa: F401  (re-export)
 from ledger.block import CommitSig  # noqa: F401  (re-export)
 from ledger.codec import Bytes, CodecError, Int, Nested, Opt, Record, UInt, encode
 from ledger.crypto import HASH_SIZE, PUBKEY_SIZE, SIG_SIZE, tagged_hash, verify
@@ -184,10 +185,6 @@ class Commit(LedgerCommit):
         ]
 
 
-class InvalidCommit(ValueError):
-    """A commit that does not prove a decision."""
-
-
 def verify_commit(
     valset: ValidatorSet,
     chain_id: str,
@@ -200,26 +197,9 @@ def verify_commit(
 
     ``valset`` must be the validator set of ``height``.  Raises
     :class:`InvalidCommit` with a one-line reason; returns None when good.
+    (The check itself is the ledger's, which light clients use too.)
     """
-    if commit.height != height:
-        raise InvalidCommit(f"commit is for height {commit.height}, not {height}")
-    if commit.value_id != block_id:
-        raise InvalidCommit("commit is for another block")
-    power = 0
-    prev = b""
-    for s in commit.signatures:
-        if s.validator <= prev:
-            raise InvalidCommit("commit signatures not sorted by validator or duplicated")
-        prev = s.validator
-        p = valset.power_of(s.validator)
-        if p == 0:
-            raise InvalidCommit(f"signer {s.validator.hex()[:16]} is not a validator at height {height}")
-        vote = Vote(PRECOMMIT, commit.height, commit.round, commit.value_id, s.validator, s.signature)
-        if not vote.verify(chain_id, verifier):
-            raise InvalidCommit(f"bad precommit signature from {s.validator.hex()[:16]}")
-        power += p
-    if not valset.is_quorum(power):
-        raise InvalidCommit(f"commit has power {power} of {valset.total_power}, not more than 2/3")
+    verify_commit_powers({v.pubkey: v.power for v in valset.validators}, chain_id, height, block_id, commit, verifier)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from ledger.block import validator_set_hash
 from ledger.codec import Bytes, CodecError, Int, List, Nested, Record, UInt
-from ledger.crypto import PUBKEY_SIZE, tagged_hash
-from ledger.codec import encode
+from ledger.crypto import PUBKEY_SIZE
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -145,7 +145,7 @@ class ValidatorSet(Record):
 
     def hash(self) -> bytes:
         """Hash of keys and powers (priorities excluded)."""
-        return tagged_hash("valset", encode([[v.pubkey, v.power] for v in self.validators]))
+        return validator_set_hash({v.pubkey: v.power for v in self.validators})
 
     # -- proposer selection ----------------------------------------------
 

@@ -57,6 +57,60 @@ class Commit(Record):
     signatures: tuple
 
 
+PRECOMMIT_TYPE = 3  # consensus/types.py: PRECOMMIT
+
+
+def validator_set_hash(powers: dict[bytes, int]) -> bytes:
+    """The hash of a validator set as headers carry it: keys and powers, by key."""
+    return tagged_hash("valset", encode([[pk, powers[pk]] for pk in sorted(powers)]))
+
+
+class InvalidCommit(ValueError):
+    """A commit that does not prove a decision."""
+
+
+def precommit_sign_bytes(height: int, round: int, value_id: bytes, validator: bytes) -> bytes:
+    """What a validator signed (domain ``vote``) when it precommitted ``value_id``.
+
+    The canonical encoding of the precommit vote without its signature; it is
+    byte for byte ``consensus.types.Vote(PRECOMMIT, ...).sign_bytes()``.
+    """
+    return encode({"height": height, "round": round, "type": PRECOMMIT_TYPE, "validator": validator,
+                   "value_id": value_id})
+
+
+def verify_commit_powers(powers: dict[bytes, int], chain_id: str, height: int, block_id: bytes, commit: "Commit",
+                         verifier=None) -> None:
+    """Check that ``commit`` proves ``block_id`` was decided at ``height``.
+
+    ``powers`` maps each validator key of that height to its voting power.
+    Raises :class:`InvalidCommit` with a one-line reason.  Needs nothing but
+    ``ledger``, so a light client can check a header's signatures.
+    """
+    if verifier is None:
+        from .crypto import verify as verifier
+    if commit.height != height:
+        raise InvalidCommit(f"commit is for height {commit.height}, not {height}")
+    if commit.value_id != block_id:
+        raise InvalidCommit("commit is for another block")
+    total = sum(powers.values())
+    power = 0
+    prev = b""
+    for s in commit.signatures:
+        if s.validator <= prev:
+            raise InvalidCommit("commit signatures not sorted by validator or duplicated")
+        prev = s.validator
+        p = powers.get(s.validator, 0)
+        if p == 0:
+            raise InvalidCommit(f"signer {s.validator.hex()[:16]} is not a validator at height {height}")
+        sb = precommit_sign_bytes(commit.height, commit.round, commit.value_id, s.validator)
+        if len(s.signature) != 64 or not verifier(s.validator, "vote", chain_id, sb, s.signature):
+            raise InvalidCommit(f"bad precommit signature from {s.validator.hex()[:16]}")
+        power += p
+    if not 3 * power > 2 * total:
+        raise InvalidCommit(f"commit has power {power} of {total}, not more than 2/3")
+
+
 @dataclasses.dataclass(frozen=True)
 class Header(Record):
     SCHEMA = {
@@ -151,5 +205,6 @@ def evidence_root(evidence: list[Any] | tuple) -> bytes:
 
 __all__ = [
     "Block", "Commit", "CommitSig", "Header", "Receipt", "ZERO_HASH",
-    "commit_hash", "txs_root", "receipts_root", "evidence_root",
+    "commit_hash", "txs_root", "receipts_root", "evidence_root", "InvalidCommit", "precommit_sign_bytes", "validator_set_hash",
+    "verify_commit_powers",
 ]

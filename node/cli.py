@@ -168,18 +168,21 @@ def cmd_account(args):
     data = {"address": r.address, "exists": r.exists, "balance": r.balance, "nonce": r.nonce, "kind": r.kind,
             "roles": list(r.roles), "name": r.name, "height": r.height, "state_root": r.state_root.hex()}
     if args.prove:
-        from ledger.smt import Proof, verify_proof
-        from ledger.state import acct_path, key_hash, path_bytes, value_hash
+        from wallet.client import Client
+        from wallet.light import verify_account
 
-        proof = Proof.decode(r.proof)
-        ok = verify_proof(r.state_root, key_hash(path_bytes(acct_path(addr))), value_hash(r.value) if r.exists else None, proof)
-        data["proof"] = r.proof.hex()
-        data["proof_valid"] = ok
+        with Client(args.node) as c:
+            check = verify_account(c, encode_address(addr), height=r.height)
+        data.update(check)
     human = f"{r.address}\n  balance {fen(r.balance)}\n  nonce   {r.nonce}\n  kind    {r.kind or '(not registered)'}"
     if r.roles:
         human += f"\n  roles   {', '.join(r.roles)}"
     if args.prove:
-        human += f"\n  proof   {'valid' if data['proof_valid'] else 'INVALID'} against state root {r.state_root.hex()} at height {r.height}"
+        human += f"\n  proof   {'valid' if data['proof_valid'] else 'INVALID'} against state root {r.state_root.hex()[:16]} at height {r.height}"
+        if r.height:
+            human += f"\n  header  {'state root matches' if data['header_matches'] else 'DOES NOT MATCH'}; "
+            human += (f"signed by {data['signed_power']} of the voting power" if data["header_signed"]
+                      else f"NOT proven signed: {data.get('reason', '')}")
     emit(args, data, human)
 
 

@@ -53,6 +53,8 @@ def test_transfer_via_cli(net):
 def test_account_proof_verifies(net):
     r = json.loads(net.cli("account", "alice", "--prove", "--json").stdout)
     assert r["proof_valid"] is True
+    assert r["header_matches"] is True and r["header_signed"] is True, r
+    assert r["signed_power"] == "10/10"
     missing = encode_address(bytes(20))
     r2 = json.loads(net.cli("account", missing, "--prove", "--json").stdout)
     assert r2["exists"] is False and r2["proof_valid"] is True
