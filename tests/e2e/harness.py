@@ -188,6 +188,28 @@ class Devnet:
         return counts
 
 
+def final_checks(net: "Devnet", load: "Load") -> None:
+    """The end of every scenario: identical headers and state roots everywhere,
+    every acknowledged transaction in the chain exactly once."""
+    top = max(net.height(i) for i in range(len(net.nodes)))
+    net.wait_height(top, timeout=60)
+    net.check_agreement()
+    counts = net.tx_counts(0)
+    assert load.acked, "the load generator never saw a commit"
+    for h in load.acked:
+        assert counts.get(h) == 1, "an acknowledged transaction is missing or duplicated"
+    assert all(c == 1 for c in counts.values()), "a transaction is in the chain twice"
+
+
+def last_commit_signers(net: "Devnet", node: int, height: int) -> set[bytes]:
+    """Validators whose precommit for ``height`` is in block height+1's last commit."""
+    from ledger.block import Block
+
+    with net.nodes[node].client() as c:
+        blk = Block.decode(c.block(height=height + 1).block)
+    return {s.validator for s in blk.last_commit.signatures}
+
+
 class Load(threading.Thread):
     """Signed transfers in batches against whichever node answers; records what
     each client saw committed (acknowledged)."""

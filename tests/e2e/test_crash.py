@@ -3,51 +3,12 @@ exactly its committed blocks, and its state equals a fresh replay of them."""
 
 from __future__ import annotations
 
-import threading
-
-from ledger.address import decode_address
 from ledger.block import Block
 from ledger.store import ChainStore
-from ledger.tx import Transfer, sign_tx
 from node.app import open_application
 from node.genesis import Genesis
-from wallet.client import ClientError
-from wallet.keystore import Keystore
 
-from .harness import Devnet, wait_until
-
-
-class Load(threading.Thread):
-    """Sends batches of signed transfers until stopped; records what was acknowledged as committed."""
-
-    def __init__(self, net: Devnet):
-        super().__init__(daemon=True)
-        self.net = net
-        self.stop_flag = threading.Event()
-        ks = Keystore(net.keystore)
-        self.senders = [(n, ks.unlock(n, "devnet")) for n in ("alice", "bob", "carol", "dan")]
-        self.to = decode_address(net.account("erin")["address"])
-        self.acked: list[bytes] = []
-        self.sent = 0
-
-    def run(self):
-        while not self.stop_flag.is_set():
-            try:
-                with self.net.nodes[0].client() as c:
-                    st = c.status()
-                    batch = []
-                    for name, key in self.senders:
-                        nonce = c.account(self.net.account(name)["address"]).nonce
-                        batch += [sign_tx(key, st.chain_id, "transfer", Transfer(to=self.to, amount=1), nonce + i, st.height + 100)
-                                  for i in range(50)]
-                    r = c.submit_batch(batch)
-                    self.sent += r.accepted
-                    last = batch[-1].hash
-                    c.wait_for_tx(last, timeout=10, poll=0.05)
-                    self.acked.append(last)
-            except ClientError:
-                if self.stop_flag.wait(0.05):
-                    return
+from .harness import Devnet, Load, wait_until
 
 
 def replay_and_compare(home: str, genesis_path: str, tmp: str) -> int:
@@ -78,7 +39,7 @@ def replay_and_compare(home: str, genesis_path: str, tmp: str) -> int:
 def test_sigkill_under_load_then_restart(tmp_path):
     net = Devnet(str(tmp_path / "net"), validators=1, block_interval_ms=30).start()
     node = net.nodes[0]
-    load = Load(net)
+    load = Load(net, batch=50)
     load.start()
     try:
         for round_ in range(3):
@@ -96,8 +57,7 @@ def test_sigkill_under_load_then_restart(tmp_path):
                     r = c.tx(h)
                     assert r.found and not r.pending, "an acknowledged transaction was lost"
     finally:
-        load.stop_flag.set()
-        load.join(timeout=30)
+        load.stop()
         net.stop()
     assert load.sent > 0
     top = replay_and_compare(node.home + "/data", node.home + "/genesis.json", str(tmp_path / "replay"))

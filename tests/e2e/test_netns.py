@@ -26,9 +26,7 @@ import tempfile
 
 import pytest
 
-from ledger.block import Block
-
-from .harness import Devnet, Load, NetnsLab, NetnsNodeProc, edit_config, wait_until
+from .harness import Devnet, Load, NetnsLab, NetnsNodeProc, edit_config, final_checks, last_commit_signers, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -87,12 +85,6 @@ def net(lab, tmp_path, request):
     return d
 
 
-def last_commit_signers(net: Devnet, node: int, height: int) -> set[bytes]:
-    with net.nodes[node].client() as c:
-        blk = Block.decode(c.block(height=height + 1).block)
-    return {s.validator for s in blk.last_commit.signatures}
-
-
 def test_link_cut_then_heal_under_load(net, lab):
     # the validators really are apart: each p2p address exists only in its own namespace
     r = subprocess.run(["ip", "netns", "exec", lab.names[0], "ip", "-4", "-o", "addr", "show", "dev", "eth0"],
@@ -124,11 +116,4 @@ def test_link_cut_then_heal_under_load(net, lab):
             wait_until(signed_again, 60, "validator 3's precommit in a commit after the heal", poll=0.5)
     finally:
         load.stop()
-    top = max(net.height(i) for i in range(4))
-    net.wait_height(top, timeout=60)
-    net.check_agreement()
-    counts = net.tx_counts(0)
-    assert load.acked, "the load generator never saw a commit"
-    for h in load.acked:
-        assert counts.get(h) == 1, "an acknowledged transaction is missing or duplicated"
-    assert all(c == 1 for c in counts.values()), "a transaction is in the chain twice"
+    final_checks(net, load)

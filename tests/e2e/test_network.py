@@ -11,30 +11,9 @@ import time
 
 import pytest
 
-from consensus.types import Commit as CCommit
-from ledger.block import Block
-
-from .harness import Devnet, Load, wait_until
+from .harness import Devnet, Load, final_checks, last_commit_signers, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def final_checks(net: Devnet, load: Load) -> None:
-    top = max(net.height(i) for i in range(len(net.nodes)))
-    net.wait_height(top)
-    net.check_agreement()
-    counts = net.tx_counts(0)
-    assert load.acked, "the load generator never saw a commit"
-    for h in load.acked:
-        assert counts.get(h) == 1, "an acknowledged transaction is missing or duplicated"
-    assert all(c == 1 for c in counts.values()), "a transaction is in the chain twice"
-
-
-def signers_of(net: Devnet, node: int, height: int) -> set[bytes]:
-    """Validators whose precommit for ``height`` is in block height+1's last commit."""
-    with net.nodes[node].client() as c:
-        blk = Block.decode(c.block(height=height + 1).block)
-    return {s.validator for s in blk.last_commit.signatures}
 
 
 @pytest.fixture
@@ -61,7 +40,7 @@ def test_kill_one_then_restart_it_catches_up_and_signs_again(net):
         # and votes again: its precommit appears in a later commit
         with net.nodes[0].client() as c:
             wait_until(lambda: c.status().height >= target + 6, 60, "more blocks")
-        assert any(pub3 in signers_of(net, 0, x) for x in range(target, target + 5))
+        assert any(pub3 in last_commit_signers(net, 0, x) for x in range(target, target + 5))
     finally:
         load.stop()
     final_checks(net, load)
