@@ -277,7 +277,7 @@ def cmd_wallet_list(args):
 def cmd_devnet(args):
     from .devnet import run_devnet
 
-    return run_devnet(args.home, args.validators, args.base_port, args.explorer_port)
+    return run_devnet(args.home, args.validators, args.base_port, args.explorer_port, args.time_step_ms)
 
 
 def cmd_node_init(args):
@@ -328,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--home", default=".devnet")
     d.add_argument("--base-port", type=int, default=50051)
     d.add_argument("--explorer-port", type=int, default=8080)
+    d.add_argument("--time-step-ms", type=int, default=0,
+                   help="simulated block time: each block is this much later than the last (0: wall clock)")
     d.set_defaults(fn=cmd_devnet)
 
     n = sub.add_parser("node", help="run one node of a real deployment").add_subparsers(dest="sub", metavar="SUB")

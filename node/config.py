@@ -33,6 +33,9 @@ class NodeConfig:
     peers: list = dataclasses.field(default_factory=list)  # ["pubkeyhex@host:port", ...]
     allow_peers: list = dataclasses.field(default_factory=list)  # extra non-validator pubkeys (hex)
     block_interval_ms: int = 500  # pause after a commit before the next height (timeout_commit)
+    # 0: a proposer stamps its block with the wall clock.  > 0 (devnets and demos only): it
+    # stamps last block time + this step, so laws that count months see simulated time pass
+    block_time_step_ms: int = 0
     timeout_propose_ms: int = 2000  # consensus timeouts: init + round * delta, capped
     timeout_prevote_ms: int = 500
     timeout_precommit_ms: int = 500

@@ -274,7 +274,9 @@ class ConsensusDriver:
             return None
         evidence = tuple(ev.to_obj() for ev in self._pending_evidence())
         t0 = time.monotonic()
-        ex = self.app.build_block(int(time.time() * 1000), self.node.pubkey, self._last_commit(), evidence)
+        step = self.node.config.block_time_step_ms
+        now_ms = self.app.last_time_ms() + step if step > 0 else int(time.time() * 1000)
+        ex = self.app.build_block(now_ms, self.node.pubkey, self._last_commit(), evidence)
         log.debug("built block %d with %d txs in %.3fs", height, len(ex.block.txs), time.monotonic() - t0)
         return ex.raw
 

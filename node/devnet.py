@@ -63,7 +63,7 @@ def ports(base_port: int, i: int) -> dict:
 
 
 def init_devnet(home: str, validators: int = 4, base_port: int = 50051, fast_kdf: bool = False,
-                block_interval_ms: int = 500, genesis_time_ms: int | None = None) -> dict:
+                block_interval_ms: int = 500, genesis_time_ms: int | None = None, time_step_ms: int = 0) -> dict:
     """Create a devnet home; return its description (also written to devnet.json)."""
     os.makedirs(home, exist_ok=True)
     vkeys = [PrivateKey.generate() for _ in range(validators)]
@@ -102,11 +102,13 @@ def init_devnet(home: str, validators: int = 4, base_port: int = 50051, fast_kdf
             metrics_listen=f"127.0.0.1:{p['metrics']}",
             peers=peers,
             block_interval_ms=block_interval_ms,
+            block_time_step_ms=time_step_ms,
         ).save(h.config_file)
         nodes.append({"name": f"validator-{i}", "home": h.path, "grpc": f"127.0.0.1:{p['grpc']}",
                       "p2p": f"127.0.0.1:{p['p2p']}", "metrics": f"127.0.0.1:{p['metrics']}", "pubkey": k.public.hex()})
     desc = {
         "chain_id": CHAIN_ID,
+        "time_step_ms": time_step_ms,
         "nodes": nodes,
         "keystore": os.path.abspath(ks.path),
         "password": PASSWORD,
@@ -146,11 +148,12 @@ def _print_banner(desc: dict, home: str, resumed: bool, out=sys.stderr) -> None:
     p("Ctrl-C stops the network; run again to resume.")
 
 
-def run_devnet(home: str, validators: int, base_port: int, explorer_port: int | None = None) -> int:
+def run_devnet(home: str, validators: int, base_port: int, explorer_port: int | None = None,
+               time_step_ms: int = 0) -> int:
     desc = load_devnet(home)
     resumed = desc is not None
     if desc is None:
-        desc = init_devnet(home, validators, base_port)
+        desc = init_devnet(home, validators, base_port, time_step_ms=time_step_ms)
     elif len(desc["nodes"]) != validators:
         print(f"note: {home} holds a devnet of {len(desc['nodes'])} validators; resuming it as it is "
               f"(use another --home for {validators})", file=sys.stderr)
