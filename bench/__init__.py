@@ -15,6 +15,15 @@ def fmt(v) -> str:
     return str(v)
 
 
+KNOWN = ("name", "value", "unit", "limit", "ratio", "target", "note")
+
+
+def note_of(r: dict) -> str:
+    """The row's note, with any extra fields (store=leveldb, ...) that tell rows apart."""
+    extra = ", ".join(f"{k}={v}" for k, v in r.items() if k not in KNOWN)
+    return "; ".join(x for x in (r.get("note", ""), extra) if x)
+
+
 def print_rows(rows: list[dict], file=None) -> None:
     import sys
 
@@ -26,6 +35,6 @@ def print_rows(rows: list[dict], file=None) -> None:
             if "target" in r:
                 line += f"; target {r['target']:.0%}"
             line += ")"
-        if r.get("note"):
-            line += f"  [{r['note']}]"
+        if note_of(r):
+            line += f"  [{note_of(r)}]"
         print(line, file=out, flush=True)

@@ -9,7 +9,7 @@ import pkgutil
 import sys
 import traceback
 
-from . import fmt, print_rows
+from . import fmt, note_of, print_rows
 from .machine import describe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
             for r in rows:
                 lines.append(
                     f"| {r['name']} | {fmt(r['value'])} | {r.get('unit', '')} | {fmt(r['limit']) if 'limit' in r else ''} | "
-                    f"{format(r['ratio'], '.1%') if 'ratio' in r else ''} | {format(r['target'], '.0%') if 'target' in r else ''} | {r.get('note', '')} |"
+                    f"{format(r['ratio'], '.1%') if 'ratio' in r else ''} | {format(r['target'], '.0%') if 'target' in r else ''} | {note_of(r)} |"
                 )
             lines.append("")
         with open(DOC, "w") as f:
