@@ -33,6 +33,7 @@ Everything it does is an ordinary transaction any client could send.
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 import sys
@@ -69,7 +70,12 @@ def add_demo_commands(sub, common, CliError, emit) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a new one each run)")
     p.add_argument("--password", default=None, help="keystore password of the agency keys (default: ESOC_PASSWORD or 'devnet')")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.set_defaults(fn=lambda a: _cmd_economy(a, CliError, emit))
+    clock = p.add_mutually_exclusive_group()
+    clock.add_argument("--simulated-clock", dest="clock", action="store_const", const="simulated",
+                       help="follow the chain's calendar month by month (default when its blocks are an hour or more apart)")
+    clock.add_argument("--wall-clock", dest="clock", action="store_const", const="wall",
+                       help="run the months back to back, compressed into the calendar month(s) of block time")
+    p.set_defaults(fn=lambda a: _cmd_economy(a, CliError, emit), clock="auto")
 
 
 def _cmd_economy(args, CliError, emit):
@@ -87,7 +93,8 @@ def _cmd_economy(args, CliError, emit):
         raise CliError(f"cannot unlock the devnet's agency keys in {args.keystore}: {e}") from None
     try:
         summary = run_economy(args.node, keys, citizens=args.citizens, enterprises=args.enterprises,
-                              months=args.months, seed=args.seed, progress=not args.no_progress)
+                              months=args.months, seed=args.seed, progress=not args.no_progress,
+                              clock=args.clock)
     except DemoError as e:
         raise CliError(str(e)) from None
     emit(args, summary, render(summary))
@@ -121,6 +128,10 @@ class Progress:
             print("\r" + line[:110].ljust(110), end="", file=self.out, flush=True)
         else:
             print(line, file=self.out, flush=True)
+
+    def finish(self, label: str, txs: int) -> None:
+        self.done = self.total - 1
+        self.step(label, txs)
 
     def close(self) -> None:
         if self.enabled and self.tty:
@@ -238,19 +249,63 @@ class Chain:
                 raise DemoError(f"the chain did not reach height {h} within {timeout:.0f}s")
             time.sleep(0.1)
 
-    # reads ---------------------------------------------------------------
-    def view(self, law: str, func: str, args: dict | None = None):
-        r = self.c.eval_law(law, func, args or {})
+    # the chain's clock ---------------------------------------------------
+    def clock(self, samples: int = 4, timeout: float = 60.0) -> dict:
+        """How the chain stamps its blocks, read from the last few headers.
+
+        ``step_ms`` is the smallest gap between consecutive block times (a
+        stalled and resumed wall-clock chain shows one long gap, never only
+        long gaps; a simulated clock shows the same step every time)."""
+        top = self.wait_height(samples + 1, timeout)
+        times = [self.c.block(height=h).time_ms for h in range(top - samples, top + 1)]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        return {"step_ms": min(gaps), "heights": [top - samples, top], "time_ms": times[-1]}
+
+    def wait_month(self, month: tuple, stall: float = 60.0):
+        """Poll the tip until its block time is in ``month`` (year, month) or later; return its status.
+
+        The deadline is a stall: no new block for ``stall`` seconds."""
+        last, deadline = -1, 0.0
+        while True:
+            st = self.c.status()
+            if month_of(st.time_ms) >= month:
+                return st
+            now = time.monotonic()
+            if st.height != last:
+                last, deadline = st.height, now + stall
+            elif now > deadline:
+                raise DemoError(f"the chain made no block for {stall:.0f}s while the demo waited for "
+                                f"{month[0]}-{month[1]:02d} (last block {st.height} at {_ymd(st.time_ms)})")
+            time.sleep(0.1)
+
+    # reads (``height`` 0: the latest block; any other: the state after that block) ------------
+    def view(self, law: str, func: str, args: dict | None = None, height: int = 0):
+        r = self.c.eval_law(law, func, args or {}, height=height)
         if r.code != 0:
             raise DemoError(f"{law}.{func} failed: {r.error} (code {r.code})")
         return decode(r.value) if r.value else None
 
-    def balance(self, addr: str) -> int:
-        return self.c.account(addr).balance
+    def balance(self, addr: str, height: int = 0) -> int:
+        return self.c.account(addr, height=height).balance
 
-    def supply(self) -> Supply:
-        r = self.c.state(("supply",))
+    def supply(self, height: int = 0) -> Supply:
+        r = self.c.state(("supply",), height=height)
         return Supply.decode(r.value) if r.exists else Supply()
+
+
+def month_of(time_ms: int) -> tuple:
+    """(year, month) of a block time, in UTC as the laws read it."""
+    d = datetime.datetime.fromtimestamp(time_ms // 1000, tz=datetime.timezone.utc)
+    return d.year, d.month
+
+
+def _ymd(time_ms: int) -> str:
+    return datetime.datetime.fromtimestamp(time_ms // 1000, tz=datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
+def add_months(month: tuple, k: int) -> tuple:
+    p = month[0] * 12 + month[1] - 1 + k
+    return p // 12, p % 12 + 1
 
 
 def law_address(name: str) -> str:
@@ -269,8 +324,11 @@ def law_events(rec: dict, name: str) -> list[dict]:
 
 
 def run_economy(node: str, agency_keys: dict, citizens: int = 200, enterprises: int = 10, months: int = 12,
-                seed: int | None = None, progress: bool = True) -> dict:
-    """Run the demo against the node at ``node``; return the summary (a dict)."""
+                seed: int | None = None, progress: bool = True, clock: str = "auto") -> dict:
+    """Run the demo against the node at ``node``; return the summary (a dict).
+
+    ``clock``: ``"auto"`` (read it from the block headers), ``"simulated"`` (follow the
+    chain's calendar) or ``"wall"`` (months back to back)."""
     from wallet.client import Client
 
     t0 = time.monotonic()
@@ -278,25 +336,70 @@ def run_economy(node: str, agency_keys: dict, citizens: int = 200, enterprises: 
     rng = random.Random(seed)
     tag = f"{seed:08x}"[-6:]
     with Client(node, timeout=30) as client:
-        sim = Economy(Chain(client), agency_keys, citizens, enterprises, months, rng, tag, progress)
+        chain = Chain(client)
+        sim = Economy(chain, agency_keys, citizens, enterprises, months, rng, tag, progress, resolve_clock(chain, clock))
         summary = sim.run()
     summary["seed"] = seed
     summary["elapsed_s"] = round(time.monotonic() - t0, 1)
     return summary
 
 
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+SIMULATED_STEP_MS = HOUR_MS  # consecutive blocks an hour or more apart: the chain's clock is simulated
+MIN_SIMULATED_STEP_MS = 60_000  # closer than a minute, a month is over 43,200 blocks: hours of waiting
+MAX_STEP_MS = 2 * DAY_MS  # the busiest month's work takes about 20 blocks, which must fit in the month
+
+
+def _duration(ms: int) -> str:
+    if ms >= DAY_MS and ms % DAY_MS == 0:
+        return f"{ms // DAY_MS} day" + ("s" if ms != DAY_MS else "")
+    if ms >= HOUR_MS:
+        return f"{ms / HOUR_MS:g} h"
+    return f"{ms / 1000:g} s"
+
+
+def resolve_clock(chain: Chain, mode: str = "auto") -> dict:
+    """Whether the demo follows the chain's calendar (a simulated clock) or compresses its months."""
+    c = chain.clock()
+    step = c["step_ms"]
+    seen = f"blocks {c['heights'][0]}..{c['heights'][1]} are {_duration(step)} apart"
+    if mode == "auto":
+        simulated = step >= SIMULATED_STEP_MS
+        how = f"detected: {seen}"
+    elif mode in ("simulated", "wall"):
+        simulated = mode == "simulated"
+        how = f"--{mode}-clock ({seen})"
+    else:
+        raise DemoError(f"unknown clock mode {mode!r}")
+    if simulated and step < MIN_SIMULATED_STEP_MS:
+        raise DemoError(f"--simulated-clock, but {seen}: a month of block time would take hours; "
+                        "start the devnet with --time-step-ms (86400000 is a day per block)")
+    if simulated and step > MAX_STEP_MS:
+        raise DemoError(f"{seen}: a month is only {30 * DAY_MS // step} blocks, too few for a month's work "
+                        f"(about 20 blocks); use a devnet with --time-step-ms {DAY_MS} (a day per block) or less")
+    return {"simulated": simulated, "step_ms": step, "how": how}
+
+
 class Economy:
-    def __init__(self, chain: Chain, agency_keys: dict, n_citizens: int, n_enterprises: int, months: int, rng, tag, progress):
+    def __init__(self, chain: Chain, agency_keys: dict, n_citizens: int, n_enterprises: int, months: int, rng, tag,
+                 progress, clock: dict | None = None):
         self.ch = chain
         self.rng = rng
         self.tag = tag
         self.months = months
+        self.clock = clock or {"simulated": False, "step_ms": 0, "how": "not read"}
+        self.simulated = self.clock["simulated"]
+        self.calendar: list[tuple] = []  # simulated clock: the (year, month) of each simulated month
+        self.pending: list[tuple] = []  # (height it is due after, what) : a ration's expiry, a lottery's draw
         self.ag = {name: Actor(name, agency_keys[name]) for name in AGENCIES}
         self.citizens = [Actor(f"citizen-{tag}-{i}", PrivateKey(_seed(rng))) for i in range(n_citizens)]
         self.enterprises = [Actor(f"enterprise-{tag}-{i}", PrivateKey(_seed(rng))) for i in range(n_enterprises)]
         self.law = {name: law_address(name) for name in LAWS}
-        # phases: setup 3, a month 1 (+1 each quarter), procurement 4, ration 3, lottery 4, welfare 1, summary 1
-        self.progress = Progress(3 + months + (months + 2) // 3 + 4 + 3 + 4 + 2, progress)
+        # phases: setup 3, a month 1 (+1 each quarter), procurement 4, ration 3, lottery 4, welfare 1, summary 1;
+        # a simulated clock adds a wait per month and the closing of the records
+        self.progress = Progress(3 + months + (months + 2) // 3 + 4 + 3 + 4 + 2 + (months + 1 if self.simulated else 0),
+                                 progress)
         self.issued = 0
         self.welfare_funding = 0
         self.expected_failures = 0
@@ -308,21 +411,93 @@ class Economy:
         self.progress.step(label, self.ch.submitted)
         return recs
 
-    def today(self) -> int:
+    def today(self, height: int = 0) -> int:
         """The block time's date as YYYYMMDD (the laws' own reading of it)."""
-        p = self.ch.view("welfare", "period_of")
+        p = self.ch.view("welfare", "period_of", height=height)
         return (p // 12) * 10000 + (p % 12 + 1) * 100 + 1  # first day of the law's month
+
+    # the chain's calendar (simulated clock) -------------------------------------
+    def first_month(self) -> tuple:
+        """The first simulated month: the next calendar month of block time, or the next January
+        when the months would not fit in its year (a tax year is a calendar year)."""
+        first = add_months(month_of(self.ch.c.status().time_ms), 1)
+        if first[1] + self.months - 1 > 12:
+            first = (first[0] + 1, 1)
+        return first
+
+    def enter_month(self, m: int, announce: bool = True) -> None:
+        """Wait until the chain's block time is in simulated month ``m``; refuse if it is already past it."""
+        want = self.calendar[m - 1]
+        st = self.ch.wait_month(want)
+        now = month_of(st.time_ms)
+        if now > want:
+            raise DemoError(f"the chain's block time reached {_ymd(st.time_ms)} before the demo could start month {m} "
+                            f"({want[0]}-{want[1]:02d}): its clock moves {_duration(self.clock['step_ms'])} a block, "
+                            f"too fast for this node; use a devnet with a smaller --time-step-ms")
+        if announce:
+            self.progress.step(f"month {m}/{self.months}: block time {_ymd(st.time_ms)}", self.ch.submitted)
+
+    def yyyymm(self, year: int, m: int) -> int:
+        if self.simulated:
+            y, mo = self.calendar[m - 1]
+            return y * 100 + mo
+        return year * 100 + m
+
+    def run_due(self, wait: bool) -> None:
+        """The steps that wait for a height (a ration's expiry, a lottery's draw): those already due,
+        or all of them (``wait``), in the order they fall due."""
+        later = []
+        for due, step in sorted(self.pending, key=lambda x: x[0]):
+            if wait or self.ch.height() > due:
+                step()
+            else:
+                later.append((due, step))
+        self.pending = later
 
     # the year ------------------------------------------------------------
     def run(self) -> dict:
+        self.registered: list[Actor] = []
+        try:
+            return self._run()
+        except BaseException:
+            if self.simulated and self.registered:
+                self.close_records(best_effort=True)
+            raise
+
+    def open_register(self) -> None:
+        """The welfare law moves its payout cursor on to a new month only when it passes a citizen: on
+        an empty register the cursor stays in the month the law first ran, and the first citizens
+        registered later would be paid for every month since.  So on an empty register whose cursor is
+        behind, the registrar first registers one resident with no cash benefit (20 years old, neither
+        employed nor unemployed) and the demo waits until the cursor has caught up with block time."""
+        ch = self.ch
+        h = ch.height()
+        if (ch.view("welfare", "citizen_count", height=h) > 0
+                or ch.view("welfare", "cursor", height=h)["period"] >= ch.view("welfare", "period_of", height=h)):
+            return
+        year = self.today(h) // 10000
+        opener = Actor(f"resident-{self.tag}", PrivateKey(_seed(random.Random(f"{self.tag}/resident"))))  # not from self.rng: the run stays the same
+        self.registered.append(opener)
+        ch.call(self.ag["registrar"], "welfare", "register_citizen",
+                {"who": opener.addr, "born": (year - 20) * 10000 + 101, "residence": "district-0"})
+        self.flush("welfare: a first resident on the empty register")
+        self.welfare_wait()
+
+    def _run(self) -> dict:
         ch, ag, rng = self.ch, self.ag, self.rng
+        self.open_register()
+        if self.simulated:
+            first = self.first_month()
+            self.calendar = [add_months(first, k) for k in range(self.months)]
+            self.enter_month(1)  # the whole year happens on the chain's calendar, setup included
+            self.welfare_wait()  # citizens already on the register are paid for this month before the fund is read
         start_height = ch.height()
         everyone = [a.addr for a in self.citizens + self.enterprises] + [a.addr for a in ag.values()] + list(self.law.values())
-        bal0 = {a: ch.balance(a) for a in everyone}
-        supply0 = ch.supply()
-        first_of_month = self.today()
+        bal0 = {a: ch.balance(a, start_height) for a in everyone}
+        supply0 = ch.supply(start_height)
+        first_of_month = self.today(start_height)
         year = first_of_month // 10000
-        start_period = ch.view("welfare", "period_of")
+        start_period = ch.view("welfare", "period_of", height=start_height)
 
         # ---- population -----------------------------------------------------
         n = len(self.citizens)
@@ -372,6 +547,7 @@ class Economy:
             ch.call(ag["treasury"], "tax", "set_treasury", {})
         if ch.view("procurement", "treasury") is None:
             ch.call(ag["treasury"], "procurement", "set_treasury", {})
+        self.registered += [p["actor"] for p in people]
         self.check(self.flush("register citizens and enterprises"), "setup")
 
         # ---- setup: money --------------------------------------------------
@@ -380,10 +556,14 @@ class Economy:
         for e in self.enterprises:
             self.issue(e, 3_000_000 * YUAN)
         self.issue(ag["planning-agency"], 4_000_000 * YUAN)
-        # the welfare fund: a month of pensions and relief (with room for the year's layoffs) and vouchers
+        # the welfare fund: pensions and relief (with room for the year's layoffs) and vouchers; with the
+        # wall clock two months of cash, in case the run crosses a month end; when the chain's months
+        # pass, every month of the run and one more
         rates = ch.view("welfare", "params_at")
-        need = (2 * (len(retired) * rates["pension_monthly"][1] + (len(unemployed) + 4) * rates["unemployment_relief_monthly"][1])
-                + n * 300 * YUAN)  # two months of cash, in case the run crosses a month end
+        cash_months = self.months + 1 if self.simulated or self.clock["step_ms"] >= SIMULATED_STEP_MS else 2
+        need = (cash_months * (len(retired) * rates["pension_monthly"][1]
+                               + (len(unemployed) + 4) * rates["unemployment_relief_monthly"][1])
+                + n * 300 * YUAN)
         self.issue(ag["treasury"], need)  # the treasury's budget for it, then an ordinary transfer (docs/laws/welfare.md)
         self.flush("issue money")
         ch.add(ag["treasury"], "transfer", Transfer(to=_raw(self.law["welfare"]), amount=need, memo="welfare fund"), "fund welfare")
@@ -406,15 +586,19 @@ class Economy:
         # ---- the months ------------------------------------------------------
         for m in range(1, self.months + 1):
             label = f"month {m}/{self.months}"
+            if self.simulated:
+                self.enter_month(m, announce=m > 1)  # month 1 was entered before the setup
             # wages, with withholding by the tax law
             for p in workers:
                 if p["employer"] is None:
                     continue
                 gross = p["gross"]
+                si = gross * 105 // 1000
+                special = 2_000 * YUAN if p["born"] % 3 == 0 else 0
                 ch.call(p["employer"], "tax", "pay_wage",
-                        {"employee": p["actor"].addr, "gross": gross, "social_insurance": gross * 105 // 1000,
-                         "special_additional": 2_000 * YUAN if p["born"] % 3 == 0 else 0},
-                        info={"employer": p["employer"].addr, "gross": gross})
+                        {"employee": p["actor"].addr, "gross": gross, "social_insurance": si, "special_additional": special},
+                        info={"employer": p["employer"].addr, "employee": p["actor"].addr, "gross": gross,
+                              "deductions": si + special})
             # sales: citizens buy from enterprises (plain transfers)
             for p in people:
                 bal = ch.balance(p["actor"].addr)
@@ -458,32 +642,55 @@ class Economy:
                     self.s["vouchers"]["value"] += 100 * YUAN
             # the state's programmes, each in the month it happens
             if m == min(2, self.months):
-                procurement = self.procurement_cycle(year * 100 + m, books)
+                procurement = self.procurement_cycle(self.yyyymm(year, m), books)
             if m == min(6, self.months):
                 ration = self.ration_open(people)
+                self.pending.append((ration["expires"], lambda r=ration: self.ration_expired(r)))
             if m == min(8, self.months):
                 lottery = self.lottery_open(people)
+                self.pending.append((lottery["draw_at"], lambda lt=lottery: self.lottery_draw(lt)))
             if m % 3 == 0 or m == self.months:
                 self.declare_profits(year, books, label)
-        if ration is not None:
-            self.ration_expired(ration)
-        if lottery is not None:
-            self.lottery_draw(lottery)
+            self.run_due(wait=False)
+        self.run_due(wait=True)
 
         # ---- welfare: wait until the payout cursor has passed the register ----
-        self.welfare_wait()
+        end_height = self.welfare_wait()
         self.progress.step("welfare payouts", ch.submitted)
 
-        # ---- summary ---------------------------------------------------------
-        end_height = ch.height()
-        bal1 = {a: ch.balance(a) for a in everyone}
-        supply1 = ch.supply()
-        end_period = ch.view("welfare", "period_of")
+        # ---- summary: every figure read at one height ------------------------------
+        bal1 = {a: ch.balance(a, end_height) for a in everyone}
+        supply1 = ch.supply(end_height)
+        end_period = ch.view("welfare", "period_of", height=end_height)
         summary = self.summarise(people, bal0, bal1, supply0, supply1, start_height, end_height,
                                  list(range(start_period, end_period + 1)), procurement, ration, lottery)
-        self.progress.step("done", ch.submitted)
+        if self.simulated:
+            # the demo's citizens leave the register: on a simulated clock a month passes every few
+            # seconds, and their pensions would drain the fund (and then stall everyone's payouts)
+            summary["welfare"]["records_closed_after_run"] = self.close_records()
+            self.registered = []
+        self.progress.finish("done", ch.submitted)
         self.progress.close()
         return summary
+
+    def close_records(self, best_effort: bool = False) -> int:
+        """The registrar closes the demo's citizens' welfare records (they stay, inactive)."""
+        ch, reg = self.ch, self.ag["registrar"]
+        if best_effort:  # after a failure: drop what was queued, count the nonce again from the chain
+            ch.queue = []
+            ch.nonces.pop(reg.raw, None)
+        for a in self.registered:
+            ch.call(reg, "welfare", "deregister_citizen", {"who": a.addr}, tag="welfare.deregister_citizen (end of run)")
+        try:
+            recs = ch.flush(timeout=60.0 if best_effort else 300.0)
+        except Exception as e:  # noqa: BLE001 - already failing: say so, keep the first error
+            if not best_effort:
+                raise
+            print(f"note: the demo's citizens could not be taken off the welfare register: {e}", file=sys.stderr)
+            return 0
+        if not best_effort:
+            self.progress.step("the demo's citizens leave the welfare register", ch.submitted)
+        return sum(1 for r in recs if r["code"] == 0)
 
     def issue(self, to: Actor, amount: int) -> None:
         self.ch.add(self.ag["central-bank"], "issue", Issue(to=to.raw, amount=amount, memo="demo"), "issue")
@@ -570,7 +777,10 @@ class Economy:
         for s in sellers:
             ch.call(pa, "allocation", "accredit_seller", {"seller": s.addr, "good": good})
         per_capita, price = 5, 300
-        expires = ch.height() + 25
+        # coupons last 25 blocks; on a simulated clock about ten days, so that a ration opened in a
+        # run's last month expires within it
+        days = -(-10 * DAY_MS // self.clock["step_ms"]) if self.simulated else 25
+        expires = ch.height() + max(5, days)
         ch.call(pa, "allocation", "open_ration", {"ration_id": rid, "good": good, "per_capita": per_capita, "price": price,
                                                   "expires": expires})
         self.flush("shortage: ration opened")
@@ -679,18 +889,61 @@ class Economy:
                 self.s["eit"]["tax"] += r["result"]["tax"]
 
     # welfare ---------------------------------------------------------------------
-    def welfare_wait(self, timeout: float = 120.0) -> None:
+    def welfare_wait(self, timeout: float = 120.0) -> int:
+        """Wait until the payout cursor has passed the whole register for the month of block time;
+        return the height at which it had (every figure read there is consistent)."""
         deadline = time.monotonic() + timeout
         while True:
-            cur = self.ch.view("welfare", "cursor")
-            n = self.ch.view("welfare", "citizen_count")
-            if cur["next"] >= n and cur["period"] >= self.ch.view("welfare", "period_of"):
-                return
+            h = self.ch.height()
+            cur = self.ch.view("welfare", "cursor", height=h)
+            n = self.ch.view("welfare", "citizen_count", height=h)
+            if cur["next"] >= n and cur["period"] >= self.ch.view("welfare", "period_of", height=h):
+                return h
             if time.monotonic() > deadline:
-                raise DemoError(f"the welfare payout cursor did not pass the register within {timeout:.0f}s: {cur}")
+                raise DemoError(f"the welfare payout cursor did not pass the register within {timeout:.0f}s: {cur} of {n} "
+                                f"citizens (is the law's fund short? citizens registered earlier and still active "
+                                f"are paid from it too)")
             time.sleep(0.2)
 
     # summary ---------------------------------------------------------------------
+    def wage_tax_check(self, recs: list[dict], h1: int) -> dict:
+        """Cumulative withholding, summed, is the annual table applied to the year's taxable income.
+
+        Per employee, employer and tax year: income and deductions as the demo paid them, the basic
+        deduction for the months the tax law counted (for twelve months the law's annual basic
+        deduction), and the law's ``annual_tax`` of what is left; it must equal what was withheld."""
+        groups: dict[tuple, dict] = {}
+        for r in recs:
+            if r["code"] != 0 or r["tag"] != "tax.pay_wage":
+                continue
+            ev = law_events(r, "tax_collected")[0]
+            g = groups.setdefault((r["info"]["employee"], r["info"]["employer"], ev["year"]),
+                                  {"income": 0, "deductions": 0, "withheld": 0, "months": 0, "payments": 0})
+            g["income"] += r["info"]["gross"]
+            g["deductions"] += r["info"]["deductions"]
+            g["withheld"] += r["result"]["tax"]
+            g["months"] = max(g["months"], r["result"]["month"])
+            g["payments"] += 1
+        basic: dict[tuple, int] = {}
+        due: dict[tuple, int] = {}
+        out = {"employees": len(groups), "paid_all_12_months": 0, "withheld": 0, "annual_tax": 0, "mismatched": 0,
+               "months_as_payments": all(g["months"] == g["payments"] for g in groups.values())}
+        for (_, _, year), g in groups.items():
+            on = year * 10000 + 101
+            if (year, g["months"]) not in basic:
+                basic[(year, g["months"])] = (
+                    self.ch.view("tax", "param", {"name": "iit_basic_deduction_annual", "on": on}, height=h1)
+                    if g["months"] == 12 else
+                    g["months"] * self.ch.view("tax", "param", {"name": "iit_basic_deduction_monthly", "on": on}, height=h1))
+            taxable = g["income"] - g["deductions"] - basic[(year, g["months"])]
+            if (year, taxable) not in due:
+                due[(year, taxable)] = self.ch.view("tax", "annual_tax", {"taxable_income": taxable, "year": year}, height=h1)
+            out["paid_all_12_months"] += g["months"] == 12
+            out["withheld"] += g["withheld"]
+            out["annual_tax"] += due[(year, taxable)]
+            out["mismatched"] += g["withheld"] != due[(year, taxable)]
+        return out
+
     def summarise(self, people, bal0, bal1, supply0, supply1, h0, h1, periods, procurement, ration, lottery) -> dict:
         ch = self.ch
         recs = ch.records
@@ -707,7 +960,7 @@ class Economy:
         by_kind: dict[str, dict] = {}
         for p in people:
             for per in periods:
-                b = ch.view("welfare", "benefit", {"who": p["actor"].addr, "period": per})
+                b = ch.view("welfare", "benefit", {"who": p["actor"].addr, "period": per}, height=h1)
                 if b["paid"] and b["amount"] > 0:
                     k = by_kind.setdefault(b["kind"], {"payments": 0, "amount": 0})
                     k["payments"] += 1
@@ -737,20 +990,34 @@ class Economy:
             lottery = {k: v for k, v in lottery.items() if k not in ("people", "seller")}
         change = sum(bal1.values()) - sum(bal0.values())
         supply_change = (supply1.issued - supply1.retired) - (supply0.issued - supply0.retired)
+        wage_tax = self.wage_tax_check(recs, h1)
         checks = {
             "treasury_change_equals_receipts": bal1[treasury] - bal0[treasury] == t_in,
             "wage_tax_equals_events": self.s["wages"]["tax"] == taxes.get("iit_wage", 0),
+            "withheld_equals_annual_tax_of_taxable_income": wage_tax["mismatched"] == 0,
             "eit_equals_events": self.s["eit"]["tax"] == taxes.get("eit", 0),
             "supply_change_equals_issuance": supply_change == self.issued and supply1.retired == supply0.retired,
             "balances_change_equals_issuance": change == self.issued,
             "welfare_views_match_fund": sum(k["amount"] for k in by_kind.values()) == cash_paid,
             "procurement_escrow_empty": procurement is None or procurement["escrow_open_after"] == 0,
         }
-        checks["all_ok"] = all(checks.values())
         w = dict(self.s["wages"])
+        welfare_periods = [f"{p // 12}-{p % 12 + 1:02d}" for p in periods]
+        calendar = [f"{y}-{mo:02d}" for y, mo in self.calendar] if self.simulated else None
+        if self.simulated:
+            # the chain's calendar was followed: each wage in its own month, each month paid once
+            checks["tax_law_counted_every_month"] = (w["months_counted_by_tax_law"] == self.months
+                                                     and wage_tax["months_as_payments"])
+            checks["welfare_paid_every_month"] = (
+                welfare_periods == calendar
+                and by_kind.get("pension", {}).get("payments", 0)
+                == self.months * sum(1 for p in people if p["status"] == "retired"))
+        checks["all_ok"] = all(checks.values())
         return {
             "chain_id": ch.chain_id, "heights": [h0, h1], "blocks": h1 - h0, "months": self.months,
-            "welfare_periods": [f"{p // 12}-{p % 12 + 1:02d}" for p in periods],
+            "clock": dict(self.clock, calendar=calendar,
+                          ended_at=_ymd(ch.c.block(height=h1).time_ms) if h1 else None),
+            "welfare_periods": welfare_periods,
             "population": {"citizens": len(people), "enterprises": len(self.enterprises),
                            "employed": sum(1 for p in people if p["status"] == "employed"),
                            "retired": sum(1 for p in people if p["status"] == "retired"),
@@ -759,6 +1026,7 @@ class Economy:
                            "students": sum(1 for p in people if p["status"] == "student")},
             "taxes": taxes,
             "wages": w,
+            "wage_tax_check": wage_tax,
             "enterprise_tax": self.s["eit"],
             "sales": self.s["sales"],
             "welfare": {"cash_paid": cash_paid, "by_kind": by_kind, "funded": self.welfare_funding,
@@ -805,8 +1073,21 @@ def render(s: dict) -> str:
       f"({s['blocks']} blocks), {s['elapsed_s']} s, seed {s['seed']}")
     a(f"  population: {pop['citizens']} citizens ({pop['employed']} employed, {pop['retired']} retired, "
       f"{pop['unemployed']} unemployed, {pop['laid_off']} laid off, {pop['students']} students), {pop['enterprises']} enterprises")
-    a(f"  months of block time: welfare paid for {', '.join(s['welfare_periods'])}; the tax law counted "
-      f"{s['wages']['months_counted_by_tax_law']} month(s) of employment for {s['months']} simulated monthly wages")
+    ck = s["clock"]
+    counted = s["wages"]["months_counted_by_tax_law"]
+    periods = s["welfare_periods"]
+    if ck["simulated"]:
+        cal = ck["calendar"]
+        a(f"  the chain's clock is simulated, {_duration(ck['step_ms'])} a block ({ck['how']}): the demo followed its calendar, "
+          f"{cal[0]}..{cal[-1]}, each month's wages, declarations and status changes in that month (last block read: {ck['ended_at']})")
+        a(f"  the tax law counted {counted} month(s) of employment for {s['months']} simulated months; welfare paid "
+          f"{len(periods)} period(s) for {s['months']} simulated months: {', '.join(periods)}")
+    else:
+        a(f"  the chain's clock is the wall clock ({ck['how']}): the {s['months']} simulated months ran back to back inside "
+          f"{len(periods)} calendar month(s) of block time, not a calendar year")
+        a(f"  months of block time: welfare paid for {', '.join(periods)}; the tax law counted "
+          f"{counted} month(s) of employment for {s['months']} simulated monthly wages (several payments in one month count "
+          f"as one); a devnet started with --time-step-ms {DAY_MS} lets the months pass")
     a("taxes (yuan)")
     for k, v in sorted(s["taxes"].items()):
         if k != "total":
@@ -814,11 +1095,18 @@ def render(s: dict) -> str:
     a(f"  {'total':<22} {_yuan(s['taxes']['total']):>18}")
     w = s["wages"]
     a(f"wages: {w['payments']} payments, gross {_yuan(w['gross'])}, net {_yuan(w['net'])}, withheld {_yuan(w['tax'])}")
+    wt = s["wage_tax_check"]
+    a(f"  withheld per employee = annual tax of the taxable income (income - deductions - basic deduction for the months "
+      f"counted): {wt['employees'] - wt['mismatched']}/{wt['employees']} employees ({wt['paid_all_12_months']} paid all 12 "
+      f"months), {_yuan(wt['withheld'])} withheld, {_yuan(wt['annual_tax'])} by the annual table")
     a(f"sales: {s['sales']['count']} purchases, {_yuan(s['sales']['value'])}")
     wf = s["welfare"]
     a(f"welfare paid: {_yuan(wf['cash_paid'])} in cash "
       + ", ".join(f"{k} {v['payments']} x = {_yuan(v['amount'])}" for k, v in sorted(wf["by_kind"].items()))
       + f"; vouchers {wf['vouchers']['redeemed']} = {_yuan(wf['vouchers']['value'])}; fund left {_yuan(wf['fund_left'])}")
+    if "records_closed_after_run" in wf:
+        a(f"  then the registrar closed the demo's {wf['records_closed_after_run']} welfare records (on a simulated clock their "
+          f"pensions would otherwise go on every few seconds and drain the fund)")
     p = s["procurement"]
     if p:
         a(f"procurement {p['product']} period {p['period']}: {p['orders_settled']}/{p['orders_placed']} orders settled, "

@@ -64,6 +64,9 @@ def test_demo_economy_small_run_adds_up(net, capsys, monkeypatch):
     after = chain_figures(net)
     assert "[" in out.err and "100%" in out.err  # the progress bar went to stderr
 
+    # the devnet's clock is the wall clock: the months ran back to back, and the summary says so
+    assert not s["clock"]["simulated"] and s["clock"]["calendar"] is None
+    assert "tax_law_counted_every_month" not in s["checks"]
     # the demo's own checks, and the same figures measured here from the chain
     assert s["checks"]["all_ok"], s["checks"]
     t = s["transactions"]
@@ -106,4 +109,59 @@ def test_demo_economy_small_run_adds_up(net, capsys, monkeypatch):
         assert word in text
     # and the welfare hook kept running without a failure
     with net.nodes[0].client() as c:
+        assert decode(c.state(("hook", "welfare")).value)["code"] == 0
+
+
+# --------------------------------------------------------------------------
+# a simulated clock: the demo follows the chain's calendar
+# --------------------------------------------------------------------------
+
+DAY_MS = 86_400_000
+
+
+@pytest.fixture(scope="module")
+def simnet(tmp_path_factory):
+    """A devnet whose blocks are a day apart (``block_time_step_ms``, what ``esoc devnet --time-step-ms`` sets)."""
+    d = Devnet(str(tmp_path_factory.mktemp("demo-sim")), validators=1, block_time_step_ms=DAY_MS).start()
+    yield d
+    d.stop()
+
+
+def test_demo_economy_follows_a_simulated_calendar(simnet, capsys, monkeypatch):
+    monkeypatch.setenv("ESOC_PASSWORD", "devnet")
+    with simnet.nodes[0].client() as c:
+        st = c.status()
+        gap = st.time_ms - c.block(height=st.height - 1).time_ms if st.height > 1 else DAY_MS
+    assert gap == DAY_MS  # the harness's keyword setting reached the node's config
+    args = parser(simnet).parse_args(["demo", "economy", "--citizens", "20", "--enterprises", "6", "--months", "3",
+                                      "--seed", "12", "--json", "--no-progress"])
+    args.fn(args)  # raises SystemExit(1) on an unexpected failure or a failed check
+    s = json.loads(capsys.readouterr().out)
+
+    # the clock was read from the headers, and the three months are consecutive calendar months of one year
+    ck = s["clock"]
+    assert ck["simulated"] and ck["step_ms"] == DAY_MS and ck["how"].startswith("detected")
+    cal = ck["calendar"]
+    assert len(cal) == 3 and len({m[:4] for m in cal}) == 1
+    assert [int(m[5:]) for m in cal] == list(range(int(cal[0][5:]), int(cal[0][5:]) + 3))
+    assert ck["ended_at"][:7] == cal[-1]  # everything happened within the last month
+    # the tax law counted three months of employment, welfare paid three periods: the simulated months
+    assert s["wages"]["months_counted_by_tax_law"] == 3
+    assert s["welfare_periods"] == cal
+    retired = s["population"]["retired"]
+    assert retired > 0 and s["welfare"]["by_kind"]["pension"]["payments"] == 3 * retired
+    # withholding by the cumulative method summed to the annual table on the year's taxable income
+    wt = s["wage_tax_check"]
+    assert wt["employees"] == s["population"]["employed"] and wt["mismatched"] == 0 and wt["months_as_payments"]
+    assert wt["withheld"] == wt["annual_tax"] == s["wages"]["tax"] == s["taxes"]["iit_wage"] > 0
+    # the money checks, and the calendar checks a simulated clock adds
+    assert s["checks"]["all_ok"], s["checks"]
+    for name in ("tax_law_counted_every_month", "welfare_paid_every_month",
+                 "withheld_equals_annual_tax_of_taxable_income", "welfare_views_match_fund"):
+        assert s["checks"][name] is True
+    t = s["transactions"]
+    assert t["committed"] == t["submitted"] and t["unexpected_failures"] == 0 and t["failed_by_code"] == {"CONTRACT_4": 5}
+    # afterwards the demo's citizens are off the register, so their pensions stop
+    assert s["welfare"]["records_closed_after_run"] >= 20
+    with simnet.nodes[0].client() as c:
         assert decode(c.state(("hook", "welfare")).value)["code"] == 0
