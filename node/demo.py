@@ -18,15 +18,57 @@ Each law keys its periods its own way, and the demo follows each law:
 * ``allocation``: expiries, application close and draw are **heights**;
 * ``tax`` (``pay_wage``, ``declare_profit``) and ``welfare`` (pensions,
   relief, vouchers): the month and the year are those of the **block time**,
-  which a client cannot move.  A devnet's block time is its wall clock, so
-  a run of a few minutes stays inside one (rarely two) calendar months: the
-  tax law counts the twelve simulated monthly wages of an employee as pay of
-  the month(s) of block time they fell in (cumulative withholding with that
-  many basic deductions, exactly as the law says for several payments in
-  one month), and the welfare law pays one month of pensions and relief per
-  calendar month of block time.  The summary reports the law months seen
-  (``months_counted_by_tax_law``, ``welfare_periods``) so nobody mistakes the figures for a
-  calendar year.  Nothing sleeps for real months.
+  which a client cannot move.  So the demo first reads how the chain stamps
+  its blocks, over gRPC like everything else: the block times of the last
+  few headers.
+
+**A simulated clock** (``esoc devnet --time-step-ms N``: each block is
+stamped the previous block's time + N; blocks an hour or more apart are
+taken as one; ``--simulated-clock`` says so for a smaller step).  The demo
+follows the chain's calendar.  Its year is a calendar year of block time,
+so that it is one tax year: it starts with the next calendar month of block
+time, or with the next January when the months would not fit in that year
+(waiting for it takes up to a simulated year: about three minutes at one
+day per block).
+For each simulated month it polls the tip's header (the deadline is a stall:
+no new block for a minute; nothing sleeps for a fixed time) until the block
+time is in that month, then submits the month's wages, purchases, vouchers,
+layoffs, profit declarations and the state's programmes; the welfare law's
+``on_block`` pays each month's pensions and relief by itself.  The setup
+(registrations, funding, hiring) happens in the first month too, so the
+tax law counts one month of employment per monthly wage and welfare pays
+one period per simulated month: the summary shows both against the months
+simulated, and checks them.  With one day per block and 500 ms blocks a
+month passes in about 15 s of wall time; the year ends with the last
+month's work (the summary is read at one height, inside it).  If the
+chain's clock passes a month before the demo has started it (a step of more
+than about two days, or a slow node), the demo stops and says so.
+Afterwards the registrar closes the demo's citizens' welfare records: on a
+simulated clock their pensions would otherwise go on every few seconds and
+drain the fund that later runs pay from.
+
+**The wall clock** (the default of a devnet, and ``--wall-clock``).  A run
+of a few minutes stays inside one (rarely two) calendar months of block
+time, and the months run back to back: the tax law counts the twelve
+simulated monthly wages of an employee as pay of the month(s) of block time
+they fell in (cumulative withholding with that many basic deductions,
+exactly as the law says for several payments in one month), and the
+welfare law pays one month of pensions and relief per calendar month of
+block time.  The summary reports the law months seen
+(``months_counted_by_tax_law``, ``welfare_periods``) so nobody mistakes the
+figures for a calendar year.
+
+Either way the money checks include one on withholding: per employee and
+tax year, the tax withheld equals the law's ``annual_tax`` of the income
+less the deductions and the basic deduction for the months the law counted
+(for twelve months, the annual basic deduction): cumulative withholding
+telescopes to the annual table.
+
+The welfare law moves its payout cursor to a new month only when it passes
+a citizen, so on an empty register it stays in the month the law first ran,
+and the first citizens registered later would be paid for every month
+since.  On such a register the demo first registers one resident without a
+cash benefit and waits until the cursor has caught up with block time.
 
 Everything it does is an ordinary transaction any client could send.
 """
@@ -785,7 +827,7 @@ class Economy:
                                                   "expires": expires})
         self.flush("shortage: ration opened")
         ration = {"id": rid, "good": good, "per_capita": per_capita, "price": price, "expires": expires,
-                  "coupon_holders": ch.view("welfare", "citizen_count"), "redemptions": 0, "redeemed_units": 0,
+                  "coupon_holders": self.active_citizens(), "redemptions": 0, "redeemed_units": 0,
                   "paid_to_sellers": 0, "refused": {}}
         rng = self.rng
         takers = [p for p in people if rng.random() < 0.8]
@@ -810,6 +852,19 @@ class Economy:
         ration["late"] = takers[2]["actor"]
         self.ration_records(self.flush("shortage: coupons redeemed"), ration)
         return ration
+
+    def active_citizens(self, limit: int = 5_000) -> int:
+        """Active records on the welfare register (those the allocation law counts as citizens), read
+        from the law's public storage (``("cstore", "welfare", "c/<i>")``); above ``limit`` records, all of them."""
+        h = self.ch.height()
+        n = self.ch.view("welfare", "citizen_count", height=h)
+        if n > limit:
+            return n
+        active = 0
+        for i in range(n):
+            r = self.ch.c.state(("cstore", "welfare", f"c/{i}"), height=h)
+            active += bool(r.exists and decode(r.value).get("active"))
+        return active
 
     def ration_records(self, recs: list[dict], ration: dict) -> None:
         for r in recs:
