@@ -43,9 +43,10 @@ month passes in about 15 s of wall time; the year ends with the last
 month's work (the summary is read at one height, inside it).  If the
 chain's clock passes a month before the demo has started it (a step of more
 than about two days, or a slow node), the demo stops and says so.
-Afterwards the registrar closes the demo's citizens' welfare records: on a
-simulated clock their pensions would otherwise go on every few seconds and
-drain the fund that later runs pay from.
+Afterwards the registrar closes the demo's citizens' welfare records (on
+any chain whose blocks are an hour or more apart, ``--wall-clock`` or not):
+on a simulated clock their pensions would otherwise go on every few seconds
+and drain the fund that later runs pay from.
 
 **The wall clock** (the default of a devnet, and ``--wall-clock``).  A run
 of a few minutes stays inside one (rarely two) calendar months of block
@@ -170,6 +171,11 @@ class Progress:
             print("\r" + line[:110].ljust(110), end="", file=self.out, flush=True)
         else:
             print(line, file=self.out, flush=True)
+
+    def note(self, label: str, txs: int) -> None:
+        """A line without a step (something is being waited for)."""
+        self.done -= 1
+        self.step(label, txs)
 
     def finish(self, label: str, txs: int) -> None:
         self.done = self.total - 1
@@ -386,6 +392,7 @@ def run_economy(node: str, agency_keys: dict, citizens: int = 200, enterprises: 
     return summary
 
 
+REGISTER_READ_LIMIT = 5_000  # the demo reads the welfare register record by record up to this size
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 SIMULATED_STEP_MS = HOUR_MS  # consecutive blocks an hour or more apart: the chain's clock is simulated
@@ -432,6 +439,9 @@ class Economy:
         self.months = months
         self.clock = clock or {"simulated": False, "step_ms": 0, "how": "not read"}
         self.simulated = self.clock["simulated"]
+        # the chain's months pass quickly (a simulated clock, even with --wall-clock): the demo's
+        # citizens leave the welfare register at the end, or their pensions would drain its fund
+        self.fast_clock = self.simulated or self.clock["step_ms"] >= SIMULATED_STEP_MS
         self.calendar: list[tuple] = []  # simulated clock: the (year, month) of each simulated month
         self.pending: list[tuple] = []  # (height it is due after, what) : a ration's expiry, a lottery's draw
         self.ag = {name: Actor(name, agency_keys[name]) for name in AGENCIES}
@@ -470,7 +480,11 @@ class Economy:
     def enter_month(self, m: int, announce: bool = True) -> None:
         """Wait until the chain's block time is in simulated month ``m``; refuse if it is already past it."""
         want = self.calendar[m - 1]
-        st = self.ch.wait_month(want)
+        st = self.ch.c.status()
+        if month_of(st.time_ms) < want:
+            self.progress.note(f"month {m}/{self.months}: waiting for {want[0]}-{want[1]:02d} on the chain's clock "
+                               f"(block time {_ymd(st.time_ms)})", self.ch.submitted)
+            st = self.ch.wait_month(want)
         now = month_of(st.time_ms)
         if now > want:
             raise DemoError(f"the chain's block time reached {_ymd(st.time_ms)} before the demo could start month {m} "
@@ -502,7 +516,7 @@ class Economy:
         try:
             return self._run()
         except BaseException:
-            if self.simulated and self.registered:
+            if self.fast_clock and self.registered:
                 self.close_records(best_effort=True)
             raise
 
@@ -540,6 +554,8 @@ class Economy:
         first_of_month = self.today(start_height)
         year = first_of_month // 10000
         start_period = ch.view("welfare", "period_of", height=start_height)
+        self.cursor0 = ch.view("welfare", "cursor", height=start_height)["period"]
+        self.register_size0 = ch.view("welfare", "citizen_count", height=start_height)
 
         # ---- population -----------------------------------------------------
         n = len(self.citizens)
@@ -602,7 +618,7 @@ class Economy:
         # wall clock two months of cash, in case the run crosses a month end; when the chain's months
         # pass, every month of the run and one more
         rates = ch.view("welfare", "params_at")
-        cash_months = self.months + 1 if self.simulated or self.clock["step_ms"] >= SIMULATED_STEP_MS else 2
+        cash_months = self.months + 1 if self.fast_clock else 2
         need = (cash_months * (len(retired) * rates["pension_monthly"][1]
                                + (len(unemployed) + 4) * rates["unemployment_relief_monthly"][1])
                 + n * 300 * YUAN)
@@ -682,15 +698,16 @@ class Economy:
                 elif r["tag"] == "welfare.redeem_voucher":
                     self.s["vouchers"]["redeemed"] += 1
                     self.s["vouchers"]["value"] += 100 * YUAN
-            # the state's programmes, each in the month it happens
-            if m == min(2, self.months):
-                procurement = self.procurement_cycle(self.yyyymm(year, m), books)
+            # the state's programmes, each in the month it happens (in a short run several share a month:
+            # the ration and the lottery open first, so that their windows pass while procurement runs)
             if m == min(6, self.months):
                 ration = self.ration_open(people)
                 self.pending.append((ration["expires"], lambda r=ration: self.ration_expired(r)))
             if m == min(8, self.months):
                 lottery = self.lottery_open(people)
                 self.pending.append((lottery["draw_at"], lambda lt=lottery: self.lottery_draw(lt)))
+            if m == min(2, self.months):
+                procurement = self.procurement_cycle(self.yyyymm(year, m), books)
             if m % 3 == 0 or m == self.months:
                 self.declare_profits(year, books, label)
             self.run_due(wait=False)
@@ -706,7 +723,7 @@ class Economy:
         end_period = ch.view("welfare", "period_of", height=end_height)
         summary = self.summarise(people, bal0, bal1, supply0, supply1, start_height, end_height,
                                  list(range(start_period, end_period + 1)), procurement, ration, lottery)
-        if self.simulated:
+        if self.fast_clock:
             # the demo's citizens leave the register: on a simulated clock a month passes every few
             # seconds, and their pensions would drain the fund (and then stall everyone's payouts)
             summary["welfare"]["records_closed_after_run"] = self.close_records()
@@ -853,18 +870,45 @@ class Economy:
         self.ration_records(self.flush("shortage: coupons redeemed"), ration)
         return ration
 
-    def active_citizens(self, limit: int = 5_000) -> int:
-        """Active records on the welfare register (those the allocation law counts as citizens), read
-        from the law's public storage (``("cstore", "welfare", "c/<i>")``); above ``limit`` records, all of them."""
+    def welfare_record(self, i: int, height: int) -> dict | None:
+        """Record ``i`` of the welfare register, read from the law's public storage."""
+        r = self.ch.c.state(("cstore", "welfare", f"c/{i}"), height=height)
+        return decode(r.value) if r.exists else None
+
+    def active_citizens(self, limit: int = REGISTER_READ_LIMIT) -> int:
+        """Active records on the welfare register (those the allocation law counts as citizens);
+        above ``limit`` records, all of them."""
         h = self.ch.height()
         n = self.ch.view("welfare", "citizen_count", height=h)
         if n > limit:
             return n
-        active = 0
+        return sum(1 for i in range(n) if (self.welfare_record(i, h) or {}).get("active"))
+
+    def paid_to_others(self, h0: int, h1: int, first_period: int, limit: int = REGISTER_READ_LIMIT) -> dict:
+        """Cash the welfare law paid between heights ``h0`` and ``h1`` to citizens the demo did not
+        register (an earlier run's, anyone's): they share its fund.  Per record, the periods paid in
+        between (its ``paid`` month before and after, from ``first_period``, the cursor's month at
+        ``h0``) at the amounts the law's ``benefit`` view gives.  ``None`` above ``limit`` records."""
+        ours = {a.addr for a in self.registered}
+        n = self.ch.view("welfare", "citizen_count", height=h1)
+        if n > limit:
+            return {"citizens": None, "payments": None, "amount": None}
+        out = {"citizens": 0, "payments": 0, "amount": 0}
         for i in range(n):
-            r = self.ch.c.state(("cstore", "welfare", f"c/{i}"), height=h)
-            active += bool(r.exists and decode(r.value).get("active"))
-        return active
+            rec = self.welfare_record(i, h1)
+            if rec is None or rec["address"] in ours:
+                continue
+            before = self.welfare_record(i, h0) if i < self.register_size0 else None
+            paid0 = max(before["paid"] if before else 0, first_period - 1)
+            if rec["paid"] <= paid0:
+                continue
+            out["citizens"] += 1
+            for per in range(paid0 + 1, rec["paid"] + 1):
+                b = self.ch.view("welfare", "benefit", {"who": rec["address"], "period": per}, height=h1)
+                if b["paid"] and b["amount"] > 0:
+                    out["payments"] += 1
+                    out["amount"] += b["amount"]
+        return out
 
     def ration_records(self, recs: list[dict], ration: dict) -> None:
         for r in recs:
@@ -1022,6 +1066,8 @@ class Economy:
                     k["amount"] += b["amount"]
         fund = self.law["welfare"]
         cash_paid = bal0[fund] + self.welfare_funding - bal1[fund] - self.s["vouchers"]["value"]
+        others = self.paid_to_others(h0, h1, self.cursor0)
+        to_others = others["amount"] or 0
         treasury = self.ag["treasury"].addr
         t_in = taxes["total"] + (procurement or {}).get("fees_to_treasury", 0) + (procurement or {}).get("sale_proceeds_to_treasury", 0)
         t_issued = self.welfare_funding  # issued to the treasury for the fund, then transferred on
@@ -1052,8 +1098,8 @@ class Economy:
             "withheld_equals_annual_tax_of_taxable_income": wage_tax["mismatched"] == 0,
             "eit_equals_events": self.s["eit"]["tax"] == taxes.get("eit", 0),
             "supply_change_equals_issuance": supply_change == self.issued and supply1.retired == supply0.retired,
-            "balances_change_equals_issuance": change == self.issued,
-            "welfare_views_match_fund": sum(k["amount"] for k in by_kind.values()) == cash_paid,
+            "balances_change_equals_issuance": change == self.issued - to_others,
+            "welfare_views_match_fund": sum(k["amount"] for k in by_kind.values()) + to_others == cash_paid,
             "procurement_escrow_empty": procurement is None or procurement["escrow_open_after"] == 0,
         }
         w = dict(self.s["wages"])
@@ -1085,6 +1131,7 @@ class Economy:
             "enterprise_tax": self.s["eit"],
             "sales": self.s["sales"],
             "welfare": {"cash_paid": cash_paid, "by_kind": by_kind, "funded": self.welfare_funding,
+                        "paid_to_others": others,
                         "vouchers": self.s["vouchers"], "fund_left": bal1[fund]},
             "procurement": procurement,
             "rations": ration,
@@ -1095,7 +1142,7 @@ class Economy:
                          "issued_for_welfare": t_issued, "paid_to_welfare_fund": self.welfare_funding},
             "supply": {"issued_before": supply0.issued, "issued_after": supply1.issued, "retired_before": supply0.retired,
                        "retired_after": supply1.retired, "issued_by_demo": self.issued,
-                       "balances_change_of_accounts_involved": change},
+                       "balances_change_of_accounts_involved": change, "welfare_paid_outside": to_others},
             "transactions": {"submitted": ch.submitted, "committed": len(recs), "ok": sum(1 for r in recs if r["code"] == 0),
                              "failed_by_code": failures, "expected_refusals": expected,
                              "unexpected_failures": len(unexpected), "unexpected": unexpected[:20]},
@@ -1137,12 +1184,20 @@ def render(s: dict) -> str:
           f"{cal[0]}..{cal[-1]}, each month's wages, declarations and status changes in that month (last block read: {ck['ended_at']})")
         a(f"  the tax law counted {counted} month(s) of employment for {s['months']} simulated months; welfare paid "
           f"{len(periods)} period(s) for {s['months']} simulated months: {', '.join(periods)}")
+        if ck["ended_at"][:7] != cal[-1]:
+            a(f"  the last month's work ran on into {ck['ended_at']}, so welfare paid the month after too: a short run packs "
+              f"the state's programmes into its last months; more months, or a smaller --time-step-ms, leave room")
     else:
-        a(f"  the chain's clock is the wall clock ({ck['how']}): the {s['months']} simulated months ran back to back inside "
-          f"{len(periods)} calendar month(s) of block time, not a calendar year")
+        if ck["how"].startswith("detected"):
+            a(f"  the chain's clock is the wall clock ({ck['how']}): the {s['months']} simulated months ran back to back "
+              f"inside {len(periods)} calendar month(s) of block time, not a calendar year")
+        else:
+            a(f"  the demo did not follow the chain's calendar ({ck['how']}): the {s['months']} simulated months ran back "
+              f"to back inside {len(periods)} calendar month(s) of block time, not a calendar year")
         a(f"  months of block time: welfare paid for {', '.join(periods)}; the tax law counted "
           f"{counted} month(s) of employment for {s['months']} simulated monthly wages (several payments in one month count "
-          f"as one); a devnet started with --time-step-ms {DAY_MS} lets the months pass")
+          f"as one)" + (f"; a devnet started with --time-step-ms {DAY_MS} lets the months pass"
+                        if ck["step_ms"] < SIMULATED_STEP_MS else ""))
     a("taxes (yuan)")
     for k, v in sorted(s["taxes"].items()):
         if k != "total":
@@ -1159,6 +1214,12 @@ def render(s: dict) -> str:
     a(f"welfare paid: {_yuan(wf['cash_paid'])} in cash "
       + ", ".join(f"{k} {v['payments']} x = {_yuan(v['amount'])}" for k, v in sorted(wf["by_kind"].items()))
       + f"; vouchers {wf['vouchers']['redeemed']} = {_yuan(wf['vouchers']['value'])}; fund left {_yuan(wf['fund_left'])}")
+    po = wf["paid_to_others"]
+    if po["amount"] is None:
+        a("  (the register is too large to tell what went to citizens the demo did not register; the checks assume nothing)")
+    elif po["amount"]:
+        a(f"  of which {_yuan(po['amount'])} to {po['citizens']} citizen(s) the demo did not register ({po['payments']} payments: "
+          f"they share the law's fund; an earlier run's, or anyone's)")
     if "records_closed_after_run" in wf:
         a(f"  then the registrar closed the demo's {wf['records_closed_after_run']} welfare records (on a simulated clock their "
           f"pensions would otherwise go on every few seconds and drain the fund)")
@@ -1185,7 +1246,8 @@ def render(s: dict) -> str:
       f"{_yuan(tr['taxes_and_contributions'])} + procurement {_yuan(tr['procurement'])})")
     sp = s["supply"]
     a(f"supply: issued {_yuan(sp['issued_before'])} -> {_yuan(sp['issued_after'])} (demo issued {_yuan(sp['issued_by_demo'])}); "
-      f"balances of every account involved changed by {_yuan(sp['balances_change_of_accounts_involved'])}")
+      f"balances of every account involved changed by {_yuan(sp['balances_change_of_accounts_involved'])}"
+      + (f" (welfare paid {_yuan(sp['welfare_paid_outside'])} to accounts outside the run)" if sp["welfare_paid_outside"] else ""))
     a("checks: " + ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in s["checks"].items() if k != "all_ok"))
     return "\n".join(L)
 

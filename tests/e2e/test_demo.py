@@ -161,7 +161,11 @@ def test_demo_economy_follows_a_simulated_calendar(simnet, capsys, monkeypatch):
         assert s["checks"][name] is True
     t = s["transactions"]
     assert t["committed"] == t["submitted"] and t["unexpected_failures"] == 0 and t["failed_by_code"] == {"CONTRACT_4": 5}
-    # afterwards the demo's citizens are off the register, so their pensions stop
+    assert s["welfare"]["paid_to_others"] == {"citizens": 0, "payments": 0, "amount": 0}  # a fresh register
+    # afterwards the demo's citizens are off the register (records kept, inactive), so their pensions stop
     assert s["welfare"]["records_closed_after_run"] >= 20
     with simnet.nodes[0].client() as c:
+        n = decode(c.eval_law("welfare", "citizen_count", {}).value)
+        records = [decode(c.state(("cstore", "welfare", f"c/{i}")).value) for i in range(n)]
+        assert n == s["welfare"]["records_closed_after_run"] and not any(r["active"] for r in records)
         assert decode(c.state(("hook", "welfare")).value)["code"] == 0
