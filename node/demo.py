@@ -65,11 +65,12 @@ less the deductions and the basic deduction for the months the law counted
 (for twelve months, the annual basic deduction): cumulative withholding
 telescopes to the annual table.
 
-The welfare law moves its payout cursor to a new month only when it passes
-a citizen, so on an empty register it stays in the month the law first ran,
-and the first citizens registered later would be paid for every month
-since.  On such a register the demo first registers one resident without a
-cash benefit and waits until the cursor has caught up with block time.
+Version 1 of the welfare law as first written moved its payout cursor to a
+new month only when it passed a citizen, so on an empty register the first
+citizens registered later were paid for every month since (fixed in the law:
+the cursor now keeps up on an empty register).  On a register whose cursor
+lags block time the demo still first registers one resident without a cash
+benefit and waits until the cursor has caught up, which is harmless now.
 
 Everything it does is an ordinary transaction any client could send.
 """

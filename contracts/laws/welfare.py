@@ -475,7 +475,10 @@ def on_block() -> dict:
     period = cur["period"]
     start = cur["next"]
     if start >= n:
-        if not storage.has("cursor"):
+        if n == 0 and cur["period"] < now:
+            cur = {"period": now, "next": 0}  # nobody to pay yet: the cursor keeps up with the calendar
+            period = now
+        if storage.get("cursor") != cur:
             storage.set("cursor", cur)
         return {"period": period, "paid": 0, "total": 0, "next": start, "done": True}
     on = first_day(period)

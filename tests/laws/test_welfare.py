@@ -216,3 +216,20 @@ def test_a_closed_account_does_not_stall_the_payout_of_the_others():
     assert host.balance("esc1gone") == before["esc1gone"]
     assert host.balance("esc1old1") > before["esc1old1"]
     assert host.balance("esc1old2") > before["esc1old2"]
+
+
+def test_an_empty_register_keeps_the_cursor_in_step_with_the_calendar():
+    """Regression: on_block on an empty register used not to store its advanced
+    cursor, so the first citizens registered months later got back pay for
+    every month since the law's first on_block."""
+    host = make_host(time=at(2025, 3, 15), balances={FUND: 10**12})
+    for month in (3, 4, 5, 6, 7):
+        set_time(host, at(2025, month, 15))
+        ok(on_block(host))
+    register(host, "esc1late", born=19400101)  # a pensioner, registered in July
+    before = host.balance("esc1late")
+    ok(on_block(host))
+    once = host.balance("esc1late") - before
+    assert once > 0
+    ok(on_block(host))
+    assert host.balance("esc1late") - before == once  # July only, no back pay for March..June
