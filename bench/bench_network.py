@@ -305,7 +305,6 @@ def load_test(home: str, rate: int, seconds: float, verbose: bool = True) -> dic
         lock = threading.Lock()
         stats = {"accepted": 0, "rejected": 0, "failed": 0, "reasons": {}}
         sent_at = [[0.0] * ticks for _ in range(nodes)]
-        accepted_ok: list[bytes] = []
 
         def on_done(fut, k, j):
             try:
@@ -393,7 +392,6 @@ def load_test(home: str, rate: int, seconds: float, verbose: bool = True) -> dic
     lat = []
     in_window = ok_in_window = 0
     total_seen = 0
-    first_ok = last_ok = None
     heights_in_window = []
     for h, seen, hashes, codes, _ in watcher.blocks:
         total_seen += len(hashes)

@@ -16,14 +16,14 @@ import dataclasses
 from collections import OrderedDict
 
 from ledger.block import (
-    Block, Commit, Header, Receipt, ZERO_HASH, commit_hash, evidence_root, receipts_root, txs_root,
+    Block, Commit, Header, Receipt, commit_hash, evidence_root, receipts_root, txs_root, validator_set_hash,
 )
 from ledger.codec import decode, encode
 from ledger.crypto import tagged_hash
 from ledger.smt import EMPTY_ROOT
 from ledger.state import State, StateDiff, Validator, VALIDATORS
 from ledger.store import ChainStore, StoreError
-from ledger.tx import SignedTx, tx_hash
+from ledger.tx import tx_hash
 
 from consensus.valset import ValidatorSet
 
@@ -39,7 +39,7 @@ VALSET = ("valset",)  # the consensus ValidatorSet (with proposer priorities) of
 
 def validators_hash(vals: list[Validator]) -> bytes:
     """The hash of a set of (pubkey, power), as headers carry it."""
-    return ValidatorSet.from_powers([(v.pubkey, v.power) for v in vals]).hash()
+    return validator_set_hash({v.pubkey: v.power for v in vals})
 
 
 def end_block_validators(state: State, height: int) -> ValidatorSet:
@@ -254,4 +254,4 @@ def open_application(store: ChainStore, genesis: Genesis) -> Application:
     return Application(store, genesis, Laws({law.name: law.source for law in genesis.laws}))
 
 
-__all__ = ["Application", "Executed", "InvalidBlock", "open_application", "validators_hash", "ZERO_HASH"]
+__all__ = ["Application", "Executed", "InvalidBlock", "open_application", "validators_hash"]

@@ -14,7 +14,7 @@ import os
 import sys
 
 from ledger import codes
-from ledger.address import AddressError, decode_address, encode_address
+from ledger.address import AddressError, encode_address
 from ledger.block import Block, Receipt
 from ledger.codec import CodecError, decode
 from ledger.tx import SignedTx, TxError

@@ -56,7 +56,7 @@ from consensus.types import Commit as CCommit
 from consensus.types import Evidence, InvalidCommit, InvalidEvidence, Proposal, Vote, verify_commit, verify_evidence
 from consensus.wal import WAL, OsFile
 from ledger.block import Block, Commit
-from ledger.codec import CodecError, decode
+from ledger.codec import CodecError
 from ledger.crypto import tagged_hash
 from ledger.tx import TxError, decode_tx, tx_hash
 
@@ -121,20 +121,37 @@ class ConsensusDriver:
         self.metrics = getattr(node, "metrics", None)
 
     # ------------------------------------------------------------------
-    def _value_id(self, raw: bytes) -> bytes:
+    def _block_id(self, raw: bytes) -> bytes:
+        """The id of a block's bytes, decoded once and cached (raises CodecError on junk)."""
         key = tagged_hash("raw block", raw)
         vid = self._ids.get(key)
         if vid is None:
-            try:
-                vid = block_id(raw)
-            except (CodecError, ValueError, TypeError):
-                # bytes that are no block get an id no valid block can have: the engine
-                # then drops the proposal or decision as not matching; the node goes on
-                vid = tagged_hash("undecodable block", raw)
-            self._ids[key] = vid
-            if len(self._ids) > 64:
-                self._ids.popitem(last=False)
+            vid = self._remember_id(key, block_id(raw))
         return vid
+
+    def _remember_id(self, key: bytes, vid: bytes) -> bytes:
+        self._ids[key] = vid
+        if len(self._ids) > 64:
+            self._ids.popitem(last=False)
+        return vid
+
+    def _value_id(self, raw: bytes) -> bytes:
+        try:
+            return self._block_id(raw)
+        except (CodecError, ValueError, TypeError):
+            # bytes that are no block get an id no valid block can have: the engine
+            # then drops the proposal or decision as not matching; the node goes on
+            return tagged_hash("undecodable block", raw)
+
+    def _gossip_messages(self) -> list[bytes]:
+        """The engine's messages worth re-sending, as p2p messages."""
+        out = []
+        for eff in self.engine.gossip():
+            if isinstance(eff, BroadcastVote):
+                out.append(VoteMsg(eff.vote.encode()).encode())
+            elif isinstance(eff, BroadcastProposal):
+                out.append(ProposalMsg(eff.proposal.encode(), eff.value).encode())
+        return out
 
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.node.config
@@ -383,11 +400,8 @@ class ConsensusDriver:
         h = self.app.height
         if self.p2p is not None:
             self.p2p.send(peer, StatusMsg(h, self.app.last_block_hash() if h else bytes(32)).encode())
-            for eff in self.engine.gossip():
-                if isinstance(eff, BroadcastVote):
-                    self.p2p.send(peer, VoteMsg(eff.vote.encode()).encode())
-                elif isinstance(eff, BroadcastProposal):
-                    self.p2p.send(peer, ProposalMsg(eff.proposal.encode(), eff.value).encode())
+            for data in self._gossip_messages():
+                self.p2p.send(peer, data)
 
     def _on_peer_disconnected(self, peer: bytes, reason: str) -> None:
         self.node._peers = len(self.p2p.peers()) if self.p2p else 0
@@ -406,7 +420,7 @@ class ConsensusDriver:
             if t is VoteMsg:
                 await self.send_inbox.send(VoteReceived(Vote.decode(msg.vote)))
             elif t is ProposalMsg:
-                Block.decode(msg.block)  # refuse bytes that are no block before they reach consensus
+                self._block_id(msg.block)  # refuse bytes that are no block before they reach consensus
                 await self.send_inbox.send(ProposalReceived(Proposal.decode(msg.proposal), msg.block))
             elif t is TxMsg:
                 self._queue_txs(peer, [msg.tx])
@@ -496,6 +510,7 @@ class ConsensusDriver:
             commit = CCommit.decode(msg.commit)
         except CodecError as e:
             raise PeerMisbehaved(f"block_response {msg.height} does not decode: {e}") from None
+        self._remember_id(tagged_hash("raw block", msg.block), blk.hash)  # decoded once: feeding it reuses the id
         if blk.height != msg.height or commit.height != msg.height or commit.value_id != blk.hash:
             raise PeerMisbehaved(f"block_response {msg.height} holds another height's block or commit")
         self.sync_blocks[msg.height] = (msg.block, msg.commit, peer)
@@ -561,11 +576,8 @@ class ConsensusDriver:
             await trio.sleep(1.0)
             if time.monotonic() - self.last_progress < 2.0:
                 continue
-            for eff in self.engine.gossip():
-                if isinstance(eff, BroadcastVote):
-                    self._broadcast(VoteMsg(eff.vote.encode()).encode())
-                elif isinstance(eff, BroadcastProposal):
-                    self._broadcast(ProposalMsg(eff.proposal.encode(), eff.value).encode())
+            for data in self._gossip_messages():
+                self._broadcast(data)
             self.last_progress = time.monotonic() - 1.0
 
 
@@ -596,4 +608,4 @@ async def run_consensus(node, task_status=trio.TASK_STATUS_IGNORED) -> None:
     await driver.run(task_status=task_status)
 
 
-__all__ = ["ConsensusDriver", "FatalError", "run_consensus", "block_id", "decode"]
+__all__ = ["ConsensusDriver", "FatalError", "run_consensus", "block_id"]

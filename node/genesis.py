@@ -13,7 +13,7 @@ import json
 from ledger.address import decode_address, encode_address
 from ledger.codec import Any_, Bytes, List, Nested, Record, Str, UInt, encode
 from ledger.crypto import tagged_hash
-from ledger.state import Account, State, Supply, SUPPLY, Validator, VALIDATORS, acct_path
+from ledger.state import Account, State, Supply, SUPPLY, Validator, VALIDATORS
 from ledger.tx import ACCOUNT_KINDS, ROLES
 
 

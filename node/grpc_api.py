@@ -27,7 +27,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ledger import codes
 from ledger.address import AddressError, decode_address, encode_address
-from ledger.block import Block, Receipt
+from ledger.block import Block
 from ledger.codec import CodecError, decode, encode
 from ledger.state import Account, acct_path, path_bytes
 from ledger.tx import TxError, decode_tx

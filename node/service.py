@@ -77,7 +77,7 @@ class Node:
         return out
 
     def pending_tx(self, h: bytes) -> bytes | None:
-        tx = self.app.mempool._txs.get(h)
+        tx = self.app.mempool.get(h)
         return tx.raw if tx is not None else None
 
     def mempool_size(self) -> int:
