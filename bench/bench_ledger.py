@@ -19,8 +19,8 @@ from ledger.crypto import PrivateKey
 from ledger.state import Validator
 from ledger.store import ChainStore
 from ledger.tx import Transfer, decode_tx, sign_tx
-from node.app import Application
-from node.genesis import Genesis, GenesisAccount
+from chain.app import Application
+from chain.genesis import Genesis, GenesisAccount
 
 from .machine import ed25519_verify_rate
 

@@ -12,6 +12,11 @@ Public API (see docs/consensus.md for how a node drives it):
   messages) and :class:`consensus.wal.WAL`;
 * :class:`consensus.timeouts.TimeoutConfig`;
 * :mod:`consensus.sim` -- the deterministic simulator and Twins (tests only).
+
+May import ``ledger`` only.  The engine never touches a socket, a clock or
+the disk: time arrives as timeout events and persistence is an effect the
+driver (``node.consensus_driver``) performs; only ``signer`` and ``wal``
+write files, and only where the driver tells them.
 """
 
 from .engine import COMMIT, STOPPED, Engine

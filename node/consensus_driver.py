@@ -60,8 +60,8 @@ from ledger.codec import CodecError
 from ledger.crypto import tagged_hash
 from ledger.tx import TxError, decode_tx, tx_hash
 
-from .execution import InvalidBlock
-from .mempool import Rejected
+from chain.errors import InvalidBlock
+from chain.mempool import Rejected
 from .p2p import (
     AllowList, BlockRequest, BlockResponse, EvidenceMsg, P2PConfig, PeerAddress, PeerMisbehaved, ProposalMsg,
     StatusMsg, TxMsg, TxsMsg, VoteMsg, decode_message, serve_p2p,

@@ -34,7 +34,7 @@ from ledger.tx import TxError, decode_tx
 from proto import esoc_pb2 as pb
 from proto import esoc_pb2_grpc as pbg
 
-from .mempool import Rejected
+from chain.mempool import Rejected
 
 MAX_BATCH = 10_000
 VERSION = "esoc/0.1.0"
@@ -313,7 +313,7 @@ class NodeServicer(pbg.NodeServicer):
 
     @guarded
     def GetValidators(self, request, context):
-        from .app import validators_hash
+        from chain.app import validators_hash
 
         h = request.height or (self.node.store.height() + 1)
         vals = self.node.validators_at(h)

@@ -20,12 +20,12 @@ from ledger import codes
 from ledger.store import ChainStore
 from ledger.tx import SignedTx
 
-from .app import open_application
+from chain.app import open_application
 from .config import Home, NodeConfig
-from .genesis import Genesis
+from chain.genesis import Genesis
 from .grpc_api import start_grpc_server
-from .laws import LawQueries
-from .mempool import Rejected
+from chain.contract_host import LawQueries
+from chain.mempool import Rejected
 from .metrics import NodeMetrics
 
 log = logging.getLogger("esoc.node")

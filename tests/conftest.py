@@ -1,6 +1,1 @@
-import os
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+"""Shared pytest configuration: nothing global yet (each room has its own helpers)."""

@@ -2,7 +2,7 @@
 
 This module is the **readable statement** of rules that the native ledger
 enforces.  The code that actually runs on every transaction is
-``node/execution.py`` (``_issue``, ``_retire``, ``move``); this law holds
+``chain/execution.py`` (``_issue``, ``_retire``, ``move``); this law holds
 no money and changes nothing.  Its views restate each rule as a small pure
 function, which the node's tests compare with the native code, so that the
 text a citizen reads with ``esoc law show currency`` and the behaviour of
@@ -93,7 +93,7 @@ def rules() -> dict:
         "transfer": {"from": "a registered sender", "to": "a registered account", "amount": "positive, at most the balance"},
         "invariant": "issued - retired == sum of all balances",
         "wallet_tiers": None,
-        "enforced_by": "node/execution.py (_issue, _retire, move)",
+        "enforced_by": "chain/execution.py (_issue, _retire, move)",
         "codes": CODES,
     }
 

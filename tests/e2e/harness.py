@@ -1,6 +1,6 @@
 """Real node processes for end-to-end tests.
 
-Each node runs as its own OS process (``python -m node.cli node start``),
+Each node runs as its own OS process (``python -m cli.main node start``),
 listening on loopback ports picked free by the OS.  Readiness is polled with
 a deadline (never a fixed sleep).
 """
@@ -16,7 +16,7 @@ import threading
 import time
 
 from node.config import NodeConfig
-from node.devnet import init_devnet, node_command
+from cli.devnet import init_devnet, node_command
 from wallet.client import Client, ClientError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -145,7 +145,7 @@ class Devnet:
     def cli(self, *args: str, node: int = 0, check: bool = True, password: str = "devnet") -> subprocess.CompletedProcess:
         env = dict(os.environ, PYTHONPATH=ROOT, ESOC_KEYSTORE=self.keystore, ESOC_PASSWORD=password,
                    ESOC_NODE=self.nodes[node].grpc)
-        r = subprocess.run([sys.executable, "-m", "node.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT,
+        r = subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env, cwd=ROOT,
                            stdin=subprocess.DEVNULL, timeout=120)
         if check and r.returncode != 0:
             raise AssertionError(f"esoc {' '.join(args)} exited {r.returncode}: {r.stderr}")
@@ -321,7 +321,7 @@ def init_full_node(net: "Devnet", name: str = "full", **settings) -> NodeProc:
     home = os.path.join(net.home, name)
     grpc_addr = f"127.0.0.1:{free_port()}"
     peers = [f"{n['pubkey']}@{n['p2p']}" for n in net.desc["nodes"]]
-    args = [sys.executable, "-m", "node.cli", "node", "init", "--home", home, "--genesis",
+    args = [sys.executable, "-m", "cli.main", "node", "init", "--home", home, "--genesis",
             os.path.join(net.home, "genesis.json"), "--grpc", grpc_addr, "--p2p", f"127.0.0.1:{free_port()}",
             "--moniker", name, "--json"]
     for p in peers:

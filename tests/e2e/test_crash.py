@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ledger.block import Block
 from ledger.store import ChainStore
-from node.app import open_application
-from node.genesis import Genesis
+from chain.app import open_application
+from chain.genesis import Genesis
 
 from .harness import Devnet, Load, wait_until
 

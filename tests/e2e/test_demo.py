@@ -11,7 +11,7 @@ import pytest
 
 from ledger.codec import decode
 from ledger.state import Supply
-from node.demo import add_demo_commands, render
+from cli.demo import add_demo_commands, render
 
 from .harness import Devnet
 
@@ -27,7 +27,7 @@ def emit(args, data, human=None):
 
 
 def parser(net: Devnet) -> argparse.ArgumentParser:
-    """The demo's own subcommand on a parser shaped like node/cli.py's (``add_demo_commands``)."""
+    """The demo's own subcommand on a parser shaped like cli/main.py's (``add_demo_commands``)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--node", default=net.nodes[0].grpc)
     common.add_argument("--keystore", default=net.keystore)

@@ -15,7 +15,7 @@ from ledger.address import decode_address, encode_address
 from ledger.block import Block, Receipt
 from ledger.codec import decode
 from ledger.tx import Call, Issue, Transfer
-from node.laws import contract_account
+from chain.contract_host import contract_account
 from wallet.keystore import Keystore
 
 from .harness import Devnet, wait_until
@@ -232,8 +232,8 @@ def test_procurement_escrow_settlement_and_over_quota_refusal(net, a, wheat):
 
 def test_receipt_of_a_refused_order_carries_the_laws_error_code(net, a, wheat):
     """docs/laws/procurement.md: over quota -> error 10 E_OVER_QUOTA.  The receipt says only
-    CONTRACT_ERROR (104): node/laws.py Laws.call_tx drops the call's value
-    {"error": 10, "detail": ...} and node/execution.py Executor.apply_tx stores result=None
+    CONTRACT_ERROR (104): chain/contract_host.py Laws.call_tx drops the call's value
+    {"error": 10, "detail": ...} and chain/execution.py Executor.apply_tx stores result=None
     for every failure, so a client cannot tell an over-quota refusal from any other.
     Known failing until the node keeps the value of a CONTRACT_ERROR in the receipt."""
     r = a.call("planning-agency", "procurement", "state_purchase",

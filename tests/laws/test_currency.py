@@ -1,5 +1,5 @@
 """The currency law states the rules the native ledger enforces: check that
-its pure views give the same result codes as node/execution.py."""
+its pure views give the same result codes as chain/execution.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.state import SUPPLY, Account, Supply
-from node import execution
+from chain import execution
 
 from .helpers import BANK, make_host, view
 
@@ -51,7 +51,7 @@ def test_rules_are_readable_data():
     r = view(HOST, "currency", "rules")
     assert r["issue"]["role"] == "central_bank" and r["wallet_tiers"] is None
     assert r["invariant"] == "issued - retired == sum of all balances"
-    assert "node/execution.py" in r["enforced_by"]
+    assert "chain/execution.py" in r["enforced_by"]
     assert view(HOST, "currency", "balance", {"address": BANK}) == 12_345
     assert view(HOST, "currency", "supply")["available"] is False
 

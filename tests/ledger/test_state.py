@@ -275,7 +275,7 @@ NEVER = address_of(PrivateKey.from_name("never", salt="state-test").public)
 
 
 def genesis():
-    from node.genesis import Genesis, GenesisAccount
+    from chain.genesis import Genesis, GenesisAccount
 
     return Genesis(
         chain_id=CHAIN,
@@ -293,7 +293,7 @@ def genesis():
 
 def run_chain(path: str, amounts: list[int]):
     """Genesis, then one block per amount (alice pays bob).  Returns the headers."""
-    from node.app import Application
+    from chain.app import Application
 
     store = ChainStore(path)
     app = Application(store, genesis())
@@ -331,7 +331,7 @@ def test_height_and_roots_persist_across_reopen(tmp_path):
         assert again.height_of(headers[2].hash) == 3
         assert Account.decode(again.read_latest(path_bytes(acct_path(A_BOB)))).balance == 600
         # the application resumes on the reopened store
-        from node.app import Application
+        from chain.app import Application
 
         app = Application(again, genesis())
         assert app.height == 3

@@ -1,7 +1,7 @@
 """Tests of the node: execution, mempool, the supply invariant.
 
 Shared helpers: a small genesis with named deterministic keys, and a
-:class:`World` wrapping an :class:`node.app.Application` on a LevelDB store
+:class:`World` wrapping an :class:`chain.app.Application` on a LevelDB store
 in a temporary directory.
 """
 
@@ -36,7 +36,7 @@ GENESIS_ACCOUNTS = {
 
 
 def make_genesis(chain_id: str = CHAIN, accounts: dict | None = None, params: dict | None = None):
-    from node.genesis import Genesis, GenesisAccount
+    from chain.genesis import Genesis, GenesisAccount
 
     accounts = GENESIS_ACCOUNTS if accounts is None else accounts
     return Genesis(
@@ -54,7 +54,7 @@ class World:
     """One node's application over its own store."""
 
     def __init__(self, tmp_dir, name: str = "node", genesis=None):
-        from node.app import Application
+        from chain.app import Application
 
         self.genesis = genesis or make_genesis()
         self.path = os.path.join(str(tmp_dir), name)

@@ -40,6 +40,8 @@ from ledger.codec import decode, encode
 from ledger.crypto import tagged_hash
 from ledger.state import Account, State
 
+from .errors import TxFailed
+
 log = logging.getLogger("esoc.laws")
 
 HOOK_ENTRY = "on_block"
@@ -240,7 +242,6 @@ class Laws:
 
     # ---- transactions -----------------------------------------------------------
     def call_tx(self, state: State, tx, p, ctx, events: list):
-        from .execution import TxFailed
 
         c = self.contract(state, p.contract, ctx.height)
         if c is None:

@@ -22,9 +22,9 @@ from ledger.tx import (
     Transfer,
     sign_tx,
 )
-from node.app import VALSET, end_block_validators
-from node.execution import InvalidBlock, admission_error
-from node.mempool import Rejected
+from chain.app import VALSET, end_block_validators
+from chain.execution import InvalidBlock, admission_error
+from chain.mempool import Rejected
 
 from . import ADDR, CHAIN, KEYS, World, with_header, with_txs
 
@@ -465,7 +465,7 @@ def test_dropped_or_reordered_txs_refused(tmp_path):
 
 def test_genesis_of_another_chain_refused(tmp_path):
     from ledger.store import StoreError
-    from node.app import Application
+    from chain.app import Application
 
     from . import make_genesis
 

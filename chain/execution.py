@@ -26,19 +26,9 @@ from ledger.block import Receipt
 from ledger.state import Account, State, Supply, SUPPLY
 from ledger.tx import ACCOUNT_KINDS, ROLES, SignedTx, TxError, decode_tx
 
+from .errors import InvalidBlock, TxFailed
+
 U64_MAX = 2**64 - 1
-
-
-class InvalidBlock(Exception):
-    """A proposed block that no honest node may accept."""
-
-
-class TxFailed(Exception):
-    def __init__(self, code: int, detail: str = "", *, gas: int = 0, result=None):
-        super().__init__(detail or codes.name(code))
-        self.code = code
-        self.gas = gas
-        self.result = result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +64,7 @@ class Executor:
 
     def __init__(self, chain_id: str, contracts=None):
         self.chain_id = chain_id
-        self.contracts = contracts  # node.laws.ContractHost or None
+        self.contracts = contracts  # chain.contract_host.ContractHost or None
         self.handlers: dict[str, Handler] = {
             "transfer": _transfer,
             "issue": _issue,

@@ -249,7 +249,7 @@ class Application:
 
 def open_application(store: ChainStore, genesis: Genesis) -> Application:
     """The application as every node runs it: with the genesis laws installed."""
-    from .laws import Laws
+    from .contract_host import Laws
 
     return Application(store, genesis, Laws({law.name: law.source for law in genesis.laws}))
 

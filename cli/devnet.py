@@ -29,10 +29,10 @@ from ledger.crypto import PrivateKey
 from ledger.state import Validator
 from wallet.keystore import Keystore
 
-from .config import Home, NodeConfig
+from node.config import Home, NodeConfig
 from contracts.runtime.registry import law_sources
 
-from .genesis import Genesis, GenesisAccount, GenesisLaw
+from chain.genesis import Genesis, GenesisAccount, GenesisLaw
 
 CHAIN_ID = "esoc-devnet"
 PASSWORD = "devnet"
@@ -129,7 +129,7 @@ def load_devnet(home: str) -> dict | None:
 
 
 def node_command(node_home: str) -> list[str]:
-    return [sys.executable, "-m", "node.cli", "node", "start", "--home", node_home]
+    return [sys.executable, "-m", "cli.main", "node", "start", "--home", node_home]
 
 
 def _print_banner(desc: dict, home: str, resumed: bool, out=sys.stderr) -> None:

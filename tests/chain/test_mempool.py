@@ -6,7 +6,7 @@ import pytest
 
 from ledger import codes
 from ledger.tx import Deregister, Issue, SignedTx, Transfer, sign_tx
-from node.mempool import Mempool, Rejected
+from chain.mempool import Mempool, Rejected
 
 from . import ADDR, CHAIN, KEYS, World
 

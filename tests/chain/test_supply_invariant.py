@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from ledger import codes
 from ledger.state import SUPPLY, Account, Supply, acct_path, path_bytes
 from ledger.tx import Deregister, Issue, Register, Retire, SetRole, Transfer, sign_tx, tx_hash
-from node.execution import BlockContext
-from node.mempool import Rejected
+from chain.execution import BlockContext
+from chain.mempool import Rejected
 
 from . import ADDR, CHAIN, KEYS, World
 

@@ -253,7 +253,7 @@ def add_months(month: tuple, k: int) -> tuple:
 
 
 def law_address(name: str) -> str:
-    from ..laws import contract_account  # the same derivation every node uses; a pure function
+    from chain.contract_host import contract_account  # the same derivation every node uses; a pure function
 
     return encode_address(contract_account(name))
 

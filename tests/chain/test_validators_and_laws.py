@@ -6,7 +6,7 @@ from consensus.valset import ValidatorSet
 from ledger.smt import EMPTY_ROOT
 from ledger.state import State
 from ledger.tx import Call, SetValidator
-from node.laws import ChainHost, LawError, Laws, contract_account
+from chain.contract_host import ChainHost, LawError, Laws, contract_account
 
 from . import GENESIS_ACCOUNTS, KEYS, World, make_genesis
 
@@ -96,7 +96,7 @@ def test_a_law_version_holds_from_its_height_and_old_versions_stay_readable():
 
 
 def test_calls_run_the_version_in_force(tmp_path):
-    from node.app import Application
+    from chain.app import Application
 
     g = make_genesis()
     w = World(tmp_path, genesis=g)

@@ -6,7 +6,7 @@ run in parallel because libsodium releases the GIL); the mempool records the
 hash of every transaction whose signature it has seen verified, so executing
 a block does not verify it again.
 
-Admission against state uses the same :func:`node.execution.admission_error`
+Admission against state uses the same :func:`chain.execution.admission_error`
 a block is judged by, with one difference: a sender may queue several
 transactions, so the expected nonce is the account's nonce plus the number
 of its transactions already pending.  Bounds: total count, total bytes, and

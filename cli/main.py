@@ -283,7 +283,7 @@ def cmd_devnet(args):
 def cmd_node_init(args):
     from ledger.crypto import PrivateKey
 
-    from .config import Home, NodeConfig
+    from node.config import Home, NodeConfig
 
     home = Home(args.home)
     if home.exists():
@@ -303,7 +303,7 @@ def cmd_node_init(args):
 
 
 def cmd_node_start(args):
-    from .service import run_node
+    from node.service import run_node
 
     run_node(args.home)
 
@@ -408,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     ts.set_defaults(fn=cmd_tx_show)
 
     from .demo import add_demo_commands
-    from .law_cli import add_law_commands
+    from .law import add_law_commands
 
     add_law_commands(sub, common, CliError, emit)
     add_demo_commands(sub, common, CliError, emit)
@@ -432,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         from wallet.client import ClientError
         from wallet.keystore import KeystoreError
 
-        from .config import ConfigError
+        from node.config import ConfigError
 
         known = (CliError, ClientError, KeystoreError, ConfigError, AddressError, TxError, CodecError, OSError, ValueError)
         if isinstance(e, known):
