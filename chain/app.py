@@ -25,7 +25,7 @@ from ledger.state import State, StateDiff, Validator, VALIDATORS
 from ledger.store import ChainStore, StoreError
 from ledger.tx import tx_hash
 
-from consensus.valset import ValidatorSet
+from consensus.valset import ValidatorSet, ValidatorSetError
 
 from .execution import BlockContext, Executor, InvalidBlock
 from .genesis import Genesis
@@ -42,6 +42,23 @@ def validators_hash(vals: list[Validator]) -> bytes:
     return validator_set_hash({v.pubkey: v.power for v in vals})
 
 
+def _apply_updates(vals: ValidatorSet, updates) -> ValidatorSet:
+    """``vals.with_updates(updates)``, never raising at the end of a block.
+
+    ``set_validator`` refuses every update that could make this fail; should
+    one reach here all the same (a state written by an older version), the
+    removals of keys not in the set are dropped and, if the rest is still
+    invalid, the set stays as it was.  A failure here would make every
+    candidate block of the height invalid and halt the chain.
+    """
+    present = {v.pubkey for v in vals.validators}
+    kept = [(pk, pw) for pk, pw in updates if pw != 0 or pk in present]
+    try:
+        return vals.with_updates(kept)
+    except ValidatorSetError:
+        return vals
+
+
 def end_block_validators(state: State, height: int) -> ValidatorSet:
     """After block ``height``: the set that signs ``height + 1``, priorities advanced.
 
@@ -52,7 +69,7 @@ def end_block_validators(state: State, height: int) -> ValidatorSet:
     nxt = cur.next_height()
     upd = state.get_value(("validator_updates", height + 1))
     if upd is not None:
-        nxt = nxt.with_updates([(pk, pw) for pk, pw in upd])
+        nxt = _apply_updates(nxt, upd)
         state.delete(("validator_updates", height + 1))
         names = {}
         for v in nxt.validators:

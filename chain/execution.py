@@ -19,12 +19,14 @@ context (height, time, proposer) comes from the header.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Protocol
 
 from ledger import codes
 from ledger.block import Receipt
 from ledger.state import Account, State, Supply, SUPPLY
 from ledger.tx import ACCOUNT_KINDS, ROLES, SignedTx, TxError, decode_tx
+
+from consensus.valset import MAX_TOTAL_POWER
 
 from .errors import InvalidBlock, TxFailed
 
@@ -56,7 +58,18 @@ def admission_error(state: State, tx: SignedTx, chain_id: str, height: int, veri
     return None
 
 
-Handler = Callable[["Executor", State, SignedTx, object, BlockContext, list], object]
+class Handler(Protocol):
+    """The rule of one transaction kind.
+
+    Called with the executor, the working state, the admitted transaction,
+    its decoded ``payload`` record, the block context and the receipt's
+    ``events`` list to append to.  Returns the receipt's result, or
+    ``(result, gas_used)``; raises :class:`TxFailed` to refuse, after which
+    every write it made is reverted and only the sender's nonce moves.
+    """
+
+    def __call__(self, executor: "Executor", state: State, tx: SignedTx, payload, ctx: BlockContext,
+                 events: list) -> object: ...
 
 
 class Executor:
@@ -66,14 +79,14 @@ class Executor:
         self.chain_id = chain_id
         self.contracts = contracts  # chain.contract_host.ContractHost or None
         self.handlers: dict[str, Handler] = {
-            "transfer": _transfer,
-            "issue": _issue,
-            "retire": _retire,
-            "register": _register,
-            "deregister": _deregister,
-            "set_role": _set_role,
-            "set_validator": _set_validator,
-            "call": _call,
+            "transfer": transfer,
+            "issue": issue,
+            "retire": retire,
+            "register": register,
+            "deregister": deregister,
+            "set_role": set_role,
+            "set_validator": set_validator,
+            "call": call,
         }
 
     def apply_tx(self, state: State, tx: SignedTx, ctx: BlockContext) -> Receipt:
@@ -149,7 +162,12 @@ def _require_role(acct: Account, role: str) -> None:
 
 
 def move(state: State, frm: bytes, to: bytes, amount: int, events: list, kind: str = "transfer") -> None:
-    """Move ``amount`` fen between accounts under the currency's rules."""
+    """Move ``amount`` fen between accounts under the currency's rules.
+
+    The amount is positive, the sender holds it (``INSUFFICIENT_FUNDS``)
+    and the recipient is registered (``RECIPIENT_NOT_REGISTERED``): money
+    never lands in an account the registrar does not know.
+    """
     if amount <= 0:
         raise TxFailed(codes.INVALID_ARGUMENT, "amount must be positive")
     a = state.account(frm)
@@ -167,99 +185,138 @@ def move(state: State, frm: bytes, to: bytes, amount: int, events: list, kind: s
     events.append({"type": kind, "from": frm, "to": to, "amount": amount})
 
 
-def _transfer(ex, state, tx, p, ctx, events):
-    move(state, tx.sender, p.to, p.amount, events)
+def transfer(executor: Executor, state: State, tx: SignedTx, payload, ctx: BlockContext, events: list) -> None:
+    """Move ``payload.amount`` fen from the sender to ``payload.to`` (see :func:`move`)."""
+    move(state, tx.sender, payload.to, payload.amount, events)
 
 
-def _issue(ex, state, tx, p, ctx, events):
+def issue(executor: Executor, state: State, tx: SignedTx, payload, ctx: BlockContext, events: list) -> None:
+    """Create money: only the ``central_bank`` role, only to a registered account.
+
+    Refused: a sender without the role (``NOT_AUTHORIZED``), an amount not
+    positive (``INVALID_ARGUMENT``), an unregistered recipient, and anything
+    that would take the supply or the balance past 2^64 - 1
+    (``SUPPLY_OVERFLOW``).  The supply's ``issued`` grows by the amount.
+    """
     _require_role(state.account(tx.sender), "central_bank")
-    if p.amount <= 0:
+    if payload.amount <= 0:
         raise TxFailed(codes.INVALID_ARGUMENT, "amount must be positive")
-    to = state.account(p.to)
-    if not to.registered:
+    recipient = state.account(payload.to)
+    if not recipient.registered:
         raise TxFailed(codes.RECIPIENT_NOT_REGISTERED)
-    s = state.supply()
-    if s.issued + p.amount > U64_MAX or to.balance + p.amount > U64_MAX:
+    supply = state.supply()
+    if supply.issued + payload.amount > U64_MAX or recipient.balance + payload.amount > U64_MAX:
         raise TxFailed(codes.SUPPLY_OVERFLOW)
-    state.put(SUPPLY, Supply(issued=s.issued + p.amount, retired=s.retired))
-    state.set_account(p.to, to.with_balance(to.balance + p.amount))
-    events.append({"type": "issue", "to": p.to, "amount": p.amount})
+    state.put(SUPPLY, Supply(issued=supply.issued + payload.amount, retired=supply.retired))
+    state.set_account(payload.to, recipient.with_balance(recipient.balance + payload.amount))
+    events.append({"type": "issue", "to": payload.to, "amount": payload.amount})
 
 
-def _retire(ex, state, tx, p, ctx, events):
-    me = state.account(tx.sender)
-    _require_role(me, "central_bank")
-    if p.amount <= 0:
+def retire(executor: Executor, state: State, tx: SignedTx, payload, ctx: BlockContext, events: list) -> None:
+    """Destroy money from the central bank's own balance; the supply's ``retired`` grows."""
+    sender = state.account(tx.sender)
+    _require_role(sender, "central_bank")
+    if payload.amount <= 0:
         raise TxFailed(codes.INVALID_ARGUMENT, "amount must be positive")
-    if me.balance < p.amount:
+    if sender.balance < payload.amount:
         raise TxFailed(codes.INSUFFICIENT_FUNDS)
-    s = state.supply()
-    state.put(SUPPLY, Supply(issued=s.issued, retired=s.retired + p.amount))
-    state.set_account(tx.sender, me.with_balance(me.balance - p.amount))
-    events.append({"type": "retire", "from": tx.sender, "amount": p.amount})
+    supply = state.supply()
+    state.put(SUPPLY, Supply(issued=supply.issued, retired=supply.retired + payload.amount))
+    state.set_account(tx.sender, sender.with_balance(sender.balance - payload.amount))
+    events.append({"type": "retire", "from": tx.sender, "amount": payload.amount})
 
 
-def _register(ex, state, tx, p, ctx, events):
+def register(executor: Executor, state: State, tx: SignedTx, payload, ctx: BlockContext, events: list) -> None:
+    """The registrar registers an account as one of ``ACCOUNT_KINDS``; once only."""
     _require_role(state.account(tx.sender), "registrar")
-    if p.kind not in ACCOUNT_KINDS:
+    if payload.kind not in ACCOUNT_KINDS:
         raise TxFailed(codes.INVALID_ARGUMENT, f"kind must be one of {ACCOUNT_KINDS}")
-    a = state.account(p.account)
-    if a.registered:
+    account = state.account(payload.account)
+    if account.registered:
         raise TxFailed(codes.ALREADY_REGISTERED)
-    state.set_account(p.account, dataclasses.replace(a, kind=p.kind, name=p.name))
-    events.append({"type": "register", "account": p.account, "kind": p.kind})
+    state.set_account(payload.account, dataclasses.replace(account, kind=payload.kind, name=payload.name))
+    events.append({"type": "register", "account": payload.account, "kind": payload.kind})
 
 
-def _deregister(ex, state, tx, p, ctx, events):
+def deregister(executor: Executor, state: State, tx: SignedTx, payload, ctx: BlockContext, events: list) -> None:
+    """The registrar closes a registered account; its roles go with it (its balance stays)."""
     _require_role(state.account(tx.sender), "registrar")
-    a = state.account(p.account)
-    if not a.registered:
+    account = state.account(payload.account)
+    if not account.registered:
         raise TxFailed(codes.NOT_REGISTERED)
-    state.set_account(p.account, dataclasses.replace(a, kind="", roles=()))
-    events.append({"type": "deregister", "account": p.account})
+    state.set_account(payload.account, dataclasses.replace(account, kind="", roles=()))
+    events.append({"type": "deregister", "account": payload.account})
 
 
-def _set_role(ex, state, tx, p, ctx, events):
+def set_role(executor: Executor, state: State, tx: SignedTx, payload, ctx: BlockContext, events: list) -> None:
+    """The registrar grants (``grant``) or revokes a role of ``ROLES`` on a registered account."""
     _require_role(state.account(tx.sender), "registrar")
-    if p.role not in ROLES:
+    if payload.role not in ROLES:
         raise TxFailed(codes.UNKNOWN_ROLE)
-    a = state.account(p.account)
-    if not a.registered:
+    account = state.account(payload.account)
+    if not account.registered:
         raise TxFailed(codes.NOT_REGISTERED)
-    roles = set(a.roles)
-    if p.grant:
-        roles.add(p.role)
+    roles = set(account.roles)
+    if payload.grant:
+        roles.add(payload.role)
     else:
-        roles.discard(p.role)
-    state.set_account(p.account, dataclasses.replace(a, roles=tuple(sorted(roles))))
-    events.append({"type": "set_role", "account": p.account, "role": p.role, "grant": p.grant})
+        roles.discard(payload.role)
+    state.set_account(payload.account, dataclasses.replace(account, roles=tuple(sorted(roles))))
+    events.append({"type": "set_role", "account": payload.account, "role": payload.role, "grant": payload.grant})
 
 
-def _set_validator(ex, state, tx, p, ctx, events):
-    """Schedule a change to the validator set; it takes effect at height + 2."""
+def _set_before(state: State, effective: int) -> dict[bytes, int]:
+    """Voting power by key of the set just before ``effective``: the current set plus the updates due at ``effective - 1``."""
+    powers = {v.pubkey: v.power for v in state.validators()}
+    for pubkey, power in state.get_value(("validator_updates", effective - 1)) or []:
+        powers[pubkey] = power
+    return {pk: pw for pk, pw in powers.items() if pw > 0}
+
+
+def set_validator(executor: Executor, state: State, tx: SignedTx, payload, ctx: BlockContext, events: list) -> None:
+    """Schedule a change to the validator set; it takes effect at ``height + 2``.
+
+    Several changes to one key in a block net out: the pending update holds
+    the last power asked for, and a removal of a key that is not in the set
+    due just before ``height + 2`` cancels that key's pending addition instead
+    of scheduling a removal (adding then removing a key in one block leaves no
+    update at all).  Refused: a sender without ``validator_operator``, the
+    removal of a key in neither the set nor the pending updates, the removal
+    of the last validator, and a total power past the set's limit; so the
+    update applied at the end of the block cannot fail.
+    """
     _require_role(state.account(tx.sender), "validator_operator")
     effective = ctx.height + 2
-    # the set as it will stand just before `effective`: current, plus what is already scheduled
-    powers = {v.pubkey: v.power for v in state.validators()}
-    for h in (ctx.height + 1, effective):
-        for pk, pw in state.get_value(("validator_updates", h)) or []:
-            powers[pk] = pw
-    if p.power == 0 and powers.get(p.pubkey, 0) == 0:
-        raise TxFailed(codes.INVALID_ARGUMENT, "no such validator")
-    powers[p.pubkey] = p.power
-    if not any(pw > 0 for pw in powers.values()):
-        raise TxFailed(codes.INVALID_ARGUMENT, "cannot remove the last validator")
+    before = _set_before(state, effective)
     pending = {pk: pw for pk, pw in state.get_value(("validator_updates", effective)) or []}
-    pending[p.pubkey] = p.power
-    state.put_value(("validator_updates", effective), [[pk, pending[pk]] for pk in sorted(pending)])
-    if p.name:
-        state.put_value(("validator_name", p.pubkey), p.name)
-    events.append({"type": "set_validator", "pubkey": p.pubkey, "power": p.power, "effective": effective})
+    if payload.power == 0 and payload.pubkey not in before:
+        if payload.pubkey not in pending:
+            raise TxFailed(codes.INVALID_ARGUMENT, "no such validator")
+        del pending[payload.pubkey]  # an addition earlier in this block, now withdrawn
+    else:
+        pending[payload.pubkey] = payload.power
+    after = {**before, **pending}
+    total = sum(pw for pw in after.values() if pw > 0)
+    if total <= 0:
+        raise TxFailed(codes.INVALID_ARGUMENT, "cannot remove the last validator")
+    if total > MAX_TOTAL_POWER:
+        raise TxFailed(codes.INVALID_ARGUMENT, "total voting power too large")
+    if pending:
+        state.put_value(("validator_updates", effective), [[pk, pending[pk]] for pk in sorted(pending)])
+    else:
+        state.delete(("validator_updates", effective))
+    if payload.name:
+        state.put_value(("validator_name", payload.pubkey), payload.name)
+    events.append({"type": "set_validator", "pubkey": payload.pubkey, "power": payload.power, "effective": effective})
 
 
-def _call(ex, state, tx, p, ctx, events):
-    if ex.contracts is None:
+def call(executor: Executor, state: State, tx: SignedTx, payload, ctx: BlockContext, events: list):
+    """Call a law's entry point (``payload.contract``, ``payload.function``, ``payload.args``).
+
+    The contract host runs the version in force at this height in the
+    sandbox; its receipt code is ``CONTRACT_BASE`` + the runtime's code, with
+    the law's own error value as the result when the law refuses.
+    """
+    if executor.contracts is None:
         raise TxFailed(codes.UNKNOWN_CONTRACT)
-    return ex.contracts.call_tx(state, tx, p, ctx, events)
-
-
+    return executor.contracts.call_tx(state, tx, payload, ctx, events)

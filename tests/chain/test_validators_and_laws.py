@@ -119,3 +119,46 @@ def test_calls_run_the_version_in_force(tmp_path):
     ex = w.block(w.tx("alice", "call", Call(contract="nolaw", entry="bump", args={}, gas_limit=100_000)))
     assert ex.receipts[0].code == 28  # UNKNOWN_CONTRACT
     store.close()
+
+
+def _operator_world(tmp_path):
+    accounts = dict(GENESIS_ACCOUNTS, reg=(0, "agency", ("registrar", "validator_operator")))
+    w = World(tmp_path, genesis=make_genesis(accounts=accounts))
+    w.block()
+    return w
+
+
+def test_adding_then_removing_a_key_in_one_block_nets_out_and_the_chain_goes_on(tmp_path):
+    # the review's fault: both succeeded, the pending update became "remove X", and the end
+    # of the next block raised for every candidate, halting the chain
+    w = _operator_world(tmp_path)
+    pk = KEYS["val2"].public
+    ex = w.block(
+        w.tx("reg", "set_validator", SetValidator(pubkey=pk, power=5)),
+        w.tx("reg", "set_validator", SetValidator(pubkey=pk, power=0)),
+    )
+    assert [r.code for r in ex.receipts] == [0, 0]
+    assert w.app.state().get_value(("validator_updates", ex.block.height + 2)) is None
+    for _ in range(3):
+        nxt = w.block()
+        assert nxt.block.header.validators_hash == _set(("val", 10))
+    assert w.app.valset().power_of(pk) == 0
+
+
+def test_removing_a_key_that_is_nowhere_is_refused(tmp_path):
+    w = _operator_world(tmp_path)
+    ex = w.block(w.tx("reg", "set_validator", SetValidator(pubkey=KEYS["val2"].public, power=0)))
+    assert ex.receipts[0].code != 0
+    w.block()
+    w.block()  # the refused removal left nothing to apply
+
+
+def test_end_block_never_raises_on_a_stored_update_that_cannot_apply(tmp_path):
+    from chain.app import _apply_updates
+
+    vs = ValidatorSet.from_powers([(KEYS["val"].public, 10)])
+    # the removal of an absent key is dropped; the rest applies
+    out = _apply_updates(vs, [[KEYS["val2"].public, 0], [KEYS["carol"].public, 3]])
+    assert out.power_of(KEYS["carol"].public) == 3
+    # an update that removes everyone keeps the set as it was
+    assert _apply_updates(vs, [[KEYS["val"].public, 0]]).hash() == vs.hash()

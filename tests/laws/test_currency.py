@@ -66,7 +66,7 @@ def test_issue_statement_matches_the_native_code(is_bank, registered, amount, is
     sender = Account(kind="agency", roles=("central_bank",) if is_bank else ())
     to = Account(balance=balance, kind="citizen" if registered else "")
     s = FakeState({"bank": sender, "to": to}, Supply(issued=max(issued, balance), retired=0))
-    want = native(execution._issue, s, "bank", to="to", amount=amount)
+    want = native(execution.issue, s, "bank", to="to", amount=amount)
     got = view(HOST, "currency", "issue_result", {"sender_is_issuer": is_bank, "recipient_registered": registered,
                                                   "amount": amount, "issued": max(issued, balance),
                                                   "recipient_balance": balance})
@@ -78,7 +78,7 @@ def test_issue_statement_matches_the_native_code(is_bank, registered, amount, is
 def test_retire_statement_matches_the_native_code(is_bank, amount, balance):
     me = Account(balance=balance, kind="agency", roles=("central_bank",) if is_bank else ())
     s = FakeState({"bank": me}, Supply(issued=balance, retired=0))
-    want = native(execution._retire, s, "bank", amount=amount)
+    want = native(execution.retire, s, "bank", amount=amount)
     got = view(HOST, "currency", "retire_result", {"sender_is_issuer": is_bank, "amount": amount, "balance": balance})
     assert got == want
     if want == 0:  # and the invariant holds after it
