@@ -29,13 +29,6 @@ from chain.mempool import Rejected
 from . import ADDR, CHAIN, KEYS, World, with_header, with_txs
 
 
-@pytest.fixture
-def w(tmp_path):
-    world = World(tmp_path)
-    yield world
-    world.close()
-
-
 def only_code(ex) -> int:
     assert len(ex.receipts) == 1
     return ex.receipts[0].code
@@ -257,30 +250,25 @@ def test_unregistered_sender_refused_at_admission(w):
     ],
     ids=["bad-nonce", "wrong-chain", "expired", "bad-signature"],
 )
-def test_inadmissible_tx_refused_by_mempool_and_in_a_block(tmp_path, make, code, msg):
+def test_inadmissible_tx_refused_by_mempool_and_in_a_block(worlds, make, code, msg):
     """Admission in the mempool and in a proposed block judge alike."""
-    a = World(tmp_path, "a")
-    b = World(tmp_path, "b")
-    try:
-        bad = make()
-        with pytest.raises(Rejected) as e:
-            a.submit(bad)
-        assert e.value.code == code
-        # a good block from a, then the same block with the bad tx in it
-        ok_tx = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1))
-        a.submit(ok_tx)
-        good = a.app.build_block(2_000, KEYS["val"].public, None)
-        assert len(good.block.txs) == 1
-        for txs in ((bad.raw,), (ok_tx.raw, bad.raw) if code != codes.BAD_NONCE else (bad.raw, ok_tx.raw)):
-            forged = with_txs(good.block, txs)
-            with pytest.raises(InvalidBlock, match=rf"transaction {txs.index(bad.raw)} .*{msg}"):
-                b.app.execute_block(forged)
-            assert b.app.height == 0
-        # the untouched block is fine on b
-        assert b.app.execute_block(good.block).diff.root == good.diff.root
-    finally:
-        a.close()
-        b.close()
+    a, b = worlds("a"), worlds("b")
+    bad = make()
+    with pytest.raises(Rejected) as e:
+        a.submit(bad)
+    assert e.value.code == code
+    # a good block from a, then the same block with the bad tx in it
+    ok_tx = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1))
+    a.submit(ok_tx)
+    good = a.app.build_block(2_000, KEYS["val"].public, None)
+    assert len(good.block.txs) == 1
+    for txs in ((bad.raw,), (ok_tx.raw, bad.raw) if code != codes.BAD_NONCE else (bad.raw, ok_tx.raw)):
+        forged = with_txs(good.block, txs)
+        with pytest.raises(InvalidBlock, match=rf"transaction {txs.index(bad.raw)} .*{msg}"):
+            b.app.execute_block(forged)
+        assert b.app.height == 0
+    # the untouched block is fine on b
+    assert b.app.execute_block(good.block).diff.root == good.diff.root
 
 
 def forge(tx: SignedTx) -> SignedTx:
@@ -289,44 +277,32 @@ def forge(tx: SignedTx) -> SignedTx:
     return SignedTx(body=tx.body, sig=bytes(sig))
 
 
-def test_block_with_undecodable_tx_is_invalid(tmp_path):
-    a, b = World(tmp_path, "a"), World(tmp_path, "b")
-    try:
-        a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1)))
-        good = a.app.build_block(2_000, KEYS["val"].public, None)
-        raw = good.block.txs[0]
-        for junk in (b"", b"\xc0", raw[:-1], raw + b"\x00"):
-            with pytest.raises(InvalidBlock, match="transaction 0"):
-                b.app.execute_block(with_txs(good.block, (junk,)))
-    finally:
-        a.close()
-        b.close()
+def test_block_with_undecodable_tx_is_invalid(worlds):
+    a, b = worlds("a"), worlds("b")
+    a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1)))
+    good = a.app.build_block(2_000, KEYS["val"].public, None)
+    raw = good.block.txs[0]
+    for junk in (b"", b"\xc0", raw[:-1], raw + b"\x00"):
+        with pytest.raises(InvalidBlock, match="transaction 0"):
+            b.app.execute_block(with_txs(good.block, (junk,)))
 
 
-def test_block_from_unregistered_sender_is_invalid(tmp_path):
-    a, b = World(tmp_path, "a"), World(tmp_path, "b")
-    try:
-        a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1)))
-        good = a.app.build_block(2_000, KEYS["val"].public, None)
-        bad = sign_tx(KEYS["carol"], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=1), 0, 100)
-        with pytest.raises(InvalidBlock, match="not a registered"):
-            b.app.execute_block(with_txs(good.block, (bad.raw,)))
-    finally:
-        a.close()
-        b.close()
+def test_block_from_unregistered_sender_is_invalid(worlds):
+    a, b = worlds("a"), worlds("b")
+    a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1)))
+    good = a.app.build_block(2_000, KEYS["val"].public, None)
+    bad = sign_tx(KEYS["carol"], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=1), 0, 100)
+    with pytest.raises(InvalidBlock, match="not a registered"):
+        b.app.execute_block(with_txs(good.block, (bad.raw,)))
 
 
-def test_duplicate_tx_in_a_block_is_invalid(tmp_path):
-    a, b = World(tmp_path, "a"), World(tmp_path, "b")
-    try:
-        tx = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1))
-        a.submit(tx)
-        good = a.app.build_block(2_000, KEYS["val"].public, None)
-        with pytest.raises(InvalidBlock, match="nonce"):
-            b.app.execute_block(with_txs(good.block, (tx.raw, tx.raw)))
-    finally:
-        a.close()
-        b.close()
+def test_duplicate_tx_in_a_block_is_invalid(worlds):
+    a, b = worlds("a"), worlds("b")
+    tx = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1))
+    a.submit(tx)
+    good = a.app.build_block(2_000, KEYS["val"].public, None)
+    with pytest.raises(InvalidBlock, match="nonce"):
+        b.app.execute_block(with_txs(good.block, (tx.raw, tx.raw)))
 
 
 # ---------------------------------------------------------------------------
@@ -358,33 +334,29 @@ def busy_blocks(w: World) -> list:
     return out
 
 
-def test_second_node_accepts_the_blocks_and_reaches_the_same_state(tmp_path):
-    a, b = World(tmp_path, "a"), World(tmp_path, "b")
-    try:
-        assert a.store.state_root(0) == b.store.state_root(0)
-        built = busy_blocks(a)
-        assert sum(len(e.block.txs) for e in built) == 11
-        assert {r.code for e in built for r in e.receipts} >= {codes.OK, codes.INSUFFICIENT_FUNDS,
-                                                               codes.NOT_AUTHORIZED, codes.RECIPIENT_NOT_REGISTERED}
-        for ex_a in built:
-            raw = ex_a.raw
-            from ledger.block import Block
+def test_second_node_accepts_the_blocks_and_reaches_the_same_state(worlds):
+    a, b = worlds("a"), worlds("b")
+    assert a.store.state_root(0) == b.store.state_root(0)
+    built = busy_blocks(a)
+    assert sum(len(e.block.txs) for e in built) == 11
+    assert {r.code for e in built for r in e.receipts} >= {codes.OK, codes.INSUFFICIENT_FUNDS,
+                                                           codes.NOT_AUTHORIZED, codes.RECIPIENT_NOT_REGISTERED}
+    for ex_a in built:
+        raw = ex_a.raw
+        from ledger.block import Block
 
-            block = Block.decode(raw)  # as it arrives over the wire
-            ex_b = b.app.execute_block(block)
-            assert ex_b.diff.root == ex_a.diff.root == block.header.state_root
-            assert [r.encode() for r in ex_b.receipts] == [r.encode() for r in ex_a.receipts]
-            b.app.commit(ex_b, None)
-        assert b.app.height == a.app.height == 4
-        for h in range(5):
-            assert a.store.state_root(h) == b.store.state_root(h)
-            assert a.store.block_bytes(h) == b.store.block_bytes(h)
-            assert [r.encode() for r in a.store.receipts(h)] == [r.encode() for r in b.store.receipts(h)]
-        assert a.all_state() == b.all_state()
-        assert a.app.last_block_hash() == b.app.last_block_hash()
-    finally:
-        a.close()
-        b.close()
+        block = Block.decode(raw)  # as it arrives over the wire
+        ex_b = b.app.execute_block(block)
+        assert ex_b.diff.root == ex_a.diff.root == block.header.state_root
+        assert [r.encode() for r in ex_b.receipts] == [r.encode() for r in ex_a.receipts]
+        b.app.commit(ex_b, None)
+    assert b.app.height == a.app.height == 4
+    for h in range(5):
+        assert a.store.state_root(h) == b.store.state_root(h)
+        assert a.store.block_bytes(h) == b.store.block_bytes(h)
+        assert [r.encode() for r in a.store.receipts(h)] == [r.encode() for r in b.store.receipts(h)]
+    assert a.all_state() == b.all_state()
+    assert a.app.last_block_hash() == b.app.last_block_hash()
 
 
 @pytest.mark.parametrize(
@@ -404,63 +376,48 @@ def test_second_node_accepts_the_blocks_and_reaches_the_same_state(tmp_path):
         ("app_version", 2, "app version"),
     ],
 )
-def test_tampered_header_refused(tmp_path, field, value, msg):
-    a, b = World(tmp_path, "a"), World(tmp_path, "b")
-    try:
-        a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5)))
-        good = a.app.build_block(5_000, KEYS["val"].public, None).block
-        bad = with_header(good, **{field: value})
-        with pytest.raises(InvalidBlock, match=msg):
-            b.app.execute_block(bad)
-        assert b.app.height == 0 and b.acct("bob").balance == 0
-        ex = b.app.execute_block(good)  # the genuine block still passes
-        b.app.commit(ex, None)
-        assert b.acct("bob").balance == 5
-    finally:
-        a.close()
-        b.close()
+def test_tampered_header_refused(worlds, field, value, msg):
+    a, b = worlds("a"), worlds("b")
+    a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5)))
+    good = a.app.build_block(5_000, KEYS["val"].public, None).block
+    bad = with_header(good, **{field: value})
+    with pytest.raises(InvalidBlock, match=msg):
+        b.app.execute_block(bad)
+    assert b.app.height == 0 and b.acct("bob").balance == 0
+    ex = b.app.execute_block(good)  # the genuine block still passes
+    b.app.commit(ex, None)
+    assert b.acct("bob").balance == 5
 
 
-def test_block_time_must_increase(tmp_path):
-    a, b = World(tmp_path, "a"), World(tmp_path, "b")
-    try:
-        first = a.block()  # time 2000
-        b.app.commit(b.app.execute_block(first.block), None)
-        second = a.app.build_block(first.block.header.time_ms + 1, KEYS["val"].public, None).block
-        for t in (first.block.header.time_ms, first.block.header.time_ms - 1, 0):
-            with pytest.raises(InvalidBlock, match="time"):
-                b.app.execute_block(with_header(second, time_ms=t))
-        assert b.app.execute_block(second).diff.root == second.header.state_root
-        # block 1 may not be at or before the genesis time either
-        c = World(tmp_path, "c")
-        try:
-            with pytest.raises(InvalidBlock, match="time"):
-                c.app.execute_block(with_header(first.block, time_ms=1_000))
-        finally:
-            c.close()
-    finally:
-        a.close()
-        b.close()
+def test_block_time_must_increase(tmp_path, worlds):
+    a, b = worlds("a"), worlds("b")
+    first = a.block()  # time 2000
+    b.app.commit(b.app.execute_block(first.block), None)
+    second = a.app.build_block(first.block.header.time_ms + 1, KEYS["val"].public, None).block
+    for t in (first.block.header.time_ms, first.block.header.time_ms - 1, 0):
+        with pytest.raises(InvalidBlock, match="time"):
+            b.app.execute_block(with_header(second, time_ms=t))
+    assert b.app.execute_block(second).diff.root == second.header.state_root
+    # block 1 may not be at or before the genesis time either
+    c = worlds("c")
+    with pytest.raises(InvalidBlock, match="time"):
+        c.app.execute_block(with_header(first.block, time_ms=1_000))
 
 
-def test_dropped_or_reordered_txs_refused(tmp_path):
-    a, b = World(tmp_path, "a"), World(tmp_path, "b")
-    try:
-        t1 = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5))
-        t2 = a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=7))
-        a.submit(t1)
-        a.submit(t2)
-        good = a.app.build_block(5_000, KEYS["val"].public, None).block
-        dropped = dataclasses.replace(good, txs=(good.txs[0],))
-        with pytest.raises(InvalidBlock, match="transactions root"):
-            b.app.execute_block(dropped)
-        # reordered with a matching txs_root: execution then disagrees with the receipts root
-        swapped = with_txs(good, (good.txs[1], good.txs[0]))
-        with pytest.raises(InvalidBlock, match="receipts root"):
-            b.app.execute_block(swapped)
-    finally:
-        a.close()
-        b.close()
+def test_dropped_or_reordered_txs_refused(worlds):
+    a, b = worlds("a"), worlds("b")
+    t1 = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5))
+    t2 = a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=7))
+    a.submit(t1)
+    a.submit(t2)
+    good = a.app.build_block(5_000, KEYS["val"].public, None).block
+    dropped = dataclasses.replace(good, txs=(good.txs[0],))
+    with pytest.raises(InvalidBlock, match="transactions root"):
+        b.app.execute_block(dropped)
+    # reordered with a matching txs_root: execution then disagrees with the receipts root
+    swapped = with_txs(good, (good.txs[1], good.txs[0]))
+    with pytest.raises(InvalidBlock, match="receipts root"):
+        b.app.execute_block(swapped)
 
 
 def test_genesis_of_another_chain_refused(tmp_path):
@@ -481,44 +438,36 @@ def test_genesis_of_another_chain_refused(tmp_path):
         st.close()
 
 
-def test_replayed_tx_in_a_later_block_is_invalid(tmp_path):
-    a, b = World(tmp_path, "a"), World(tmp_path, "b")
-    try:
-        tx = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5))
-        first = a.block(tx)
-        b.app.commit(b.app.execute_block(first.block), None)
-        # the mempool refuses it once committed
-        with pytest.raises(Rejected) as e:
-            a.submit(tx)
-        assert e.value.code == codes.BAD_NONCE
-        # and a block carrying it again is refused
-        a.submit(a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=1)))
-        second = a.app.build_block(a.time + 1_000, KEYS["val"].public, None)
-        with pytest.raises(InvalidBlock, match="nonce"):
-            b.app.execute_block(with_txs(second.block, (tx.raw,)))
-        with pytest.raises(InvalidBlock, match="nonce"):
-            b.app.execute_block(with_txs(second.block, second.block.txs + (tx.raw,)))
-        assert b.app.execute_block(second.block).diff.root == second.block.header.state_root
-    finally:
-        a.close()
-        b.close()
+def test_replayed_tx_in_a_later_block_is_invalid(worlds):
+    a, b = worlds("a"), worlds("b")
+    tx = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5))
+    first = a.block(tx)
+    b.app.commit(b.app.execute_block(first.block), None)
+    # the mempool refuses it once committed
+    with pytest.raises(Rejected) as e:
+        a.submit(tx)
+    assert e.value.code == codes.BAD_NONCE
+    # and a block carrying it again is refused
+    a.submit(a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=1)))
+    second = a.app.build_block(a.time + 1_000, KEYS["val"].public, None)
+    with pytest.raises(InvalidBlock, match="nonce"):
+        b.app.execute_block(with_txs(second.block, (tx.raw,)))
+    with pytest.raises(InvalidBlock, match="nonce"):
+        b.app.execute_block(with_txs(second.block, second.block.txs + (tx.raw,)))
+    assert b.app.execute_block(second.block).diff.root == second.block.header.state_root
 
 
-def test_expiry_is_the_last_height_a_tx_may_be_in(tmp_path):
-    a, b = World(tmp_path, "a"), World(tmp_path, "b")
-    try:
-        t1 = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5), expiry=1)
-        first = a.block(t1)  # height 1 == expiry: fine
-        assert first.block.txs == (t1.raw,)
-        b.app.commit(b.app.execute_block(first.block), None)
-        t2 = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5), expiry=1)
-        with pytest.raises(Rejected) as e:
-            a.submit(t2)
-        assert e.value.code == codes.EXPIRED
-        a.submit(a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=1)))
-        second = a.app.build_block(a.time + 1_000, KEYS["val"].public, None)
-        with pytest.raises(InvalidBlock, match="expired"):
-            b.app.execute_block(with_txs(second.block, (t2.raw,)))
-    finally:
-        a.close()
-        b.close()
+def test_expiry_is_the_last_height_a_tx_may_be_in(worlds):
+    a, b = worlds("a"), worlds("b")
+    t1 = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5), expiry=1)
+    first = a.block(t1)  # height 1 == expiry: fine
+    assert first.block.txs == (t1.raw,)
+    b.app.commit(b.app.execute_block(first.block), None)
+    t2 = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5), expiry=1)
+    with pytest.raises(Rejected) as e:
+        a.submit(t2)
+    assert e.value.code == codes.EXPIRED
+    a.submit(a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=1)))
+    second = a.app.build_block(a.time + 1_000, KEYS["val"].public, None)
+    with pytest.raises(InvalidBlock, match="expired"):
+        b.app.execute_block(with_txs(second.block, (t2.raw,)))

@@ -11,13 +11,6 @@ from chain.mempool import Mempool, Rejected
 from . import ADDR, CHAIN, KEYS, World
 
 
-@pytest.fixture
-def w(tmp_path):
-    world = World(tmp_path)
-    yield world
-    world.close()
-
-
 def pay(signer: str, nonce: int, amount: int = 1, expiry: int = 100, memo: str = "") -> SignedTx:
     return sign_tx(KEYS[signer], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=amount, memo=memo), nonce, expiry)
 
@@ -123,43 +116,39 @@ def test_admission_checks_run_in_the_pool(w):
     assert pool.is_verified(good.hash) and not pool.is_verified(forged.hash)
 
 
-def test_update_after_commit_drops_included_and_expired(tmp_path):
-    a, b = World(tmp_path, "a"), World(tmp_path, "b")
-    try:
-        pool = a.app.mempool
-        a0, a1, a2 = pay("alice", 0), pay("alice", 1), pay("alice", 2)
-        e0 = pay("ent", 0, expiry=1)  # last chance is height 1
-        c0 = sign_tx(KEYS["cb"], CHAIN, "issue", Issue(to=ADDR["bob"], amount=9), 0, 5)
-        r0 = pay("reg", 0, amount=0, memo="conflict")  # replaced by another reg nonce-0 tx
-        for t in (a0, a1, a2, e0, c0, r0):
-            a.submit(t)
-        assert len(pool) == 6
-        # another node decides block 1 with alice's first tx and a different reg tx
-        r0_other = pay("reg", 0, amount=0, memo="other")
-        b.submit(a0)
-        b.submit(r0_other)
-        ex_b = b.block()
-        assert len(ex_b.block.txs) == 2
-        a.app.commit(a.app.execute_block(ex_b.block), None)
+def test_update_after_commit_drops_included_and_expired(worlds):
+    a, b = worlds("a"), worlds("b")
+    pool = a.app.mempool
+    a0, a1, a2 = pay("alice", 0), pay("alice", 1), pay("alice", 2)
+    e0 = pay("ent", 0, expiry=1)  # last chance is height 1
+    c0 = sign_tx(KEYS["cb"], CHAIN, "issue", Issue(to=ADDR["bob"], amount=9), 0, 5)
+    r0 = pay("reg", 0, amount=0, memo="conflict")  # replaced by another reg nonce-0 tx
+    for t in (a0, a1, a2, e0, c0, r0):
+        a.submit(t)
+    assert len(pool) == 6
+    # another node decides block 1 with alice's first tx and a different reg tx
+    r0_other = pay("reg", 0, amount=0, memo="other")
+    b.submit(a0)
+    b.submit(r0_other)
+    ex_b = b.block()
+    assert len(ex_b.block.txs) == 2
+    a.app.commit(a.app.execute_block(ex_b.block), None)
 
-        left = {t.hash for t in pool.reap(100, 10**9)}
-        # included: a0; expired: e0 (next height 2 > expiry 1); stale nonce: r0
-        assert left == {a1.hash, a2.hash, c0.hash}
-        assert len(pool) == 3
-        assert not pool.has(a0.hash) and not pool.has(e0.hash) and not pool.has(r0.hash)
-        assert pool.size_bytes == sum(len(t.raw) for t in (a1, a2, c0))
-        # what is left still forms a valid block on top of the new state
-        ex = a.block()
-        assert [r.code for r in ex.receipts] == [codes.OK] * 3
-        assert len(pool) == 0 and pool.size_bytes == 0
-        # the pool's per-sender bookkeeping is clean: fresh nonces are admitted
-        a.submit(pay("ent", 0, expiry=100))
-        a.submit(pay("alice", 3))
-        a.submit(pay("reg", 1))
-        assert len(pool) == 3
-    finally:
-        a.close()
-        b.close()
+    left = {t.hash for t in pool.reap(100, 10**9)}
+    # included: a0; expired: e0 (next height 2 > expiry 1); stale nonce: r0
+    assert left == {a1.hash, a2.hash, c0.hash}
+    assert len(pool) == 3
+    assert not pool.has(a0.hash) and not pool.has(e0.hash) and not pool.has(r0.hash)
+    assert pool.size_bytes == sum(len(t.raw) for t in (a1, a2, c0))
+    # what is left still forms a valid block on top of the new state
+    ex = a.block()
+    assert [r.code for r in ex.receipts] == [codes.OK] * 3
+    assert len(pool) == 0 and pool.size_bytes == 0
+    # the pool's per-sender bookkeeping is clean: fresh nonces are admitted
+    a.submit(pay("ent", 0, expiry=100))
+    a.submit(pay("alice", 3))
+    a.submit(pay("reg", 1))
+    assert len(pool) == 3
 
 
 def test_update_drops_what_follows_an_expired_tx(w):
@@ -197,21 +186,18 @@ def test_reap_respects_max_txs_and_max_bytes(w):
     assert len(pool) == 4
 
 
-def test_reaped_block_respects_the_app_limits(tmp_path):
+def test_reaped_block_respects_the_app_limits(worlds):
     from . import make_genesis
 
-    w = World(tmp_path, genesis=make_genesis(params={"max_block_txs": 2}))
-    try:
-        for n in range(5):
-            w.submit(pay("alice", n))
-        sizes = []
-        while len(w.app.mempool):
-            ex = w.block()
-            sizes.append(len(ex.block.txs))
-        assert sizes == [2, 2, 1]
-        assert w.acct("alice").nonce == 5
-    finally:
-        w.close()
+    w = worlds(genesis=make_genesis(params={"max_block_txs": 2}))
+    for n in range(5):
+        w.submit(pay("alice", n))
+    sizes = []
+    while len(w.app.mempool):
+        ex = w.block()
+        sizes.append(len(ex.block.txs))
+    assert sizes == [2, 2, 1]
+    assert w.acct("alice").nonce == 5
 
 
 def test_update_drops_txs_of_a_sender_deregistered_by_the_block(w):

@@ -16,7 +16,7 @@ def check(out: S.Outcome) -> S.Outcome:
 
 def test_happy_path_1000_heights():
     out = check(S.happy(7, heights=1000))
-    assert out.world.heights() == [1000] * 4 or min(out.world.heights()) >= 1000
+    assert min(out.world.heights()) >= 1000  # every node decided every height
 
 
 def test_same_seed_replays_exactly():

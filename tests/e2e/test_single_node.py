@@ -31,7 +31,7 @@ def test_status_json(net):
     with net.nodes[0].client() as c:
         wait_until(lambda: c.status().height >= 2, 20, "two blocks")
     st2 = json.loads(net.cli("status", "--json").stdout)
-    assert st2["height"] > st["height"] or st2["height"] >= 2
+    assert st2["height"] >= 2 and st2["height"] >= st["height"]
     assert len(bytes.fromhex(st2["block_hash"])) == 32
 
 
@@ -47,7 +47,7 @@ def test_transfer_via_cli(net):
     assert after == before + 1250
     blk = json.loads(net.cli("block", "show", str(out["height"]), "--json").stdout)
     assert out["hash"] in [t["hash"] for t in blk["txs"]]
-    assert blk["height"] == out["height"] and blk["commit_signatures"] >= 0
+    assert blk["height"] == out["height"] and blk["commit_signatures"] == 1  # one validator signs every block
 
 
 def test_account_proof_verifies(net):
