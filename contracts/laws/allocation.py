@@ -384,14 +384,15 @@ def open_lottery(lottery_id: str, options: list, closes: int, draw_at: int, expi
     for opt in options:
         if not is_seq(opt) or len(opt) != 3:
             fail(E_BAD_ARGUMENT, "each option is [good, units, price]")
-        check_name(opt[0], "good")
-        check_amount(opt[1], "units", True)
-        check_amount(opt[2], "price", False)
-        if opt[0] in units:
+        good, count, price = opt
+        check_name(good, "good")
+        check_amount(count, "units", True)
+        check_amount(price, "price", False)
+        if good in units:
             fail(E_BAD_ARGUMENT, "an option appears twice")
-        names.append(opt[0])
-        units[opt[0]] = opt[1]
-        prices[opt[0]] = opt[2]
+        names.append(good)
+        units[good] = count
+        prices[good] = price
     check_amount(closes, "closes", True)
     if closes < ctx.height or draw_at < closes + param("draw_delay") or expires <= draw_at:
         fail(E_BAD_ARGUMENT, "need height <= closes, closes + draw_delay <= draw_at < expires")

@@ -59,6 +59,12 @@ an enacted governance decision (until governance exists: a genesis change).
 LAW = "procurement"
 VERSION = 1
 
+# ---------------------------------------------------------------- units
+# Money is an integer count of fen; shares and fees are basis points.
+BP = 1  # one basis point: 0.01 %
+PERCENT = 100 * BP
+ALL = 100 * PERCENT  # 10,000 bps: the whole of an amount
+
 ROLE_PLANNING = "planning_agency"
 ROLE_TREASURY = "treasury"
 MAX_NAME = 32
@@ -93,19 +99,19 @@ PARAMS = {
         "label": "Logistics fee on an order inside the scheme, share of the order's value",
         "unit": "bps",
         "reference": "esoc policy: state logistics at cost inside the purchase-and-sale service",
-        "values": ((20250101, 150),),
+        "values": ((20250101, 150 * BP),),
     },
     "market_logistics_fee": {
         "label": "Reference logistics fee outside the scheme (for comparison; must exceed the scheme's)",
         "unit": "bps",
         "reference": "esoc policy: reference figure published by the planning agency",
-        "values": ((20250101, 400),),
+        "values": ((20250101, 4 * PERCENT),),
     },
     "max_band": {
         "label": "Largest uncertainty band the planning agency may publish",
         "unit": "bps",
         "reference": "esoc policy",
-        "values": ((20250101, 2000),),
+        "values": ((20250101, 20 * PERCENT),),
     },
     "delivery_window": {
         "label": "Blocks after an order is placed before an unconfirmed order may be cancelled",
@@ -147,7 +153,7 @@ def params_at(on: int = 0) -> dict:
 
 def value_error(kind: str, v) -> str:
     if kind == "bps":
-        return "" if is_int(v) and 0 <= v <= 10000 else "must be an int in 0..10000 (bps)"
+        return "" if is_int(v) and 0 <= v <= ALL else "must be an int in 0..10000 (bps)"
     if kind == "count":
         return "" if is_int(v) and v > 0 else "must be an int > 0"
     return "unknown kind"
@@ -182,12 +188,20 @@ def version() -> dict:
 
 # ---------------------------------------------------------------- pure computations
 def upper_quantity(quantity: int, band: int) -> int:
-    """The most the state handles in the period: Q x (1 + band), rounded down."""
-    return mul_div(quantity, 10000 + band, 10000)
+    """The most the state handles in the period: Q x (1 + band), rounded down.
+
+    esoc policy (the unified purchase-and-sale service): the state commits
+    to the planned quantity widened by the published uncertainty band.
+    """
+    return mul_div(quantity, ALL + band, ALL)
 
 
 def share(upper: int, declared: int, total: int) -> int:
-    """An enterprise's quota: its proportional share of ``upper``, at most what it declared."""
+    """An enterprise's quota: its proportional share of ``upper``, at most what it declared.
+
+    esoc policy: quotas are pro rata to the capacities (purchases) or demands
+    (sales) declared at opt-in, so no enterprise is favoured by order of arrival.
+    """
     if declared <= 0 or total <= 0:
         return 0
     return min(declared, mul_div(upper, declared, total))
@@ -382,9 +396,7 @@ def state_purchase(product: str, period: int, seller: str, quantity: int) -> dic
     require_planning()
     if not is_int(quantity) or quantity <= 0:
         fail(E_BAD_ARGUMENT, "quantity must be a positive int")
-    gp = open_window(product, period, seller)
-    g = gp[0]
-    p = gp[1]
+    g, p = open_window(product, period, seller)
     allowed = share(g["upper"], p["capacity"], g["total_capacity"])
     if p["bought"] + quantity > allowed:
         fail(E_OVER_QUOTA, "over the seller's purchase quota")
@@ -397,9 +409,7 @@ def state_sale(product: str, period: int, quantity: int) -> dict:
     """An opted-in enterprise (the sender) buys ``quantity`` from the state within its quota."""
     if not is_int(quantity) or quantity <= 0:
         fail(E_BAD_ARGUMENT, "quantity must be a positive int")
-    gp = open_window(product, period, ctx.sender)
-    g = gp[0]
-    p = gp[1]
+    g, p = open_window(product, period, ctx.sender)
     allowed = share(g["upper"], p["demand"], g["total_demand"])
     if p["sold"] + quantity > allowed:
         fail(E_OVER_QUOTA, "over the buyer's sale quota")

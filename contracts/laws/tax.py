@@ -72,6 +72,14 @@ an enacted governance decision (until governance exists: a genesis change).
 LAW = "tax"
 VERSION = 1
 
+# ---------------------------------------------------------------- units
+# Money is an integer count of fen; rates are integer basis points.
+FEN = 1
+YUAN = 100 * FEN
+BP = 1  # one basis point: 0.01 %
+PERCENT = 100 * BP
+ALL = 100 * PERCENT  # 10,000 bps: the whole of an amount
+
 ROUNDING = "half_up"
 ROLE_TREASURY = "treasury"
 EIT_CATEGORIES = ("standard", "small_low_profit", "high_tech")
@@ -108,13 +116,13 @@ PARAMS = {
         "reference": "PRC Individual Income Tax Law (2018 amendment) art. 3(1) and Table 1; STA Announcement 2018 No. 61, Withholding Rate Table 1",
         "values": (
             (20190101, (
-                (3_600_000, 300, 0),
-                (14_400_000, 1000, 252_000),
-                (30_000_000, 2000, 1_692_000),
-                (42_000_000, 2500, 3_192_000),
-                (66_000_000, 3000, 5_292_000),
-                (96_000_000, 3500, 8_592_000),
-                (None, 4500, 18_192_000),
+                (36_000 * YUAN, 3 * PERCENT, 0),
+                (144_000 * YUAN, 10 * PERCENT, 2_520 * YUAN),
+                (300_000 * YUAN, 20 * PERCENT, 16_920 * YUAN),
+                (420_000 * YUAN, 25 * PERCENT, 31_920 * YUAN),
+                (660_000 * YUAN, 30 * PERCENT, 52_920 * YUAN),
+                (960_000 * YUAN, 35 * PERCENT, 85_920 * YUAN),
+                (None, 45 * PERCENT, 181_920 * YUAN),
             )),
         ),
     },
@@ -122,49 +130,49 @@ PARAMS = {
         "label": "Basic deduction from comprehensive income, per year",
         "unit": "fen/year",
         "reference": "PRC Individual Income Tax Law (2018 amendment) art. 6(1)(1)",
-        "values": ((20190101, 6_000_000),),
+        "values": ((20190101, 60_000 * YUAN),),
     },
     "iit_basic_deduction_monthly": {
         "label": "Basic deduction per month in the cumulative withholding of wages",
         "unit": "fen/month",
         "reference": "STA Announcement 2018 No. 61, art. 6",
-        "values": ((20190101, 500_000),),
+        "values": ((20190101, 5_000 * YUAN),),
     },
     "eit_standard_rate": {
         "label": "Enterprise income tax, standard rate",
         "unit": "bps",
         "reference": "PRC Enterprise Income Tax Law art. 4",
-        "values": ((20080101, 2500),),
+        "values": ((20080101, 25 * PERCENT),),
     },
     "eit_high_tech_rate": {
         "label": "Enterprise income tax, certified high and new technology enterprises",
         "unit": "bps",
         "reference": "PRC Enterprise Income Tax Law art. 28(2)",
-        "values": ((20080101, 1500),),
+        "values": ((20080101, 15 * PERCENT),),
     },
     "eit_small_low_profit_rate": {
         "label": "Enterprise income tax, small low-profit enterprises",
         "unit": "bps",
         "reference": "PRC Enterprise Income Tax Law art. 28(1)",
-        "values": ((20080101, 2000),),
+        "values": ((20080101, 20 * PERCENT),),
     },
     "eit_small_low_profit_base": {
         "label": "Share of a small low-profit enterprise's taxable income that is taxed",
         "unit": "bps",
         "reference": "MOF/STA Announcement 2023 No. 12, art. 3 (25 % of taxable income, 2023-01-01 to 2027-12-31)",
-        "values": ((20080101, 10000), (20230101, 2500), (20280101, 10000)),
+        "values": ((20080101, ALL), (20230101, 25 * PERCENT), (20280101, ALL)),
     },
     "eit_small_low_profit_limit": {
         "label": "Highest annual taxable income of a small low-profit enterprise (above it: the standard rate on all of it)",
         "unit": "fen/year",
         "reference": "MOF/STA Announcement 2023 No. 12 (3,000,000 yuan)",
-        "values": ((20080101, 300_000_000),),
+        "values": ((20080101, 3_000_000 * YUAN),),
     },
     "capital_gains_rate": {
         "label": "Tax on property transfer income (proceeds - original value - reasonable expenses)",
         "unit": "bps",
         "reference": "PRC Individual Income Tax Law art. 3(3), art. 6(1)(5)",
-        "values": ((20190101, 2000),),
+        "values": ((20190101, 20 * PERCENT),),
     },
     "transfer_tax_ladder": {
         "label": "Inheritance and gift tax on lifetime cumulative receipts: (upper bound or None, marginal rate); a policy choice, the PRC has no such tax",
@@ -172,11 +180,11 @@ PARAMS = {
         "reference": "esoc policy (no PRC statute); ladder shape after Japan's Inheritance Tax Act art. 16 (10 %-55 %), set higher",
         "values": (
             (20250101, (
-                (100_000_000, 0),
-                (500_000_000, 2000),
-                (2_000_000_000, 4000),
-                (10_000_000_000, 6000),
-                (None, 8000),
+                (1_000_000 * YUAN, 0),
+                (5_000_000 * YUAN, 20 * PERCENT),
+                (20_000_000 * YUAN, 40 * PERCENT),
+                (100_000_000 * YUAN, 60 * PERCENT),
+                (None, 80 * PERCENT),
             )),
         ),
     },
@@ -195,6 +203,11 @@ def today() -> int:
     """The block's date as YYYYMMDD."""
     ymd = date_of(ctx.time)
     return ymd[0] * 10000 + ymd[1] * 100 + ymd[2]
+
+
+def jan_1(year: int) -> int:
+    """1 January of ``year`` as YYYYMMDD: a tax year's parameters are those in force that day."""
+    return year * 10000 + 101
 
 
 def tax_year(year: int) -> int:
@@ -229,7 +242,7 @@ def value_error(kind: str, v) -> str:
     if kind == "money":
         return "" if is_int(v) and v >= 0 else "must be an int >= 0 (fen)"
     if kind == "bps":
-        return "" if is_int(v) and 0 <= v <= 10000 else "must be an int in 0..10000 (bps)"
+        return "" if is_int(v) and 0 <= v <= ALL else "must be an int in 0..10000 (bps)"
     if kind == "brackets" or kind == "ladder":
         width = 3 if kind == "brackets" else 2
         if not is_seq(v) or len(v) == 0:
@@ -247,14 +260,14 @@ def value_error(kind: str, v) -> str:
                 return "the last row's upper bound must be None"
             if not final and (not is_int(upper) or upper <= lower):
                 return "upper bounds must be increasing ints"
-            if not is_int(rate) or rate < last_rate or rate >= 10000:
+            if not is_int(rate) or rate < last_rate or rate >= ALL:
                 return "rates must be non-decreasing ints below 10000 bps"
             if kind == "brackets":
                 qd = row[2]
                 # the quick deduction follows from the marginal rates, exactly
-                want = last_qd * 10000 + lower * (rate - last_rate)
-                if not is_int(qd) or qd * 10000 != want:
-                    return "quick deduction of row " + str(i) + " must be " + str(want // 10000)
+                want = last_qd * ALL + lower * (rate - last_rate)
+                if not is_int(qd) or qd * ALL != want:
+                    return "quick deduction of row " + str(i) + " must be " + str(want // ALL)
                 last_qd = qd
             last_rate = rate
             if not final:
@@ -285,20 +298,29 @@ def version() -> dict:
 
 # ---------------------------------------------------------------- pure computations
 def progressive(taxable: int, table: list) -> int:
-    """Tax by the quick-deduction method: taxable x rate - quick deduction."""
+    """Tax by the quick-deduction method: taxable x rate - quick deduction.
+
+    IIT Law (2018) art. 3(1) and its Table 1: the rate of the bracket that
+    ``taxable`` falls in, less that bracket's quick deduction, which equals
+    taxing each slice at its own marginal rate.
+    """
     if taxable <= 0:
         return 0
     for upper, rate, quick in table:
         if upper is None or taxable <= upper:
-            return mul_div(taxable, rate, 10000, ROUNDING) - quick
+            return mul_div(taxable, rate, ALL, ROUNDING) - quick
     return 0  # unreachable: the last row has no upper bound
 
 
 def marginal(taxable: int, ladder: list) -> int:
-    """Tax on ``taxable`` with each slice at its own rate, rounded once."""
+    """Tax on ``taxable`` with each slice at its own rate, rounded once.
+
+    The inheritance and gift ladder (``transfer_tax_ladder``; esoc policy):
+    the slice of the amount between two bounds pays that slice's rate.
+    """
     if taxable <= 0:
         return 0
-    scaled = 0  # tax x 10000, exact
+    scaled = 0  # tax x ALL, exact
     lower = 0
     for upper, rate in ladder:
         top = taxable if upper is None or taxable < upper else upper
@@ -307,24 +329,31 @@ def marginal(taxable: int, ladder: list) -> int:
         if upper is None or taxable <= upper:
             break
         lower = upper
-    return div_round(scaled, 10000, ROUNDING)
+    return div_round(scaled, ALL, ROUNDING)
 
 
 def annual_tax(taxable_income: int, year: int = 0) -> int:
     """Tax on a year's taxable comprehensive income (fen), after all deductions.
+
+    IIT Law (2018) art. 3(1), art. 6(1)(1) and Table 1: the 7-bracket table in
+    force on 1 January of the tax year, by the quick-deduction method.
 
     Official worked example: taxable income 100,000 yuan is taxed
     100,000 x 10 % - 2,520 = 7,480 yuan.
     """
     if not is_int(taxable_income):
         fail(E_BAD_ARGUMENT, "taxable_income must be an int (fen)")
-    on = tax_year(year) * 10000 + 101
+    on = jan_1(tax_year(year))
     return progressive(taxable_income, param("iit_brackets", on))
 
 
 def withholding(month: int, cumulative_income: int, cumulative_deductions: int,
                 withheld_so_far: int, year: int = 0) -> int:
     """Tax to withhold from this month's wage by the cumulative method.
+
+    STA Announcement 2018 No. 61, art. 6 and Withholding Rate Table 1:
+    cumulative taxable = cumulative income - 5,000 yuan x months - cumulative
+    deductions; tax = table(cumulative taxable) - tax withheld so far.
 
     ``month`` is the number of months of employment with this employer in
     the tax year so far, this one included (1..12); ``cumulative_deductions``
@@ -338,7 +367,7 @@ def withholding(month: int, cumulative_income: int, cumulative_deductions: int,
     for x in (cumulative_income, cumulative_deductions, withheld_so_far):
         if not is_int(x) or x < 0:
             fail(E_BAD_ARGUMENT, "amounts must be ints >= 0 (fen)")
-    on = tax_year(year) * 10000 + 101
+    on = jan_1(tax_year(year))
     basic = param("iit_basic_deduction_monthly", on) * month
     taxable = cumulative_income - basic - cumulative_deductions
     due = progressive(taxable, param("iit_brackets", on)) - withheld_so_far
@@ -346,42 +375,57 @@ def withholding(month: int, cumulative_income: int, cumulative_deductions: int,
 
 
 def enterprise_tax(taxable_profit: int, category: str = "standard", year: int = 0) -> int:
-    """Enterprise income tax on a year's taxable profit for a category."""
+    """Enterprise income tax on a year's taxable profit for a category.
+
+    EIT Law art. 4 (standard rate), art. 28(2) (certified high and new
+    technology enterprises), art. 28(1) with MOF/STA Announcement 2023 No. 12
+    art. 3 (small low-profit enterprises: a share of the profit taxed at their
+    rate, up to the limit; above it, the standard rate on the whole profit).
+    """
     if not is_int(taxable_profit):
         fail(E_BAD_ARGUMENT, "taxable_profit must be an int (fen)")
     if category not in EIT_CATEGORIES:
         fail(E_BAD_ARGUMENT, "unknown category")
     if taxable_profit <= 0:
         return 0
-    on = tax_year(year) * 10000 + 101
+    on = jan_1(tax_year(year))
     rate = param("eit_standard_rate", on)
     if category == "high_tech":
         rate = param("eit_high_tech_rate", on)
     if category == "small_low_profit" and taxable_profit <= param("eit_small_low_profit_limit", on):
         base = param("eit_small_low_profit_base", on)
-        return mul_div(taxable_profit, base * param("eit_small_low_profit_rate", on), 10000 * 10000, ROUNDING)
-    return mul_div(taxable_profit, rate, 10000, ROUNDING)
+        return mul_div(taxable_profit, base * param("eit_small_low_profit_rate", on), ALL * ALL, ROUNDING)
+    return mul_div(taxable_profit, rate, ALL, ROUNDING)
 
 
 def capital_gains_tax(proceeds: int, cost: int, expenses: int = 0, year: int = 0) -> int:
-    """Tax on a disposal: (proceeds - original value - reasonable expenses) x rate."""
+    """Tax on a disposal: (proceeds - original value - reasonable expenses) x rate.
+
+    IIT Law art. 3(3) (20 % on property transfer income) and art. 6(1)(5)
+    (the income is the proceeds less the original value and reasonable expenses).
+    """
     for x in (proceeds, cost, expenses):
         if not is_int(x) or x < 0:
             fail(E_BAD_ARGUMENT, "amounts must be ints >= 0 (fen)")
     gain = proceeds - cost - expenses
     if gain <= 0:
         return 0
-    on = tax_year(year) * 10000 + 101
-    return mul_div(gain, param("capital_gains_rate", on), 10000, ROUNDING)
+    on = jan_1(tax_year(year))
+    return mul_div(gain, param("capital_gains_rate", on), ALL, ROUNDING)
 
 
 def transfer_tax(amount: int, received_before: int = 0, year: int = 0) -> int:
     """Inheritance/gift tax on ``amount`` for someone who already received
-    ``received_before`` by gift or inheritance in their life."""
+    ``received_before`` by gift or inheritance in their life.
+
+    esoc policy (no PRC statute): the ladder applies to lifetime cumulative
+    receipts, so the tax is ladder(before + amount) - ladder(before) and
+    splitting a gift never lowers it.
+    """
     for x in (amount, received_before):
         if not is_int(x) or x < 0:
             fail(E_BAD_ARGUMENT, "amounts must be ints >= 0 (fen)")
-    on = tax_year(year) * 10000 + 101
+    on = jan_1(tax_year(year))
     ladder = param("transfer_tax_ladder", on)
     return marginal(received_before + amount, ladder) - marginal(received_before, ladder)
 
@@ -439,6 +483,10 @@ def pay_wage(employee: str, gross: int, social_insurance: int = 0,
     special additional deductions (children's education, elderly support,
     ...); ``other_deductions`` any other deduction allowed by law.  Several
     payments in one calendar month count as one month.
+
+    STA Announcement 2018 No. 61, art. 6: the employer withholds monthly by
+    the cumulative method (:func:`withholding`) and pays the tax over; IIT
+    Law art. 6(1)(1) and art. 6(2) for the deductions.
     """
     employer = ctx.sender
     if not is_str(employee) or employee == "" or employee == employer:
@@ -465,7 +513,7 @@ def pay_wage(employee: str, gross: int, social_insurance: int = 0,
     net = gross - tax - social_insurance
     if net > 0:
         ctx.transfer(employer, employee, net)
-    on = year * 10000 + 101
+    on = jan_1(year)
     collect(employer, tax, "iit_wage", used_params(("iit_brackets", "iit_basic_deduction_monthly"), on),
             {"employee": employee, "year": year, "month": rec["months"], "gross": gross,
              "cumulative_income": rec["income"], "cumulative_deductions": rec["deductions"],
@@ -502,7 +550,12 @@ def profit_record(enterprise: str, year: int = 0) -> dict:
 
 def declare_profit(year: int, cumulative_profit: int) -> dict:
     """An enterprise (the sender) declares its taxable profit of ``year`` so far
-    and pays the tax on it less what it already paid for that year."""
+    and pays the tax on it less what it already paid for that year.
+
+    EIT Law art. 54 (provisional payments during the year, settled against
+    the year's tax): never negative; an overpayment waits for the annual
+    settlement.
+    """
     y = tax_year(year)
     if y > date_of(ctx.time)[0]:
         fail(E_BAD_YEAR, "cannot declare for a future year")
@@ -519,7 +572,7 @@ def declare_profit(year: int, cumulative_profit: int) -> dict:
     rec["profit"] = cumulative_profit
     rec["paid"] += due
     storage.set(key, rec)
-    on = y * 10000 + 101
+    on = jan_1(y)
     names = ("eit_standard_rate",)
     if cat == "high_tech":
         names = ("eit_high_tech_rate",)
@@ -533,12 +586,15 @@ def declare_profit(year: int, cumulative_profit: int) -> dict:
 
 
 def declare_disposal(asset: str, proceeds: int, cost: int, expenses: int = 0) -> dict:
-    """The sender declares the disposal of ``asset`` and pays the capital gains tax."""
+    """The sender declares the disposal of ``asset`` and pays the capital gains tax.
+
+    IIT Law art. 3(3), 6(1)(5) (see :func:`capital_gains_tax`).
+    """
     if not is_str(asset) or len(asset) == 0 or len(asset) > 128:
         fail(E_BAD_ARGUMENT, "asset must be a description of 1..128 characters")
     tax = capital_gains_tax(proceeds, cost, expenses)
     y = date_of(ctx.time)[0]
-    on = y * 10000 + 101
+    on = jan_1(y)
     collect(ctx.sender, tax, "capital_gains", used_params(("capital_gains_rate",), on),
             {"asset": asset, "proceeds": proceeds, "cost": cost, "expenses": expenses,
              "rate_bps": param("capital_gains_rate", on)})
@@ -551,6 +607,11 @@ def received(who: str) -> int:
 
 
 def settle_transfer(kind: str, recipient: str, amount: int) -> dict:
+    """Withhold the inheritance or gift tax (esoc policy) from a transfer and pay the rest.
+
+    The recipient's lifetime receipts grow by the gross amount; the tax is
+    :func:`transfer_tax` on them.
+    """
     if not is_str(recipient) or recipient == "" or recipient == ctx.sender:
         fail(E_BAD_ARGUMENT, "recipient must be another account")
     if not is_int(amount) or amount <= 0:
@@ -561,7 +622,7 @@ def settle_transfer(kind: str, recipient: str, amount: int) -> dict:
     storage.set(key, before + amount)
     if amount - tax > 0:
         ctx.transfer(ctx.sender, recipient, amount - tax)
-    on = date_of(ctx.time)[0] * 10000 + 101
+    on = jan_1(date_of(ctx.time)[0])
     collect(ctx.sender, tax, kind, used_params(("transfer_tax_ladder",), on),
             {"recipient": recipient, "gross": amount, "received_before": before})
     return {"tax": tax, "net": amount - tax, "received_to_date": before + amount}

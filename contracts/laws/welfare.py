@@ -51,6 +51,12 @@ an enacted governance decision (until governance exists: a genesis change).
 LAW = "welfare"
 VERSION = 1
 
+# ---------------------------------------------------------------- units
+# Money is an integer count of fen; dates are integers YYYYMMDD.
+FEN = 1
+YUAN = 100 * FEN
+YEAR = 10000  # one year added to a date YYYYMMDD
+
 ROLE_REGISTRAR = "registrar"
 ROLE_CRANK = ("registrar", "treasury")  # may push on_block by hand if the node does not
 VOUCHER_KINDS = ("housing", "medical", "education")
@@ -95,13 +101,13 @@ PARAMS = {
         "label": "Pension per month",
         "unit": "fen/month",
         "reference": "esoc policy",
-        "values": ((20250101, 300_000),),
+        "values": ((20250101, 3_000 * YUAN),),
     },
     "unemployment_relief_monthly": {
         "label": "Unemployment relief per month",
         "unit": "fen/month",
         "reference": "esoc policy; cf. PRC Regulations on Unemployment Insurance (1999) art. 18",
-        "values": ((20250101, 180_000),),
+        "values": ((20250101, 1_800 * YUAN),),
     },
     "unemployment_limit_years": {
         "label": "Longest continuous unemployment for which relief is paid",
@@ -113,19 +119,19 @@ PARAMS = {
         "label": "Housing voucher per citizen per month",
         "unit": "fen/month",
         "reference": "esoc policy",
-        "values": ((20250101, 100_000),),
+        "values": ((20250101, 1_000 * YUAN),),
     },
     "medical_voucher": {
         "label": "Medical voucher per citizen per month",
         "unit": "fen/month",
         "reference": "esoc policy",
-        "values": ((20250101, 50_000),),
+        "values": ((20250101, 500 * YUAN),),
     },
     "education_voucher": {
         "label": "Education voucher per month for citizens below the education age limit",
         "unit": "fen/month",
         "reference": "esoc policy",
-        "values": ((20250101, 80_000),),
+        "values": ((20250101, 800 * YUAN),),
     },
     "education_age_limit": {
         "label": "Education vouchers go to citizens younger than this",
@@ -210,8 +216,12 @@ def version() -> dict:
 
 # ---------------------------------------------------------------- pure computations
 def reached(born: int, years: int, on: int) -> bool:
-    """Whether someone born on ``born`` is at least ``years`` old on ``on`` (YYYYMMDD)."""
-    return born + years * 10000 <= on
+    """Whether someone born on ``born`` is at least ``years`` old on ``on`` (YYYYMMDD).
+
+    Age in whole years as the civil law counts it (PRC Civil Code art. 1259
+    and 201: a person is N years old from the N-th anniversary of birth).
+    """
+    return born + years * YEAR <= on
 
 
 def cash_rates(on: int) -> dict:
@@ -222,19 +232,29 @@ def cash_rates(on: int) -> dict:
 
 
 def cash_benefit(rec: dict, on: int, rates: dict) -> list:
-    """``[kind, amount]`` of the cash benefit due for the month starting ``on``."""
+    """``[kind, amount]`` of the cash benefit due for the month starting ``on``.
+
+    Pension (esoc policy; the age after the NPCSC Decision of 2024-09-13)
+    from ``pension_age``; otherwise unemployment relief for at most
+    ``unemployment_limit_years`` of continuous unemployment (Regulations on
+    Unemployment Insurance (1999) art. 17-18); never both.
+    """
     if not rec["active"]:
         return ["none", 0]
     if reached(rec["born"], rates["pension_age"], on):
         return ["pension", rates["pension"]]
     since = rec["unemployed"]
-    if since is not None and since <= on and on < since + rates["limit"] * 10000:
+    if since is not None and since <= on and on < since + rates["limit"] * YEAR:
         return ["unemployment", rates["relief"]]
     return ["none", 0]
 
 
 def voucher_entitlement(rec: dict, kind: str, on: int) -> int:
-    """A citizen's voucher of ``kind`` for the month starting ``on`` (fen)."""
+    """A citizen's voucher of ``kind`` for the month starting ``on`` (fen).
+
+    esoc policy: every active citizen has the month's housing and medical
+    vouchers, and the education voucher below ``education_age_limit``.
+    """
     if not rec["active"] or rec["born"] > on:
         return 0
     if kind == "education":
@@ -306,17 +326,17 @@ def save(i: int, rec: dict, what: str) -> None:
 def deregister_citizen(who: str) -> None:
     """The registrar closes a record (death, emigration); it stays, inactive."""
     require(ROLE_REGISTRAR)
-    ir = record(who)
-    ir[1]["active"] = False
-    save(ir[0], ir[1], "citizen_deregistered")
+    index, rec = record(who)
+    rec["active"] = False
+    save(index, rec, "citizen_deregistered")
 
 
 def set_residence(who: str, residence: str) -> None:
     require(ROLE_REGISTRAR)
     check_text(residence, "residence")
-    ir = record(who)
-    ir[1]["residence"] = residence
-    storage.set(f"c/{ir[0]}", ir[1])
+    index, rec = record(who)
+    rec["residence"] = residence
+    storage.set(f"c/{index}", rec)
     emit("residence_set", {"law": LAW, "version": VERSION, "citizen": who, "residence": residence})
 
 
@@ -329,13 +349,12 @@ def set_status(who: str, employed: int | None = None, unemployed: int | None = N
     for d in (employed, unemployed):
         if d is not None and (not is_date(d) or d < FIRST_DATE or d > today()):
             fail(E_BAD_ARGUMENT, "dates must be past dates YYYYMMDD")
-    ir = record(who)
-    rec = ir[1]
+    index, rec = record(who)
     rec["employed"] = employed
     rec["unemployed"] = unemployed
     if employed is None:
         rec["employer"] = None
-    save(ir[0], rec, "status_set")
+    save(index, rec, "status_set")
 
 
 def is_employer(who: str) -> bool:
@@ -358,26 +377,24 @@ def hire(who: str) -> None:
     """A registered employer (the sender) records that it employs ``who`` from today."""
     if not storage.get(f"emp/{ctx.sender}", False):
         fail(E_NOT_EMPLOYER, "sender is not a registered employer")
-    ir = record(who)
-    rec = ir[1]
+    index, rec = record(who)
     if not rec["active"]:
         fail(E_INACTIVE, "the record is closed")
     rec["employer"] = ctx.sender
     rec["employed"] = today()
     rec["unemployed"] = None
-    save(ir[0], rec, "hired")
+    save(index, rec, "hired")
 
 
 def separate(who: str) -> None:
     """The current employer records that ``who`` left; unemployed from today."""
-    ir = record(who)
-    rec = ir[1]
+    index, rec = record(who)
     if rec["employer"] != ctx.sender:
         fail(E_NOT_EMPLOYED_HERE, "the sender is not this citizen's employer")
     rec["employer"] = None
     rec["employed"] = None
     rec["unemployed"] = today()
-    save(ir[0], rec, "separated")
+    save(index, rec, "separated")
 
 
 # ---------------------------------------------------------------- vouchers
@@ -421,7 +438,7 @@ def redeem_voucher(kind: str, provider: str, amount: int) -> dict:
     if not storage.get(f"prov/{kind}/{provider}", False):
         fail(E_NOT_PROVIDER, "the provider is not accredited for this kind")
     who = ctx.sender
-    rec = record(who)[1]
+    index, rec = record(who)
     p = period_of()
     on = first_day(p)
     key = f"v/{p}/{kind}/{who}"
@@ -445,8 +462,8 @@ def benefit(who: str, period: int = 0) -> dict:
     if rec is None:
         return {"kind": "none", "amount": 0, "paid": False}
     on = first_day(p)
-    kb = cash_benefit(rec, on, cash_rates(on))
-    return {"kind": kb[0], "amount": kb[1], "paid": rec["paid"] >= p}
+    kind, amount = cash_benefit(rec, on, cash_rates(on))
+    return {"kind": kind, "amount": amount, "paid": rec["paid"] >= p}
 
 
 def cursor() -> dict:
@@ -459,6 +476,8 @@ def on_block() -> dict:
 
     Bounded work: at most ``batch_size`` records are read, and at most that
     many transfers and writes made, whatever the size of the register.
+    Each citizen is paid at most once a month: the record keeps the last
+    period paid (see the module docstring for the cursor's rules).
     """
     if ctx.sender != ctx.this:
         allowed = False
@@ -492,8 +511,7 @@ def on_block() -> dict:
     while i < stop:
         rec = storage.get(f"c/{i}")
         if rec["paid"] < period:
-            kb = cash_benefit(rec, on, rates)
-            amount = kb[1]
+            kind, amount = cash_benefit(rec, on, rates)
             if amount > 0 and ctx.account_kind(rec["address"]) == "":
                 amount = 0  # the registrar has closed the account: skip, do not stall the others
             if amount > 0:

@@ -16,6 +16,17 @@ PLANNING = "esc1planning"
 BANK = "esc1centralbank"
 
 
+def module_of(law: str) -> dict:
+    """A law's module-level names, read by running its source as plain Python.
+
+    A law's module level is plain data (its units, ``SCHEMA``, ``PARAMS``);
+    only its functions need the sandbox.  For tests and tools, never the node.
+    """
+    namespace: dict = {}
+    exec(compile(SOURCES[law], f"<law {law}>", "exec"), namespace)
+    return namespace
+
+
 def at(y: int, m: int, d: int, hour: int = 12) -> int:
     """Block time (UTC seconds) of a date."""
     return calendar.timegm((y, m, d, hour, 0, 0))

@@ -7,25 +7,20 @@ ignored for years).
 
 from __future__ import annotations
 
-import ast
 import copy
 
 import pytest
 
 from contracts.runtime import check_source, load_laws
 
-from .helpers import SOURCES, call, make_host, view
+from .helpers import SOURCES, call, make_host, module_of, view
 
 LAWS = ("tax", "procurement", "welfare", "allocation", "currency")
 WITH_PARAMS = ("tax", "procurement", "welfare", "allocation")
 
 
 def params_of(law: str) -> dict:
-    tree = ast.parse(SOURCES[law])
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and node.targets[0].id == "PARAMS":
-            return ast.literal_eval(node.value)
-    raise AssertionError("no PARAMS")
+    return copy.deepcopy(module_of(law)["PARAMS"])
 
 
 def errors(law: str, params) -> list:
