@@ -12,6 +12,7 @@ from ledger.codec import decode
 from ledger.crypto import PrivateKey
 from ledger.tx import Issue, Register, Transfer
 
+from .summary import summarise
 from .chain import (  # noqa: F401
     AGENCIES, BATCH, DAY_MS, DRAW_GAS, EXPIRY_BLOCKS, GAS, LAWS, REGISTER_READ_LIMIT, SIMULATED_STEP_MS, YUAN, Actor, Chain, DemoError, Progress, _duration, _raw, _seed, _ymd, add_months, law_address, law_events, month_of,
 )
@@ -127,49 +128,68 @@ class Economy:
         self.welfare_wait()
 
     def _run(self) -> dict:
-        ch, ag, rng = self.ch, self.ag, self.rng
+        """The year: setup, the months, the programmes, then every figure read at one height."""
+        start = self._start()
+        people = self._population(start["year"])
+        self._register(people, start["period"])
+        self._fund(people, start["year"])
+        books = {e.addr: {"revenue": 0, "wages": 0} for e in self.enterprises}
+        self.s = {"wages": {"payments": 0, "gross": 0, "net": 0, "tax": 0, "social_insurance": 0,
+                            "months_counted_by_tax_law": 0},
+                  "sales": {"count": 0, "value": 0}, "vouchers": {"redeemed": 0, "value": 0},
+                  "eit": {"declarations": 0, "tax": 0}}
+        programmes: dict = {"procurement": None, "ration": None, "lottery": None}
+        for m in range(1, self.months + 1):
+            self._month(m, start["year"], people, books, programmes)
+        self.run_due(wait=True)
+        return self._finish(start, people, programmes)
+
+    def _start(self) -> dict:
+        """Open the register, enter the chain's calendar, and read the figures the year starts from."""
+        ch = self.ch
         self.open_register()
         if self.simulated:
             first = self.first_month()
             self.calendar = [add_months(first, k) for k in range(self.months)]
             self.enter_month(1)  # the whole year happens on the chain's calendar, setup included
             self.welfare_wait()  # citizens already on the register are paid for this month before the fund is read
-        start_height = ch.height()
-        everyone = [a.addr for a in self.citizens + self.enterprises] + [a.addr for a in ag.values()] + list(self.law.values())
-        bal0 = {a: ch.balance(a, start_height) for a in everyone}
-        supply0 = ch.supply(start_height)
-        first_of_month = self.today(start_height)
-        year = first_of_month // 10000
-        start_period = ch.view("welfare", "period_of", height=start_height)
-        self.cursor0 = ch.view("welfare", "cursor", height=start_height)["period"]
-        self.register_size0 = ch.view("welfare", "citizen_count", height=start_height)
+        height = ch.height()
+        everyone = ([a.addr for a in self.citizens + self.enterprises] + [a.addr for a in self.ag.values()]
+                    + list(self.law.values()))
+        self.cursor0 = ch.view("welfare", "cursor", height=height)["period"]
+        self.register_size0 = ch.view("welfare", "citizen_count", height=height)
+        return {"height": height, "everyone": everyone, "balances": {a: ch.balance(a, height) for a in everyone},
+                "supply": ch.supply(height), "year": self.today(height) // 10000,
+                "period": ch.view("welfare", "period_of", height=height)}
 
-        # ---- population -----------------------------------------------------
-        n = len(self.citizens)
+    def _population(self, year: int) -> list[dict]:
+        """Each citizen's birth date, status, employer and wage, drawn from the run's seed."""
+        rng = self.rng
         people = []
-        for i, c in enumerate(self.citizens):
+        for c in self.citizens:
             r = rng.random()
             if r < 0.15:
-                born = (year - rng.randint(61, 85)) * 10000 + rng.randint(1, 12) * 100 + rng.randint(1, 28)
-                status = "retired"
+                ages, status = (61, 85), "retired"
             elif r < 0.25:
-                born = (year - rng.randint(22, 55)) * 10000 + rng.randint(1, 12) * 100 + rng.randint(1, 28)
-                status = "unemployed"
+                ages, status = (22, 55), "unemployed"
             elif r < 0.30:
-                born = (year - rng.randint(18, 24)) * 10000 + rng.randint(1, 12) * 100 + rng.randint(1, 28)
-                status = "student"
+                ages, status = (18, 24), "student"
             else:
-                born = (year - rng.randint(22, 58)) * 10000 + rng.randint(1, 12) * 100 + rng.randint(1, 28)
-                status = "employed"
+                ages, status = (22, 58), "employed"
+            born = (year - rng.randint(*ages)) * 10000 + rng.randint(1, 12) * 100 + rng.randint(1, 28)
             people.append({"actor": c, "born": born, "status": status, "employer": None,
                            "gross": rng.choice([6_000, 8_000, 10_000, 12_000, 15_000, 20_000, 30_000]) * YUAN})
-        workers = [p for p in people if p["status"] == "employed"]
-        for k, p in enumerate(workers):
+        for k, p in enumerate(self.workers(people)):
             p["employer"] = self.enterprises[k % len(self.enterprises)]
-        unemployed = [p for p in people if p["status"] == "unemployed"]
-        retired = [p for p in people if p["status"] == "retired"]
+        return people
 
-        # ---- setup: registration (native and the welfare register), roles ---
+    @staticmethod
+    def workers(people: list[dict]) -> list[dict]:
+        return [p for p in people if p["status"] == "employed"]
+
+    def _register(self, people: list[dict], start_period: int) -> None:
+        """Registration (native and the welfare register), employers, the clinic, the treasury's accounts."""
+        ch, ag, rng = self.ch, self.ag, self.rng
         reg = ag["registrar"]
         for c in self.citizens:
             ch.add(reg, "register", Register(account=c.raw, kind="citizen", name=c.name), "register")
@@ -186,8 +206,7 @@ class Economy:
                 ch.call(reg, "welfare", "set_status", {"who": p["actor"].addr, "unemployed": p["since"]})
         for e in self.enterprises:
             ch.call(reg, "welfare", "add_employer", {"who": e.addr})
-        clinic = self.enterprises[-1]
-        ch.call(reg, "welfare", "accredit", {"provider": clinic.addr, "kind": "medical"})
+        ch.call(reg, "welfare", "accredit", {"provider": self.clinic.addr, "kind": "medical"})
         if ch.view("tax", "treasury") is None:
             ch.call(ag["treasury"], "tax", "set_treasury", {})
         if ch.view("procurement", "treasury") is None:
@@ -195,7 +214,13 @@ class Economy:
         self.registered += [p["actor"] for p in people]
         self.check(self.flush("register citizens and enterprises"), "setup")
 
-        # ---- setup: money --------------------------------------------------
+    @property
+    def clinic(self) -> Actor:
+        return self.enterprises[-1]
+
+    def _fund(self, people: list[dict], year: int) -> None:
+        """Money for everyone, the welfare fund, hiring, and the year's enterprise tax categories."""
+        ch, ag = self.ch, self.ag
         for c in self.citizens:
             self.issue(c, 3_000 * YUAN)
         for e in self.enterprises:
@@ -206,110 +231,110 @@ class Economy:
         # pass, every month of the run and one more
         rates = ch.view("welfare", "params_at")
         cash_months = self.months + 1 if self.fast_clock else 2
-        need = (cash_months * (len(retired) * rates["pension_monthly"][1]
-                               + (len(unemployed) + 4) * rates["unemployment_relief_monthly"][1])
-                + n * 300 * YUAN)
+        retired = sum(1 for p in people if p["status"] == "retired")
+        unemployed = sum(1 for p in people if p["status"] == "unemployed")
+        need = (cash_months * (retired * rates["pension_monthly"][1]
+                               + (unemployed + 4) * rates["unemployment_relief_monthly"][1])
+                + len(self.citizens) * 300 * YUAN)
         self.issue(ag["treasury"], need)  # the treasury's budget for it, then an ordinary transfer (docs/laws/welfare.md)
         self.flush("issue money")
         ch.add(ag["treasury"], "transfer", Transfer(to=_raw(self.law["welfare"]), amount=need, memo="welfare fund"), "fund welfare")
         self.welfare_funding += need
-        for p in workers:
+        for p in self.workers(people):
             ch.call(p["employer"], "welfare", "hire", {"who": p["actor"].addr}, fresh=True)
-        # enterprise income tax categories for the year
         ch.call(ag["treasury"], "tax", "certify", {"enterprise": self.enterprises[0].addr, "year": year, "category": "high_tech"})
         for e in self.enterprises[1:4]:
             ch.call(ag["treasury"], "tax", "certify", {"enterprise": e.addr, "year": year, "category": "small_low_profit"})
         self.check(self.flush("fund welfare, hire workers"), "setup")
 
-        books = {e.addr: {"revenue": 0, "wages": 0} for e in self.enterprises}
-        self.s = {"wages": {"payments": 0, "gross": 0, "net": 0, "tax": 0, "social_insurance": 0,
-                            "months_counted_by_tax_law": 0},
-                  "sales": {"count": 0, "value": 0}, "vouchers": {"redeemed": 0, "value": 0},
-                  "eit": {"declarations": 0, "tax": 0}}
-        procurement = ration = lottery = None
+    def _month(self, m: int, year: int, people: list[dict], books: dict, programmes: dict) -> None:
+        """One month: wages with withholding, sales, vouchers, layoffs, then the state's programmes."""
+        label = f"month {m}/{self.months}"
+        if self.simulated:
+            self.enter_month(m, announce=m > 1)  # month 1 was entered before the setup
+        self._wages(people)
+        self._sales(people)
+        if m in (1, 5, 9):  # medical vouchers at the clinic (lazy, per month of block time)
+            for p in self.rng.sample(people, min(10, len(people))):
+                self.ch.call(p["actor"], "welfare", "redeem_voucher",
+                             {"kind": "medical", "provider": self.clinic.addr, "amount": 100 * YUAN})
+        if m == 4:  # layoffs (welfare status entries)
+            for p in [w for w in self.workers(people) if w["employer"] is not None][:3]:
+                self.ch.call(p["employer"], "welfare", "separate", {"who": p["actor"].addr})
+                p["employer"] = None
+                p["status"] = "laid off"
+        recs = self.flush(label)
+        self.check(recs, label)
+        self._tally(recs, books)
+        # the state's programmes, each in the month it happens (in a short run several share a month:
+        # the ration and the lottery open first, so that their windows pass while procurement runs)
+        if m == min(6, self.months):
+            ration = programmes["ration"] = self.ration_open(people)
+            self.pending.append((ration["expires"], lambda r=ration: self.ration_expired(r)))
+        if m == min(8, self.months):
+            lottery = programmes["lottery"] = self.lottery_open(people)
+            self.pending.append((lottery["draw_at"], lambda lt=lottery: self.lottery_draw(lt)))
+        if m == min(2, self.months):
+            programmes["procurement"] = self.procurement_cycle(self.yyyymm(year, m), books)
+        if m % 3 == 0 or m == self.months:
+            self.declare_profits(year, books, label)
+        self.run_due(wait=False)
 
-        # ---- the months ------------------------------------------------------
-        for m in range(1, self.months + 1):
-            label = f"month {m}/{self.months}"
-            if self.simulated:
-                self.enter_month(m, announce=m > 1)  # month 1 was entered before the setup
-            # wages, with withholding by the tax law
-            for p in workers:
-                if p["employer"] is None:
-                    continue
-                gross = p["gross"]
-                si = gross * 105 // 1000
-                special = 2_000 * YUAN if p["born"] % 3 == 0 else 0
-                ch.call(p["employer"], "tax", "pay_wage",
-                        {"employee": p["actor"].addr, "gross": gross, "social_insurance": si, "special_additional": special},
-                        info={"employer": p["employer"].addr, "employee": p["actor"].addr, "gross": gross,
-                              "deductions": si + special})
-            # sales: citizens buy from enterprises (plain transfers)
-            for p in people:
-                bal = ch.balance(p["actor"].addr)
-                if bal < 100 * YUAN:
-                    continue
-                e = self.enterprises[rng.randrange(len(self.enterprises))]
-                amount = rng.randint(bal // 10, bal // 3)
-                ch.add(p["actor"], "transfer", Transfer(to=e.raw, amount=amount, memo="purchase"), "sale",
-                       info={"to": e.addr, "amount": amount})
-            # medical vouchers at the clinic (lazy, per month of block time)
-            if m in (1, 5, 9):
-                for p in rng.sample(people, min(10, n)):
-                    ch.call(p["actor"], "welfare", "redeem_voucher", {"kind": "medical", "provider": clinic.addr, "amount": 100 * YUAN})
-            # layoffs (welfare status entries)
-            if m == 4:
-                for p in [w for w in workers if w["employer"] is not None][:3]:
-                    ch.call(p["employer"], "welfare", "separate", {"who": p["actor"].addr})
-                    p["employer"] = None
-                    p["status"] = "laid off"
-            recs = self.flush(label)
-            self.check(recs, label)
-            for r in recs:
-                if r["code"] != 0:
-                    continue
-                if r["tag"] == "tax.pay_wage":
-                    res = r["result"]
-                    w = self.s["wages"]
-                    w["payments"] += 1
-                    w["gross"] += r["info"]["gross"]
-                    w["net"] += res["net"]
-                    w["tax"] += res["tax"]
-                    w["social_insurance"] += res["social_insurance"]
-                    w["months_counted_by_tax_law"] = max(w["months_counted_by_tax_law"], res["month"])
-                    books[r["info"]["employer"]]["wages"] += r["info"]["gross"]
-                elif r["tag"] == "sale":
-                    self.s["sales"]["count"] += 1
-                    self.s["sales"]["value"] += r["info"]["amount"]
-                    books[r["info"]["to"]]["revenue"] += r["info"]["amount"]
-                elif r["tag"] == "welfare.redeem_voucher":
-                    self.s["vouchers"]["redeemed"] += 1
-                    self.s["vouchers"]["value"] += 100 * YUAN
-            # the state's programmes, each in the month it happens (in a short run several share a month:
-            # the ration and the lottery open first, so that their windows pass while procurement runs)
-            if m == min(6, self.months):
-                ration = self.ration_open(people)
-                self.pending.append((ration["expires"], lambda r=ration: self.ration_expired(r)))
-            if m == min(8, self.months):
-                lottery = self.lottery_open(people)
-                self.pending.append((lottery["draw_at"], lambda lt=lottery: self.lottery_draw(lt)))
-            if m == min(2, self.months):
-                procurement = self.procurement_cycle(self.yyyymm(year, m), books)
-            if m % 3 == 0 or m == self.months:
-                self.declare_profits(year, books, label)
-            self.run_due(wait=False)
-        self.run_due(wait=True)
+    def _wages(self, people: list[dict]) -> None:
+        """Each employed citizen's wage through the tax law, which withholds the tax."""
+        for p in people:
+            if p["status"] != "employed" or p["employer"] is None:
+                continue
+            gross = p["gross"]
+            si = gross * 105 // 1000
+            special = 2_000 * YUAN if p["born"] % 3 == 0 else 0
+            self.ch.call(p["employer"], "tax", "pay_wage",
+                         {"employee": p["actor"].addr, "gross": gross, "social_insurance": si, "special_additional": special},
+                         info={"employer": p["employer"].addr, "employee": p["actor"].addr, "gross": gross,
+                               "deductions": si + special})
 
-        # ---- welfare: wait until the payout cursor has passed the register ----
+    def _sales(self, people: list[dict]) -> None:
+        """Citizens buy from enterprises (plain transfers)."""
+        for p in people:
+            bal = self.ch.balance(p["actor"].addr)
+            if bal < 100 * YUAN:
+                continue
+            e = self.enterprises[self.rng.randrange(len(self.enterprises))]
+            amount = self.rng.randint(bal // 10, bal // 3)
+            self.ch.add(p["actor"], "transfer", Transfer(to=e.raw, amount=amount, memo="purchase"), "sale",
+                        info={"to": e.addr, "amount": amount})
+
+    def _tally(self, recs: list[dict], books: dict) -> None:
+        """The month's committed wages, sales and vouchers into the summary and the enterprises' books."""
+        for r in recs:
+            if r["code"] != 0:
+                continue
+            if r["tag"] == "tax.pay_wage":
+                res = r["result"]
+                w = self.s["wages"]
+                w["payments"] += 1
+                w["gross"] += r["info"]["gross"]
+                w["net"] += res["net"]
+                w["tax"] += res["tax"]
+                w["social_insurance"] += res["social_insurance"]
+                w["months_counted_by_tax_law"] = max(w["months_counted_by_tax_law"], res["month"])
+                books[r["info"]["employer"]]["wages"] += r["info"]["gross"]
+            elif r["tag"] == "sale":
+                self.s["sales"]["count"] += 1
+                self.s["sales"]["value"] += r["info"]["amount"]
+                books[r["info"]["to"]]["revenue"] += r["info"]["amount"]
+            elif r["tag"] == "welfare.redeem_voucher":
+                self.s["vouchers"]["redeemed"] += 1
+                self.s["vouchers"]["value"] += 100 * YUAN
+
+    def _finish(self, start: dict, people: list[dict], programmes: dict) -> dict:
+        """Wait for the welfare payouts, read every figure at one height, close the demo's records."""
+        ch = self.ch
         end_height = self.welfare_wait()
         self.progress.step("welfare payouts", ch.submitted)
-
-        # ---- summary: every figure read at one height ------------------------------
-        bal1 = {a: ch.balance(a, end_height) for a in everyone}
-        supply1 = ch.supply(end_height)
-        end_period = ch.view("welfare", "period_of", height=end_height)
-        summary = self.summarise(people, bal0, bal1, supply0, supply1, start_height, end_height,
-                                 list(range(start_period, end_period + 1)), procurement, ration, lottery)
+        end = {"height": end_height, "balances": {a: ch.balance(a, end_height) for a in start["everyone"]},
+               "supply": ch.supply(end_height), "period": ch.view("welfare", "period_of", height=end_height)}
+        summary = summarise(self, people, start, end, list(range(start["period"], end["period"] + 1)), programmes)
         if self.fast_clock:
             # the demo's citizens leave the register: on a simulated clock a month passes every few
             # seconds, and their pensions would drain the fund (and then stall everyone's payouts)
@@ -590,148 +615,3 @@ class Economy:
                                 f"citizens (is the law's fund short? citizens registered earlier and still active "
                                 f"are paid from it too)")
             time.sleep(0.2)
-
-    # summary ---------------------------------------------------------------------
-    def wage_tax_check(self, recs: list[dict], h1: int) -> dict:
-        """Cumulative withholding, summed, is the annual table applied to the year's taxable income.
-
-        Per employee, employer and tax year: income and deductions as the demo paid them, the basic
-        deduction for the months the tax law counted (for twelve months the law's annual basic
-        deduction), and the law's ``annual_tax`` of what is left; it must equal what was withheld."""
-        groups: dict[tuple, dict] = {}
-        for r in recs:
-            if r["code"] != 0 or r["tag"] != "tax.pay_wage":
-                continue
-            ev = law_events(r, "tax_collected")[0]
-            g = groups.setdefault((r["info"]["employee"], r["info"]["employer"], ev["year"]),
-                                  {"income": 0, "deductions": 0, "withheld": 0, "months": 0, "payments": 0})
-            g["income"] += r["info"]["gross"]
-            g["deductions"] += r["info"]["deductions"]
-            g["withheld"] += r["result"]["tax"]
-            g["months"] = max(g["months"], r["result"]["month"])
-            g["payments"] += 1
-        basic: dict[tuple, int] = {}
-        due: dict[tuple, int] = {}
-        out = {"employees": len(groups), "paid_all_12_months": 0, "withheld": 0, "annual_tax": 0, "mismatched": 0,
-               "months_as_payments": all(g["months"] == g["payments"] for g in groups.values())}
-        for (_, _, year), g in groups.items():
-            on = year * 10000 + 101
-            if (year, g["months"]) not in basic:
-                basic[(year, g["months"])] = (
-                    self.ch.view("tax", "param", {"name": "iit_basic_deduction_annual", "on": on}, height=h1)
-                    if g["months"] == 12 else
-                    g["months"] * self.ch.view("tax", "param", {"name": "iit_basic_deduction_monthly", "on": on}, height=h1))
-            taxable = g["income"] - g["deductions"] - basic[(year, g["months"])]
-            if (year, taxable) not in due:
-                due[(year, taxable)] = self.ch.view("tax", "annual_tax", {"taxable_income": taxable, "year": year}, height=h1)
-            out["paid_all_12_months"] += g["months"] == 12
-            out["withheld"] += g["withheld"]
-            out["annual_tax"] += due[(year, taxable)]
-            out["mismatched"] += g["withheld"] != due[(year, taxable)]
-        return out
-
-    def summarise(self, people, bal0, bal1, supply0, supply1, h0, h1, periods, procurement, ration, lottery) -> dict:
-        ch = self.ch
-        recs = ch.records
-        taxes: dict[str, int] = {}
-        for r in recs:
-            if r["code"] != 0:
-                continue
-            for ev in law_events(r, "tax_collected"):
-                taxes[ev["kind"]] = taxes.get(ev["kind"], 0) + ev["amount"]
-            for ev in law_events(r, "social_insurance_paid"):
-                taxes["social_insurance"] = taxes.get("social_insurance", 0) + ev["amount"]
-        taxes["total"] = sum(taxes.values())
-        # welfare: what the law's own views say each of our citizens was paid, and the fund's cash
-        by_kind: dict[str, dict] = {}
-        for p in people:
-            for per in periods:
-                b = ch.view("welfare", "benefit", {"who": p["actor"].addr, "period": per}, height=h1)
-                if b["paid"] and b["amount"] > 0:
-                    k = by_kind.setdefault(b["kind"], {"payments": 0, "amount": 0})
-                    k["payments"] += 1
-                    k["amount"] += b["amount"]
-        fund = self.law["welfare"]
-        cash_paid = bal0[fund] + self.welfare_funding - bal1[fund] - self.s["vouchers"]["value"]
-        others = self.paid_to_others(h0, h1, self.cursor0)
-        to_others = others["amount"] or 0
-        treasury = self.ag["treasury"].addr
-        t_in = taxes["total"] + (procurement or {}).get("fees_to_treasury", 0) + (procurement or {}).get("sale_proceeds_to_treasury", 0)
-        t_issued = self.welfare_funding  # issued to the treasury for the fund, then transferred on
-        failures: dict[str, int] = {}
-        expected: dict[str, int] = {}
-        unexpected = []
-        for r in recs:
-            if r["code"] == 0:
-                continue
-            name = codes.name(r["code"])
-            failures[name] = failures.get(name, 0) + 1
-            if r["expect"] and r["code"] == r["expect"]:
-                expected[r["tag"]] = expected.get(r["tag"], 0) + 1
-            else:
-                unexpected.append({"what": r["tag"], "from": r["sender"], "code": r["code"], "code_name": name,
-                                   "height": r["height"]})
-        if ration is not None:
-            ration = {k: v for k, v in ration.items() if k != "late"}
-            ration["coupons_issued"] = ration["coupon_holders"] * ration["per_capita"]
-        if lottery is not None:
-            lottery = {k: v for k, v in lottery.items() if k not in ("people", "seller")}
-        change = sum(bal1.values()) - sum(bal0.values())
-        supply_change = (supply1.issued - supply1.retired) - (supply0.issued - supply0.retired)
-        wage_tax = self.wage_tax_check(recs, h1)
-        checks = {
-            "treasury_change_equals_receipts": bal1[treasury] - bal0[treasury] == t_in,
-            "wage_tax_equals_events": self.s["wages"]["tax"] == taxes.get("iit_wage", 0),
-            "withheld_equals_annual_tax_of_taxable_income": wage_tax["mismatched"] == 0,
-            "eit_equals_events": self.s["eit"]["tax"] == taxes.get("eit", 0),
-            "supply_change_equals_issuance": supply_change == self.issued and supply1.retired == supply0.retired,
-            "balances_change_equals_issuance": change == self.issued - to_others,
-            "welfare_views_match_fund": sum(k["amount"] for k in by_kind.values()) + to_others == cash_paid,
-            "procurement_escrow_empty": procurement is None or procurement["escrow_open_after"] == 0,
-        }
-        w = dict(self.s["wages"])
-        welfare_periods = [f"{p // 12}-{p % 12 + 1:02d}" for p in periods]
-        calendar = [f"{y}-{mo:02d}" for y, mo in self.calendar] if self.simulated else None
-        if self.simulated:
-            # the chain's calendar was followed: each wage in its own month, each month paid once
-            checks["tax_law_counted_every_month"] = (w["months_counted_by_tax_law"] == self.months
-                                                     and wage_tax["months_as_payments"])
-            checks["welfare_paid_every_month"] = (
-                welfare_periods == calendar
-                and by_kind.get("pension", {}).get("payments", 0)
-                == self.months * sum(1 for p in people if p["status"] == "retired"))
-        checks["all_ok"] = all(checks.values())
-        return {
-            "chain_id": ch.chain_id, "heights": [h0, h1], "blocks": h1 - h0, "months": self.months,
-            "clock": dict(self.clock, calendar=calendar,
-                          ended_at=_ymd(ch.c.block(height=h1).time_ms) if h1 else None),
-            "welfare_periods": welfare_periods,
-            "population": {"citizens": len(people), "enterprises": len(self.enterprises),
-                           "employed": sum(1 for p in people if p["status"] == "employed"),
-                           "retired": sum(1 for p in people if p["status"] == "retired"),
-                           "unemployed": sum(1 for p in people if p["status"] == "unemployed"),
-                           "laid_off": sum(1 for p in people if p["status"] == "laid off"),
-                           "students": sum(1 for p in people if p["status"] == "student")},
-            "taxes": taxes,
-            "wages": w,
-            "wage_tax_check": wage_tax,
-            "enterprise_tax": self.s["eit"],
-            "sales": self.s["sales"],
-            "welfare": {"cash_paid": cash_paid, "by_kind": by_kind, "funded": self.welfare_funding,
-                        "paid_to_others": others,
-                        "vouchers": self.s["vouchers"], "fund_left": bal1[fund]},
-            "procurement": procurement,
-            "rations": ration,
-            "lottery": lottery,
-            "treasury": {"before": bal0[treasury], "after": bal1[treasury], "change": bal1[treasury] - bal0[treasury],
-                         "taxes_and_contributions": taxes["total"],
-                         "procurement": (procurement or {}).get("fees_to_treasury", 0) + (procurement or {}).get("sale_proceeds_to_treasury", 0),
-                         "issued_for_welfare": t_issued, "paid_to_welfare_fund": self.welfare_funding},
-            "supply": {"issued_before": supply0.issued, "issued_after": supply1.issued, "retired_before": supply0.retired,
-                       "retired_after": supply1.retired, "issued_by_demo": self.issued,
-                       "balances_change_of_accounts_involved": change, "welfare_paid_outside": to_others},
-            "transactions": {"submitted": ch.submitted, "committed": len(recs), "ok": sum(1 for r in recs if r["code"] == 0),
-                             "failed_by_code": failures, "expected_refusals": expected,
-                             "unexpected_failures": len(unexpected), "unexpected": unexpected[:20]},
-            "checks": checks,
-        }

@@ -16,8 +16,13 @@ def _yuan(fen: int) -> str:
 
 
 def render(s: dict) -> str:
-    """The summary for people."""
-    L = []
+    """The summary for people: the run and its clock, money by programme, then the checks."""
+    return "\n".join(_run_lines(s) + _money_lines(s) + _programme_lines(s) + _totals_lines(s))
+
+
+def _run_lines(s: dict) -> list[str]:
+    """The run, its population, and what the chain's clock meant for the laws' months."""
+    L: list[str] = []
     a = L.append
     pop = s["population"]
     a(f"esoc demo economy: {s['months']} simulated months on {s['chain_id']}, heights {s['heights'][0]}..{s['heights'][1]} "
@@ -47,6 +52,13 @@ def render(s: dict) -> str:
           f"{counted} month(s) of employment for {s['months']} simulated monthly wages (several payments in one month count "
           f"as one)" + (f"; a devnet started with --time-step-ms {DAY_MS} lets the months pass"
                         if ck["step_ms"] < SIMULATED_STEP_MS else ""))
+    return L
+
+
+def _money_lines(s: dict) -> list[str]:
+    """Taxes, wages with the withholding check, sales and welfare."""
+    L: list[str] = []
+    a = L.append
     a("taxes (yuan)")
     for k, v in sorted(s["taxes"].items()):
         if k != "total":
@@ -72,6 +84,13 @@ def render(s: dict) -> str:
     if "records_closed_after_run" in wf:
         a(f"  then the registrar closed the demo's {wf['records_closed_after_run']} welfare records (on a simulated clock their "
           f"pensions would otherwise go on every few seconds and drain the fund)")
+    return L
+
+
+def _programme_lines(s: dict) -> list[str]:
+    """Procurement, rations and the lottery."""
+    L: list[str] = []
+    a = L.append
     p = s["procurement"]
     if p:
         a(f"procurement {p['product']} period {p['period']}: {p['orders_settled']}/{p['orders_placed']} orders settled, "
@@ -86,6 +105,13 @@ def render(s: dict) -> str:
     if lt:
         a(f"lottery {lt['id']}: {lt['applicants']} applicants, {lt['winners']} winners {lt['won']}, drawn with the beacon of "
           f"height {lt['beacon_height']}, {lt['redeemed']} redeemed")
+    return L
+
+
+def _totals_lines(s: dict) -> list[str]:
+    """Transactions, the treasury, the supply, and the checks."""
+    L: list[str] = []
+    a = L.append
     t = s["transactions"]
     a(f"transactions: {t['submitted']} submitted, {t['committed']} committed, {t['ok']} ok; failures by code: "
       + (", ".join(f"{k} {v}" for k, v in sorted(t["failed_by_code"].items())) or "none")
@@ -98,7 +124,7 @@ def render(s: dict) -> str:
       f"balances of every account involved changed by {_yuan(sp['balances_change_of_accounts_involved'])}"
       + (f" (welfare paid {_yuan(sp['welfare_paid_outside'])} to accounts outside the run)" if sp["welfare_paid_outside"] else ""))
     a("checks: " + ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in s["checks"].items() if k != "all_ok"))
-    return "\n".join(L)
+    return L
 
 
 def summary_json(s: dict) -> str:
