@@ -11,6 +11,13 @@ a block is judged by, with one difference: a sender may queue several
 transactions, so the expected nonce is the account's nonce plus the number
 of its transactions already pending.  Bounds: total count, total bytes, and
 per-sender count; a full mempool refuses with MEMPOOL_FULL rather than grow.
+
+Funds: a transfer or a retirement is admitted only if the sender's balance
+covers it net of the sender's pending transfers and retirements
+(``INSUFFICIENT_FUNDS`` otherwise), so a payment that would fail in the
+block does not take a nonce.  Money a pending transaction would bring in is
+not counted, and what a law call would move cannot be predicted: a block
+may still meet an overdraft, which execution refuses with the same code.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from collections import OrderedDict
 
 from ledger import codes
 from ledger.state import State
-from ledger.tx import SignedTx
+from ledger.tx import SignedTx, TxError
 
 from .execution import admission_error
 
@@ -40,6 +47,7 @@ class Mempool:
         self._txs: OrderedDict[bytes, SignedTx] = OrderedDict()  # by hash, in arrival order
         self._by_sender: dict[bytes, list[bytes]] = {}  # sender -> tx hashes in nonce order
         self._bytes = 0
+        self._spend: dict[bytes, int] = {}  # sender -> fen its pending transfers and retirements move out
         self._verified: OrderedDict[bytes, None] = OrderedDict()
 
     def __len__(self) -> int:
@@ -89,10 +97,21 @@ class Mempool:
                 err = (codes.BAD_NONCE, f"nonce {tx.body.nonce} does not match the account's next nonce {expected}")
         if err is not None:
             raise Rejected(*err)
+        spend = spend_of(tx)
+        if spend:
+            held = self._spend.get(sender, 0)
+            balance = state.account(sender).balance
+            if held + spend > balance:
+                promised = f", {held} fen of it promised to its pending transactions" if held else ""
+                raise Rejected(codes.INSUFFICIENT_FUNDS,
+                               f"insufficient funds: this transaction moves {spend} fen and the account holds "
+                               f"{balance} fen{promised}")
         self.mark_verified(h)
         self._txs[h] = tx
         self._by_sender.setdefault(sender, []).append(h)
         self._bytes += len(tx.raw)
+        if spend:
+            self._spend[sender] = self._spend.get(sender, 0) + spend
         return h
 
     def reap(self, max_txs: int, max_bytes: int) -> list[SignedTx]:
@@ -131,12 +150,14 @@ class Mempool:
         tx = self._txs.pop(h, None)
         if tx is not None:
             self._bytes -= len(tx.raw)
+            self._release(tx)
 
     def _remove(self, h: bytes) -> None:
         tx = self._txs.pop(h, None)
         if tx is None:
             return
         self._bytes -= len(tx.raw)
+        self._release(tx)
         lst = self._by_sender.get(tx.sender)
         if lst is not None:
             try:
@@ -145,3 +166,23 @@ class Mempool:
                 pass
             if not lst:
                 del self._by_sender[tx.sender]
+
+    def _release(self, tx: SignedTx) -> None:
+        spend = spend_of(tx)
+        if spend:
+            left = self._spend.get(tx.sender, 0) - spend
+            if left > 0:
+                self._spend[tx.sender] = left
+            else:
+                self._spend.pop(tx.sender, None)
+
+
+def spend_of(tx: SignedTx) -> int:
+    """The fen a transfer or a retirement moves out of its sender's account (0 for other kinds)."""
+    if tx.body.kind not in ("transfer", "retire"):
+        return 0
+    try:
+        amount = tx.payload_record().amount
+    except TxError:
+        return 0
+    return amount if isinstance(amount, int) and amount > 0 else 0

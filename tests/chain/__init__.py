@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from ledger import codes
 from ledger.address import address_of
 from ledger.block import Block, Header
 from ledger.crypto import PrivateKey
 from ledger.state import Account, Validator, acct_path
 from ledger.store import ChainStore
 from ledger.tx import sign_tx
+
+from chain.mempool import Rejected
 
 CHAIN = "node-test"
 GENESIS_TIME = 1_000
@@ -95,14 +98,51 @@ class World:
         return self.app.mempool.add(tx, self.app.state(), self.app.height + 1, verified)
 
     def block(self, *txs, proposer: str = "val"):
-        """Submit ``txs``, build the next block from the mempool and commit it."""
+        """Submit ``txs``, build the next block from the mempool and commit it.
+
+        A transaction the mempool refuses for lack of funds goes in all the same, as
+        another proposer's block may carry one (the block then holds exactly ``txs``):
+        execution must refuse it with a receipt.
+        """
+        overdraft = False
         for t in txs:
-            self.submit(t)
+            try:
+                self.submit(t)
+            except Rejected as e:
+                if e.code != codes.INSUFFICIENT_FUNDS:
+                    raise
+                overdraft = True
         self.time += 1_000
-        ex = self.app.build_block(self.time, KEYS[proposer].public, None)
+        if overdraft:
+            ex = self.build_exactly(txs, proposer)
+        else:
+            ex = self.app.build_block(self.time, KEYS[proposer].public, None)
         self.app.commit(ex, None)
         self._next_nonce.clear()
         return ex
+
+
+    def build_exactly(self, txs, proposer: str = "val"):
+        """A block holding exactly ``txs`` (in order), as a proposer whose mempool admitted them builds it."""
+        pool = self.app.mempool
+        self.app.mempool = _Listed(txs)
+        try:
+            return self.app.build_block(self.time, KEYS[proposer].public, None)
+        finally:
+            self.app.mempool = pool
+
+
+class _Listed:
+    """Stands in for the mempool while :meth:`World.build_exactly` builds: reaps ``txs``."""
+
+    def __init__(self, txs):
+        self.txs = list(txs)
+
+    def reap(self, max_txs: int, max_bytes: int):
+        return self.txs[:max_txs]
+
+    def is_verified(self, h: bytes) -> bool:
+        return False
 
 
 def with_header(block: Block, **changes) -> Block:

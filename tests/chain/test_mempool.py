@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger import codes
-from ledger.tx import Deregister, Issue, SignedTx, Transfer, sign_tx
+from ledger.tx import Deregister, Issue, Retire, SignedTx, Transfer, sign_tx
 from chain.mempool import Mempool, Rejected
 
 from . import ADDR, CHAIN, KEYS, World
@@ -147,7 +147,7 @@ def test_update_after_commit_drops_included_and_expired(worlds):
     # the pool's per-sender bookkeeping is clean: fresh nonces are admitted
     a.submit(pay("ent", 0, expiry=100))
     a.submit(pay("alice", 3))
-    a.submit(pay("reg", 1))
+    a.submit(pay("reg", 1, amount=0))  # reg holds nothing: a zero transfer (refused in the block, not here)
     assert len(pool) == 3
 
 
@@ -216,3 +216,53 @@ def test_update_drops_txs_of_a_sender_deregistered_by_the_block(w):
     assert not w.acct("bob").registered
     assert not pool.has(from_bob.hash)
     assert len(pool) == 0 and pool.size_bytes == 0
+
+
+def test_payment_over_the_balance_is_refused_at_admission(w):
+    """Issue 14 fault 10: a transfer of more than the sender holds was admitted and failed in
+    the block (INSUFFICIENT_FUNDS), burning a nonce; it is refused at admission now."""
+    pool = w.app.mempool
+    with pytest.raises(Rejected) as e:
+        w.submit(pay("alice", 0, amount=1_001))  # alice holds 1,000
+    assert e.value.code == codes.INSUFFICIENT_FUNDS
+    assert "moves 1001 fen and the account holds 1000 fen" in e.value.reason
+    assert len(pool) == 0
+    w.submit(pay("alice", 0, amount=1_000))  # the nonce was not taken; the whole balance is fine
+    assert len(pool) == 1
+
+
+def test_balance_is_checked_net_of_the_senders_pending_payments(w):
+    pool = w.app.mempool
+    w.submit(pay("alice", 0, amount=600))
+    with pytest.raises(Rejected) as e:
+        w.submit(pay("alice", 1, amount=401))
+    assert e.value.code == codes.INSUFFICIENT_FUNDS
+    assert "600 fen of it promised to its pending transactions" in e.value.reason
+    w.submit(pay("alice", 1, amount=400))
+    assert rejected(pool, w, pay("alice", 2, amount=1)) == codes.INSUFFICIENT_FUNDS
+    # money coming in is not counted until it is committed: alice's 1,000 for bob are pending
+    assert rejected(pool, w, pay("bob", 0, amount=1)) == codes.INSUFFICIENT_FUNDS
+    # a retirement counts too: the central bank may retire only what it holds
+    w.block(w.tx("cb", "issue", Issue(to=ADDR["cb"], amount=50)))
+    assert w.acct("alice").balance == 0 and len(pool) == 0  # both of alice's went in the block
+    cb_nonce = w.acct("cb").nonce
+    retire = sign_tx(KEYS["cb"], CHAIN, "retire", Retire(amount=51), cb_nonce, 100)
+    assert rejected(pool, w, retire) == codes.INSUFFICIENT_FUNDS
+    add(pool, w, sign_tx(KEYS["cb"], CHAIN, "retire", Retire(amount=30), cb_nonce, 100))
+    assert rejected(pool, w, sign_tx(KEYS["cb"], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=21),
+                                     cb_nonce + 1, 100)) == codes.INSUFFICIENT_FUNDS
+
+
+def test_pending_spend_is_released_when_a_payment_leaves_the_pool(w):
+    pool = w.app.mempool
+    t0 = pay("alice", 0, amount=700, expiry=1)  # expires after height 1
+    w.submit(t0)
+    assert rejected(pool, w, pay("alice", 1, amount=301)) == codes.INSUFFICIENT_FUNDS
+    # block 1 is built from another pool's view and leaves t0 out; t0 then expires
+    other, pool_saved = Mempool(CHAIN), w.app.mempool
+    w.app.mempool = other
+    w.block()
+    w.app.mempool = pool_saved
+    pool.update([], w.app.state(), w.app.height + 1)  # as the commit does: t0 expired at height 1
+    assert len(pool) == 0
+    w.submit(pay("alice", 0, amount=1_000))  # the 700 promised to t0 is free again

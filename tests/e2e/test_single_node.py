@@ -82,8 +82,11 @@ def test_bad_input_from_cli(net):
     assert len(r.stderr.strip().splitlines()) == 1
     r = net.cli("tx", "send", "--from", "alice", "--to", "bob", "--amount", "1", password="wrong", check=False)
     assert r.returncode == 1 and "wrong password" in r.stderr
+    # more than carol holds: refused at admission (issue 14 fault 10), so no nonce is taken
+    nonce = json.loads(net.cli("account", "carol", "--json").stdout)["nonce"]
     r = net.cli("tx", "send", "--from", "carol", "--to", "bob", "--amount", str(10**15), "--wait", "--json", check=False)
-    assert r.returncode == 1 and json.loads(r.stdout)["code_name"] == "INSUFFICIENT_FUNDS"
+    assert r.returncode == 1 and "INSUFFICIENT_FUNDS" in r.stderr and "insufficient funds" in r.stderr, r.stderr
+    assert json.loads(net.cli("account", "carol", "--json").stdout)["nonce"] == nonce
     r = net.cli("tx", "issue", "--from", "alice", "--to", "bob", "--amount", "100", "--wait", "--json", check=False)
     assert json.loads(r.stdout)["code_name"] == "NOT_AUTHORIZED"
     r = net.cli("tx", "show", "zz", check=False)
