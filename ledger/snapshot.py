@@ -245,3 +245,34 @@ def write_complete(store, restorer: Restorer, genesis_bytes: bytes, block_raw: b
     wb.put(b"m/genesis", genesis_bytes)
     wb.put(b"m/height", hb)
     wb.write()
+
+
+def proof_nodes(key: bytes, value_hash_: bytes, proof) -> dict[bytes, bytes]:
+    """The tree nodes on ``key``'s path, rebuilt from a membership proof (check the proof first).
+
+    Written beside a restored state so that a few values of the height *before*
+    the snapshot (the validator set that signed it) can be read with the
+    ordinary tree walk.
+    """
+    from .smt import leaf_hash
+
+    cur = leaf_hash(key, value_hash_)
+    nodes = {cur: b"\x01" + key + value_hash_}
+    ki = int.from_bytes(key, "big")
+    for i in range(len(proof.siblings) - 1, -1, -1):
+        sib = proof.siblings[i]
+        payload = sib + cur if (ki >> (255 - i)) & 1 else cur + sib
+        cur = internal_hash(payload[:32], payload[32:])
+        nodes[cur] = b"\x02" + payload
+    return nodes
+
+
+def write_previous(store, height: int, root: bytes, values: dict[bytes, bytes], nodes: dict[bytes, bytes]) -> None:
+    """The proved values of the height before the snapshot, and that height's root (not synced)."""
+    wb = store.db.write_batch()
+    for vh, v in values.items():
+        wb.put(b"v/" + vh, v)
+    for nh, nb in nodes.items():
+        wb.put(b"n/" + nh, nb)
+    wb.put(b"o/" + height.to_bytes(8, "big"), root)
+    wb.write()
