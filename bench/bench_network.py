@@ -210,7 +210,7 @@ class BlockWatcher(threading.Thread):
 # ---------------------------------------------------------------------------
 # py-spy (optional)
 # ---------------------------------------------------------------------------
-def _start_profilers(net, seconds: float, outdir: str) -> list[subprocess.Popen]:
+def _start_profilers(net, seconds: float, outdir: str, sampler=None) -> list[subprocess.Popen]:
     spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
     if not os.path.exists(spy):
         print("py-spy not found; no profile", file=sys.stderr)
@@ -219,6 +219,9 @@ def _start_profilers(net, seconds: float, outdir: str) -> list[subprocess.Popen]
     procs = []
     for i, n in enumerate(net.nodes):
         out = os.path.join(outdir, f"node{i}.txt")
+        if sampler is not None:
+            procs.append(sampler(spy, n.proc.pid, seconds, out))
+            continue
         procs.append(subprocess.Popen([spy, "record", "--pid", str(n.proc.pid), "--duration", str(int(seconds)),
                                        "--rate", "100", "--format", "raw", "--threads", "--idle", "--nonblocking", "-o", out],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -271,25 +274,161 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def load_test(home: str, rate: int, seconds: float, verbose: bool = True) -> dict:
+class _Plan:
+    """The shape of one open-loop run: how many transactions per tick and node, and how many senders."""
+
+    def __init__(self, rate: int, seconds: float, nodes: int = 4):
+        self.nodes = nodes
+        self.per_node_tick = max(nodes, int(round(rate * TICK))) // nodes
+        self.per_tick = self.per_node_tick * nodes
+        self.offered_rate = self.per_tick / TICK
+        self.ticks = int(round(seconds / TICK))
+        self.per_node = self.per_node_tick * self.ticks
+        n_accounts = max(400, int(self.offered_rate * SPACING_S))  # each sender offers one tx every SPACING_S
+        self.accounts = n_accounts + (-n_accounts) % nodes
+
+    def slice(self, k: int, j: int, signed) -> list:
+        """Node k's transactions of tick j, as (raw, hash)."""
+        return signed[k][j * self.per_node_tick:(j + 1) * self.per_node_tick]
+
+
+class _Offer:
+    """Sends one SubmitTxBatch per node per tick, asynchronously, and tallies the answers."""
+
+    def __init__(self, plan: _Plan, clients: list, reqs: list):
+        self.plan, self.clients, self.reqs = plan, clients, reqs
+        self.lock = threading.Lock()
+        self.stats = {"accepted": 0, "rejected": 0, "failed": 0, "refused": 0, "reasons": {}}
+        self.sent_at = [[0.0] * plan.ticks for _ in range(plan.nodes)]
+        self.futures: list = []
+        self.lag_max = 0.0
+        self.t_start = self.t_end = 0.0
+
+    def _count(self, key: str, n: int) -> None:
+        self.stats["reasons"][key] = self.stats["reasons"].get(key, 0) + n
+
+    def on_done(self, fut) -> None:
+        n = self.plan.per_node_tick
+        try:
+            r = fut.result()
+        except Exception as e:
+            code = str(getattr(e, "code", lambda: "")())
+            with self.lock:
+                self.stats["refused" if "RESOURCE_EXHAUSTED" in code else "failed"] += n
+                self._count(type(e).__name__ + ":" + code, n)
+            return
+        with self.lock:
+            self.stats["accepted"] += r.accepted
+            self.stats["rejected"] += len(r.results) - r.accepted
+            for res in r.results:
+                if res.code:
+                    if "RESOURCE_EXHAUSTED" in res.reason or "busy" in res.reason:
+                        self.stats["refused"] += 1
+                    self._count(res.reason[:60], 1)
+
+    def run(self, watcher, start_h: int, verbose: bool) -> None:
+        plan = self.plan
+        self.t_start = time.monotonic()
+        for j in range(plan.ticks):
+            due = self.t_start + j * TICK
+            now = time.monotonic()
+            if due > now:
+                time.sleep(due - now)
+            else:
+                self.lag_max = max(self.lag_max, now - due)
+            for k in range(plan.nodes):
+                self.sent_at[k][j] = time.monotonic()
+                f = self.clients[k].stub.SubmitTxBatch.future(self.reqs[k][j], timeout=60)
+                f.add_done_callback(self.on_done)
+                self.futures.append(f)
+            if verbose and j and j % int(10 / TICK) == 0:
+                seen = sum(len(b[2]) for b in watcher.blocks)
+                print(f"  t={j * TICK:4.0f}s offered {j * plan.per_tick} accepted {self.stats['accepted']} committed {seen} "
+                      f"height {watcher.blocks[-1][0] if watcher.blocks else start_h}", file=sys.stderr, flush=True)
+        self.t_end = self.t_start + plan.ticks * TICK
+        time.sleep(max(0.0, self.t_end - time.monotonic()))
+
+    def drain(self, watcher) -> float:
+        """Wait until every accepted transaction is seen or DRAIN_S passes; the drain time."""
+        deadline = time.monotonic() + DRAIN_S
+        while time.monotonic() < deadline:
+            seen = sum(len(b[2]) for b in watcher.blocks)
+            if all(f.done() for f in self.futures) and seen >= self.stats["accepted"]:
+                break
+            time.sleep(0.2)
+        return time.monotonic() - self.t_end
+
+
+def _stop_profilers(profilers: list, wait: bool) -> None:
+    for p in profilers:
+        if wait:
+            try:
+                p.wait(timeout=40)
+                continue
+            except subprocess.TimeoutExpired:
+                pass
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _latencies(plan: _Plan, signed, offer: _Offer, blocks: list) -> dict:
+    """Commit latency of every bench transaction seen, and what committed inside the load window."""
+    send_time: dict[bytes, float] = {}
+    for k in range(plan.nodes):
+        for j in range(plan.ticks):
+            t = offer.sent_at[k][j]
+            for _, h in plan.slice(k, j, signed):
+                send_time[h] = t
+    lat: list[float] = []
+    in_window = ok_in_window = 0
+    heights_in_window = []
+    for h, seen, hashes, codes, _ in blocks:
+        inside = offer.t_start <= seen <= offer.t_end
+        if inside:
+            heights_in_window.append((h, len(hashes)))
+        for tx_h, code in zip(hashes, codes):
+            st = send_time.get(tx_h)
+            if st is None:
+                continue
+            lat.append(seen - st)
+            if inside:
+                in_window += 1
+                ok_in_window += code == 0
+    return {"lat": lat, "in_window": in_window, "ok_in_window": ok_in_window, "heights": heights_in_window}
+
+
+def _summary(plan: _Plan, offer: _Offer, seen: dict, extra: dict) -> dict:
+    dur = offer.t_end - offer.t_start
+    lat, in_window, heights = seen["lat"], seen["in_window"], seen["heights"]
+    blocks = len(heights)
+    st = offer.stats
+    return {
+        "offered_rate": plan.offered_rate, "seconds": dur, "offered": plan.per_node * plan.nodes,
+        "accepted": st["accepted"], "rejected": st["rejected"], "failed": st["failed"], "refused": st["refused"],
+        "reasons": st["reasons"], "committed_total": len(lat), "committed_in_window": in_window,
+        "ok_in_window": seen["ok_in_window"], "finalized_per_s": seen["ok_in_window"] / dur,
+        "p50": _pct(lat, 0.50), "p99": _pct(lat, 0.99),
+        "blocks_in_window": blocks, "txs_per_block": (in_window / blocks if blocks else 0.0),
+        "blocks_per_s": blocks / dur, "accounts": plan.accounts, "send_lag_max": offer.lag_max,
+        "max_block": max((n for _, n in heights), default=0),
+        "node_cpu_ms_per_tx": sum(extra["node_cpu_s"]) / max(1, in_window) * 1000, **extra,
+    }
+
+
+def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profile_dir: str | None = None,
+              settings: dict | None = None, sampler=None) -> dict:
+    """Part 1 (see the module doc): a devnet, pre-signed load offered open loop, latencies from node 0's stream."""
     from proto import esoc_pb2 as pb
     from wallet.client import Client
 
-    nodes = 4
-    per_tick = max(nodes, int(round(rate * TICK)))
-    per_node_tick = per_tick // nodes
-    offered_rate = per_node_tick * nodes / TICK
-    ticks = int(round(seconds / TICK))
-    per_node = per_node_tick * ticks
-    n_accounts = max(400, int(offered_rate * SPACING_S))  # each sender offers one tx every SPACING_S
-    n_accounts += (-n_accounts) % nodes
-
+    plan = _Plan(rate, seconds)
     t0 = time.monotonic()
-    net = _devnet(home, LOAD_INTERVAL_MS, LOAD_SETTINGS, accounts=n_accounts)
-    signed = _presign(net.desc["chain_id"], n_accounts, per_node, nodes)
-    t_sign = time.monotonic() - t0
-    reqs = [[pb.SubmitTxBatchRequest(txs=[r for r, _ in signed[k][j * per_node_tick:(j + 1) * per_node_tick]])
-             for j in range(ticks)] for k in range(nodes)]
+    net = _devnet(home, LOAD_INTERVAL_MS, {**LOAD_SETTINGS, **(settings or {})}, accounts=plan.accounts)
+    signed = _presign(net.desc["chain_id"], plan.accounts, plan.per_node, plan.nodes)
+    extra: dict = {"sign_s": time.monotonic() - t0}
+    reqs = [[pb.SubmitTxBatchRequest(txs=[r for r, _ in plan.slice(k, j, signed)]) for j in range(plan.ticks)]
+            for k in range(plan.nodes)]
     clients: list = []
     watcher = None
     profilers: list = []
@@ -302,124 +441,36 @@ def load_test(home: str, rate: int, seconds: float, verbose: bool = True) -> dic
         clients = [Client(n.grpc, timeout=30) for n in net.nodes]
         for c in clients:
             c.status()  # channels connected before the clock starts
-        lock = threading.Lock()
-        stats = {"accepted": 0, "rejected": 0, "failed": 0, "reasons": {}}
-        sent_at = [[0.0] * ticks for _ in range(nodes)]
-
-        def on_done(fut, k, j):
-            try:
-                r = fut.result()
-            except Exception as e:
-                with lock:
-                    stats["failed"] += per_node_tick
-                    key = type(e).__name__ + ":" + str(getattr(e, "code", lambda: "")())
-                    stats["reasons"][key] = stats["reasons"].get(key, 0) + per_node_tick
-                return
-            with lock:
-                stats["accepted"] += r.accepted
-                stats["rejected"] += len(r.results) - r.accepted
-                for res in r.results:
-                    if res.code:
-                        stats["reasons"][res.reason[:60]] = stats["reasons"].get(res.reason[:60], 0) + 1
-
-        prof_dir = os.environ.get("ESOC_BENCH_NET_PROFILE")
-        if prof_dir:
-            profilers = _start_profilers(net, min(seconds, 30), prof_dir)
+        offer = _Offer(plan, clients, reqs)
+        profile_dir = profile_dir or os.environ.get("ESOC_BENCH_NET_PROFILE")
+        if profile_dir:
+            profilers = _start_profilers(net, min(seconds, 30), profile_dir, sampler)
             time.sleep(1.0)  # py-spy attaches
-        futures = []
         cpu0 = [_cpu_s(n.proc.pid) for n in net.nodes]
         met0 = _scrape(net.desc["nodes"][1]["metrics"])
-        t_start = time.monotonic()
-        lag_max = 0.0
-        for j in range(ticks):
-            due = t_start + j * TICK
-            now = time.monotonic()
-            if due > now:
-                time.sleep(due - now)
-            else:
-                lag_max = max(lag_max, now - due)
-            for k in range(nodes):
-                sent_at[k][j] = time.monotonic()
-                f = clients[k].stub.SubmitTxBatch.future(reqs[k][j], timeout=60)
-                f.add_done_callback(lambda fut, k=k, j=j: on_done(fut, k, j))
-                futures.append(f)
-            if verbose and j and j % int(10 / TICK) == 0:
-                seen = sum(len(b[2]) for b in watcher.blocks)
-                print(f"  t={j * TICK:4.0f}s offered {j * per_tick} accepted {stats['accepted']} committed {seen} "
-                      f"height {watcher.blocks[-1][0] if watcher.blocks else start_h}", file=sys.stderr, flush=True)
-        t_end = t_start + ticks * TICK
-        time.sleep(max(0.0, t_end - time.monotonic()))
-        node_cpu = [_cpu_s(n.proc.pid) - c for n, c in zip(net.nodes, cpu0)]
+        offer.run(watcher, start_h, verbose)
+        extra["node_cpu_s"] = [_cpu_s(n.proc.pid) - c for n, c in zip(net.nodes, cpu0)]
         met1 = _scrape(net.desc["nodes"][1]["metrics"])
-        # drain: until every accepted transaction is seen or DRAIN_S passes
-        deadline = time.monotonic() + DRAIN_S
-        while time.monotonic() < deadline:
-            done_calls = all(f.done() for f in futures)
-            seen = sum(len(b[2]) for b in watcher.blocks)
-            if done_calls and seen >= stats["accepted"]:
-                break
-            time.sleep(0.2)
-        t_drained = time.monotonic()
-        for p in profilers:
-            try:
-                p.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        mempools = []
-        for c in clients:
-            try:
-                mempools.append(c.status().mempool_size)
-            except Exception:
-                mempools.append(-1)
+        extra["drain_s"] = offer.drain(watcher)
+        _stop_profilers(profilers, wait=True)
+        extra["mempools_after"] = [_mempool_size(c) for c in clients]
+        extra["height_s"] = _mean(met0, met1, "esoc_consensus_height_seconds")
+        extra["exec_s"] = _mean(met0, met1, "esoc_block_execution_seconds")
     finally:
-        for p in profilers:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        _stop_profilers(profilers, wait=False)
         if watcher is not None:
             watcher.stop()
         for c in clients:
             c.close()
         _stop_all(net)
+    return _summary(plan, offer, _latencies(plan, signed, offer, watcher.blocks), extra)
 
-    # latency and throughput
-    send_time: dict[bytes, float] = {}
-    for k in range(nodes):
-        for j in range(ticks):
-            t = sent_at[k][j]
-            for raw_h in signed[k][j * per_node_tick:(j + 1) * per_node_tick]:
-                send_time[raw_h[1]] = t
-    lat = []
-    in_window = ok_in_window = 0
-    total_seen = 0
-    heights_in_window = []
-    for h, seen, hashes, codes, _ in watcher.blocks:
-        total_seen += len(hashes)
-        if t_start <= seen <= t_end:
-            heights_in_window.append((h, len(hashes)))
-        for tx_h, code in zip(hashes, codes):
-            st = send_time.get(tx_h)
-            if st is None:
-                continue
-            lat.append(seen - st)
-            if t_start <= seen <= t_end:
-                in_window += 1
-                ok_in_window += code == 0
-    dur = t_end - t_start
-    blocks = len(heights_in_window)
-    return {
-        "offered_rate": offered_rate, "seconds": dur, "offered": per_node * nodes, "accepted": stats["accepted"],
-        "rejected": stats["rejected"], "failed": stats["failed"], "reasons": stats["reasons"],
-        "committed_total": len(lat), "committed_in_window": in_window, "ok_in_window": ok_in_window,
-        "finalized_per_s": ok_in_window / dur, "p50": _pct(lat, 0.50), "p99": _pct(lat, 0.99),
-        "blocks_in_window": blocks, "txs_per_block": (in_window / blocks if blocks else 0.0),
-        "blocks_per_s": blocks / dur, "accounts": n_accounts, "sign_s": t_sign, "send_lag_max": lag_max,
-        "drain_s": t_drained - t_end, "mempools_after": mempools,
-        "max_block": max((n for _, n in heights_in_window), default=0),
-        "height_s": _mean(met0, met1, "esoc_consensus_height_seconds"),
-        "exec_s": _mean(met0, met1, "esoc_block_execution_seconds"),
-        "node_cpu_s": node_cpu, "node_cpu_ms_per_tx": sum(node_cpu) / max(1, in_window) * 1000,
-    }
+
+def _mempool_size(client) -> int:
+    try:
+        return client.status().mempool_size
+    except Exception:
+        return -1
 
 
 # ---------------------------------------------------------------------------

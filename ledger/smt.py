@@ -391,192 +391,238 @@ class SparseMerkleTree:
                 raise ValueError("a tree key is 32 bytes")
             if v is not None and (type(v) is not bytes or len(v) != 32):
                 raise ValueError("a tree value is a 32-byte hash or None")
-        keys = sorted(changes)
-        vals = [changes[k] for k in keys]
-        ints = [int.from_bytes(k, "big") for k in keys]
-        new: dict[bytes, bytes] = {}
-        get_node = self._get_node
-        leaf_copy = _leaf_copy
-        node_copy = _node_copy
-        EMPTY = EMPTY_ROOT
+        batch = _Batch(self._get_node, changes)
+        new_root, _ = batch.upd(root, 0, 0, len(batch.keys))
+        return new_root, batch.new
 
-        def fetch(h: bytes) -> bytes:
-            raw = get_node(h)
+
+# --------------------------------------------------------------------------
+# One batch update.  The walk is split at the seams of the algorithm (see
+# "Batch updates" above): ``upd`` splits the sorted changes at each internal
+# node; ``upd1`` takes one change down a path (``_descend``) and back up
+# (``_rise`` while a leaf or nothing may be lifted, ``_rehash`` above);
+# ``build``/``build_range`` make a new subtree from sorted keys.  Hot methods
+# bind what they use to locals first: an attribute read per node would cost
+# more than the hash.
+# --------------------------------------------------------------------------
+
+
+class _Batch:
+    """The state of one ``SparseMerkleTree.update``: the sorted changes and the new nodes."""
+
+    __slots__ = ("get_node", "keys", "vals", "ints", "new")
+
+    def __init__(self, get_node: Callable[[bytes], bytes | None], changes: Mapping[bytes, bytes | None]):
+        self.get_node = get_node
+        self.keys = sorted(changes)
+        self.vals = [changes[k] for k in self.keys]
+        self.ints = [int.from_bytes(k, "big") for k in self.keys]
+        self.new: dict[bytes, bytes] = {}
+
+    def fetch(self, h: bytes) -> bytes:
+        """A node by hash, from the store or from this batch's new nodes; raises if absent or malformed."""
+        raw = self.get_node(h)
+        if raw is None:
+            raw = self.new.get(h)
             if raw is None:
-                raw = new.get(h)
-                if raw is None:
-                    raise MissingNodeError(f"tree node {h.hex()} is not in the store")
-            if len(raw) != NODE_SIZE or raw[0] not in (LEAF, INTERNAL):
-                raise CorruptNodeError(f"tree node {h.hex()} is malformed ({len(raw)} bytes)")
-            return raw
+                raise MissingNodeError(f"tree node {h.hex()} is not in the store")
+        if len(raw) != NODE_SIZE or raw[0] not in (LEAF, INTERNAL):
+            raise CorruptNodeError(f"tree node {h.hex()} is malformed ({len(raw)} bytes)")
+        return raw
 
-        def build(depth: int, I: list, K: list, V: list, lo: int, hi: int) -> bytes:
-            """Hash of the canonical subtree at ``depth`` holding the sorted
-            entries ``lo:hi`` (all values present, all sharing ``depth`` bits)."""
-            if hi - lo == 1:
-                payload = K[lo] + V[lo]
-                h = leaf_copy().update(payload).digest()
-                new[h] = _LEAF_B + payload
-                return h
-            a = I[lo]
-            cpl = KEY_BITS - (a ^ I[hi - 1]).bit_length()  # first bit where they differ
-            shift = 255 - cpl
-            mid = bisect_left(I, ((a >> shift) | 1) << shift, lo, hi)
-            payload = build(cpl + 1, I, K, V, lo, mid) + build(cpl + 1, I, K, V, mid, hi)
+    def kind_of(self, h: bytes) -> int:
+        return _EMPTY_KIND if h == EMPTY_ROOT else self.fetch(h)[0]
+
+    def build(self, depth: int, I: list, K: list, V: list, lo: int, hi: int) -> bytes:
+        """Hash of the canonical subtree at ``depth`` holding the sorted
+        entries ``lo:hi`` (all values present, all sharing ``depth`` bits)."""
+        new = self.new
+        if hi - lo == 1:
+            payload = K[lo] + V[lo]
+            h = _leaf_copy().update(payload).digest()
+            new[h] = _LEAF_B + payload
+            return h
+        a = I[lo]
+        cpl = KEY_BITS - (a ^ I[hi - 1]).bit_length()  # first bit where they differ
+        shift = 255 - cpl
+        mid = bisect_left(I, ((a >> shift) | 1) << shift, lo, hi)
+        build = self.build
+        payload = build(cpl + 1, I, K, V, lo, mid) + build(cpl + 1, I, K, V, mid, hi)
+        node_copy = _node_copy
+        h = node_copy().update(payload).digest()
+        new[h] = _INT_B + payload
+        for d in range(cpl - 1, depth - 1, -1):  # the shared prefix: a chain
+            payload = (EMPTY_ROOT + h) if (a >> (255 - d)) & 1 else (h + EMPTY_ROOT)
             h = node_copy().update(payload).digest()
             new[h] = _INT_B + payload
-            for d in range(cpl - 1, depth - 1, -1):  # the shared prefix: a chain
-                payload = (EMPTY + h) if (a >> (255 - d)) & 1 else (h + EMPTY)
-                h = node_copy().update(payload).digest()
-                new[h] = _INT_B + payload
-            return h
+        return h
 
-        def build_range(depth: int, lo: int, hi: int, extra: tuple | None) -> tuple[bytes, int]:
-            """Build from the changes ``lo:hi`` that set a value, plus ``extra``
-            (an existing leaf as (int, key, value)), as (hash, kind)."""
-            I, K, V = [], [], []
-            for j in range(lo, hi):
-                if vals[j] is not None:
-                    I.append(ints[j])
-                    K.append(keys[j])
-                    V.append(vals[j])
-            if extra is not None:
-                p = bisect_left(I, extra[0])
-                I.insert(p, extra[0])
-                K.insert(p, extra[1])
-                V.insert(p, extra[2])
-            if not I:
-                return EMPTY, _EMPTY_KIND
-            return build(depth, I, K, V, 0, len(I)), (LEAF if len(I) == 1 else INTERNAL)
+    def build_range(self, depth: int, lo: int, hi: int, extra: tuple | None) -> tuple[bytes, int]:
+        """Build from the changes ``lo:hi`` that set a value, plus ``extra``
+        (an existing leaf as (int, key, value)), as (hash, kind)."""
+        ints, keys, vals = self.ints, self.keys, self.vals
+        I, K, V = [], [], []
+        for j in range(lo, hi):
+            if vals[j] is not None:
+                I.append(ints[j])
+                K.append(keys[j])
+                V.append(vals[j])
+        if extra is not None:
+            p = bisect_left(I, extra[0])
+            I.insert(p, extra[0])
+            K.insert(p, extra[1])
+            V.insert(p, extra[2])
+        if not I:
+            return EMPTY_ROOT, _EMPTY_KIND
+        return self.build(depth, I, K, V, 0, len(I)), (LEAF if len(I) == 1 else INTERNAL)
 
-        def kind_of(h: bytes) -> int:
-            return _EMPTY_KIND if h == EMPTY else fetch(h)[0]
+    def upd(self, h: bytes, depth: int, lo: int, hi: int) -> tuple[bytes, int]:
+        """The changes ``lo:hi`` (sorted, sharing ``depth`` bits) into the subtree ``h``: (hash, kind)."""
+        if hi - lo == 1:
+            return self.upd1(h, depth, lo)
+        if h == EMPTY_ROOT:
+            return self.build_range(depth, lo, hi, None)
+        raw = self.fetch(h)
+        ints = self.ints
+        if raw[0] == LEAF:
+            lk = raw[1:33]
+            li = int.from_bytes(lk, "big")
+            p = bisect_left(ints, li, lo, hi)
+            extra = None if (p < hi and ints[p] == li) else (li, lk, raw[33:65])
+            return self.build_range(depth, lo, hi, extra)
+        left = raw[1:33]
+        right = raw[33:65]
+        shift = 255 - depth
+        mid = bisect_left(ints, ((ints[lo] >> shift) | 1) << shift, lo, hi)
+        nl, kl = self.upd(left, depth + 1, lo, mid) if mid > lo else (left, -1)
+        nr, kr = self.upd(right, depth + 1, mid, hi) if mid < hi else (right, -1)
+        if nl == left and nr == right:
+            return h, INTERNAL
+        return self.join(nl, kl, nr, kr)
 
-        def upd1(h: bytes, depth: int, i: int) -> tuple[bytes, int]:
-            """One change (index ``i``) into the subtree ``h``: walk down, then
-            re-hash up, without recursion."""
-            ki = ints[i]
-            v = vals[i]
-            path: list = []  # sibling hashes from the top; the bits are the key's
-            push = path.append
-            cur = h
-            shift = 255 - depth
-            while True:
-                if cur == EMPTY:
-                    if v is None:  # deleting an absent key
-                        return h, (_EMPTY_KIND if not path else INTERNAL)
-                    payload = keys[i] + v
-                    nh = leaf_copy().update(payload).digest()
-                    new[nh] = _LEAF_B + payload
-                    kind = LEAF
-                    break
-                raw = get_node(cur)
-                if raw is None or len(raw) != NODE_SIZE:
-                    raw = fetch(cur)  # raises, unless the node is one of ours
-                t = raw[0]
-                if t == INTERNAL:
-                    if (ki >> shift) & 1:
-                        push(raw[1:33])
-                        cur = raw[33:65]
-                    else:
-                        push(raw[33:65])
-                        cur = raw[1:33]
-                    shift -= 1
-                    continue
-                if t != LEAF:
-                    fetch(cur)  # raises CorruptNodeError
-                d = 255 - shift
-                lk = raw[1:33]
-                if lk == keys[i]:
-                    if v is None:
-                        nh, kind = EMPTY, _EMPTY_KIND
-                    else:
-                        payload = lk + v
-                        nh = leaf_copy().update(payload).digest()
-                        if nh == cur:  # same value: nothing changes
-                            return h, (LEAF if not path else INTERNAL)
-                        new[nh] = _LEAF_B + payload
-                        kind = LEAF
-                elif v is None:  # deleting an absent key
-                    return h, (LEAF if not path else INTERNAL)
-                else:  # another key's leaf sits here: split into two leaves
-                    li = int.from_bytes(lk, "big")
-                    if li < ki:
-                        nh = build(d, [li, ki], [lk, keys[i]], [raw[33:65], v], 0, 2)
-                    else:
-                        nh = build(d, [ki, li], [keys[i], lk], [v, raw[33:65]], 0, 2)
-                    kind = INTERNAL
+    def join(self, nl: bytes, kl: int, nr: bytes, kr: int) -> tuple[bytes, int]:
+        """The parent of two new children (kind -1: not known yet), lifting a lone leaf."""
+        if nl == EMPTY_ROOT:
+            if nr == EMPTY_ROOT:
+                return EMPTY_ROOT, _EMPTY_KIND
+            if (kr if kr >= 0 else self.kind_of(nr)) == LEAF:
+                return nr, LEAF
+        elif nr == EMPTY_ROOT:
+            if (kl if kl >= 0 else self.kind_of(nl)) == LEAF:
+                return nl, LEAF
+        payload = nl + nr
+        nh = _node_copy().update(payload).digest()
+        self.new[nh] = _INT_B + payload
+        return nh, INTERNAL
+
+    def upd1(self, h: bytes, depth: int, i: int) -> tuple[bytes, int]:
+        """One change (index ``i``) into the subtree ``h``: walk down, then
+        re-hash up, without recursion."""
+        path: list = []  # sibling hashes from the top; the bits are the key's
+        nh, kind = self._descend(h, depth, i, path)
+        if kind < 0:  # nothing changes
+            return h, (-kind - 1 if not path else INTERNAL)
+        ki = self.ints[i]
+        shift = 256 - depth - len(path)  # the bit of the deepest step, plus one
+        j = len(path) - 1
+        if kind != INTERNAL:
+            nh, kind, j, shift = self._rise(nh, kind, path, j, ki, shift)
+        return self._rehash(nh, path, j, ki, shift), kind
+
+    def _descend(self, h: bytes, depth: int, i: int, path: list) -> tuple[bytes, int]:
+        """Walk change ``i`` down from ``h``, pushing siblings on ``path``;
+        return the new node where the path ends as (hash, kind), or
+        (``h``, -1 - kind of ``h``) when the change is a no-op."""
+        ki = self.ints[i]
+        v = self.vals[i]
+        key = self.keys[i]
+        get_node = self.get_node
+        new = self.new
+        push = path.append
+        cur = h
+        shift = 255 - depth
+        while True:
+            if cur == EMPTY_ROOT:
+                if v is None:  # deleting an absent key
+                    return h, -1 - _EMPTY_KIND
+                payload = key + v
+                nh = _leaf_copy().update(payload).digest()
+                new[nh] = _LEAF_B + payload
+                return nh, LEAF
+            raw = get_node(cur)
+            if raw is None or len(raw) != NODE_SIZE:
+                raw = self.fetch(cur)  # raises, unless the node is one of ours
+            t = raw[0]
+            if t != INTERNAL:
                 break
-            shift = 256 - depth - len(path)  # the bit of the deepest step, plus one
-            j = len(path) - 1
-            while kind != INTERNAL and j >= 0:  # a leaf, or nothing, may rise
-                sib = path[j]
-                j -= 1
-                bit = (ki >> shift) & 1
-                shift += 1
-                if sib == EMPTY:
-                    continue
-                if kind == _EMPTY_KIND and kind_of(sib) == LEAF:
-                    nh, kind = sib, LEAF
-                    continue
-                payload = (sib + nh) if bit else (nh + sib)
-                nh = node_copy().update(payload).digest()
-                new[nh] = _INT_B + payload
-                kind = INTERNAL
-            while j >= 0:
-                sib = path[j]
-                j -= 1
-                if (ki >> shift) & 1:
-                    payload = sib + nh
-                else:
-                    payload = nh + sib
-                shift += 1
-                nh = node_copy().update(payload).digest()
-                new[nh] = _INT_B + payload
-            return nh, kind
+            if (ki >> shift) & 1:
+                push(raw[1:33])
+                cur = raw[33:65]
+            else:
+                push(raw[33:65])
+                cur = raw[1:33]
+            shift -= 1
+        if t != LEAF:
+            self.fetch(cur)  # raises CorruptNodeError
+        return self._at_leaf(h, cur, raw, 255 - shift, i)
 
-        def upd(h: bytes, depth: int, lo: int, hi: int) -> tuple[bytes, int]:
-            if hi - lo == 1:
-                return upd1(h, depth, lo)
-            if h == EMPTY:
-                return build_range(depth, lo, hi, None)
-            raw = fetch(h)
-            if raw[0] == LEAF:
-                lk = raw[1:33]
-                li = int.from_bytes(lk, "big")
-                p = bisect_left(ints, li, lo, hi)
-                extra = None if (p < hi and ints[p] == li) else (li, lk, raw[33:65])
-                nh, kind = build_range(depth, lo, hi, extra)
-                return nh, kind
-            left = raw[1:33]
-            right = raw[33:65]
-            shift = 255 - depth
-            mid = bisect_left(ints, ((ints[lo] >> shift) | 1) << shift, lo, hi)
-            if mid > lo:
-                nl, kl = upd(left, depth + 1, lo, mid)
+    def _at_leaf(self, h: bytes, cur: bytes, raw: bytes, d: int, i: int) -> tuple[bytes, int]:
+        """Change ``i`` meets the leaf ``cur`` (bytes ``raw``) at depth ``d``."""
+        v = self.vals[i]
+        key = self.keys[i]
+        lk = raw[1:33]
+        if lk == key:
+            if v is None:
+                return EMPTY_ROOT, _EMPTY_KIND
+            payload = lk + v
+            nh = _leaf_copy().update(payload).digest()
+            if nh == cur:  # same value: nothing changes
+                return h, -1 - LEAF
+            self.new[nh] = _LEAF_B + payload
+            return nh, LEAF
+        if v is None:  # deleting an absent key
+            return h, -1 - LEAF
+        # another key's leaf sits here: split into two leaves
+        li = int.from_bytes(lk, "big")
+        ki = self.ints[i]
+        if li < ki:
+            return self.build(d, [li, ki], [lk, key], [raw[33:65], v], 0, 2), INTERNAL
+        return self.build(d, [ki, li], [key, lk], [v, raw[33:65]], 0, 2), INTERNAL
+
+    def _rise(self, nh: bytes, kind: int, path: list, j: int, ki: int, shift: int) -> tuple[bytes, int, int, int]:
+        """Climb while a leaf, or nothing, may be lifted past empty siblings."""
+        new = self.new
+        while kind != INTERNAL and j >= 0:
+            sib = path[j]
+            j -= 1
+            bit = (ki >> shift) & 1
+            shift += 1
+            if sib == EMPTY_ROOT:
+                continue
+            if kind == _EMPTY_KIND and self.kind_of(sib) == LEAF:
+                nh, kind = sib, LEAF
+                continue
+            payload = (sib + nh) if bit else (nh + sib)
+            nh = _node_copy().update(payload).digest()
+            new[nh] = _INT_B + payload
+            kind = INTERNAL
+        return nh, kind, j, shift
+
+    def _rehash(self, nh: bytes, path: list, j: int, ki: int, shift: int) -> bytes:
+        """Re-hash the rest of the path up to its top (siblings ``path[j::-1]``)."""
+        new = self.new
+        node_copy = _node_copy
+        while j >= 0:
+            sib = path[j]
+            j -= 1
+            if (ki >> shift) & 1:
+                payload = sib + nh
             else:
-                nl, kl = left, -1
-            if mid < hi:
-                nr, kr = upd(right, depth + 1, mid, hi)
-            else:
-                nr, kr = right, -1
-            if nl == left and nr == right:
-                return h, INTERNAL
-            if nl == EMPTY:
-                if nr == EMPTY:
-                    return EMPTY, _EMPTY_KIND
-                if (kr if kr >= 0 else kind_of(nr)) == LEAF:
-                    return nr, LEAF
-            elif nr == EMPTY:
-                if (kl if kl >= 0 else kind_of(nl)) == LEAF:
-                    return nl, LEAF
-            payload = nl + nr
+                payload = nh + sib
+            shift += 1
             nh = node_copy().update(payload).digest()
             new[nh] = _INT_B + payload
-            return nh, INTERNAL
-
-        new_root, _ = upd(root, 0, 0, len(keys))
-        return new_root, new
+        return nh
 
 
 class NodeCache:

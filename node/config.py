@@ -44,6 +44,12 @@ class NodeConfig:
     submit_rate_per_s: int = 20000  # per client address
     submit_burst: int = 40000
     log_level: str = "info"
+    # state sync (node/statesync.py): serve a snapshot every N heights (0 = none), keep the newest K;
+    # a fresh node with statesync_rpc (gRPC addresses) joins from their newest snapshot
+    snapshot_interval: int = 0
+    snapshot_keep: int = 2
+    statesync_rpc: list = dataclasses.field(default_factory=list)
+    statesync_trust_hash: str = ""  # hex block hash at the snapshot height, needed if validators changed
 
     @classmethod
     def load(cls, path: str) -> "NodeConfig":

@@ -400,6 +400,9 @@ def start_grpc_server(node, listen: str, trio_token, rate: int, burst: int, work
         ],
     )
     _add_node_service(server, NodeServicer(node, trio_token, rate, burst))
+    from .statesync import add_statesync_service
+
+    add_statesync_service(server, getattr(node, "snapshots", None))
     hs = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(hs, server)
     hs.set("", health_pb2.HealthCheckResponse.SERVING)

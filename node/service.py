@@ -27,6 +27,7 @@ from .grpc_api import start_grpc_server
 from chain.contract_host import LawQueries
 from chain.mempool import Rejected
 from .metrics import NodeMetrics
+from . import statesync
 
 log = logging.getLogger("esoc.node")
 
@@ -48,6 +49,7 @@ class Node:
             self.genesis = Genesis.from_json(f.read())
         self.chain_id = self.genesis.chain_id
         self.store = ChainStore(home.data_dir)
+        self.snapshots = statesync.serve_snapshots(self.store, home.data_dir, self.config, self.genesis)
         self.app = open_application(self.store, self.genesis)
         self.laws = LawQueries(self.app.contracts, self.store, self.genesis.genesis_time_ms)
         self.block_cond = threading.Condition()
@@ -109,6 +111,8 @@ class Node:
         m.round.set(self._round)
         with self.block_cond:
             self.block_cond.notify_all()
+        if self.snapshots is not None:
+            self.snapshots.maybe_take(block.height)
 
     # ---- running ---------------------------------------------------------------
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
