@@ -96,7 +96,7 @@ def store_supply(w: World) -> Supply:
 )
 @given(blocks)
 def test_supply_invariant_and_failed_txs_touch_only_their_nonce(plan):
-    run_plan(plan)
+    run_plan(plan)  # asserts the invariant after every block and every transaction's whole state diff
 
 
 def run_plan(plan) -> set[int]:
