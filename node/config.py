@@ -36,6 +36,8 @@ class NodeConfig:
     # 0: a proposer stamps its block with the wall clock.  > 0 (devnets and demos only): it
     # stamps last block time + this step, so laws that count months see simulated time pass
     block_time_step_ms: int = 0
+    # how far ahead of this node's clock a proposed block's time may be (else it prevotes nil)
+    block_time_drift_ms: int = 5000
     timeout_propose_ms: int = 2000  # consensus timeouts: init + round * delta, capped
     timeout_prevote_ms: int = 500
     timeout_precommit_ms: int = 500
