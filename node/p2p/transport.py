@@ -613,13 +613,17 @@ class PeerManager:
                 # other way): dial again only once that link is gone.
                 await self._wait_gone(known_key)
                 attempt = 0
+            started = trio.current_time()
             outcome = await self._dial_once(address, address.pubkey)
             if outcome.to_self:
                 log.warning("p2p: %s is this node's own address; not dialing it again", address)
                 return
             if outcome.peer is not None:
                 known_key = known_key or outcome.peer
-            if outcome.opened:
+            if outcome.opened and trio.current_time() - started >= cfg.stable_after:
+                # only a link that lasted resets the schedule: a peer that completes the
+                # handshake and then refuses us (not on its allow-list) is redialed ever
+                # more slowly, not twice a second
                 attempt = 0
             if known_key is not None and known_key in self._conns:
                 continue  # wait for that link to go instead of sleeping

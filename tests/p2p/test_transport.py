@@ -431,3 +431,29 @@ def test_a_peer_that_resets_its_connection_drops_only_that_peer():
                 nursery.cancel_scope.cancel()
 
     run(main)
+
+
+def test_a_peer_that_refuses_us_is_redialed_with_growing_backoff():
+    """Issue 14 fault 12: a full node not on a validator's allow-list redialed it at once
+    after each refusal (the handshake had completed on its side, which reset the
+    backoff): 572 refusal lines in 18 s.  Now the attempts in a window are bounded by
+    the backoff schedule."""
+    from node.p2p import AllowList
+
+    async def main():
+        config = fast_config(backoff_base=0.5, backoff_cap=30.0)
+        async with trio.open_nursery() as nursery:
+            validator, _ = await start_node(nursery, 0, config=config)
+            validator._authorize = AllowList([KEYS[0].public])  # the newcomer is not on its list
+            newcomer, _ = await start_node(nursery, 1, config=config)
+            newcomer.add_peer(PeerAddress("127.0.0.1", validator.listen_port, KEYS[0].public))
+            await trio.sleep(60)  # a virtual minute
+            dials = newcomer.statistics().dials
+            refused = [r for _, r in validator.recent_disconnects() if "not authorized" in r]
+            # 0.25-0.5, 0.5-1, 1-2, 2-4, 4-8, 8-16, then 15-30 s each: at most 9 in a minute
+            assert 4 <= dials <= 9, dials
+            assert len(refused) == validator.statistics().handshake_failures <= 9
+            assert validator.peers() == [] and newcomer.peers() == []
+            nursery.cancel_scope.cancel()
+
+    run(main, mock=True)
