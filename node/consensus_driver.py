@@ -117,6 +117,7 @@ class ConsensusDriver:
         self.last_progress = time.monotonic()
         self.height_started = time.monotonic()
         self.p2p = None
+        self.authorize: AllowList | None = None
         self.nursery = None
         self.metrics = getattr(node, "metrics", None)
         self.clock_ms = lambda: int(time.time() * 1000)  # the wall clock (tests put their own)
@@ -158,7 +159,7 @@ class ConsensusDriver:
         cfg = self.node.config
         host, _, port = cfg.p2p_listen.rpartition(":")
         extra = [bytes.fromhex(k) for k in cfg.allow_peers]
-        authorize = AllowList(lambda: [v.pubkey for v in self.app.valset().validators], extra=extra)
+        authorize = self.authorize = AllowList(lambda: [v.pubkey for v in self.app.valset().validators], extra=extra)
         peers = [PeerAddress.parse(p) for p in cfg.peers]
         async with trio.open_nursery() as nursery:
             self.nursery = nursery
@@ -180,6 +181,30 @@ class ConsensusDriver:
             task_status.started()
             async for event in self.inbox:
                 await self._step(event)
+
+    def apply_peer_config(self, cfg) -> None:
+        """Apply a reloaded config's ``allow_peers`` and ``peers`` (SIGHUP; see docs/operations.md).
+
+        Peers no longer allowed are disconnected; addresses added are dialed and
+        addresses removed no longer are; every configured peer not connected is
+        redialed at once rather than at the end of its backoff (a peer that refused
+        this node may have just added it to its own allow-list).
+        """
+        if self.p2p is None or self.authorize is None:
+            return
+        self.authorize.extra = frozenset(bytes.fromhex(k) for k in cfg.allow_peers)
+        dropped = self.p2p.reauthorize()
+        want = [PeerAddress.parse(p) for p in cfg.peers]
+        have = self.p2p.dialed()
+        removed = [a for a in have if a not in want]
+        added = [a for a in want if a not in have]
+        for a in removed:
+            self.p2p.remove_peer(a)
+        for a in added:
+            self.p2p.add_peer(a)
+        self.p2p.redial_now()
+        log.info("config reload: %d keys in allow_peers (%d peers dropped), peers: %d added, %d removed",
+                 len(self.authorize.extra), len(dropped), len(added), len(removed))
 
     async def _restore(self) -> None:
         events = self.wal.events_to_replay()

@@ -189,7 +189,7 @@ class PeerManager:
     Public: ``node_id``, ``listen_port``, :meth:`peers`, :meth:`is_connected`,
     :meth:`send`, :meth:`broadcast`, :meth:`gossip`, :meth:`disconnect`,
     :meth:`reauthorize`,
-    :meth:`add_peer`, :meth:`peer_info`, :meth:`wait_peers`,
+    :meth:`add_peer`, :meth:`remove_peer`, :meth:`dialed`, :meth:`redial_now`, :meth:`peer_info`, :meth:`wait_peers`,
     :meth:`wait_connected`, :meth:`wait_until`, :meth:`statistics`,
     :meth:`recent_disconnects`.
     """
@@ -225,6 +225,8 @@ class PeerManager:
         self._disconnects: deque[tuple[str, str]] = deque(maxlen=200)
         self._nursery: trio.Nursery | None = None
         self._orphans: dict[bytes, tuple[float, list[bytes]]] = {}
+        self._dialing: dict[PeerAddress, trio.CancelScope] = {}  # one dial loop per configured address
+        self._redial = trio.Event()  # set: every dial loop waiting out its backoff dials now
 
     # ---- what the node uses ---------------------------------------------
 
@@ -284,12 +286,34 @@ class PeerManager:
         return dropped
 
     def add_peer(self, address: PeerAddress | str) -> None:
-        """Start dialing ``address`` (and redialing it whenever the link drops)."""
+        """Start dialing ``address`` (and redialing it whenever the link drops); once per address."""
         if isinstance(address, str):
             address = PeerAddress.parse(address)
         if self._nursery is None:
             raise RuntimeError("add_peer is for a running PeerManager (see serve_p2p)")
-        self._nursery.start_soon(self._dial_loop, address)
+        if address in self._dialing:
+            return
+        scope = self._dialing[address] = trio.CancelScope()
+        self._nursery.start_soon(self._dial_loop, address, scope)
+
+    def remove_peer(self, address: PeerAddress | str) -> bool:
+        """Stop dialing ``address``; a link this node dialed to it is closed.  False if not dialed."""
+        if isinstance(address, str):
+            address = PeerAddress.parse(address)
+        scope = self._dialing.pop(address, None)
+        if scope is None:
+            return False
+        scope.cancel()
+        return True
+
+    def dialed(self) -> list[PeerAddress]:
+        """The addresses this node dials (``add_peer``), in the order added."""
+        return list(self._dialing)
+
+    def redial_now(self) -> None:
+        """Every dial loop waiting out its backoff dials at once (after a config reload)."""
+        self._redial.set()
+        self._redial = trio.Event()
 
     async def wait_peers(self, count: int) -> None:
         """Return once at least ``count`` peers are connected."""
@@ -603,7 +627,15 @@ class PeerManager:
 
     # ---- internals: dialing ---------------------------------------------
 
-    async def _dial_loop(self, address: PeerAddress) -> None:
+    async def _dial_loop(self, address: PeerAddress, scope: trio.CancelScope) -> None:
+        try:
+            with scope:
+                await self._dial_forever(address)
+        finally:
+            if self._dialing.get(address) is scope:
+                del self._dialing[address]
+
+    async def _dial_forever(self, address: PeerAddress) -> None:
         cfg = self.config
         attempt = 0
         known_key = address.pubkey  # configured, or learned from the first handshake
@@ -627,7 +659,9 @@ class PeerManager:
                 attempt = 0
             if known_key is not None and known_key in self._conns:
                 continue  # wait for that link to go instead of sleeping
-            await trio.sleep(backoff_delay(attempt, cfg.backoff_base, cfg.backoff_cap, self._rng))
+            redial = self._redial
+            with trio.move_on_after(backoff_delay(attempt, cfg.backoff_base, cfg.backoff_cap, self._rng)):
+                await redial.wait()
             attempt += 1
 
     async def _dial_once(self, address: PeerAddress, expected: bytes | None) -> _Outcome:
