@@ -8,6 +8,12 @@ state and the block, so every node computes the same receipts and root.
 
 A proposer executes the block it builds once; the result is cached by block
 hash, so committing its own block does not execute it again.
+
+Block time: each block's ``time_ms`` is above its predecessor's and at most
+:data:`MAX_BLOCK_TIME_MS`.  Both checks are deterministic, so a block synced
+years later is judged as it was when decided.  How far a *proposed* block
+may run ahead of the wall clock is judged by the consensus driver, which has
+a clock (``node/consensus_driver.py``); this module has none.
 """
 
 from __future__ import annotations
@@ -32,6 +38,12 @@ from .genesis import Genesis
 from .mempool import Mempool
 
 APP_VERSION = 1
+
+# The last millisecond of the year 9999 (UTC): no block time is later.  Far beyond any
+# honest clock, within what every encoder, JSON reader and law's arithmetic takes
+# (< 2^53), so a byzantine proposer cannot stamp a time (2^64 - 1) past which no next
+# block can be built or encoded.
+MAX_BLOCK_TIME_MS = 253_402_300_799_999
 
 
 VALSET = ("valset",)  # the consensus ValidatorSet (with proposer priorities) of the next block
@@ -183,6 +195,9 @@ class Application:
         """
         height = self.height + 1
         time_ms = max(time_ms, self.last_time_ms() + 1)
+        if time_ms > MAX_BLOCK_TIME_MS:
+            raise InvalidBlock(f"cannot build block {height}: time {time_ms} ms is past the last block time "
+                               f"{MAX_BLOCK_TIME_MS} ms")
         candidates = self.mempool.reap(self.max_block_txs, self.max_block_bytes)
         fields = {"height": height, "time_ms": time_ms, "proposer": proposer}
         receipts, encoded, included, diff, vals, next_vals = self._execute(fields, candidates, self.mempool.is_verified, building=True, evidence=tuple(evidence),
@@ -222,6 +237,8 @@ class Application:
             raise InvalidBlock("block does not extend the last committed block")
         if hd.time_ms <= self.last_time_ms():
             raise InvalidBlock("block time does not increase")
+        if hd.time_ms > MAX_BLOCK_TIME_MS:
+            raise InvalidBlock(f"block time {hd.time_ms} ms is past the last block time {MAX_BLOCK_TIME_MS} ms")
         if hd.txs_root != txs_root(block.txs):
             raise InvalidBlock("transactions root does not match")
         if hd.last_commit_hash != commit_hash(block.last_commit):
@@ -271,4 +288,4 @@ def open_application(store: ChainStore, genesis: Genesis) -> Application:
     return Application(store, genesis, Laws({law.name: law.source for law in genesis.laws}))
 
 
-__all__ = ["Application", "Executed", "InvalidBlock", "open_application", "validators_hash"]
+__all__ = ["Application", "Executed", "InvalidBlock", "MAX_BLOCK_TIME_MS", "open_application", "validators_hash"]

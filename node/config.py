@@ -6,6 +6,10 @@
     HOME/genesis.json    the chain's genesis document
     HOME/node_key.json   this node's Ed25519 key (validator and p2p identity)
     HOME/data/           LevelDB (chain), signer state, consensus WAL
+    HOME/node.log        the node's log (``log_file``), rotated
+
+Most settings are read at start.  ``peers`` and ``allow_peers`` are read again
+when the node gets SIGHUP (:data:`RELOADABLE`); see docs/operations.md.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ class ConfigError(Exception):
     pass
 
 
+RELOADABLE = ("peers", "allow_peers")  # applied on SIGHUP without a restart
+
+
 @dataclasses.dataclass
 class NodeConfig:
     moniker: str = "node"
@@ -36,14 +43,25 @@ class NodeConfig:
     # 0: a proposer stamps its block with the wall clock.  > 0 (devnets and demos only): it
     # stamps last block time + this step, so laws that count months see simulated time pass
     block_time_step_ms: int = 0
+    # how far ahead of this node's clock a proposed block's time may be (else it prevotes nil)
+    block_time_drift_ms: int = 5000
     timeout_propose_ms: int = 2000  # consensus timeouts: init + round * delta, capped
     timeout_prevote_ms: int = 500
     timeout_precommit_ms: int = 500
     timeout_delta_ms: int = 500
     timeout_max_ms: int = 30000
-    submit_rate_per_s: int = 20000  # per client address
+    submit_rate_per_s: int = 20000  # per client: its certificate under mutual TLS, else its address
     submit_burst: int = 40000
     log_level: str = "info"
+    log_format: str = "text"  # "text" or "json" (one JSON object per line)
+    log_file: str = "node.log"  # relative to HOME; "" = stderr only
+    # gRPC over TLS: both files (PEM; relative to HOME) or neither (plaintext: bind to loopback)
+    tls_cert: str = ""
+    tls_key: str = ""
+    # mutual TLS: clients must present a certificate signed by a CA in this bundle (PEM) ...
+    tls_client_ca: str = ""
+    # ... and, if this list is not empty, one whose SHA-256 fingerprint (hex) is listed
+    tls_client_allow: list = dataclasses.field(default_factory=list)
     # state sync (node/statesync.py): serve a snapshot every N heights (0 = none), keep the newest K;
     # a fresh node with statesync_rpc (gRPC addresses) joins from their newest snapshot
     snapshot_interval: int = 0
@@ -65,9 +83,53 @@ class NodeConfig:
         if unknown:
             raise ConfigError(f"{path}: unknown setting {unknown[0]!r}")
         try:
-            return cls(**doc)
+            cfg = cls(**doc)
         except TypeError as e:
             raise ConfigError(f"{path}: {e}") from None
+        try:
+            cfg.validate()
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+        return cfg
+
+    def validate(self) -> None:
+        """Refuse settings the node could not run with, naming the first one."""
+        from .p2p import PeerAddress
+
+        ints = ("block_interval_ms", "block_time_step_ms", "block_time_drift_ms", "timeout_propose_ms",
+                "timeout_prevote_ms", "timeout_precommit_ms", "timeout_delta_ms", "timeout_max_ms",
+                "submit_rate_per_s", "submit_burst")
+        for name in ints:
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ConfigError(f"{name} must be a whole number >= 0, not {v!r}")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"log_format must be \"text\" or \"json\", not {self.log_format!r}")
+        for name in ("peers", "allow_peers", "tls_client_allow"):
+            if not isinstance(getattr(self, name), list):
+                raise ConfigError(f"{name} must be a list")
+        for p in self.peers:
+            try:
+                PeerAddress.parse(p)
+            except (ValueError, TypeError) as e:
+                raise ConfigError(f"peers: {p!r}: {e}") from None
+        for name, size in (("allow_peers", 32), ("tls_client_allow", 32)):
+            for k in getattr(self, name):
+                try:
+                    ok = len(bytes.fromhex(k)) == size
+                except (ValueError, TypeError):
+                    ok = False
+                if not ok:
+                    raise ConfigError(f"{name}: {k!r} is not {2 * size} hex digits")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("tls_cert and tls_key go together (both, or neither)")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ConfigError("tls_client_ca (mutual TLS) needs tls_cert and tls_key")
+        if self.tls_client_allow and not self.tls_client_ca:
+            raise ConfigError("tls_client_allow needs tls_client_ca (the CA that signs the clients' certificates)")
+
+    def tls_fingerprints(self) -> frozenset[bytes]:
+        return frozenset(bytes.fromhex(k) for k in self.tls_client_allow)
 
     def save(self, path: str) -> None:
         with open(path, "wb") as f:
@@ -93,6 +155,10 @@ class Home:
     @property
     def data_dir(self) -> str:
         return os.path.join(self.path, "data")
+
+    def file(self, name: str) -> str:
+        """A path from the config: absolute as given, else relative to HOME."""
+        return name if os.path.isabs(name) else os.path.join(self.path, name)
 
     def exists(self) -> bool:
         return os.path.exists(self.config_file)

@@ -117,8 +117,10 @@ class ConsensusDriver:
         self.last_progress = time.monotonic()
         self.height_started = time.monotonic()
         self.p2p = None
+        self.authorize: AllowList | None = None
         self.nursery = None
         self.metrics = getattr(node, "metrics", None)
+        self.clock_ms = lambda: int(time.time() * 1000)  # the wall clock (tests put their own)
 
     # ------------------------------------------------------------------
     def _block_id(self, raw: bytes) -> bytes:
@@ -157,7 +159,7 @@ class ConsensusDriver:
         cfg = self.node.config
         host, _, port = cfg.p2p_listen.rpartition(":")
         extra = [bytes.fromhex(k) for k in cfg.allow_peers]
-        authorize = AllowList(lambda: [v.pubkey for v in self.app.valset().validators], extra=extra)
+        authorize = self.authorize = AllowList(lambda: [v.pubkey for v in self.app.valset().validators], extra=extra)
         peers = [PeerAddress.parse(p) for p in cfg.peers]
         async with trio.open_nursery() as nursery:
             self.nursery = nursery
@@ -179,6 +181,30 @@ class ConsensusDriver:
             task_status.started()
             async for event in self.inbox:
                 await self._step(event)
+
+    def apply_peer_config(self, cfg) -> None:
+        """Apply a reloaded config's ``allow_peers`` and ``peers`` (SIGHUP; see docs/operations.md).
+
+        Peers no longer allowed are disconnected; addresses added are dialed and
+        addresses removed no longer are; every configured peer not connected is
+        redialed at once rather than at the end of its backoff (a peer that refused
+        this node may have just added it to its own allow-list).
+        """
+        if self.p2p is None or self.authorize is None:
+            return
+        self.authorize.extra = frozenset(bytes.fromhex(k) for k in cfg.allow_peers)
+        dropped = self.p2p.reauthorize()
+        want = [PeerAddress.parse(p) for p in cfg.peers]
+        have = self.p2p.dialed()
+        removed = [a for a in have if a not in want]
+        added = [a for a in want if a not in have]
+        for a in removed:
+            self.p2p.remove_peer(a)
+        for a in added:
+            self.p2p.add_peer(a)
+        self.p2p.redial_now()
+        log.info("config reload: %d keys in allow_peers (%d peers dropped), peers: %d added, %d removed",
+                 len(self.authorize.extra), len(dropped), len(added), len(removed))
 
     async def _restore(self) -> None:
         events = self.wal.events_to_replay()
@@ -287,21 +313,50 @@ class ConsensusDriver:
         return self.store.commit(h) if h else None
 
     def _build(self, height: int) -> bytes | None:
+        """The block this node proposes at ``height``, or None: never raises.
+
+        A block that cannot be built (whatever the reason) is logged and nothing is
+        proposed: the round's propose timeout passes and the next proposer tries.
+        """
         if height != self.app.height + 1:
             return None
-        evidence = tuple(ev.to_obj() for ev in self._pending_evidence())
-        t0 = time.monotonic()
-        step = self.node.config.block_time_step_ms
-        now_ms = self.app.last_time_ms() + step if step > 0 else int(time.time() * 1000)
-        ex = self.app.build_block(now_ms, self.node.pubkey, self._last_commit(), evidence)
+        try:
+            evidence = tuple(ev.to_obj() for ev in self._pending_evidence())
+            t0 = time.monotonic()
+            step = self.node.config.block_time_step_ms
+            now_ms = self.app.last_time_ms() + step if step > 0 else self.clock_ms()
+            ex = self.app.build_block(now_ms, self.node.pubkey, self._last_commit(), evidence)
+        except Exception as e:  # noqa: BLE001 - a proposer that cannot build proposes nothing, it does not stop
+            log.error("cannot build block %d: %s: %s; proposing nothing this round", height, type(e).__name__, e,
+                      exc_info=not isinstance(e, InvalidBlock))
+            return None
         log.debug("built block %d with %d txs in %.3fs", height, len(ex.block.txs), time.monotonic() - t0)
         return ex.raw
+
+    def latest_block_time_ms(self) -> int:
+        """The latest time a proposed block may carry: this node's clock plus the drift allowance.
+
+        As CometBFT's proposer-based timestamps bound a proposal by ``localtime +
+        PRECISION``: a proposer more than ``block_time_drift_ms`` ahead of this node's
+        clock is refused (prevote nil).  With a simulated clock (``block_time_step_ms``)
+        the bound is the last block time plus the step, or the clock if later.  Only
+        proposals are judged so; a decided block (sync, WAL replay) is not.
+        """
+        cfg = self.node.config
+        now = self.clock_ms()
+        if cfg.block_time_step_ms > 0:
+            now = max(now, self.app.last_time_ms() + cfg.block_time_step_ms)
+        return now + cfg.block_time_drift_ms
 
     def _validate(self, height: int, raw: bytes) -> bool:
         try:
             blk = Block.decode(raw)
             if height != self.app.height + 1 or blk.height != height:
                 raise InvalidBlock(f"block for height {blk.height}, expected {self.app.height + 1}")
+            t, drift, latest = blk.header.time_ms, self.node.config.block_time_drift_ms, self.latest_block_time_ms()
+            if t > latest:
+                raise InvalidBlock(f"block time {t} ms is {t - (latest - drift)} ms ahead of this node's clock, more than "
+                                   f"the {drift} ms allowed (block_time_drift_ms); check the proposer's clock and this one's")
             self._check_last_commit(blk)
             seen = set()
             for ev in blk.evidence:

@@ -11,11 +11,24 @@ Every malformed request gets INVALID_ARGUMENT with a one-line reason; a
 flooding client gets RESOURCE_EXHAUSTED from a per-client token bucket; no
 handler lets an exception escape (gRPC would turn it into UNKNOWN and log a
 traceback).
+
+Transport security (:class:`ServerTls`): plaintext by default (bind to
+loopback), TLS with ``tls_cert``/``tls_key``, mutual TLS with
+``tls_client_ca`` (the TLS layer refuses a client without a certificate that
+CA signed) and optionally ``tls_client_allow``, the SHA-256 fingerprints of
+the client certificates admitted to the Node service (others get
+PERMISSION_DENIED naming their fingerprint).  A client is identified by its
+certificate's fingerprint when it presented one, else by its address; the
+submit rate limit is kept per identity, so clients behind one proxy or NAT
+with their own certificates do not share a budget.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
+import ssl
 import threading
 import time
 from concurrent import futures
@@ -62,10 +75,75 @@ class TokenBucket:
             return True
 
 
+def cert_fingerprint(pem: bytes | str) -> bytes:
+    """SHA-256 of a certificate's DER encoding (what ``openssl x509 -fingerprint -sha256`` prints)."""
+    text = pem.decode() if isinstance(pem, bytes) else pem
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(text)).digest()
+
+
+def _peer_cert_fingerprint(context) -> bytes | None:
+    try:
+        certs = context.auth_context().get("x509_pem_cert")
+    except Exception:  # noqa: BLE001 - no auth context: a plaintext connection
+        return None
+    if not certs:
+        return None
+    try:
+        return cert_fingerprint(certs[0])
+    except ValueError:
+        return None
+
+
 def _client(context) -> str:
+    """The identity the rate limit is kept for: the client certificate, else the address."""
+    fp = _peer_cert_fingerprint(context)
+    if fp is not None:
+        return "cert:" + fp.hex()
     peer = context.peer() or ""
     # "ipv4:127.0.0.1:5555" -> "ipv4:127.0.0.1"
     return peer.rsplit(":", 1)[0]
+
+
+@dataclasses.dataclass
+class ServerTls:
+    """The gRPC server's TLS material (PEM bytes) and client allow-list."""
+
+    cert: bytes
+    key: bytes
+    client_ca: bytes | None = None  # set: mutual TLS, a client certificate is required
+    allow: frozenset = frozenset()  # client certificate fingerprints; empty: any the CA signed
+
+    @classmethod
+    def from_config(cls, cfg, home) -> "ServerTls | None":
+        """From a NodeConfig (``tls_*`` keys); None when TLS is off.  Raises OSError naming a missing file."""
+        if not cfg.tls_cert:
+            return None
+
+        def read(name: str) -> bytes:
+            path = home.file(name)
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except OSError as e:
+                raise OSError(f"cannot read {path}: {e.strerror or e}") from None
+
+        try:  # the certificate, the key and that they match, checked now rather than by a silent gRPC
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(home.file(cfg.tls_cert),
+                                                                                home.file(cfg.tls_key))
+        except (OSError, ssl.SSLError) as e:
+            raise OSError(f"tls_cert {home.file(cfg.tls_cert)} / tls_key {home.file(cfg.tls_key)}: "
+                          f"{getattr(e, 'strerror', None) or e}") from None
+        if cfg.tls_client_ca:
+            try:
+                ssl.create_default_context(cafile=home.file(cfg.tls_client_ca))
+            except (OSError, ssl.SSLError) as e:
+                raise OSError(f"tls_client_ca {home.file(cfg.tls_client_ca)}: {getattr(e, 'strerror', None) or e}") from None
+        return cls(read(cfg.tls_cert), read(cfg.tls_key), read(cfg.tls_client_ca) if cfg.tls_client_ca else None,
+                   cfg.tls_fingerprints())
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials([(self.key, self.cert)], root_certificates=self.client_ca,
+                                           require_client_auth=self.client_ca is not None)
 
 
 class Malformed:
@@ -108,10 +186,23 @@ def guarded(fn):
 
 
 class NodeServicer(pbg.NodeServicer):
-    def __init__(self, node, trio_token, rate: int = 20000, burst: int = 40000):
+    def __init__(self, node, trio_token, rate: int = 20000, burst: int = 40000, allow: frozenset = frozenset()):
         self.node = node
         self.token = trio_token
         self.bucket = TokenBucket(rate, burst)
+        self.allow = allow  # client certificate fingerprints admitted (empty: no allow-list); replaced on reload
+
+    def refused(self, context) -> str | None:
+        """Why this client may not use the service, or None."""
+        allow = self.allow
+        if not allow:
+            return None
+        fp = _peer_cert_fingerprint(context)
+        if fp is None:
+            return "this node admits only clients with a listed certificate (tls_client_allow)"
+        if fp not in allow:
+            return f"client certificate {fp.hex()} is not on this node's allow-list (tls_client_allow)"
+        return None
 
     # ---- writes -----------------------------------------------------------
     def _prepare(self, raw: bytes):
@@ -370,6 +461,28 @@ class NodeServicer(pbg.NodeServicer):
         return laws
 
 
+def _admitted(servicer: NodeServicer, behaviour, streaming: bool):
+    """``behaviour`` behind the client-certificate allow-list (PERMISSION_DENIED with the reason)."""
+    if streaming:
+        @functools.wraps(behaviour)
+        def stream(request, context):
+            why = servicer.refused(context)
+            if why is not None:
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
+            yield from behaviour(request, context)
+
+        return stream
+
+    @functools.wraps(behaviour)
+    def unary(request, context):
+        why = servicer.refused(context)
+        if why is not None:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
+        return behaviour(request, context)
+
+    return unary
+
+
 def _add_node_service(server: grpc.Server, servicer: NodeServicer) -> None:
     """Register the Node service like the generated code does, with safe deserializers."""
     service = pb.DESCRIPTOR.services_by_name["Node"]
@@ -383,13 +496,16 @@ def _add_node_service(server: grpc.Server, servicer: NodeServicer) -> None:
             (True, False): grpc.stream_unary_rpc_method_handler,
             (True, True): grpc.stream_stream_rpc_method_handler,
         }[(m.client_streaming, m.server_streaming)]
-        handlers[m.name] = kind(getattr(servicer, m.name), request_deserializer=_safe(req_cls.FromString),
+        behaviour = _admitted(servicer, getattr(servicer, m.name), m.server_streaming)
+        handlers[m.name] = kind(behaviour, request_deserializer=_safe(req_cls.FromString),
                                 response_serializer=resp_cls.SerializeToString)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
     server.add_registered_method_handlers(service.full_name, handlers)
 
 
-def start_grpc_server(node, listen: str, trio_token, rate: int, burst: int, workers: int = 16) -> grpc.Server:
+def start_grpc_server(node, listen: str, trio_token, rate: int, burst: int, workers: int = 16,
+                      tls: ServerTls | None = None) -> tuple[grpc.Server, NodeServicer]:
+    """Serve the Node, health and reflection services on ``listen``; TLS when ``tls`` is given."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
         maximum_concurrent_rpcs=256,
@@ -399,7 +515,8 @@ def start_grpc_server(node, listen: str, trio_token, rate: int, burst: int, work
             ("grpc.so_reuseport", 0),
         ],
     )
-    _add_node_service(server, NodeServicer(node, trio_token, rate, burst))
+    servicer = NodeServicer(node, trio_token, rate, burst, allow=tls.allow if tls else frozenset())
+    _add_node_service(server, servicer)
     from .statesync import add_statesync_service
 
     add_statesync_service(server, getattr(node, "snapshots", None))
@@ -410,10 +527,10 @@ def start_grpc_server(node, listen: str, trio_token, rate: int, burst: int, work
     names = (pb.DESCRIPTOR.services_by_name["Node"].full_name, health.SERVICE_NAME, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
     try:
-        port = server.add_insecure_port(listen)
+        port = server.add_secure_port(listen, tls.credentials()) if tls else server.add_insecure_port(listen)
     except RuntimeError:
         port = 0
     if port == 0:
         raise OSError(f"cannot listen for gRPC on {listen} (address in use or not available)")
     server.start()
-    return server
+    return server, servicer

@@ -10,6 +10,7 @@ follows the chain as a full node and serves reads.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
@@ -21,9 +22,10 @@ from ledger.store import ChainStore
 from ledger.tx import SignedTx
 
 from chain.app import open_application
-from .config import Home, NodeConfig
+from .config import RELOADABLE, ConfigError, Home, NodeConfig
 from chain.genesis import Genesis
-from .grpc_api import start_grpc_server
+from .grpc_api import ServerTls, start_grpc_server
+from .logs import log_file_path
 from chain.contract_host import LawQueries
 from chain.mempool import Rejected
 from .metrics import NodeMetrics
@@ -32,11 +34,10 @@ from . import statesync
 log = logging.getLogger("esoc.node")
 
 
-def setup_logging(level: str = "info") -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+def setup_logging(level: str = "info", fmt: str = "text", file: str | None = None) -> None:
+    from .logs import setup_logging as setup
+
+    setup(level, fmt, file)
 
 
 class Node:
@@ -48,6 +49,11 @@ class Node:
         with open(home.genesis_file) as f:
             self.genesis = Genesis.from_json(f.read())
         self.chain_id = self.genesis.chain_id
+        try:
+            self.tls = ServerTls.from_config(self.config, home)
+        except OSError as e:
+            raise ConfigError(str(e)) from None
+        self.grpc_servicer = None
         self.store = ChainStore(home.data_dir)
         self.snapshots = statesync.serve_snapshots(self.store, home.data_dir, self.config, self.genesis)
         self.app = open_application(self.store, self.genesis)
@@ -117,11 +123,13 @@ class Node:
     # ---- running ---------------------------------------------------------------
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
         token = trio.lowlevel.current_trio_token()
-        server = start_grpc_server(self, self.config.grpc_listen, token, self.config.submit_rate_per_s, self.config.submit_burst)
+        server, self.grpc_servicer = start_grpc_server(self, self.config.grpc_listen, token, self.config.submit_rate_per_s,
+                                                       self.config.submit_burst, tls=self.tls)
         if self.config.metrics_listen:
             self.metrics.serve(self.config.metrics_listen)
-        log.info("grpc listening on %s chain=%s height=%d validator=%s", self.config.grpc_listen, self.chain_id,
-                 self.app.height, self.is_validator())
+        security = "plaintext" if self.tls is None else ("mutual TLS" if self.tls.client_ca else "TLS")
+        log.info("grpc listening on %s (%s) chain=%s height=%d validator=%s", self.config.grpc_listen, security,
+                 self.chain_id, self.app.height, self.is_validator())
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch_signals, nursery.cancel_scope)
@@ -138,11 +146,42 @@ class Node:
             log.info("stopped")
 
     async def _watch_signals(self, cancel_scope) -> None:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
             async for sig in signals:
+                if sig == signal.SIGHUP:
+                    self.reload_config()
+                    continue
                 log.info("received %s, stopping", signal.Signals(sig).name)
                 cancel_scope.cancel()
                 return
+
+    def reload_config(self) -> bool:
+        """Re-read HOME/config.toml and apply ``peers``, ``allow_peers`` and ``tls_client_allow``.
+
+        A config that does not load or validate changes nothing (logged); other
+        changed settings are named in a warning: they take effect at the next start.
+        """
+        try:
+            new = NodeConfig.load(self.home.config_file)
+        except ConfigError as e:
+            log.error("config reload refused, keeping the running settings: %s", e)
+            return False
+        old = self.config
+        if self.driver is not None:
+            self.driver.apply_peer_config(new)
+        old.peers, old.allow_peers = list(new.peers), list(new.allow_peers)
+        if self.grpc_servicer is not None and self.tls is not None and self.tls.client_ca is not None:
+            if new.tls_client_allow != old.tls_client_allow:
+                self.grpc_servicer.allow = new.tls_fingerprints()
+                log.info("config reload: tls_client_allow now lists %d certificates", len(new.tls_client_allow))
+            old.tls_client_allow = list(new.tls_client_allow)
+        live = set(RELOADABLE) | {"tls_client_allow"}
+        later = [f.name for f in dataclasses.fields(NodeConfig)
+                 if f.name not in live and getattr(new, f.name) != getattr(old, f.name)]
+        if later:
+            log.warning("config reload: %s changed; these take effect when the node restarts", ", ".join(later))
+        log.info("config reloaded from %s", self.home.config_file)
+        return True
 
 
 def _leaves(e: BaseException) -> list[BaseException]:
@@ -156,8 +195,8 @@ def _leaves(e: BaseException) -> list[BaseException]:
 
 def run_node(home_path: str) -> None:
     home = Home(home_path)
-    cfg = NodeConfig.load(home.config_file)
-    setup_logging(cfg.log_level)
+    cfg = NodeConfig.load(home.config_file)  # a ConfigError is the CLI's to print
+    setup_logging(cfg.log_level, cfg.log_format, log_file_path(home.path, cfg.log_file))
     node = Node(home, cfg)
     try:
         trio.run(node.run)

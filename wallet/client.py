@@ -6,6 +6,7 @@ own reason for a rejected request, or what went wrong reaching it.
 
 from __future__ import annotations
 
+import os
 import time
 
 import grpc
@@ -27,14 +28,41 @@ class ClientError(Exception):
         self.status = status
 
 
+def _read_pem(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ClientError(f"cannot read the {what} {path}: {e.strerror or e}") from None
+
+
 class Client:
-    def __init__(self, target: str = DEFAULT_NODE, timeout: float = 15.0):
+    """A connection to a node.  TLS when given a CA (``tls_ca``, or the ``ESOC_TLS_CA``
+    environment variable): the node's certificate must be signed by it.  For a node
+    that asks for client certificates (mutual TLS), ``tls_cert``/``tls_key`` (or
+    ``ESOC_TLS_CERT``/``ESOC_TLS_KEY``) name this client's certificate and key (PEM files)."""
+
+    def __init__(self, target: str = DEFAULT_NODE, timeout: float = 15.0, tls_ca: str | None = None,
+                 tls_cert: str | None = None, tls_key: str | None = None):
         self.target = target
         self.timeout = timeout
-        self.channel = grpc.insecure_channel(
-            target,
-            options=[("grpc.max_receive_message_length", 16 * 1024 * 1024), ("grpc.max_send_message_length", 16 * 1024 * 1024)],
-        )
+        tls_ca = tls_ca or os.environ.get("ESOC_TLS_CA") or None
+        tls_cert = tls_cert or os.environ.get("ESOC_TLS_CERT") or None
+        tls_key = tls_key or os.environ.get("ESOC_TLS_KEY") or None
+        options = [("grpc.max_receive_message_length", 16 * 1024 * 1024), ("grpc.max_send_message_length", 16 * 1024 * 1024)]
+        if bool(tls_cert) != bool(tls_key):
+            raise ClientError("a client certificate and its key go together (tls_cert and tls_key)")
+        if tls_ca:
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=_read_pem(tls_ca, "TLS CA file"),
+                private_key=_read_pem(tls_key, "TLS client key") if tls_key else None,
+                certificate_chain=_read_pem(tls_cert, "TLS client certificate") if tls_cert else None,
+            )
+            self.channel = grpc.secure_channel(target, creds, options=options)
+        elif tls_cert:
+            raise ClientError("a client certificate is used over TLS: give the node's CA too (tls_ca / ESOC_TLS_CA)")
+        else:
+            self.channel = grpc.insecure_channel(target, options=options)
         self.stub = pbg.NodeStub(self.channel)
 
     def close(self) -> None:

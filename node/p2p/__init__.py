@@ -7,6 +7,8 @@ The pieces, from the bytes up (docs/p2p.md tells the whole story):
 - :mod:`.messages` - the typed messages nodes exchange (strictly decoded);
 - :mod:`.gossip` - who is known to have which message, and per-peer rate limits;
 - :mod:`.config` - :class:`P2PConfig`, :class:`PeerAddress`, the backoff schedule;
+- :mod:`.connection` - one connection's state: its bounded outbox, why it ended;
+- :mod:`.dialer` - the configured addresses, dialed and redialed with backoff;
 - :mod:`.transport` - the trio shell: :func:`serve_p2p` and :class:`PeerManager`.
 """
 

@@ -28,6 +28,7 @@ class P2PConfig:
     send_queue_bytes: int = 64 * 1024 * 1024  # per peer; likewise
     backoff_base: float = 0.5  # first redial delay (before jitter)
     backoff_cap: float = 30.0  # longest redial delay
+    stable_after: float = 10.0  # a link that lasted this long resets the redial backoff
     max_pending_handshakes: int = 64  # inbound connections not yet authenticated
     inbound_rate: float = 2000.0  # messages per second per peer
     inbound_burst: float = 4000.0

@@ -7,7 +7,10 @@ the channel's.  :func:`serve_p2p` listens for inbound peers, keeps dialing
 the configured peer addresses, and hands back (through ``task_status``) a
 :class:`PeerManager` that the rest of the node uses to send.
 
-One connection is one task running :meth:`PeerManager._run_connection`:
+One connection is one task running :meth:`PeerManager._run_connection`
+(its state is :class:`~node.p2p.connection.Conn`; which addresses are dialed,
+and when again, is :class:`~node.p2p.dialer.Dialer`'s), in four steps, one
+method each (``_open``, ``_admit``, ``_serve``, ``_close``):
 
 1. the handshake, under ``handshake_timeout``;
 2. registration: at most one live connection per peer key.  When two exist
@@ -37,7 +40,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from typing import Awaitable, Callable, Iterable
 
 import trio
@@ -45,6 +48,11 @@ import trio
 from ledger.crypto import PrivateKey
 
 from .config import P2PConfig, P2PStatistics, PeerAddress, PeerInfo, backoff_delay
+from .connection import (
+    BATCH_BYTES, BATCH_ITEMS, DUPLICATE, NET_ERRORS, Conn, Disconnect, Outbox, Outcome, PeerMisbehaved, peername,
+    reason_of,
+)
+from .dialer import Dialer
 from .gossip import PeerKnowledge, RateLimiter, message_id
 from .secure import (
     ConnectionClosed,
@@ -68,119 +76,6 @@ __all__ = [
 
 log = logging.getLogger("esoc.p2p")
 
-_BATCH_ITEMS = 256  # messages the writer encrypts into one socket write
-_BATCH_BYTES = 1 << 20
-_NET_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
-
-
-class PeerMisbehaved(Exception):
-    """Raise from ``on_message`` to disconnect the sender (e.g. an undecodable message)."""
-
-
-class _Outbox:
-    """A peer's bounded send queue (by count and by bytes)."""
-
-    def __init__(self, max_items: int, max_bytes: int):
-        self.max_items = max_items
-        self.max_bytes = max_bytes
-        self.items: deque[bytes] = deque()
-        self.nbytes = 0
-        self.closed = False
-        self._wake = trio.Event()
-
-    def put(self, data: bytes) -> bool:
-        if self.closed:
-            return False
-        if len(self.items) >= self.max_items or self.nbytes + len(data) > self.max_bytes:
-            return False
-        self.items.append(data)
-        self.nbytes += len(data)
-        self._wake.set()
-        return True
-
-    def take_some(self, max_items: int, max_bytes: int) -> list[bytes]:
-        """What is queued now, up to the limits (at least nothing, at most everything)."""
-        out: list[bytes] = []
-        size = 0
-        while self.items and len(out) < max_items and size + len(self.items[0]) <= max_bytes:
-            data = self.items.popleft()
-            size += len(data)
-            out.append(data)
-        self.nbytes -= size
-        return out
-
-    def take_all(self) -> list[bytes]:
-        items = list(self.items)
-        self.items.clear()
-        self.nbytes = 0
-        return items
-
-    def close(self) -> None:
-        """No more puts; :meth:`get` returns None once it is empty."""
-        self.closed = True
-        self._wake.set()
-
-    async def get(self) -> bytes | None:
-        while not self.items:
-            if self.closed:
-                return None
-            self._wake = trio.Event()
-            await self._wake.wait()
-        data = self.items.popleft()
-        self.nbytes -= len(data)
-        return data
-
-
-@dataclass(eq=False)
-class _Conn:
-    peer: bytes
-    dialer: bytes  # the key of the side that opened the TCP connection
-    stream: trio.abc.Stream
-    channel: SecureChannel
-    outbox: _Outbox
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-    who: str = ""
-    reason: str | None = None
-    registered: bool = False
-    in_flight: list[bytes] = field(default_factory=list)  # taken from the outbox, not yet written
-    writing: bool = False  # a send_all is in progress (cancelling it may cut a frame)
-    stream_broken: bool = False
-
-    def drop(self, reason: str) -> None:
-        """End the connection now."""
-        if self.reason is None:
-            self.reason = reason
-        self.scope.cancel()
-
-    def retire(self, reason: str, linger: float) -> None:
-        """End it gracefully: say goodbye, but read what the peer already sent.
-
-        Used for the losing one of two duplicate connections, so that the
-        messages in flight on it are not lost.  ``linger`` bounds the wait.
-        """
-        if self.reason is None:
-            self.reason = reason
-        self.outbox.close()
-        self.scope.deadline = min(self.scope.deadline, trio.current_time() + linger)
-
-
-@dataclass
-class _Outcome:
-    """How one connection attempt ended, for the dial loop."""
-
-    peer: bytes | None = None
-    opened: bool = False
-    reason: str = ""
-    to_self: bool = False
-
-
-class _Disconnect(Exception):
-    def __init__(self, reason: str, *, to_self: bool = False):
-        super().__init__(reason)
-        self.to_self = to_self
-
-
-_DUPLICATE = "duplicate connection (keeping the one dialed by the lower key)"
 
 
 class PeerManager:
@@ -189,7 +84,7 @@ class PeerManager:
     Public: ``node_id``, ``listen_port``, :meth:`peers`, :meth:`is_connected`,
     :meth:`send`, :meth:`broadcast`, :meth:`gossip`, :meth:`disconnect`,
     :meth:`reauthorize`,
-    :meth:`add_peer`, :meth:`peer_info`, :meth:`wait_peers`,
+    :meth:`add_peer`, :meth:`remove_peer`, :meth:`dialed`, :meth:`redial_now`, :meth:`peer_info`, :meth:`wait_peers`,
     :meth:`wait_connected`, :meth:`wait_until`, :meth:`statistics`,
     :meth:`recent_disconnects`.
     """
@@ -225,6 +120,7 @@ class PeerManager:
         self._disconnects: deque[tuple[str, str]] = deque(maxlen=200)
         self._nursery: trio.Nursery | None = None
         self._orphans: dict[bytes, tuple[float, list[bytes]]] = {}
+        self._dialer = Dialer(self.config, self._rng, self._dial_once, self.is_connected, self._wait_gone)
 
     # ---- what the node uses ---------------------------------------------
 
@@ -284,12 +180,22 @@ class PeerManager:
         return dropped
 
     def add_peer(self, address: PeerAddress | str) -> None:
-        """Start dialing ``address`` (and redialing it whenever the link drops)."""
-        if isinstance(address, str):
-            address = PeerAddress.parse(address)
+        """Start dialing ``address`` (and redialing it whenever the link drops); once per address."""
         if self._nursery is None:
             raise RuntimeError("add_peer is for a running PeerManager (see serve_p2p)")
-        self._nursery.start_soon(self._dial_loop, address)
+        self._dialer.add(address)
+
+    def remove_peer(self, address: PeerAddress | str) -> bool:
+        """Stop dialing ``address``; a link this node dialed to it is closed.  False if not dialed."""
+        return self._dialer.remove(address)
+
+    def dialed(self) -> list[PeerAddress]:
+        """The addresses this node dials (``add_peer``), in the order added."""
+        return self._dialer.addresses()
+
+    def redial_now(self) -> None:
+        """Every dial loop waiting out its backoff dials at once (after a config reload)."""
+        self._dialer.redial_now()
 
     async def wait_peers(self, count: int) -> None:
         """Return once at least ``count`` peers are connected."""
@@ -324,7 +230,7 @@ class PeerManager:
                 f"message of {len(data)} bytes over the limit of {self.config.max_message_size}"
             )
 
-    def _enqueue(self, conn: _Conn, data: bytes, msg_id: bytes) -> bool:
+    def _enqueue(self, conn: Conn, data: bytes, msg_id: bytes) -> bool:
         if conn.outbox.put(data):
             self._known.mark(conn.peer, msg_id)
             return True
@@ -342,14 +248,14 @@ class PeerManager:
 
     # ---- internals: registration ----------------------------------------
 
-    def _preferred(self, a: _Conn, b: _Conn) -> _Conn:
+    def _preferred(self, a: Conn, b: Conn) -> _Conn:
         """Of two connections to the same peer, the one both ends keep."""
         lower = min(self.node_id, a.peer)
         if (a.dialer == lower) != (b.dialer == lower):
             return a if a.dialer == lower else b
         return b  # same dialer: the newer one; the older is a link its dialer gave up
 
-    def _register(self, conn: _Conn) -> bool:
+    def _register(self, conn: Conn) -> bool:
         """Make ``conn`` the peer's connection, unless an existing one is preferred."""
         old = self._conns.get(conn.peer)
         if old is not None:
@@ -360,7 +266,7 @@ class PeerManager:
             for data in old.outbox.take_all():
                 conn.outbox.put(data)
             old.registered = False
-            old.retire(_DUPLICATE, self.config.handshake_timeout)
+            old.retire(DUPLICATE, self.config.handshake_timeout)
             self._conns[conn.peer] = conn
             conn.registered = True
             self._notify()
@@ -376,7 +282,7 @@ class PeerManager:
             self._on_connected(conn.peer)
         return True
 
-    def _unregister(self, conn: _Conn) -> None:
+    def _unregister(self, conn: Conn) -> None:
         if not conn.registered or self._conns.get(conn.peer) is not conn:
             return
         conn.registered = False
@@ -401,11 +307,11 @@ class PeerManager:
     async def _handle_inbound(self, stream: trio.SocketStream) -> None:
         cfg = self.config
         if self._pending_handshakes >= cfg.max_pending_handshakes:
-            self._disconnects.append((_peername(stream), "too many pending handshakes"))
+            self._disconnects.append((peername(stream), "too many pending handshakes"))
             await trio.aclose_forcefully(stream)
             return
         self._stats["inbound_accepted"] += 1
-        await self._run_connection(stream, initiator=False, who=_peername(stream))
+        await self._run_connection(stream, initiator=False, who=peername(stream))
 
     async def _run_connection(
         self,
@@ -414,82 +320,99 @@ class PeerManager:
         initiator: bool,
         who: str,
         expected_peer: bytes | None = None,
-    ) -> _Outcome:
-        cfg = self.config
-        outcome = _Outcome()
+    ) -> Outcome:
+        """One connection from its first byte to its goodbye (steps 1-4 of the theory of operation)."""
         channel = SecureChannel(
             self._node_key,
             self.chain_id,
             initiator=initiator,
             authorize=self._authorize,
             expected_peer=expected_peer,
-            max_message_size=cfg.max_message_size,
+            max_message_size=self.config.max_message_size,
         )
         async with stream:
-            # 1. handshake
-            self._pending_handshakes += 1
-            try:
-                with trio.move_on_after(cfg.handshake_timeout):
-                    peer, early = await self._handshake(stream, channel)
-                    outcome.peer, outcome.opened = peer, True
-                if not outcome.opened:
-                    raise _Disconnect(f"handshake timed out after {cfg.handshake_timeout} s")
-            except (_Disconnect, *_NET_ERRORS) as e:
-                outcome.reason = _reason(e)
-                outcome.to_self = getattr(e, "to_self", False)
-                self._stats["handshake_failures"] += 1
-                self._disconnects.append((who, outcome.reason))
-                log.info("p2p: handshake with %s failed: %s", who, outcome.reason)
+            outcome, early = await self._open(stream, channel, who)
+            if not outcome.opened:
                 return outcome
-            finally:
-                self._pending_handshakes -= 1
-            self._stats["handshakes_ok"] += 1
-
-            # 2. registration
-            conn = _Conn(
-                peer=peer,
-                dialer=self.node_id if initiator else peer,
-                stream=stream,
-                channel=channel,
-                outbox=_Outbox(cfg.send_queue_messages, cfg.send_queue_bytes),
-                who=who,
-            )
-            if self._register(conn):
-                log.info("p2p: connected to %s (%s)", peer.hex()[:16], who)
-            else:
-                conn.retire(_DUPLICATE, cfg.handshake_timeout)
-
-            # 3. reader and writer
-            try:
-                with conn.scope:
-                    async with trio.open_nursery() as nursery:
-                        nursery.start_soon(self._writer, conn)
-                        if await self._handle_events(conn, early):
-                            await self._reader(conn)
-                        nursery.cancel_scope.cancel()
-            except _NET_ERRORS as e:
-                conn.stream_broken = True
-                conn.reason = conn.reason or f"connection lost: {_reason(e)}"
-            except BaseExceptionGroup as eg:
-                # the reader/writer nursery wraps a peer's reset in a group: a lost
-                # connection ends this peer only, anything else still propagates
-                net, rest = eg.split(_NET_ERRORS)
-                if rest is not None:
-                    raise rest from None
-                first = net.exceptions[0]
-                while isinstance(first, BaseExceptionGroup):
-                    first = first.exceptions[0]
-                conn.stream_broken = True
-                conn.reason = conn.reason or f"connection lost: {_reason(first)}"
-            finally:
-                self._unregister(conn)
-            # 4. goodbye
-            conn.reason = conn.reason or "closed"
-            await self._goodbye(conn)
-            outcome.reason = conn.reason
-            self._disconnects.append((peer.hex(), conn.reason))
-            log.info("p2p: disconnected from %s: %s", peer.hex()[:16], conn.reason)
+            conn = self._admit(outcome.peer, stream, channel, initiator, who)
+            await self._serve(conn, early)
+            await self._close(conn)
+            outcome.reason = conn.reason or "closed"
             return outcome
+
+    async def _open(self, stream: trio.abc.Stream, channel: SecureChannel, who: str) -> tuple[Outcome, list]:
+        """1. The handshake, under ``handshake_timeout``: the outcome, and the events that came with it."""
+        cfg = self.config
+        outcome = Outcome()
+        early: list = []
+        self._pending_handshakes += 1
+        try:
+            with trio.move_on_after(cfg.handshake_timeout):
+                peer, early = await self._handshake(stream, channel)
+                outcome.peer, outcome.opened = peer, True
+            if not outcome.opened:
+                raise Disconnect(f"handshake timed out after {cfg.handshake_timeout} s")
+        except (Disconnect, *NET_ERRORS) as e:
+            outcome.reason = reason_of(e)
+            outcome.to_self = getattr(e, "to_self", False)
+            self._stats["handshake_failures"] += 1
+            self._disconnects.append((who, outcome.reason))
+            log.info("p2p: handshake with %s failed: %s", who, outcome.reason)
+        finally:
+            self._pending_handshakes -= 1
+        if outcome.opened:
+            self._stats["handshakes_ok"] += 1
+        return outcome, early
+
+    def _admit(self, peer: bytes, stream: trio.abc.Stream, channel: SecureChannel, initiator: bool, who: str) -> Conn:
+        """2. Registration: the peer's connection, or a duplicate retired at once."""
+        cfg = self.config
+        conn = Conn(
+            peer=peer,
+            dialer=self.node_id if initiator else peer,
+            stream=stream,
+            channel=channel,
+            outbox=Outbox(cfg.send_queue_messages, cfg.send_queue_bytes),
+            who=who,
+        )
+        if self._register(conn):
+            log.info("p2p: connected to %s (%s)", peer.hex()[:16], who)
+        else:
+            conn.retire(DUPLICATE, cfg.handshake_timeout)
+        return conn
+
+    async def _serve(self, conn: Conn, early: list) -> None:
+        """3. The reader and the writer, until either ends; a lost connection ends this peer only."""
+        try:
+            with conn.scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._writer, conn)
+                    if await self._handle_events(conn, early):
+                        await self._reader(conn)
+                    nursery.cancel_scope.cancel()
+        except NET_ERRORS as e:
+            conn.stream_broken = True
+            conn.reason = conn.reason or f"connection lost: {reason_of(e)}"
+        except BaseExceptionGroup as eg:
+            # the reader/writer nursery wraps a peer's reset in a group: a lost
+            # connection ends this peer only, anything else still propagates
+            net, rest = eg.split(NET_ERRORS)
+            if rest is not None:
+                raise rest from None
+            first = net.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            conn.stream_broken = True
+            conn.reason = conn.reason or f"connection lost: {reason_of(first)}"
+        finally:
+            self._unregister(conn)
+
+    async def _close(self, conn: Conn) -> None:
+        """4. The goodbye, and the record of why the connection ended."""
+        conn.reason = conn.reason or "closed"
+        await self._goodbye(conn)
+        self._disconnects.append((conn.peer.hex(), conn.reason))
+        log.info("p2p: disconnected from %s: %s", conn.peer.hex()[:16], conn.reason)
 
     async def _handshake(self, stream: trio.abc.Stream, channel: SecureChannel):
         await stream.send_all(channel.data_to_send())
@@ -505,16 +428,16 @@ class PeerManager:
                 # (dialing our own address, either end may notice first)
                 if isinstance(event, ProtocolError):
                     self._stats["protocol_errors"] += 1
-                    raise _Disconnect(event.reason, to_self=event.reason == SELF_CONNECTION)
+                    raise Disconnect(event.reason, to_self=event.reason == SELF_CONNECTION)
                 if isinstance(event, ConnectionClosed):
-                    raise _Disconnect(
+                    raise Disconnect(
                         f"peer closed the connection: {event.reason}",
                         to_self=event.reason == SELF_CONNECTION,
                     )
             if not data:
-                raise _Disconnect("peer hung up during the handshake")
+                raise Disconnect("peer hung up during the handshake")
 
-    async def _reader(self, conn: _Conn) -> None:
+    async def _reader(self, conn: Conn) -> None:
         cfg = self.config
         while True:
             data = None
@@ -529,7 +452,7 @@ class PeerManager:
                 conn.reason = conn.reason or "peer hung up"
                 return
 
-    async def _handle_events(self, conn: _Conn, events: list) -> bool:
+    async def _handle_events(self, conn: Conn, events: list) -> bool:
         """Act on channel events; False once the connection must end."""
         for event in events:
             if isinstance(event, Message):
@@ -552,7 +475,7 @@ class PeerManager:
                 return False
         return True
 
-    async def _writer(self, conn: _Conn) -> None:
+    async def _writer(self, conn: Conn) -> None:
         cfg = self.config
         while True:
             batch: list[bytes] = []
@@ -562,7 +485,7 @@ class PeerManager:
                 if first is None:
                     closing = True  # retired: goodbye, and the reader waits for theirs
                 else:
-                    batch = [first] + conn.outbox.take_some(_BATCH_ITEMS, _BATCH_BYTES)
+                    batch = [first] + conn.outbox.take_some(BATCH_ITEMS, BATCH_BYTES)
             if closing:
                 wire = conn.channel.close(conn.reason or "closed")
             elif not conn.channel.can_send:
@@ -588,7 +511,7 @@ class PeerManager:
                 return
             self._stats["messages_out"] += len(batch)
 
-    async def _goodbye(self, conn: _Conn) -> None:
+    async def _goodbye(self, conn: Conn) -> None:
         """Best effort: tell the peer why, unless the stream may hold half a frame."""
         if conn.writing or conn.stream_broken:
             return
@@ -598,66 +521,28 @@ class PeerManager:
         with trio.CancelScope(shield=True), trio.move_on_after(1.0):
             try:
                 await conn.stream.send_all(wire)
-            except _NET_ERRORS:
+            except NET_ERRORS:
                 pass
 
     # ---- internals: dialing ---------------------------------------------
 
-    async def _dial_loop(self, address: PeerAddress) -> None:
-        cfg = self.config
-        attempt = 0
-        known_key = address.pubkey  # configured, or learned from the first handshake
-        while True:
-            if known_key is not None and known_key in self._conns:
-                # Already linked (it dialed us, or a duplicate was resolved the
-                # other way): dial again only once that link is gone.
-                await self._wait_gone(known_key)
-                attempt = 0
-            outcome = await self._dial_once(address, address.pubkey)
-            if outcome.to_self:
-                log.warning("p2p: %s is this node's own address; not dialing it again", address)
-                return
-            if outcome.peer is not None:
-                known_key = known_key or outcome.peer
-            if outcome.opened:
-                attempt = 0
-            if known_key is not None and known_key in self._conns:
-                continue  # wait for that link to go instead of sleeping
-            await trio.sleep(backoff_delay(attempt, cfg.backoff_base, cfg.backoff_cap, self._rng))
-            attempt += 1
-
-    async def _dial_once(self, address: PeerAddress, expected: bytes | None) -> _Outcome:
+    async def _dial_once(self, address: PeerAddress, expected: bytes | None) -> Outcome:
         self._stats["dials"] += 1
         stream = None
         with trio.move_on_after(self.config.dial_timeout):
             try:
                 stream = await trio.open_tcp_stream(address.host, address.port)
             except OSError as e:
-                self._disconnects.append((str(address), f"dial failed: {_reason(e)}"))
-                return _Outcome(reason=f"dial failed: {_reason(e)}")
+                self._disconnects.append((str(address), f"dial failed: {reason_of(e)}"))
+                return Outcome(reason=f"dial failed: {reason_of(e)}")
         if stream is None:
             self._disconnects.append((str(address), "dial timed out"))
-            return _Outcome(reason="dial timed out")
+            return Outcome(reason="dial timed out")
         return await self._run_connection(stream, initiator=True, who=str(address), expected_peer=expected)
 
     async def _wait_gone(self, peer: bytes) -> None:
         while peer in self._conns:
             await self._changed.wait()
-
-
-def _reason(e: BaseException) -> str:
-    text = str(e)
-    if isinstance(e, _Disconnect):
-        return text
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
-def _peername(stream) -> str:
-    try:
-        host, port = stream.socket.getpeername()[:2]
-        return f"{host}:{port}"
-    except (AttributeError, OSError, ValueError):
-        return "inbound peer"
 
 
 async def serve_p2p(
@@ -699,7 +584,7 @@ async def serve_p2p(
     listeners = await trio.open_tcp_listeners(listen_port, host=listen_host)
     manager.listen_port = listeners[0].socket.getsockname()[1]
     async with trio.open_nursery() as nursery:
-        manager._nursery = nursery
+        manager._nursery = manager._dialer.nursery = nursery
         await nursery.start(trio.serve_listeners, manager._handle_inbound, listeners)
         for address in peers:
             manager.add_peer(address)

@@ -254,6 +254,12 @@ class Load(threading.Thread):
                 if self.stop_flag.wait(0.1):
                     return
 
+    def wait_acked(self, more: int = 1, timeout: float = 90) -> None:
+        """Wait until the load has seen ``more`` further batches committed (on a busy machine a
+        batch's round trip can outlast a fixed number of heights)."""
+        target = len(self.acked) + more
+        wait_until(lambda: len(self.acked) >= target, timeout, f"the load to see {more} more batch(es) committed")
+
     def stop(self):
         self.stop_flag.set()
         self.join(timeout=30)

@@ -487,7 +487,9 @@ def test_grpc_flood_is_rate_limited_memory_stays_bounded_and_node_keeps_committi
     after = rss_kb(pid)
     total = sum(codes.values())
     assert total == 2400
-    assert codes.get(grpc.StatusCode.RESOURCE_EXHAUSTED, 0) >= total // 2, codes
+    # (how many get through depends on how fast the flood went: the bound below is in
+    # tokens per elapsed second, so a busy machine that floods slowly does not fail it)
+    assert codes.get(grpc.StatusCode.RESOURCE_EXHAUSTED, 0) >= 1, codes
     # what got through the bucket was junk, refused as such; nothing else came back
     assert set(codes) <= {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INVALID_ARGUMENT}, codes
     assert codes.get(grpc.StatusCode.INVALID_ARGUMENT, 0) <= 400 + 200 * elapsed + 50, (codes, elapsed)

@@ -69,6 +69,7 @@ def test_two_of_four_down_halts_without_fork_then_resumes(net):
     load.start()
     try:
         net.wait_height(4)
+        load.wait_acked()  # the scenario runs under load
         net.nodes[2].kill()
         net.nodes[3].kill()
         # with half the power gone no block can be decided; let in-flight heights settle
@@ -87,6 +88,7 @@ def test_two_of_four_down_halts_without_fork_then_resumes(net):
         net.nodes[2].wait_ready()
         net.nodes[3].wait_ready()
         net.wait_height(h2 + 4, timeout=90)
+        load.wait_acked()  # and the load goes on after the restart
     finally:
         load.stop()
     final_checks(net, load)

@@ -14,7 +14,7 @@ import trio.testing
 from node.p2p import PeerAddress, backoff_delay
 from node.p2p.secure import HandshakeDone
 
-from .nodes import CHAIN, KEYS, OUTSIDER, Inbox, RawClient, fast_config, start_node, until
+from .nodes import ALLOWED, CHAIN, KEYS, OUTSIDER, Inbox, RawClient, fast_config, start_node, until
 
 LIMIT = 30  # seconds; a hang fails the test instead of freezing the suite
 
@@ -431,3 +431,68 @@ def test_a_peer_that_resets_its_connection_drops_only_that_peer():
                 nursery.cancel_scope.cancel()
 
     run(main)
+
+
+def test_a_peer_that_refuses_us_is_redialed_with_growing_backoff():
+    """Issue 14 fault 12: a full node not on a validator's allow-list redialed it at once
+    after each refusal (the handshake had completed on its side, which reset the
+    backoff): 572 refusal lines in 18 s.  Now the attempts in a window are bounded by
+    the backoff schedule."""
+    from node.p2p import AllowList
+
+    async def main():
+        config = fast_config(backoff_base=0.5, backoff_cap=30.0)
+        async with trio.open_nursery() as nursery:
+            validator, _ = await start_node(nursery, 0, config=config)
+            validator._authorize = AllowList([KEYS[0].public])  # the newcomer is not on its list
+            newcomer, _ = await start_node(nursery, 1, config=config)
+            newcomer.add_peer(PeerAddress("127.0.0.1", validator.listen_port, KEYS[0].public))
+            await trio.sleep(60)  # a virtual minute
+            dials = newcomer.statistics().dials
+            refused = [r for _, r in validator.recent_disconnects() if "not authorized" in r]
+            # 0.25-0.5, 0.5-1, 1-2, 2-4, 4-8, 8-16, then 15-30 s each: at most 9 in a minute
+            assert 4 <= dials <= 9, dials
+            assert len(refused) == validator.statistics().handshake_failures <= 9
+            assert validator.peers() == [] and newcomer.peers() == []
+            nursery.cancel_scope.cancel()
+
+    run(main, mock=True)
+
+
+def test_peers_can_be_added_removed_and_redialed_at_run_time():
+    """What a config reload (SIGHUP) does: dial a new address once, stop dialing a
+    removed one (closing the link it made), and redial a refused peer at once when
+    the allow-lists changed, instead of waiting out the backoff."""
+    from node.p2p import AllowList
+
+    async def main():
+        config = fast_config(backoff_base=0.5, backoff_cap=30.0)
+        async with trio.open_nursery() as nursery:
+            a, _ = await start_node(nursery, 0, config=config)
+            b, _ = await start_node(nursery, 1, config=config)
+            addr = PeerAddress("127.0.0.1", b.listen_port, KEYS[1].public)
+            a.add_peer(addr)
+            a.add_peer(str(addr))  # the same address: still one dial loop
+            assert a.dialed() == [addr]
+            await a.wait_connected(b.node_id)
+            assert a.statistics().dials == 1
+            assert a.remove_peer(addr) is True and a.remove_peer(addr) is False
+            await until([a, b], lambda: a.peers() == [] and b.peers() == [])
+            assert a.dialed() == []
+            await trio.sleep(120)
+            assert a.statistics().dials == 1  # no longer dialed
+            # b refuses a; a backs off to tens of seconds ...
+            b._authorize = AllowList([KEYS[1].public])
+            a.add_peer(addr)
+            await trio.sleep(60)
+            refused_dials = a.statistics().dials
+            # ... until b allows it again and a is told to redial: it connects at once
+            b._authorize = ALLOWED
+            t0 = trio.current_time()
+            a.redial_now()
+            await a.wait_connected(b.node_id)
+            assert trio.current_time() - t0 < 1.0
+            assert a.statistics().dials == refused_dials + 1
+            nursery.cancel_scope.cancel()
+
+    run(main, mock=True)
