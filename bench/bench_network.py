@@ -121,10 +121,10 @@ def _add_accounts(net, n: int, balance: int = 10**7) -> None:
             f.write(text)
 
 
-def _devnet(home: str, interval_ms: int, settings: dict, accounts: int = 0):
+def _devnet(home: str, interval_ms: int, settings: dict, accounts: int = 0, validators: int = 4):
     from tests.e2e.harness import Devnet
 
-    net = Devnet(home, validators=4, block_interval_ms=interval_ms, **settings)
+    net = Devnet(home, validators=validators, block_interval_ms=interval_ms, **settings)
     if accounts:
         _add_accounts(net, accounts)
     return net
@@ -417,14 +417,15 @@ def _summary(plan: _Plan, offer: _Offer, seen: dict, extra: dict) -> dict:
 
 
 def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profile_dir: str | None = None,
-              settings: dict | None = None, sampler=None, spacing: float = SPACING_S) -> dict:
+              settings: dict | None = None, sampler=None, spacing: float = SPACING_S, validators: int = 4) -> dict:
     """Part 1 (see the module doc): a devnet, pre-signed load offered open loop, latencies from node 0's stream."""
     from proto import esoc_pb2 as pb
     from wallet.client import Client
 
-    plan = _Plan(rate, seconds, spacing=spacing)
+    plan = _Plan(rate, seconds, nodes=validators, spacing=spacing)
     t0 = time.monotonic()
-    net = _devnet(home, LOAD_INTERVAL_MS, {**LOAD_SETTINGS, **(settings or {})}, accounts=plan.accounts)
+    net = _devnet(home, LOAD_INTERVAL_MS, {**LOAD_SETTINGS, **(settings or {})}, accounts=plan.accounts,
+                  validators=validators)
     signed = _presign(net.desc["chain_id"], plan.accounts, plan.per_node, plan.nodes)
     extra: dict = {"sign_s": time.monotonic() - t0}
     reqs = [[pb.SubmitTxBatchRequest(txs=[r for r, _ in plan.slice(k, j, signed)]) for j in range(plan.ticks)]
