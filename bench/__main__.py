@@ -59,8 +59,13 @@ def write_doc(sections: list, machine: str, merge: bool) -> None:
     kept: dict[str, list[str]] = {}
     if merge and os.path.exists(DOC):
         cur = None
+        old_when = ""
         with open(DOC) as f:
             for line in f.read().split("\n"):
+                if line.startswith("Figures from `make bench` on "):
+                    old_when = line[len("Figures from `make bench` on "):].rstrip(".")
+                if cur is not None and old_when and len(kept[cur]) == 2 and not line.startswith("Run on"):
+                    kept[cur] += [f"Run on {old_when}.", ""]
                 if line.startswith("## "):
                     cur = line[3:].strip()
                     kept[cur] = []
