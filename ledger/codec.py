@@ -115,12 +115,17 @@ def _pairs_hook(pairs: list[tuple[Any, Any]]) -> dict:
     return out
 
 
+_PLAIN = frozenset((int, bytes, str, type(None), bool, list, dict))
+
+
 def _check_types(value: Any, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise CodecError(f"value nested deeper than {MAX_DEPTH}")
     t = type(value)
     if t is float:
         raise CodecError("floats are not allowed")
+    if t not in _PLAIN:
+        raise CodecError(f"type {t.__name__} is not allowed")  # ext types, timestamps
     if t is list:
         for v in value:
             _check_types(v, depth + 1)
