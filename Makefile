@@ -31,6 +31,7 @@ test: $(TSTAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(TSTAMP)
+	@$(BIN)/python -m pip install -q -e '.[bench]' || echo "note: py-spy not installed: no validator cost budget"
 	$(BIN)/python -m bench
 
 proto: $(STAMP)

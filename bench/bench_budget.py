@@ -6,8 +6,10 @@ Two tables, each a list of budget lines with µs per transaction and share:
   verify, admit, build a 5,000-transaction block, execute, state tree,
   receipts, LevelDB commit -- run on one thread with a span profiler: the
   functions that own each line are wrapped with a timer that charges its
-  *exclusive* time (time in a nested span is charged to that span).  The
-  wrappers cost ~1 µs a call; the total is measured without them too.
+  *exclusive* CPU time (``time.thread_time``: on a shared machine, time the
+  thread waits for a core is not charged; time in a nested span is charged to
+  that span).  The wrappers cost ~1 µs a call; the total is measured without
+  them too.
 * **A validator in the 4-node devnet** (``validator_budget``): the network
   bench's open-loop load at a moderate rate, each node sampled by py-spy
   (``pip install py-spy``; without it the table is skipped), every sampled
@@ -40,7 +42,7 @@ LINES = ("decode", "signature", "admission (mempool)", "gossip and p2p encryptio
 # one node: a span profiler over the node's own functions
 # ---------------------------------------------------------------------------
 class Spans:
-    """Exclusive wall time per budget line, over wrapped functions (one thread)."""
+    """Exclusive CPU time (this thread's) per budget line, over wrapped functions (one thread)."""
 
     def __init__(self):
         self.total = {k: 0.0 for k in LINES}
@@ -50,7 +52,7 @@ class Spans:
     def wrap(self, owner, name: str, line: str) -> None:
         orig = getattr(owner, name)
         spans = self
-        clock = time.perf_counter
+        clock = time.thread_time  # CPU time of this thread: other processes on a shared machine do not count
 
         @functools.wraps(orig)
         def timed(*a, **kw):
@@ -99,7 +101,7 @@ def _instrument(spans: Spans) -> None:
 
 
 def _one_node_run(n_accounts: int, n_txs: int, block_txs: int, instrument: bool) -> tuple[float, int, Spans | None]:
-    """bench_ledger's path on ONE thread: (seconds, applied, spans)."""
+    """bench_ledger's path on ONE thread: (CPU seconds, applied, spans)."""
     from chain.app import Application
     from ledger import tx as tx_mod
     from ledger.store import ChainStore
@@ -115,7 +117,7 @@ def _one_node_run(n_accounts: int, n_txs: int, block_txs: int, instrument: bool)
         if spans:
             _instrument(spans)
         try:
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             applied = 0
             when = 2_000
             for b in range(0, n_txs, block_txs):
@@ -128,7 +130,7 @@ def _one_node_run(n_accounts: int, n_txs: int, block_txs: int, instrument: bool)
                 ex = app.build_block(when, g.validators[0].pubkey, None)
                 app.commit(ex, None)
                 applied += sum(1 for r in ex.receipts if r.code == 0)
-            dt = time.perf_counter() - t0
+            dt = time.thread_time() - t0
         finally:
             if spans:
                 spans.restore()

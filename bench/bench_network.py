@@ -121,10 +121,10 @@ def _add_accounts(net, n: int, balance: int = 10**7) -> None:
             f.write(text)
 
 
-def _devnet(home: str, interval_ms: int, settings: dict, accounts: int = 0):
+def _devnet(home: str, interval_ms: int, settings: dict, accounts: int = 0, validators: int = 4):
     from tests.e2e.harness import Devnet
 
-    net = Devnet(home, validators=4, block_interval_ms=interval_ms, **settings)
+    net = Devnet(home, validators=validators, block_interval_ms=interval_ms, **settings)
     if accounts:
         _add_accounts(net, accounts)
     return net
@@ -277,14 +277,14 @@ def _pct(xs: list[float], q: float) -> float:
 class _Plan:
     """The shape of one open-loop run: how many transactions per tick and node, and how many senders."""
 
-    def __init__(self, rate: int, seconds: float, nodes: int = 4):
+    def __init__(self, rate: int, seconds: float, nodes: int = 4, spacing: float = SPACING_S):
         self.nodes = nodes
         self.per_node_tick = max(nodes, int(round(rate * TICK))) // nodes
         self.per_tick = self.per_node_tick * nodes
         self.offered_rate = self.per_tick / TICK
         self.ticks = int(round(seconds / TICK))
         self.per_node = self.per_node_tick * self.ticks
-        n_accounts = max(400, int(self.offered_rate * SPACING_S))  # each sender offers one tx every SPACING_S
+        n_accounts = max(400, int(self.offered_rate * spacing))  # each sender offers one tx every `spacing` s
         self.accounts = n_accounts + (-n_accounts) % nodes
 
     def slice(self, k: int, j: int, signed) -> list:
@@ -417,14 +417,15 @@ def _summary(plan: _Plan, offer: _Offer, seen: dict, extra: dict) -> dict:
 
 
 def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profile_dir: str | None = None,
-              settings: dict | None = None, sampler=None) -> dict:
+              settings: dict | None = None, sampler=None, spacing: float = SPACING_S, validators: int = 4) -> dict:
     """Part 1 (see the module doc): a devnet, pre-signed load offered open loop, latencies from node 0's stream."""
     from proto import esoc_pb2 as pb
     from wallet.client import Client
 
-    plan = _Plan(rate, seconds)
+    plan = _Plan(rate, seconds, nodes=validators, spacing=spacing)
     t0 = time.monotonic()
-    net = _devnet(home, LOAD_INTERVAL_MS, {**LOAD_SETTINGS, **(settings or {})}, accounts=plan.accounts)
+    net = _devnet(home, LOAD_INTERVAL_MS, {**LOAD_SETTINGS, **(settings or {})}, accounts=plan.accounts,
+                  validators=validators)
     signed = _presign(net.desc["chain_id"], plan.accounts, plan.per_node, plan.nodes)
     extra: dict = {"sign_s": time.monotonic() - t0}
     reqs = [[pb.SubmitTxBatchRequest(txs=[r for r, _ in plan.slice(k, j, signed)]) for j in range(plan.ticks)]

@@ -115,12 +115,17 @@ def _pairs_hook(pairs: list[tuple[Any, Any]]) -> dict:
     return out
 
 
+_PLAIN = frozenset((int, bytes, str, type(None), bool, list, dict))
+
+
 def _check_types(value: Any, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise CodecError(f"value nested deeper than {MAX_DEPTH}")
     t = type(value)
     if t is float:
         raise CodecError("floats are not allowed")
+    if t not in _PLAIN:
+        raise CodecError(f"type {t.__name__} is not allowed")  # ext types, timestamps
     if t is list:
         for v in value:
             _check_types(v, depth + 1)
@@ -161,9 +166,12 @@ def decode(data: bytes, max_size: int = MAX_DECODE_SIZE) -> Any:
     except Exception as e:  # msgpack raises a few other kinds on truncated input
         raise CodecError(f"malformed encoding: {type(e).__name__}") from None
     _check_types(value)
+    # The decoded value is already in canonical shape (map keys are str, sorted and unique:
+    # _pairs_hook; no floats: _check_types; lists, not tuples; ints in 64-bit range), so
+    # msgpack re-encodes it directly, without _canon's copy: the same bytes, for less.
     try:
-        again = encode(value)
-    except CodecError as e:
+        again = msgpack.packb(value, use_bin_type=True, strict_types=True)
+    except (TypeError, ValueError, OverflowError) as e:  # pragma: no cover - defensive
         raise CodecError(f"non-canonical value: {e}") from None
     if again != data:
         raise CodecError("non-canonical encoding (an integer or length not in its smallest form)")

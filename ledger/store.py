@@ -29,7 +29,7 @@ import plyvel
 
 from .block import Block, Commit, Receipt
 from .codec import decode, encode, encode_array_of_encoded
-from .smt import EMPTY_ROOT, SparseMerkleTree
+from .smt import EMPTY_ROOT, NodeCache, SparseMerkleTree
 from .state import State, StateDiff, key_hash, parse_path, path_bytes
 from .tx import tx_hash
 
@@ -45,8 +45,11 @@ def _h(height: int) -> bytes:
     return height.to_bytes(8, "big")
 
 
+NODE_CACHE_ENTRIES = 300_000  # ~60 MB: the top of a 1M-account tree, read by every block and proof
+
+
 class ChainStore:
-    def __init__(self, path: str, create: bool = True):
+    def __init__(self, path: str, create: bool = True, node_cache: int = NODE_CACHE_ENTRIES):
         os.makedirs(path, exist_ok=True) if create else None
         try:
             self.db = plyvel.DB(path, create_if_missing=create, paranoid_checks=True)
@@ -55,7 +58,10 @@ class ChainStore:
         except plyvel.CorruptionError as e:
             raise StoreError(f"the database at {path} is corrupt: {e}") from None
         self.path = path
-        self.smt = SparseMerkleTree(self.get_node)
+        # tree nodes are content-addressed, so a cache of them is never stale; nodes a block
+        # writes are added after its batch is written (commit_block)
+        self.node_cache = NodeCache(self.get_node, node_cache) if node_cache > 0 else None
+        self.smt = SparseMerkleTree(self.node_cache.get if self.node_cache else self.get_node)
 
     def close(self) -> None:
         self.db.close()
@@ -187,6 +193,8 @@ class ChainStore:
         wb.put(b"o/" + hb, diff.root)
         wb.put(P_META_HEIGHT, hb)
         wb.write()
+        if self.node_cache is not None:
+            self.node_cache.add(diff.nodes)
 
     def save_commit(self, height: int, commit: Commit) -> None:
         """Record the commit seen for a block already stored (e.g. the latest)."""

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import signal
 import threading
+import time
 
 import trio
 
@@ -30,6 +31,7 @@ from chain.contract_host import LawQueries
 from chain.mempool import Rejected
 from .metrics import NodeMetrics
 from . import statesync
+from .admission import Admission
 
 log = logging.getLogger("esoc.node")
 
@@ -56,6 +58,8 @@ class Node:
         self.grpc_servicer = None
         self.store = ChainStore(home.data_dir)
         self.snapshots = statesync.serve_snapshots(self.store, home.data_dir, self.config, self.genesis)
+        self.admission = (Admission(self.config.admission_latency_ms / 1000, floor=int(self.genesis.param("max_block_txs", 5000)))
+                          if self.config.admission_latency_ms > 0 else None)
         self.app = open_application(self.store, self.genesis)
         self.laws = LawQueries(self.app.contracts, self.store, self.genesis.genesis_time_ms)
         self.block_cond = threading.Condition()
@@ -74,7 +78,11 @@ class Node:
         nh = app.height + 1
         out = []
         admitted = []
-        for tx in txs:
+        room = self.admission.room(time.monotonic(), len(app.mempool)) if self.admission else len(txs)
+        for i, tx in enumerate(txs):
+            if i >= room:  # over the latency bound: refused with a retry hint
+                out.append(Rejected(*self.admission.refusal(time.monotonic(), len(app.mempool))))
+                continue
             try:
                 out.append(app.mempool.add(tx, state, nh, verified=True))
                 admitted.append(tx.raw)
@@ -119,6 +127,8 @@ class Node:
             self.block_cond.notify_all()
         if self.snapshots is not None:
             self.snapshots.maybe_take(block.height)
+        if self.admission is not None:
+            self.admission.on_commit(time.monotonic(), len(block.txs))
 
     # ---- running ---------------------------------------------------------------
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:

@@ -125,9 +125,18 @@ class Client:
         )
 
     # ---- writes -----------------------------------------------------------
-    def submit(self, tx: SignedTx | bytes) -> bytes:
+    def submit(self, tx: SignedTx | bytes, retries: int = 4) -> bytes:
+        """Submit one transaction; a node that is busy (RESOURCE_EXHAUSTED) is asked again after
+        the wait it hints (node/admission.py), up to ``retries`` times."""
         raw = tx if isinstance(tx, bytes) else tx.raw
-        return self._call("SubmitTx", pb.SubmitTxRequest(tx=raw)).hash
+        for attempt in range(retries + 1):
+            try:
+                return self._call("SubmitTx", pb.SubmitTxRequest(tx=raw)).hash
+            except ClientError as e:
+                if e.status != grpc.StatusCode.RESOURCE_EXHAUSTED or attempt == retries:
+                    raise
+                time.sleep(backoff_s(str(e), attempt))
+        raise AssertionError("unreachable")
 
     def submit_batch(self, txs: list) -> pb.SubmitTxBatchResponse:
         raws = [t if isinstance(t, bytes) else t.raw for t in txs]
@@ -152,6 +161,16 @@ class Client:
             if time.monotonic() > deadline:
                 raise ClientError(f"transaction {tx_hash.hex()} not committed within {timeout:.0f}s")
             time.sleep(poll)
+
+
+def backoff_s(reason: str, attempt: int) -> float:
+    """The wait before retrying a refused submission: the node's hint, else exponential, with jitter."""
+    import random
+    import re
+
+    m = re.search(r"retry after (\d+) ms", reason or "")  # the hint's form: node/admission.py
+    base = int(m.group(1)) / 1000 if m else min(8.0, 0.25 * 2 ** attempt)
+    return base * (1 + 0.25 * random.random())
 
 
 def parse_address_arg(text: str) -> bytes:
