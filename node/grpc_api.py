@@ -49,6 +49,8 @@ from proto import esoc_pb2_grpc as pbg
 
 from chain.mempool import Rejected
 
+from .statesync import add_statesync_service
+
 MAX_BATCH = 10_000
 VERSION = "esoc/0.1.0"
 
@@ -517,8 +519,6 @@ def start_grpc_server(node, listen: str, trio_token, rate: int, burst: int, work
     )
     servicer = NodeServicer(node, trio_token, rate, burst, allow=tls.allow if tls else frozenset())
     _add_node_service(server, servicer)
-    from .statesync import add_statesync_service
-
     add_statesync_service(server, getattr(node, "snapshots", None))
     hs = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(hs, server)
