@@ -363,6 +363,28 @@ class NodeServicer(pbg.NodeServicer):
         )
         return pb.EvalLawResponse(**res)
 
+    @guarded
+    def SimulateTx(self, request, context):
+        """A dry run: execute a signed transaction on a throw-away copy of the latest state (nothing is kept)."""
+        from chain.execution import BlockContext, admission_error
+
+        if not self.bucket.take(_client(context)):
+            raise Rejected(codes.RATE_LIMITED, "too many requests from this client; slow down")
+        tx = decode_tx(request.tx)
+
+        def run():  # on the node's trio thread: the state does not move underneath
+            app = self.node.app
+            height = app.height + 1
+            state = app.state()
+            err = admission_error(state, tx, app.chain_id, height, verified=False)
+            if err is not None:
+                return pb.SimulateTxResponse(code=err[0], reason=err[1], height=height)
+            ctx = BlockContext(app.chain_id, height, app.last_time_ms() + 1, bytes(32))
+            receipt = app.executor.apply_tx(state, tx, ctx)  # state is never committed
+            return pb.SimulateTxResponse(code=receipt.code, receipt=receipt.encode(), height=height)
+
+        return trio.from_thread.run_sync(run, trio_token=self.token)
+
     def _laws(self, context):
         laws = getattr(self.node, "laws", None)
         if laws is None:

@@ -28,6 +28,18 @@ class TxResult(_message.Message):
     reason: str
     def __init__(self, hash: _Optional[bytes] = ..., code: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class SimulateTxResponse(_message.Message):
+    __slots__ = ("code", "reason", "receipt", "height")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    reason: str
+    receipt: bytes
+    height: int
+    def __init__(self, code: _Optional[int] = ..., reason: _Optional[str] = ..., receipt: _Optional[bytes] = ..., height: _Optional[int] = ...) -> None: ...
+
 class SubmitTxBatchRequest(_message.Message):
     __slots__ = ("txs",)
     TXS_FIELD_NUMBER: _ClassVar[int]

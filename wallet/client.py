@@ -28,13 +28,19 @@ class ClientError(Exception):
 
 
 class Client:
-    def __init__(self, target: str = DEFAULT_NODE, timeout: float = 15.0):
+    def __init__(self, target: str = DEFAULT_NODE, timeout: float = 15.0, tls_ca: str | None = None):
         self.target = target
         self.timeout = timeout
-        self.channel = grpc.insecure_channel(
-            target,
-            options=[("grpc.max_receive_message_length", 16 * 1024 * 1024), ("grpc.max_send_message_length", 16 * 1024 * 1024)],
-        )
+        options = [("grpc.max_receive_message_length", 16 * 1024 * 1024), ("grpc.max_send_message_length", 16 * 1024 * 1024)]
+        if tls_ca:
+            try:
+                with open(tls_ca, "rb") as f:
+                    ca = f.read()
+            except OSError as e:
+                raise ClientError(f"cannot read the TLS CA certificate {tls_ca}: {e.strerror}") from None
+            self.channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=ca), options=options)
+        else:
+            self.channel = grpc.insecure_channel(target, options=options)
         self.stub = pbg.NodeStub(self.channel)
 
     def close(self) -> None:
@@ -113,6 +119,11 @@ class Client:
         if nonce is None:
             nonce = self.account(encode_address(address_of(key.public))).nonce
         return sign_tx(key, st.chain_id, kind, payload, nonce, st.height + expiry_blocks)
+
+    def simulate(self, tx: SignedTx | bytes) -> pb.SimulateTxResponse:
+        """Execute a signed transaction against the latest state without keeping anything (a dry run)."""
+        raw = tx if isinstance(tx, bytes) else tx.raw
+        return self._call("SimulateTx", pb.SubmitTxRequest(tx=raw))
 
     def wait_for_tx(self, tx_hash: bytes, timeout: float = 30.0, poll: float = 0.2) -> pb.TxResponse:
         """Poll until the transaction is in a committed block (a client-side wait)."""

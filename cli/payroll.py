@@ -1,0 +1,8 @@
+"""``esoc payroll ...`` (filled in below)."""
+
+import click
+
+
+@click.group()
+def payroll():
+    """Enterprise payroll: preview and run a CSV of wages through the tax law."""
