@@ -15,7 +15,6 @@ import sys
 
 import click
 
-from ledger import codes
 from ledger.address import encode_address
 
 from .output import (
@@ -23,7 +22,7 @@ from .output import (
 )
 from . import txflow
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100}
 
 
 class Group(click.Group):

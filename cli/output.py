@@ -231,7 +231,13 @@ def run(group: click.Group, argv: list[str] | None = None, prog_name: str = "eso
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         return 130
-    except click.ClickException as e:  # usage errors and UserError
+    except click.UsageError as e:  # one line, with where to look
+        if debug:
+            traceback.print_exc()
+        where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.echo(f"esoc: error: {e.format_message()}{where}", err=True)
+        return e.exit_code
+    except click.ClickException as e:  # UserError and the like
         if debug:
             traceback.print_exc()
         e.show()
