@@ -270,6 +270,8 @@ class LightClient:
         if validator_set_hash(powers) != header.validators_hash:
             raise LightClientError(f"the validator set the node reports for block {h} is not the one its header names")
         if h == trusted.height + 1:
+            if h == 1 and header.prev_hash != trusted.header_hash:
+                raise LightClientError("block 1 does not follow from the trusted genesis (prev_hash is not the genesis hash)")
             if header.validators_hash != validator_set_hash(trusted.next_powers):
                 raise LightClientError(
                     f"block {h}'s validator set does not follow from the trusted block {trusted.height} "
@@ -284,7 +286,8 @@ class LightClient:
             raise LightClientError(f"block {h} is not properly signed: {e}") from None
         nxt = self._validators(h + 1)
         if validator_set_hash(nxt) != header.next_validators_hash:
-            raise LightClientError(f"the next validator set the node reports after block {h} is not the one its header names")
+            raise LightClientError(f"the validator set the node reports for block {h + 1} does not follow from block {h} "
+                                   "(that header names another next set): a forged validator set")
         return Trusted(h, header.hash, header.chain_id, header.state_root, nxt)
 
     def verify_to(self, height: int) -> tuple[Trusted, int]:
