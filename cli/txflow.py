@@ -123,10 +123,12 @@ def outcome(tx: SignedTx | None, status: str, **kw) -> dict:
 def render_event(e) -> str:
     if isinstance(e, dict):
         e = jsonable(e)
-        name = e.get("type") or e.get("name") or "event"
-        rest = {k: v for k, v in e.items() if k not in ("type", "name")}
-        if set(rest) == {"data"} and isinstance(rest["data"], dict):
-            rest = rest["data"]
+        if e.get("type") == "law":  # a law's own event: contract.name and its data
+            name = f"{e.get('name')} ({e.get('contract')})"
+            rest = e.get("data") if isinstance(e.get("data"), dict) else {"data": e.get("data")}
+        else:
+            name = e.get("type") or e.get("name") or "event"
+            rest = {k: v for k, v in e.items() if k not in ("type", "name")}
         return f"{name} " + " ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in rest.items())
     return json.dumps(jsonable(e))
 
@@ -273,13 +275,18 @@ def name_law_error(c, tx: SignedTx, o: dict) -> dict:
     return o
 
 
-def simulate(c, tx: SignedTx) -> dict:
-    r = c.simulate(tx)
-    if r.code and not r.receipt:  # refused before execution (admission): no receipt
+def simulated(c, tx: SignedTx, r, height: int) -> dict:
+    """One result of ``SimulateTx`` in the command's shape."""
+    if not r.receipt:  # refused before execution (admission): no receipt
         return outcome(tx, "simulated", code=r.code, code_name=codes.name(r.code),
                        error={"name": codes.name(r.code), "detail": r.reason})
     rc = Receipt.decode(r.receipt)
-    return name_law_error(c, tx, outcome(tx, "simulated", height=r.height, **receipt_fields(rc)))
+    return name_law_error(c, tx, outcome(tx, "simulated", height=height, **receipt_fields(rc)))
+
+
+def simulate(c, tx: SignedTx) -> dict:
+    r = c.simulate([tx])
+    return simulated(c, tx, r.results[0], r.height)
 
 
 def wait_receipt(c, tx: SignedTx, timeout: float = 60.0) -> dict:

@@ -37,6 +37,7 @@ from proto import esoc_pb2_grpc as pbg
 from chain.mempool import Rejected
 
 MAX_BATCH = 10_000
+MAX_SIMULATE = 500
 VERSION = "esoc/0.1.0"
 
 
@@ -365,23 +366,29 @@ class NodeServicer(pbg.NodeServicer):
 
     @guarded
     def SimulateTx(self, request, context):
-        """A dry run: execute a signed transaction on a throw-away copy of the latest state (nothing is kept)."""
+        """A dry run: execute signed transactions in order on a throw-away copy of the latest state."""
         from chain.execution import BlockContext, admission_error
 
-        if not self.bucket.take(_client(context)):
+        if not 0 < len(request.txs) <= MAX_SIMULATE:
+            raise ValueError(f"1 to {MAX_SIMULATE} transactions per simulation")
+        if not self.bucket.take(_client(context), len(request.txs)):
             raise Rejected(codes.RATE_LIMITED, "too many requests from this client; slow down")
-        tx = decode_tx(request.tx)
+        txs = [decode_tx(raw) for raw in request.txs]
 
         def run():  # on the node's trio thread: the state does not move underneath
             app = self.node.app
             height = app.height + 1
-            state = app.state()
-            err = admission_error(state, tx, app.chain_id, height, verified=False)
-            if err is not None:
-                return pb.SimulateTxResponse(code=err[0], reason=err[1], height=height)
+            state = app.state()  # never committed
             ctx = BlockContext(app.chain_id, height, app.last_time_ms() + 1, bytes(32))
-            receipt = app.executor.apply_tx(state, tx, ctx)  # state is never committed
-            return pb.SimulateTxResponse(code=receipt.code, receipt=receipt.encode(), height=height)
+            out = []
+            for tx in txs:
+                err = admission_error(state, tx, app.chain_id, height, verified=False)
+                if err is not None:
+                    out.append(pb.SimulatedTx(code=err[0], reason=err[1]))
+                else:
+                    receipt = app.executor.apply_tx(state, tx, ctx)
+                    out.append(pb.SimulatedTx(code=receipt.code, receipt=receipt.encode()))
+            return pb.SimulateTxResponse(results=out, height=height)
 
         return trio.from_thread.run_sync(run, trio_token=self.token)
 

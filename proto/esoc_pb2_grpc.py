@@ -101,7 +101,7 @@ class NodeStub:
                 _registered_method=True)
         self.SimulateTx = channel.unary_unary(
                 '/esoc.v1.Node/SimulateTx',
-                request_serializer=proto_dot_esoc__pb2.SubmitTxRequest.SerializeToString,
+                request_serializer=proto_dot_esoc__pb2.SimulateTxRequest.SerializeToString,
                 response_deserializer=proto_dot_esoc__pb2.SimulateTxResponse.FromString,
                 _registered_method=True)
 
@@ -196,8 +196,9 @@ class NodeServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SimulateTx(self, request, context):
-        """Execute a signed transaction against the latest state, keep nothing (a
-        wallet's dry run): admission refusal (code, reason) or the receipt.
+        """Execute signed transactions in order against a throw-away copy of the
+        latest state, keep nothing (a wallet's dry run): for each, the admission
+        refusal (code, reason) or the receipt.  At most 500 per call.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -273,7 +274,7 @@ def add_NodeServicer_to_server(servicer, server):
             ),
             'SimulateTx': grpc.unary_unary_rpc_method_handler(
                     servicer.SimulateTx,
-                    request_deserializer=proto_dot_esoc__pb2.SubmitTxRequest.FromString,
+                    request_deserializer=proto_dot_esoc__pb2.SimulateTxRequest.FromString,
                     response_serializer=proto_dot_esoc__pb2.SimulateTxResponse.SerializeToString,
             ),
     }
@@ -653,7 +654,7 @@ class Node:
             request,
             target,
             '/esoc.v1.Node/SimulateTx',
-            proto_dot_esoc__pb2.SubmitTxRequest.SerializeToString,
+            proto_dot_esoc__pb2.SimulateTxRequest.SerializeToString,
             proto_dot_esoc__pb2.SimulateTxResponse.FromString,
             options,
             channel_credentials,
