@@ -9,7 +9,7 @@ import os
 
 import click
 
-from cli.main import cli
+from cli.main import CONTEXT, cli
 
 SNAPSHOT = os.path.join(os.path.dirname(__file__), "help_snapshot.txt")
 
@@ -24,7 +24,7 @@ def walk(cmd: click.Command, path: list[str]):
 def render_all() -> str:
     out = []
     for path, cmd in walk(cli, ["esoc"]):
-        with click.Context(cli, info_name="esoc", terminal_width=100, max_content_width=100) as root:
+        with click.Context(cli, info_name="esoc", **CONTEXT) as root:
             ctx = root
             for name in path[1:]:
                 ctx = click.Context(ctx.command.commands[name], info_name=name, parent=ctx)
