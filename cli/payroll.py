@@ -21,7 +21,8 @@ nothing either.
 batches (``SubmitTxBatch``) keeping at most ``--in-flight`` uncommitted,
 reads the receipts from the committed blocks, and writes a per-row result
 file (``FILE.results.csv`` unless ``--results``): status (``paid``,
-``already_paid``, ``failed``, ``bad_row``, ``not_submitted``), tax, net,
+``already_paid``, ``failed``, ``bad_row``, ``not_submitted``, ``unconfirmed``:
+submitted but not seen committed before ``--timeout``; a re-run settles it), tax, net,
 transaction hash, height, error.
 """
 
@@ -325,8 +326,8 @@ def payroll_preview(settings, file, employer_key, period, show_rows):
 @click.option("--results", metavar="FILE", default=None, help="The per-row result file (default: FILE.results.csv).")
 @click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True,
               help="Transactions per SubmitTxBatch call.")
-@click.option("--in-flight", type=click.IntRange(1, 4500), default=4000, show_default=True,
-              help="At most this many payments submitted but not yet committed.")
+@click.option("--in-flight", type=click.IntRange(1, 4500), default=1000, show_default=True,
+              help="At most this many payments submitted but not yet committed (bounds the block size).")
 @click.option("--no-progress", is_flag=True, help="No progress bar or lines on stderr.")
 @click.option("--timeout", type=click.FloatRange(1), default=120.0, show_default=True,
               help="Give up waiting when no block has come for this many seconds.")
@@ -368,7 +369,7 @@ def payroll_run(settings, file, employer_key, period, results, batch_size, in_fl
     summary = _summary(rows, time.monotonic() - t0)
     summary.update(period=period, results=results)
     emit(settings, {"summary": summary}, _human(summary, "paid") + f"\n  results in {results}")
-    if any(r.status in ("failed", "not_submitted") for r in rows):
+    if any(r.status in ("failed", "not_submitted", "unconfirmed") for r in rows):
         raise SystemExit(1)
 
 
@@ -398,8 +399,10 @@ def _submit_and_wait(c, signed: list, batch_size: int, in_flight: int, timeout: 
         top = c.status().height
         if top < next_height:
             if time.monotonic() - last_block > timeout:
-                for r in inflight.values():
-                    r.status, r.error = "not_submitted", f"not committed within {timeout:.0f}s of the last block"
+                for r in inflight.values():  # submitted, not seen committed: a re-run finds them if they were
+                    r.status, r.error = "unconfirmed", f"not seen committed within {timeout:.0f}s (no new block); re-run to settle"
+                for r, _ in queue[pos:]:
+                    r.status, r.error = "not_submitted", "not submitted: the chain made no block"
                 return
             time.sleep(0.05)
             continue

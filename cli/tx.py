@@ -195,7 +195,9 @@ def tx_wage(settings, employee, gross, social_insurance, special_additional, oth
     def preview(c):
         if opts.dry_run:
             return
-        o = txflow.simulate(c, txflow.sign(settings, "call", payload, opts, c))
+        import dataclasses
+
+        o = txflow.simulate(c, txflow.sign(settings, "call", payload, dataclasses.replace(opts, dry_run=True), c))
         r = o["result"] if o["code"] == 0 and isinstance(o["result"], dict) else None
         if r is None:
             err = o["error"] or {}

@@ -6,8 +6,9 @@ Every command that makes a transaction takes :func:`tx_options` and calls
 * default: sign with the node's idea of the next nonce, submit, print the hash;
 * ``--wait``: and wait for the commit, print the receipt with decoded events
   (a law call's result, and a refused law call's own error name and detail);
-* ``--dry-run``: sign, ask the node to execute it against the latest state
-  (``SimulateTx``), print the would-be receipt; nothing is submitted;
+* ``--dry-run``: ask the node to execute it against the latest state
+  (``SimulateTx``), print the would-be receipt; nothing is signed (the key
+  stays locked) and nothing is submitted;
 * ``--offline``: sign without contacting a node (``--nonce``, ``--expiry`` and
   ``--chain-id`` given) and write the signed transaction to ``--out``;
   ``esoc tx broadcast FILE`` sends it later from any machine.
@@ -220,7 +221,12 @@ def sign(settings: Settings, kind: str, payload, opts: TxOptions | None = None, 
     opts = opts or current_options()
     if not opts.sender:
         raise UserError("--from KEY is required")
-    key = keystore(settings).unlock(opts.sender, password(opts.sender))
+    if opts.dry_run and c is not None:  # nothing is signed for a dry run: the key stays locked
+        key = None
+        signer = bytes.fromhex(keystore(settings).info(opts.sender)["pubkey"])
+    else:
+        key = keystore(settings).unlock(opts.sender, password(opts.sender))
+        signer = key.public
     if opts.offline:
         missing = [n for n, v in (("--nonce", opts.nonce), ("--expiry", opts.expiry)) if v is None]
         if missing:
@@ -239,9 +245,22 @@ def sign(settings: Settings, kind: str, payload, opts: TxOptions | None = None, 
     if nonce is None:
         from ledger.address import address_of
 
-        nonce = c.account(encode_address(address_of(key.public))).nonce
+        nonce = c.account(encode_address(address_of(signer))).nonce
     expiry = opts.expiry if opts.expiry is not None else st.height + 300
+    if key is None:
+        return unsigned_tx(signer, st.chain_id, kind, payload, nonce, expiry)
     return sign_tx(key, st.chain_id, kind, payload, nonce, expiry)
+
+
+def unsigned_tx(signer: bytes, chain_id: str, kind: str, payload, nonce: int, expiry: int) -> SignedTx:
+    """A transaction with an empty signature, for SimulateTx (which does not check signatures)."""
+    from ledger.codec import Record
+    from ledger.tx import TxBody, decode_payload
+
+    obj = payload.to_obj() if isinstance(payload, Record) else payload
+    decode_payload(kind, obj)
+    body = TxBody(chain_id=chain_id, kind=kind, payload=obj, signer=signer, nonce=nonce, expiry=expiry)
+    return SignedTx(body=body, sig=bytes(64), body_bytes=body.encode())
 
 
 _ERROR_NAMES: dict[str, dict[int, str]] = {}

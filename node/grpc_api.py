@@ -382,7 +382,8 @@ class NodeServicer(pbg.NodeServicer):
             ctx = BlockContext(app.chain_id, height, app.last_time_ms() + 1, bytes(32))
             out = []
             for tx in txs:
-                err = admission_error(state, tx, app.chain_id, height, verified=False)
+                # signatures are not checked: nothing is kept, and a wallet's dry run signs nothing
+                err = admission_error(state, tx, app.chain_id, height, verified=True)
                 if err is not None:
                     out.append(pb.SimulatedTx(code=err[0], reason=err[1]))
                 else:

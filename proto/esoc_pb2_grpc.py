@@ -197,8 +197,9 @@ class NodeServicer:
 
     def SimulateTx(self, request, context):
         """Execute signed transactions in order against a throw-away copy of the
-        latest state, keep nothing (a wallet's dry run): for each, the admission
-        refusal (code, reason) or the receipt.  At most 500 per call.
+        latest state, keep nothing (a wallet's dry run; signatures are not
+        checked, so a dry run needs no key): for each, the admission refusal
+        (code, reason) or the receipt.  At most 500 per call.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
