@@ -172,7 +172,6 @@ def account(settings, who, verify, height):
               help="Port of the block explorer web page (0: no explorer).")
 @click.option("--time-step-ms", type=click.IntRange(min=0), default=0, show_default=True,
               help="Simulated block time: each block is this much later than the last (0: the wall clock).")
-@global_options
 def devnet(validators, home, base_port, explorer_port, time_step_ms):
     """Run a local network of validators, each its own process (Ctrl-C stops it)."""
     from .devnet import run_devnet

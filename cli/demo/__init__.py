@@ -209,6 +209,8 @@ def _economy_click(ctx, citizens, enterprises, months, seed, password, no_progre
     from ..output import Settings, UserError, emit
 
     settings = ctx.ensure_object(Settings)
+    if settings.tls_ca:  # no option accepted and ignored
+        raise UserError("esoc demo economy talks to a devnet without TLS; --tls-ca is not supported here")
     args = argparse.Namespace(node=settings.node, keystore=settings.keystore, json=settings.json, citizens=citizens,
                               enterprises=enterprises, months=months, seed=seed, password=password,
                               no_progress=no_progress, clock=clock or "auto")

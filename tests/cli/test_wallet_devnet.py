@@ -40,7 +40,8 @@ def test_dry_run_equals_the_real_receipt(net):
     for args in (["tx", "send", "--from", "alice", "--to", "bob", "--amount", "777"],
                  ["tx", "call", "tax", "pay_wage", "--from", "bakery", "--args",
                   json.dumps({"employee": "carol", "gross": 8_000 * YUAN, "social_insurance": 800 * YUAN})],
-                 ["tx", "wage", "--from", "clinic", "--employee", "dan", "--gross", str(12_000 * YUAN)]):
+                 ["tx", "wage", "--from", "clinic", "--employee", "dan", "--gross", str(12_000 * YUAN)],
+                 ["tx", "issue", "--from", "central-bank", "--to", "treasury", "--amount", "500"]):
         before = balance(net, "bob")
         dry = j(net.cli(*args, "--dry-run", "--json", password="not-needed"))  # a dry run signs nothing
         assert set(dry) == SHAPE and dry["status"] == "simulated" and dry["code"] == 0, dry
