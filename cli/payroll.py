@@ -324,12 +324,12 @@ def payroll_preview(settings, file, employer_key, period, show_rows):
 @payroll.command("run")
 @_common
 @click.option("--results", metavar="FILE", default=None, help="The per-row result file (default: FILE.results.csv).")
-@click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True,
+@click.option("--batch-size", type=click.IntRange(1, 5000), default=300, show_default=True,
               help="Transactions per SubmitTxBatch call.")
-@click.option("--in-flight", type=click.IntRange(1, 4500), default=1000, show_default=True,
+@click.option("--in-flight", type=click.IntRange(1, 4500), default=300, show_default=True,
               help="At most this many payments submitted but not yet committed (bounds the block size).")
 @click.option("--no-progress", is_flag=True, help="No progress bar or lines on stderr.")
-@click.option("--timeout", type=click.FloatRange(1), default=120.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(1), default=300.0, show_default=True,
               help="Give up waiting when no block has come for this many seconds.")
 @global_options
 @pass_settings
