@@ -4,53 +4,36 @@
 * ``law check FILE``: is a source in the contract subset? (local, no node;
   exit 1 with ``line N: rule`` for each violation);
 * ``law eval NAME.FUNC --args JSON [--height H]``: run an installed law's
-  function on a node, read-only, and print its JSON result;
+  function on a node, read-only;
 * ``law eval --source FILE FUNC --args JSON``: the same for a source that is
   not installed (a pilot run), in the same sandbox, against the chain's state.
+
+``law eval --json`` prints one shape whatever the outcome:
+``{"value", "gas_used", "effects", "code", "error"}``; for people it prints
+the value (JSON) and, for a pilot run, the gas and the effects on stderr.
+Arguments naming accounts accept keystore names.
 """
 
 from __future__ import annotations
 
 import json
-import sys
+
+import click
 
 from ledger import codes
 from ledger.codec import decode
 
-
-def add_law_commands(sub, common, CliError, emit) -> None:
-    law = sub.add_parser("law", help="the laws: list, show, check, eval").add_subparsers(dest="sub", metavar="SUB")
-    law.required = True
-
-    p = law.add_parser("list", parents=[common], help="installed laws")
-    p.add_argument("--height", type=int, default=0)
-    p.set_defaults(fn=lambda a: _list(a, emit))
-
-    p = law.add_parser("show", parents=[common], help="a law's source and versions")
-    p.add_argument("name")
-    p.add_argument("--version", type=int, default=0)
-    p.add_argument("--height", type=int, default=0)
-    p.set_defaults(fn=lambda a: _show(a, emit))
-
-    p = law.add_parser("check", parents=[common], help="check a source against the contract subset")
-    p.add_argument("file")
-    p.set_defaults(fn=lambda a: _check(a, emit, CliError))
-
-    p = law.add_parser("eval", parents=[common], help="run a law's function (read-only)")
-    p.add_argument("target", nargs="?", help="NAME.FUNC of an installed law")
-    p.add_argument("func", nargs="?", help="with --source: the function to run")
-    p.add_argument("--source", help="run this file instead of an installed law (a pilot run)")
-    p.add_argument("--name", default="", help="with --source: run as this law (its storage is visible)")
-    p.add_argument("--args", default="{}", help="JSON object of keyword arguments")
-    p.add_argument("--height", type=int, default=0)
-    p.add_argument("--gas", type=int, default=0)
-    p.set_defaults(fn=lambda a: _eval(a, emit, CliError))
+from .output import UserError, client, emit, global_options, pass_settings, progress
 
 
-def _client(args):
-    from wallet.client import Client
+class Group(click.Group):
+    def list_commands(self, ctx):
+        return list(self.commands)
 
-    return Client(args.node)
+
+@click.group(cls=Group)
+def law():
+    """The laws: list, show, check a source, evaluate a function."""
 
 
 def _info(i) -> dict:
@@ -58,89 +41,117 @@ def _info(i) -> dict:
             "entries": list(i.entries), "views": list(i.views), "summary": i.summary}
 
 
-def _list(args, emit):
-    with _client(args) as c:
-        r = c.list_laws(args.height)
+@law.command("list")
+@click.option("--height", type=click.IntRange(min=0), default=0, help="At this height (default: the latest).")
+@global_options
+@pass_settings
+def law_list(settings, height):
+    """The installed laws, their versions and entries."""
+    with client(settings) as c:
+        r = c.list_laws(height)
     items = [_info(i) for i in r.laws]
     human = "\n".join(f"{i['name']:<14} v{i['version']} since {i['since_height']:<6} {i['summary']}" for i in items)
-    emit(args, items, human or "no laws installed")
+    emit(settings, items, human or "no laws installed")
 
 
-def _show(args, emit):
-    with _client(args) as c:
-        r = c.get_law(args.name, args.version, args.height)
+@law.command("show")
+@click.argument("name")
+@click.option("--version", "version_", type=click.IntRange(min=0), default=0, help="This version (default: the one in force).")
+@click.option("--height", type=click.IntRange(min=0), default=0, help="At this height (default: the latest).")
+@global_options
+@pass_settings
+def law_show(settings, name, version_, height):
+    """A law's source and its versions."""
+    with client(settings) as c:
+        r = c.get_law(name, version_, height)
     data = _info(r.info)
     data["source"] = r.source
     data["versions"] = [_info(v) for v in r.versions]
-    if args.json:
-        emit(args, data)
+    if settings.json:
+        emit(settings, data)
         return
     head = f"# law {data['name']} v{data['version']} (since height {data['since_height']}, code {data['code_hash'][:16]})\n"
     head += f"# entries: {', '.join(data['entries']) or '-'}; views: {', '.join(data['views']) or '-'}\n"
-    print(head + r.source, end="" if r.source.endswith("\n") else "\n")
+    click.echo(head + r.source, nl=not r.source.endswith("\n"))
 
 
-def _check(args, emit, CliError):
+@law.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+@global_options
+@pass_settings
+def law_check(settings, file):
+    """Check a source against the contract subset (local, no node); exit 1 on a violation."""
     from contracts.runtime import check_source
 
     try:
-        with open(args.file, encoding="utf-8") as f:
+        with open(file, encoding="utf-8") as f:
             src = f.read()
     except OSError as e:
-        raise CliError(f"cannot read {args.file}: {e.strerror}") from None
+        raise UserError(f"cannot read {file}: {e.strerror}") from None
     except UnicodeDecodeError:
-        raise CliError(f"{args.file} is not UTF-8 text") from None
+        raise UserError(f"{file} is not UTF-8 text") from None
     violations = check_source(src)
-    data = {"file": args.file, "ok": not violations,
-            "violations": [{"line": v.line, "rule": v.rule} for v in violations]}
-    if args.json:
-        emit(args, data)
+    data = {"file": file, "ok": not violations, "violations": [{"line": v.line, "rule": v.rule} for v in violations]}
+    if settings.json:
+        emit(settings, data)
     elif violations:
         for v in violations:
-            print(f"line {v.line}: {v.rule}")
+            click.echo(f"line {v.line}: {v.rule}")
     else:
-        print(f"{args.file}: ok")
+        click.echo(f"{file}: ok")
     if violations:
         raise SystemExit(1)
 
 
-def _eval(args, emit, CliError):
-    try:
-        call_args = json.loads(args.args)
-    except ValueError as e:
-        raise CliError(f"--args is not valid JSON: {e}") from None
-    if not isinstance(call_args, dict):
-        raise CliError("--args must be a JSON object of keyword arguments")
-    source = ""
-    if args.source:
-        if not args.target:
-            raise CliError("usage: esoc law eval --source FILE FUNC --args JSON")
-        func = args.target if args.func is None else args.func
-        name = args.name
+@law.command("eval")
+@click.argument("target", required=False, metavar="NAME.FUNC")
+@click.argument("func", required=False, metavar="[FUNC]")
+@click.option("--source", type=click.Path(dir_okay=False), help="Run this file instead of an installed law (a pilot run); FUNC is then the function.")
+@click.option("--name", default="", help="With --source: run as this law (its storage is visible).")
+@click.option("--args", "args_", default="{}", show_default=True, metavar="JSON",
+              help="Keyword arguments as a JSON object; accounts as addresses or keystore names.")
+@click.option("--height", type=click.IntRange(min=0), default=0, help="At this height (default: the latest).")
+@click.option("--gas", type=click.IntRange(min=0), default=0, help="Gas limit (default: the view limit).")
+@global_options
+@pass_settings
+def law_eval(settings, target, func, source, name, args_, height, gas):
+    """Run a law's function on the node, read-only, and print its result."""
+    from .tx import parse_law_args
+
+    call_args = parse_law_args(settings, args_)
+    src = ""
+    if source:
+        if not target:
+            raise UserError("usage: esoc law eval --source FILE FUNC --args JSON")
+        fn = target if func is None else func
         try:
-            with open(args.source, encoding="utf-8") as f:
-                source = f.read()
+            with open(source, encoding="utf-8") as f:
+                src = f.read()
         except OSError as e:
-            raise CliError(f"cannot read {args.source}: {e.strerror}") from None
+            raise UserError(f"cannot read {source}: {e.strerror}") from None
     else:
-        if not args.target or "." not in args.target:
-            raise CliError("usage: esoc law eval NAME.FUNC --args JSON")
-        name, func = args.target.split(".", 1)
-    with _client(args) as c:
-        r = c.eval_law(name, func, call_args, args.height, source=source, gas_limit=args.gas)
-    value = decode(r.value) if r.value else None
+        if not target or "." not in target:
+            raise UserError("usage: esoc law eval NAME.FUNC --args JSON")
+        name, fn = target.split(".", 1)
+    with client(settings) as c:
+        r = c.eval_law(name, fn, call_args, height, source=src, gas_limit=gas)
+    value = _plain(decode(r.value)) if r.value else None
+    effects = _plain(decode(r.events)) if r.events else None
+    err = None
     if r.code != 0:
-        msg = r.error or codes.name(r.code)
-        if args.json:
-            emit(args, {"code": r.code, "error": msg, "value": _plain(value), "gas_used": r.gas_used})
-        else:
-            print(f"esoc: error: {func} failed: {msg} (code {r.code})", file=sys.stderr)
-        raise SystemExit(1)
-    out = _plain(value)
-    if args.json or not args.source:
-        print(json.dumps(out))
+        detail = value.get("detail") if isinstance(value, dict) else None
+        err = {"name": r.error or codes.name(r.code), "detail": detail}
+    data = {"value": value if r.code == 0 else None, "gas_used": r.gas_used, "effects": effects, "code": r.code, "error": err}
+    if settings.json:
+        emit(settings, data)
     else:
-        print(json.dumps({"value": out, "gas_used": r.gas_used, "effects": _plain(decode(r.events)) if r.events else None}))
+        if r.code != 0:
+            raise UserError(f"{fn} failed: {err['name']} (code {r.code})" + (f": {err['detail']}" if err["detail"] else ""))
+        click.echo(json.dumps(value))
+        if source:
+            progress(f"gas used {r.gas_used}" + (f"; effects (not applied): {json.dumps(effects)}" if effects else ""))
+    if r.code != 0:
+        raise SystemExit(1)
 
 
 def _plain(v):

@@ -122,3 +122,144 @@ def fen(amount: int) -> str:
     sign = "-" if amount < 0 else ""
     a = abs(amount)
     return f"{amount} fen ({sign}{a // 100}.{a % 100:02d} yuan)"
+
+
+# --------------------------------------------------------------------------
+# Shared helpers for command groups (added with the click CLI).
+# --------------------------------------------------------------------------
+
+
+def is_tty(err: bool = False) -> bool:
+    """Is a terminal attached (stdout, or stderr with ``err``)?  Rich is used only then."""
+    import sys
+
+    stream = sys.stderr if err else sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def table(settings: Settings, rows: list[dict], columns: list[str], empty: str = "nothing to show") -> None:
+    """Rows as a table for people (rich on a terminal, aligned text otherwise), a JSON list with ``--json``."""
+    if settings.json:
+        emit(settings, rows)
+        return
+    if not rows:
+        click.echo(empty)
+        return
+    if is_tty():
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(*columns, box=None, header_style="bold")
+        for r in rows:
+            t.add_row(*(str(jsonable(r.get(c, ""))) for c in columns))
+        Console().print(t)
+        return
+    widths = {c: max(len(c), *(len(str(jsonable(r.get(c, "")))) for r in rows)) for c in columns}
+    click.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
+    for r in rows:
+        click.echo("  ".join(str(jsonable(r.get(c, ""))).ljust(widths[c]) for c in columns).rstrip())
+
+
+def client(settings: Settings):
+    """A :class:`wallet.client.Client` for the node the settings name (TLS with ``--tls-ca``)."""
+    from wallet.client import Client
+
+    return Client(settings.node, tls_ca=settings.tls_ca)
+
+
+def keystore(settings: Settings):
+    from wallet.keystore import Keystore
+
+    return Keystore(settings.keystore)
+
+
+def password(name: str, confirm: bool = False, env: str = "ESOC_PASSWORD") -> str:
+    """The password for key ``name``: ``$ESOC_PASSWORD``, else asked on the terminal."""
+    import getpass
+    import sys
+
+    pw = os.environ.get(env)
+    if pw is not None:
+        return pw
+    if not sys.stdin.isatty():
+        raise UserError(f"no password for {name}: set {env} or run in a terminal")
+    pw = getpass.getpass(f"password for {name}: ")
+    if confirm and getpass.getpass("repeat it: ") != pw:
+        raise UserError("the passwords differ")
+    return pw
+
+
+def resolve_address(settings: Settings, who: str) -> bytes:
+    """A keystore name or a bech32m address, as 20 bytes; a clear error otherwise."""
+    from ledger.address import AddressError
+
+    ks = keystore(settings)
+    try:
+        return ks.resolve_address(who)
+    except AddressError as e:
+        raise UserError(f"{who!r} is neither a key in {ks.path} nor a valid address: {e}") from None
+
+
+def user_error_types() -> tuple:
+    """Exceptions that report the user's mistake or a node's answer: one line, exit 1."""
+    from ledger.address import AddressError
+    from ledger.tx import TxError
+    from wallet.client import ClientError
+    from wallet.keystore import KeystoreError
+    from wallet.light import LightClientError
+
+    from node.config import ConfigError
+
+    return (ClientError, KeystoreError, ConfigError, AddressError, TxError, LightClientError)
+
+
+def run(group: click.Group, argv: list[str] | None = None, prog_name: str = "esoc") -> int:
+    """Run a click group with esoc's error rules; return the exit status.
+
+    A :class:`UserError` (or a known one-line error from the wallet, keystore
+    or node) prints ``esoc: error: ...``; with ``ESOC_DEBUG=1`` its traceback
+    follows.  Any other exception is a bug of ours: its traceback is printed
+    as it is, with exit status 70 (``EX_SOFTWARE``).
+    """
+    import sys
+    import traceback
+
+    debug = bool(os.environ.get("ESOC_DEBUG"))
+    try:
+        rv = group.main(args=argv, prog_name=prog_name, standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        return 130
+    except click.UsageError as e:  # one line, with where to look
+        if debug:
+            traceback.print_exc()
+        where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.echo(f"esoc: error: {e.format_message()}{where}", err=True)
+        return e.exit_code
+    except click.ClickException as e:  # UserError and the like
+        if debug:
+            traceback.print_exc()
+        e.show()
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # noqa: BLE001
+        if isinstance(e, user_error_types()):
+            if debug:
+                traceback.print_exc()
+            click.echo(f"esoc: error: {e}", err=True)
+            return EXIT_FAIL
+        traceback.print_exc(file=sys.stderr)
+        click.echo(f"esoc: internal error ({type(e).__name__}); this is a bug in esoc, please report it", err=True)
+        return EXIT_BUG
+
+
+EXIT_BUG = 70

@@ -52,6 +52,7 @@ from chain.mempool import Rejected
 from .statesync import add_statesync_service
 
 MAX_BATCH = 10_000
+MAX_SIMULATE = 500
 VERSION = "esoc/0.1.0"
 
 
@@ -455,6 +456,35 @@ class NodeServicer(pbg.NodeServicer):
             source=request.source or None, gas_limit=request.gas_limit or None,
         )
         return pb.EvalLawResponse(**res)
+
+    @guarded
+    def SimulateTx(self, request, context):
+        """A dry run: execute signed transactions in order on a throw-away copy of the latest state."""
+        from chain.execution import BlockContext, admission_error
+
+        if not 0 < len(request.txs) <= MAX_SIMULATE:
+            raise ValueError(f"1 to {MAX_SIMULATE} transactions per simulation")
+        if not self.bucket.take(_client(context), len(request.txs)):
+            raise Rejected(codes.RATE_LIMITED, "too many requests from this client; slow down")
+        txs = [decode_tx(raw) for raw in request.txs]
+
+        def run():  # on the node's trio thread: the state does not move underneath
+            app = self.node.app
+            height = app.height + 1
+            state = app.state()  # never committed
+            ctx = BlockContext(app.chain_id, height, app.last_time_ms() + 1, bytes(32))
+            out = []
+            for tx in txs:
+                # signatures are not checked: nothing is kept, and a wallet's dry run signs nothing
+                err = admission_error(state, tx, app.chain_id, height, verified=True)
+                if err is not None:
+                    out.append(pb.SimulatedTx(code=err[0], reason=err[1]))
+                else:
+                    receipt = app.executor.apply_tx(state, tx, ctx)
+                    out.append(pb.SimulatedTx(code=receipt.code, receipt=receipt.encode()))
+            return pb.SimulateTxResponse(results=out, height=height)
+
+        return trio.from_thread.run_sync(run, trio_token=self.token)
 
     def _laws(self, context):
         laws = getattr(self.node, "laws", None)

@@ -28,6 +28,30 @@ class TxResult(_message.Message):
     reason: str
     def __init__(self, hash: _Optional[bytes] = ..., code: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class SimulateTxRequest(_message.Message):
+    __slots__ = ("txs",)
+    TXS_FIELD_NUMBER: _ClassVar[int]
+    txs: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, txs: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class SimulatedTx(_message.Message):
+    __slots__ = ("code", "reason", "receipt")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    reason: str
+    receipt: bytes
+    def __init__(self, code: _Optional[int] = ..., reason: _Optional[str] = ..., receipt: _Optional[bytes] = ...) -> None: ...
+
+class SimulateTxResponse(_message.Message):
+    __slots__ = ("results", "height")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SimulatedTx]
+    height: int
+    def __init__(self, results: _Optional[_Iterable[_Union[SimulatedTx, _Mapping]]] = ..., height: _Optional[int] = ...) -> None: ...
+
 class SubmitTxBatchRequest(_message.Message):
     __slots__ = ("txs",)
     TXS_FIELD_NUMBER: _ClassVar[int]

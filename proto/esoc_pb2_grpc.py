@@ -99,6 +99,11 @@ class NodeStub:
                 request_serializer=proto_dot_esoc__pb2.EvalLawRequest.SerializeToString,
                 response_deserializer=proto_dot_esoc__pb2.EvalLawResponse.FromString,
                 _registered_method=True)
+        self.SimulateTx = channel.unary_unary(
+                '/esoc.v1.Node/SimulateTx',
+                request_serializer=proto_dot_esoc__pb2.SimulateTxRequest.SerializeToString,
+                response_deserializer=proto_dot_esoc__pb2.SimulateTxResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -190,6 +195,16 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SimulateTx(self, request, context):
+        """Execute signed transactions in order against a throw-away copy of the
+        latest state, keep nothing (a wallet's dry run; signatures are not
+        checked, so a dry run needs no key): for each, the admission refusal
+        (code, reason) or the receipt.  At most 500 per call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -257,6 +272,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.EvalLaw,
                     request_deserializer=proto_dot_esoc__pb2.EvalLawRequest.FromString,
                     response_serializer=proto_dot_esoc__pb2.EvalLawResponse.SerializeToString,
+            ),
+            'SimulateTx': grpc.unary_unary_rpc_method_handler(
+                    servicer.SimulateTx,
+                    request_deserializer=proto_dot_esoc__pb2.SimulateTxRequest.FromString,
+                    response_serializer=proto_dot_esoc__pb2.SimulateTxResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -610,6 +630,33 @@ class Node:
             '/esoc.v1.Node/EvalLaw',
             proto_dot_esoc__pb2.EvalLawRequest.SerializeToString,
             proto_dot_esoc__pb2.EvalLawResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SimulateTx(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/esoc.v1.Node/SimulateTx',
+            proto_dot_esoc__pb2.SimulateTxRequest.SerializeToString,
+            proto_dot_esoc__pb2.SimulateTxResponse.FromString,
             options,
             channel_credentials,
             insecure,

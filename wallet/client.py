@@ -151,6 +151,11 @@ class Client:
             nonce = self.account(encode_address(address_of(key.public))).nonce
         return sign_tx(key, st.chain_id, kind, payload, nonce, st.height + expiry_blocks)
 
+    def simulate(self, txs: list) -> pb.SimulateTxResponse:
+        """Execute signed transactions in order against the latest state, keeping nothing (a dry run; <= 500)."""
+        raws = [t if isinstance(t, bytes) else t.raw for t in txs]
+        return self._call("SimulateTx", pb.SimulateTxRequest(txs=raws), timeout=60)
+
     def wait_for_tx(self, tx_hash: bytes, timeout: float = 30.0, poll: float = 0.2) -> pb.TxResponse:
         """Poll until the transaction is in a committed block (a client-side wait)."""
         deadline = time.monotonic() + timeout

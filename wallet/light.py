@@ -1,62 +1,385 @@
-"""Checking what a node says, as a light client does.
+"""A light client anchored to genesis: what a wallet believes, and why.
 
-An account (or any state value) comes with a proof against a state root.
-:func:`verify_account` checks, with nothing but ``ledger``:
+The wallet trusts one thing given to it out of band: the chain's genesis
+(``esoc wallet trust GENESIS.json``; a devnet's keystore finds its
+``genesis.json`` beside it), or a checkpoint block the user names.  From
+that anchor it follows the validator set: each header names the set that
+signs it (``validators_hash``) and the set that signs the next one
+(``next_validators_hash``).
 
-1. the proof: the value (or its absence) under the state root;
-2. that state root is the one in the header of that height;
-3. the header is signed: the commit for that block carries precommits of
-   more than 2/3 of the voting power of the validator set whose hash the
-   header names.
+Verifying a header at height ``h`` from a trusted header at height ``t``
+(CometBFT's light client, "skipping verification" with bisection):
 
-What it does not do yet: anchor that validator set to the genesis set by
-following every header's ``next_validators_hash`` (a full light client,
-planned with the wallet).  Until then a node that invents a whole validator
-set with its own keys is caught only by comparing ``validators_hash`` with
-a set you trust (``esoc status`` on another node, or genesis).
+* ``h == t + 1`` (adjacent): the set of ``h`` must be the one the trusted
+  header named as next (hash equality), and more than 2/3 of its power must
+  have signed ``h``'s commit;
+* ``h > t + 1`` (skipping): the signers of ``h``'s commit must include more
+  than 1/3 of the power of the trusted next set (so at least one honest
+  validator the wallet already trusts vouches for it), and more than 2/3 of
+  the power of ``h``'s own set (whose hash ``h``'s header names).  When the
+  1/3 test fails the validator set changed too much in between: verify the
+  midpoint first (bisection) and try again from there.
+
+A wallet away for 100,000 blocks under a stable set thus catches up in one
+check; across many set changes in O(log n) checks per change.  Every check
+also requires the header's chain id to be the anchor's.  Verified headers
+are kept on disk (``KEYSTORE/light/``, the newest :data:`KEEP` of them) so
+the next run starts from the latest one.
+
+A value (an account, a law's storage) is then checked with its proof
+against the state root of a verified header.  Anything that does not check
+raises :class:`LightClientError` naming what the node got wrong, and the
+caller acts on nothing the node said.
+
+What is not done: a trusting period (how old a trusted header may be before
+the wallet stops skipping from it); see docs/wallet.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+
 from ledger.address import decode_address, encode_address
-from ledger.block import Block, Commit, InvalidCommit, validator_set_hash, verify_commit_powers
+from ledger.block import Block, Commit, Header, InvalidCommit, precommit_sign_bytes, validator_set_hash, verify_commit_powers
 from ledger.smt import Proof, verify_proof
-from ledger.state import acct_path, key_hash, path_bytes, value_hash
+from ledger.state import Account, acct_path, key_hash, path_bytes, value_hash
+
+KEEP = 64  # trusted headers kept on disk
+MAX_CHECKS = 2_000  # header checks in one catch-up before giving up (a node that never converges)
 
 
-class LightCheckError(Exception):
+class LightClientError(Exception):
+    """A node's answer that the light client could not verify: the node is lying or broken."""
+
+
+LightCheckError = LightClientError
+
+
+@dataclasses.dataclass
+class Trusted:
+    height: int
+    header_hash: bytes
+    chain_id: str
+    state_root: bytes
+    next_powers: dict  # pubkey -> power of the set that signs height + 1
+
+    def to_json(self) -> dict:
+        return {"height": self.height, "hash": self.header_hash.hex(), "chain_id": self.chain_id,
+                "state_root": self.state_root.hex(),
+                "next_validators": [[pk.hex(), p] for pk, p in sorted(self.next_powers.items())]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Trusted":
+        return cls(int(d["height"]), bytes.fromhex(d["hash"]), d["chain_id"], bytes.fromhex(d["state_root"]),
+                   {bytes.fromhex(pk): int(p) for pk, p in d["next_validators"]})
+
+
+class TrustStore:
+    """The anchor and the verified headers, in a folder (by default ``KEYSTORE/light``)."""
+
+    def __init__(self, path: str, genesis_hint: str | None = None):
+        self.path = path
+        self.genesis_hint = genesis_hint
+
+    @classmethod
+    def for_keystore(cls, keystore: str) -> "TrustStore":
+        hint = os.path.join(os.path.dirname(os.path.abspath(keystore)), "genesis.json")
+        return cls(os.path.join(keystore, "light"), hint if os.path.isfile(hint) else None)
+
+    # ---- anchor -------------------------------------------------------------
+    def _anchor_file(self) -> str:
+        return os.path.join(self.path, "anchor.json")
+
+    def anchor(self) -> dict | None:
+        try:
+            with open(self._anchor_file()) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            pass
+        if self.genesis_hint:  # a devnet: its genesis.json lies beside the keystore
+            self.anchor_genesis_file(self.genesis_hint)
+            with open(self._anchor_file()) as f:
+                return json.load(f)
+        return None
+
+    def chain_id(self) -> str | None:
+        a = self.anchor()
+        return a["chain_id"] if a else None
+
+    def anchor_genesis_file(self, genesis_file: str, checkpoint: tuple[int, bytes] | None = None, client=None) -> dict:
+        from chain.genesis import Genesis
+
+        try:
+            with open(genesis_file) as f:
+                g = Genesis.from_json(f.read())
+        except (OSError, ValueError) as e:
+            raise LightClientError(f"cannot read the genesis {genesis_file}: {e}") from None
+        powers = {v.pubkey: v.power for v in g.validators}
+        anchor = {"chain_id": g.chain_id, "genesis_hash": g.hash.hex(), "checkpoint": None,
+                  "trusted": Trusted(0, g.hash, g.chain_id, b"", powers).to_json()}
+        if checkpoint is not None:
+            h, block_hash = checkpoint
+            header, _commit = fetch_signed_header(client, h)
+            if header.hash != block_hash:
+                raise LightClientError(f"the node's block {h} has hash {header.hash.hex()}, not the checkpoint's")
+            if header.chain_id != g.chain_id:
+                raise LightClientError(f"the checkpoint block is of chain {header.chain_id!r}, not {g.chain_id!r}")
+            nxt = client.validators(h + 1)
+            np = {v.pubkey: v.power for v in nxt.validators}
+            if validator_set_hash(np) != header.next_validators_hash:
+                raise LightClientError("the node's next validator set does not match the checkpoint header")
+            anchor["checkpoint"] = {"height": h, "hash": block_hash.hex()}
+            anchor["trusted"] = Trusted(h, header.hash, header.chain_id, header.state_root, np).to_json()
+        os.makedirs(self.path, exist_ok=True)
+        _write_json(self._anchor_file(), anchor)
+        return {"chain_id": anchor["chain_id"], "genesis_hash": anchor["genesis_hash"], "checkpoint": anchor["checkpoint"]}
+
+    # ---- verified headers ---------------------------------------------------
+    def _hdir(self) -> str:
+        return os.path.join(self.path, "headers")
+
+    def latest(self) -> Trusted | None:
+        """The highest verified header (or the anchor)."""
+        a = self.anchor()
+        if a is None:
+            return None
+        best = Trusted.from_json(a["trusted"])
+        for h in self._heights():
+            if h > best.height:
+                try:
+                    with open(os.path.join(self._hdir(), f"{h}.json")) as f:
+                        t = Trusted.from_json(json.load(f))
+                except (OSError, ValueError, KeyError):
+                    continue
+                if t.chain_id == best.chain_id:
+                    best = t
+        return best
+
+    def _heights(self) -> list[int]:
+        try:
+            names = os.listdir(self._hdir())
+        except FileNotFoundError:
+            return []
+        return sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
+
+    def save(self, t: Trusted) -> None:
+        os.makedirs(self._hdir(), exist_ok=True)
+        _write_json(os.path.join(self._hdir(), f"{t.height}.json"), t.to_json())
+        hs = self._heights()
+        for h in hs[:-KEEP]:
+            try:
+                os.remove(os.path.join(self._hdir(), f"{h}.json"))
+            except OSError:
+                pass
+
+
+def _write_json(path: str, doc) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------
+# fetching and checking
+# --------------------------------------------------------------------------
+
+
+def fetch_signed_header(client, height: int) -> tuple[Header, Commit]:
+    """Header ``height`` and the commit that decided it (in the block, or in the next block's last_commit)."""
+    from ledger.codec import CodecError
+
+    try:
+        b = client.block(height=height)
+        header = Block.decode(b.block).header
+        if b.commit:
+            commit = Commit.decode(b.commit)
+        else:
+            nxt = Block.decode(client.block(height=height + 1).block)
+            commit = nxt.last_commit
+    except (CodecError, ValueError) as e:
+        raise LightClientError(f"the node sent a malformed block {height}: {e}") from None
+    if header.height != height:
+        raise LightClientError(f"the node answered block {header.height} when asked for {height}")
+    if commit is None:
+        raise LightClientError(f"no commit for block {height} yet")
+    return header, commit
+
+
+def signed_power(powers: dict, chain_id: str, commit: Commit) -> int:
+    """Power of ``powers`` whose valid precommit signatures are in ``commit`` (others ignored)."""
+    from ledger.crypto import verify
+
+    total = 0
+    seen = set()
+    for s in commit.signatures:
+        p = powers.get(s.validator, 0)
+        if p == 0 or s.validator in seen:
+            continue
+        seen.add(s.validator)
+        sb = precommit_sign_bytes(commit.height, commit.round, commit.value_id, s.validator)
+        if len(s.signature) == 64 and verify(s.validator, "vote", chain_id, sb, s.signature):
+            total += p
+    return total
+
+
+@dataclasses.dataclass
+class Verified:
+    height: int
+    state_root: bytes
+    account: dict
+    trusted_from: int
+    header_checks: int
+
+
+class LightClient:
+    def __init__(self, client, store: TrustStore):
+        self.client = client
+        self.store = store
+        self.checks = 0
+
+    @classmethod
+    def for_settings(cls, client, keystore: str) -> "LightClient":
+        return cls(client, TrustStore.for_keystore(keystore))
+
+    def _trusted(self) -> Trusted:
+        t = self.store.latest()
+        if t is None:
+            raise LightClientError(
+                f"the wallet trusts no genesis yet: run `esoc wallet trust GENESIS.json` (stored in {self.store.path}),"
+                " or read with --no-verify")
+        return t
+
+    def _validators(self, height: int) -> dict:
+        vals = self.client.validators(height)
+        return {v.pubkey: v.power for v in vals.validators}
+
+    def _check(self, trusted: Trusted, header: Header, commit: Commit) -> Trusted:
+        """Verify ``header`` from ``trusted``; raise LightClientError, or _Bisect when the 1/3 rule fails."""
+        self.checks += 1
+        if self.checks > MAX_CHECKS:
+            raise LightClientError(f"gave up after {MAX_CHECKS} header checks: the node never lets the set converge")
+        h = header.height
+        if header.chain_id != trusted.chain_id:
+            raise LightClientError(f"the node served a header of chain {header.chain_id!r}; the wallet trusts {trusted.chain_id!r}")
+        if commit.height != h or commit.value_id != header.hash:
+            raise LightClientError(f"the commit the node sent for block {h} is for another block")
+        powers = self._validators(h)
+        if validator_set_hash(powers) != header.validators_hash:
+            raise LightClientError(f"the validator set the node reports for block {h} is not the one its header names")
+        if h == trusted.height + 1:
+            if h == 1 and header.prev_hash != trusted.header_hash:
+                raise LightClientError("block 1 does not follow from the trusted genesis (prev_hash is not the genesis hash)")
+            if header.validators_hash != validator_set_hash(trusted.next_powers):
+                raise LightClientError(
+                    f"block {h}'s validator set does not follow from the trusted block {trusted.height} "
+                    "(next_validators_hash differs): a forged validator set")
+        else:
+            tp = signed_power(trusted.next_powers, header.chain_id, commit)
+            if not 3 * tp > sum(trusted.next_powers.values()):
+                raise _Bisect()
+        try:
+            verify_commit_powers(powers, header.chain_id, h, header.hash, commit)
+        except InvalidCommit as e:
+            raise LightClientError(f"block {h} is not properly signed: {e}") from None
+        nxt = self._validators(h + 1)
+        if validator_set_hash(nxt) != header.next_validators_hash:
+            raise LightClientError(f"the validator set the node reports for block {h + 1} does not follow from block {h} "
+                                   "(that header names another next set): a forged validator set")
+        return Trusted(h, header.hash, header.chain_id, header.state_root, nxt)
+
+    def verify_to(self, height: int) -> tuple[Trusted, int]:
+        """A verified header at ``height`` (skipping, bisecting when needed); returns it and where trust began."""
+        trusted = self._trusted()
+        start = trusted.height
+        if height <= trusted.height:
+            if height == trusted.height:
+                return trusted, start
+            # an older height: verify it forward from the anchor would need another path; use the anchor's chain
+            trusted = Trusted.from_json(self.store.anchor()["trusted"])
+            start = trusted.height
+            if height <= trusted.height:
+                raise LightClientError(f"height {height} is at or before the wallet's anchor ({trusted.height})")
+        pending = [height]
+        fetched: dict[int, tuple[Header, Commit]] = {}
+        while pending:
+            target = pending[-1]
+            if target not in fetched:
+                fetched[target] = fetch_signed_header(self.client, target)
+            header, commit = fetched[target]
+            try:
+                trusted = self._check(trusted, header, commit)
+            except _Bisect:
+                mid = (trusted.height + target) // 2
+                if mid <= trusted.height:
+                    raise LightClientError(f"block {target} cannot be verified from block {trusted.height}") from None
+                pending.append(mid)
+                continue
+            self.store.save(trusted)
+            pending.pop()
+        return trusted, start
+
+    def latest_height(self) -> int:
+        """The node's latest height whose commit is available (the tip's commit travels in the next block)."""
+        top = self.client.status().height
+        b = self.client.block(height=top)
+        return top if b.commit else top - 1
+
+    def account(self, addr: bytes, height: int = 0) -> Verified:
+        """An account read at a verified height, decoded from the proven value only."""
+        self.checks = 0
+        h = height or self.latest_height()
+        if h < 1:
+            raise LightClientError("the chain has no signed block yet")
+        trusted, start = self.verify_to(h)
+        r = self.client.account(encode_address(addr), height=h, prove=True)
+        if r.state_root != trusted.state_root:
+            raise LightClientError(f"the node's state root at height {h} is not the one in the verified header")
+        value = r.value if r.exists else None
+        try:
+            proof = Proof.decode(r.proof)
+            ok = verify_proof(trusted.state_root, key_hash(path_bytes(acct_path(addr))),
+                              value_hash(value) if value is not None else None, proof)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise LightClientError(f"the node's answer for {encode_address(addr)} does not match its proof against the "
+                                   f"verified state root at height {h}: a forged value")
+        if value is None:
+            acct = {"exists": False, "balance": 0, "nonce": 0, "kind": "", "roles": [], "name": ""}
+        else:
+            a = Account.decode(value)
+            acct = {"exists": True, "balance": a.balance, "nonce": a.nonce, "kind": a.kind, "roles": list(a.roles),
+                    "name": a.name}
+        return Verified(h, trusted.state_root, acct, start, self.checks)
+
+
+class _Bisect(Exception):
     pass
 
 
 def verify_account(client, address: str, height: int = 0) -> dict:
-    """Fetch an account with its proof and check it down to the signed header."""
+    """The old one-shot check (proof, header, signatures of the set the header names), kept for scripts."""
     addr = decode_address(address)
     r = client.account(encode_address(addr), height=height, prove=True)
     out = {"height": r.height, "state_root": r.state_root.hex(), "proof_valid": False, "header_matches": False,
            "header_signed": False, "signed_power": None}
-    proof = Proof.decode(r.proof)
     out["proof_valid"] = verify_proof(r.state_root, key_hash(path_bytes(acct_path(addr))),
-                                      value_hash(r.value) if r.exists else None, proof)
+                                      value_hash(r.value) if r.exists else None, Proof.decode(r.proof))
     if r.height == 0:
-        return out  # genesis state: no header
-    b = client.block(height=r.height)
-    header = Block.decode(b.block).header
+        return out
+    try:
+        header, commit = fetch_signed_header(client, r.height)
+    except LightClientError as e:
+        out["reason"] = str(e)
+        return out
     out["header_matches"] = header.state_root == r.state_root
-    commit = Commit.decode(b.commit) if b.commit else None
-    if commit is None:
-        # the latest block's commit travels in the next block
-        try:
-            nxt = Block.decode(client.block(height=r.height + 1).block)
-            commit = nxt.last_commit
-        except Exception:
-            commit = None
     vals = client.validators(r.height)
     powers = {v.pubkey: v.power for v in vals.validators}
     if validator_set_hash(powers) != header.validators_hash:
         out["reason"] = "the validator set the node reports is not the one the header names"
-        return out
-    if commit is None:
-        out["reason"] = "no commit for this block yet"
         return out
     try:
         verify_commit_powers(powers, header.chain_id, r.height, header.hash, commit)
@@ -64,6 +387,5 @@ def verify_account(client, address: str, height: int = 0) -> dict:
         out["reason"] = str(e)
         return out
     out["header_signed"] = True
-    signed = sum(powers.get(s.validator, 0) for s in commit.signatures)
-    out["signed_power"] = f"{signed}/{sum(powers.values())}"
+    out["signed_power"] = f"{signed_power(powers, header.chain_id, commit)}/{sum(powers.values())}"
     return out

@@ -178,3 +178,45 @@ def resolve_clock(chain: Chain, mode: str = "auto") -> dict:
         raise DemoError(f"{seen}: a month is only {30 * DAY_MS // step} blocks, too few for a month's work "
                         f"(about 20 blocks); use a devnet with --time-step-ms {DAY_MS} (a day per block) or less")
     return {"simulated": simulated, "step_ms": step, "how": how}
+
+
+# ---- the click command (cli/main.py registers ``demo_group``) ---------------------------------
+
+import click as _click  # noqa: E402
+
+
+@_click.group("demo")
+def demo_group():
+    """Demonstrations on a running devnet."""
+
+
+@demo_group.command("economy")
+@_click.option("--citizens", type=int, default=200, show_default=True, help="Citizens to create (>= 10).")
+@_click.option("--enterprises", type=int, default=10, show_default=True, help="Enterprises to create (>= 6).")
+@_click.option("--months", type=int, default=12, show_default=True, help="Simulated months (1..12).")
+@_click.option("--seed", type=int, default=None, help="Random seed (default: a new one each run).")
+@_click.option("--password", default=None, help="Keystore password of the agency keys (default: ESOC_PASSWORD or 'devnet').")
+@_click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@_click.option("--simulated-clock", "clock", flag_value="simulated",
+               help="Follow the chain's calendar month by month (default when its blocks are an hour or more apart).")
+@_click.option("--wall-clock", "clock", flag_value="wall",
+               help="Run the months back to back, compressed into the calendar month(s) of block time.")
+@_click.pass_context
+def _economy_click(ctx, citizens, enterprises, months, seed, password, no_progress, clock):
+    """Run a year of a small economy (citizens, enterprises, the laws) and check that the money adds up."""
+    import argparse
+
+    from ..output import Settings, UserError, emit
+
+    settings = ctx.ensure_object(Settings)
+    if settings.tls_ca:  # no option accepted and ignored
+        raise UserError("esoc demo economy talks to a devnet without TLS; --tls-ca is not supported here")
+    args = argparse.Namespace(node=settings.node, keystore=settings.keystore, json=settings.json, citizens=citizens,
+                              enterprises=enterprises, months=months, seed=seed, password=password,
+                              no_progress=no_progress, clock=clock or "auto")
+    _cmd_economy(args, UserError, lambda a, data, human=None: emit(settings, data, human))
+
+
+from ..output import global_options as _global_options  # noqa: E402
+
+_economy_click = _global_options(_economy_click)

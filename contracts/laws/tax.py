@@ -91,6 +91,7 @@ E_BAD_ARGUMENT = 2
 E_NO_TREASURY = 3
 E_NO_PARAMETER = 4  # raised by the library's param_value / param_in_force (always 4)
 E_BAD_YEAR = 5
+E_ALREADY_PAID = 6  # pay_wage with a payment_id this employer already used
 
 # ---------------------------------------------------------------- parameters
 # kind and unit of every parameter: check_params() refuses anything else.
@@ -194,7 +195,7 @@ ENTRIES = ("set_treasury", "certify", "pay_wage", "declare_profit", "declare_dis
 VIEWS = (
     "annual_tax", "withholding", "enterprise_tax", "capital_gains_tax", "transfer_tax",
     "param", "params_at", "check_params", "treasury", "wage_record", "profit_record",
-    "category", "received", "version",
+    "category", "received", "version", "payment",
 )
 
 
@@ -473,8 +474,17 @@ def wage_record(employer: str, employee: str, year: int = 0) -> dict:
                        {"months": 0, "last_month": 0, "income": 0, "deductions": 0, "withheld": 0})
 
 
+def payment_key(employer: str, payment_id: str) -> str:
+    return f"p/{employer}/{payment_id}"
+
+
+def payment(employer: str, payment_id: str):
+    """The result of an employer's wage payment with this ``payment_id`` (None if never made)."""
+    return storage.get(payment_key(employer, payment_id))
+
+
 def pay_wage(employee: str, gross: int, social_insurance: int = 0,
-             special_additional: int = 0, other_deductions: int = 0) -> dict:
+             special_additional: int = 0, other_deductions: int = 0, payment_id: str = "") -> dict:
     """Pay ``gross`` wage to ``employee``, withholding the tax in the same transaction.
 
     The sender is the employer.  ``social_insurance`` is the employee's
@@ -482,13 +492,20 @@ def pay_wage(employee: str, gross: int, social_insurance: int = 0,
     over to the treasury with the tax); ``special_additional`` the month's
     special additional deductions (children's education, elderly support,
     ...); ``other_deductions`` any other deduction allowed by law.  Several
-    payments in one calendar month count as one month.
+    payments in one calendar month count as one month.  A ``payment_id``
+    (an employer's idempotency key, e.g. a payroll row's) makes the payment
+    happen at most once: a second one with the same id is refused
+    (``E_ALREADY_PAID``) and ``payment(employer, id)`` shows the first.
 
     STA Announcement 2018 No. 61, art. 6: the employer withholds monthly by
     the cumulative method (:func:`withholding`) and pays the tax over; IIT
     Law art. 6(1)(1) and art. 6(2) for the deductions.
     """
     employer = ctx.sender
+    if not is_str(payment_id) or len(payment_id) > 64:
+        fail(E_BAD_ARGUMENT, "payment_id must be a string of at most 64 characters")
+    if payment_id != "" and storage.get(payment_key(employer, payment_id)) is not None:
+        fail(E_ALREADY_PAID, f"payment {payment_id} was already made by this employer")
     if not is_str(employee) or employee == "" or employee == employer:
         fail(E_BAD_ARGUMENT, "employee must be another account")
     for x in (gross, social_insurance, special_additional, other_deductions):
@@ -523,8 +540,12 @@ def pay_wage(employee: str, gross: int, social_insurance: int = 0,
         ctx.transfer(employer, to, social_insurance)
         emit("social_insurance_paid", {"law": LAW, "version": VERSION, "employer": employer,
                                        "employee": employee, "amount": social_insurance})
-    return {"tax": tax, "net": net, "social_insurance": social_insurance, "month": rec["months"],
-            "withheld_to_date": rec["withheld"]}
+    result = {"tax": tax, "net": net, "social_insurance": social_insurance, "month": rec["months"],
+              "withheld_to_date": rec["withheld"]}
+    if payment_id != "":
+        storage.set(payment_key(employer, payment_id), {"employee": employee, "gross": gross, "tax": tax, "net": net,
+                                                        "height": ctx.height})
+    return result
 
 
 def category(enterprise: str, year: int = 0) -> str:

@@ -453,6 +453,9 @@ def test_law_commands_through_the_cli(net, tmp_path):
     assert r.returncode == 1 and json.loads(r.stdout)["violations"][0]["line"] == 2
 
     out = net.cli("law", "eval", "--source", str(good), "flat", "--args", json.dumps({"income": 12_345}))
-    assert json.loads(out.stdout)["value"] == 1_234
+    assert json.loads(out.stdout) == 1_234 and "gas used" in out.stderr
+    # --json: one shape whatever the outcome
     out = net.cli("law", "eval", "--source", str(good), "flat", "--args", json.dumps({"income": 12_345}), "--json")
-    assert json.loads(out.stdout) == 1_234
+    data = json.loads(out.stdout)
+    assert data["value"] == 1_234 and data["code"] == 0 and data["error"] is None and set(data) == {
+        "value", "gas_used", "effects", "code", "error"}
