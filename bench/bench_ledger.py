@@ -20,7 +20,7 @@ from ledger.state import Validator
 from ledger.store import ChainStore
 from ledger.tx import Transfer, decode_tx, sign_tx
 from chain.app import Application
-from chain.genesis import Genesis, GenesisAccount
+from ledger.genesis import Genesis, GenesisAccount
 
 from .machine import ed25519_verify_rate
 

@@ -104,7 +104,7 @@ def _add_accounts(net, n: int, balance: int = 10**7) -> None:
     """Rewrite the devnet's genesis (top level and every node's copy) with n
     extra funded citizens ``load0 .. load{n-1}``."""
     from ledger.address import address_of
-    from chain.genesis import Genesis, GenesisAccount
+    from ledger.genesis import Genesis, GenesisAccount
 
     path0 = os.path.join(net.desc["nodes"][0]["home"], "genesis.json")
     with open(path0) as f:

@@ -61,7 +61,7 @@ def _genesis():
 
 
 def _make_genesis():
-    from chain.genesis import Genesis, GenesisAccount
+    from ledger.genesis import Genesis, GenesisAccount
     from ledger.address import address_of
     from ledger.crypto import PrivateKey
     from ledger.state import Validator

@@ -2,8 +2,7 @@
 
 What lives here: executing transactions and blocks (``execution``, with the
 two failure kinds in ``errors``), building, checking and committing blocks
-(``app``), the mempool's admission rules (``mempool``), the genesis document
-(``genesis``), and the host of the policy contracts on chain
+(``app``), the mempool's admission rules (``mempool``), and the host of the policy contracts on chain
 (``contract_host``: installed law versions, their storage and host calls).
 
 May import: ``ledger``, ``consensus`` (its pure validator-set rules) and

@@ -34,7 +34,7 @@ from ledger.tx import tx_hash
 from consensus.valset import ValidatorSet, ValidatorSetError
 
 from .execution import BlockContext, Executor, InvalidBlock
-from .genesis import Genesis
+from ledger.genesis import Genesis
 from .mempool import Mempool
 
 APP_VERSION = 1

@@ -32,7 +32,7 @@ from wallet.keystore import Keystore
 from node.config import Home, NodeConfig
 from contracts.runtime.registry import law_sources
 
-from chain.genesis import Genesis, GenesisAccount, GenesisLaw
+from ledger.genesis import Genesis, GenesisAccount, GenesisLaw
 
 CHAIN_ID = "esoc-devnet"
 PASSWORD = "devnet"

@@ -174,7 +174,7 @@ def genesis_add_law(settings, name, file, replace, path):
 @pass_settings
 def genesis_validate(settings, file, expect_supply):
     """Check a genesis as a node would and print the hash every operator compares."""
-    from chain.genesis import Genesis, GenesisError
+    from ledger.genesis import Genesis, GenesisError
 
     doc = _load(file)
     try:

@@ -1,7 +1,8 @@
 """ledger: the core nouns, depending on nothing of ours.
 
 Canonical encoding (``codec``), hashing and signatures (``crypto``),
-addresses (``address``), transactions (``tx``), blocks, commits and the
+addresses (``address``), transactions (``tx``), the genesis document
+(``genesis``), blocks, commits and the
 commit check (``block``), Merkle roots (``merkle``) and the sparse Merkle
 tree (``smt``), the
 path-keyed state (``state``), the LevelDB store (``store``) and the stable

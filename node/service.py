@@ -24,7 +24,7 @@ from ledger.tx import SignedTx
 
 from chain.app import open_application
 from .config import RELOADABLE, ConfigError, Home, NodeConfig
-from chain.genesis import Genesis
+from ledger.genesis import Genesis
 from .grpc_api import ServerTls, start_grpc_server
 from .logs import log_file_path
 from chain.contract_host import LawQueries

@@ -41,6 +41,7 @@ import dataclasses
 import json
 import os
 
+from ledger.genesis import Genesis
 from ledger.address import decode_address, encode_address
 from ledger.block import Block, Commit, Header, InvalidCommit, precommit_sign_bytes, validator_set_hash, verify_commit_powers
 from ledger.smt import Proof, verify_proof
@@ -109,8 +110,6 @@ class TrustStore:
         return a["chain_id"] if a else None
 
     def anchor_genesis_file(self, genesis_file: str, checkpoint: tuple[int, bytes] | None = None, client=None) -> dict:
-        from chain.genesis import Genesis
-
         try:
             with open(genesis_file) as f:
                 g = Genesis.from_json(f.read())

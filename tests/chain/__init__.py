@@ -39,7 +39,7 @@ GENESIS_ACCOUNTS = {
 
 
 def make_genesis(chain_id: str = CHAIN, accounts: dict | None = None, params: dict | None = None):
-    from chain.genesis import Genesis, GenesisAccount
+    from ledger.genesis import Genesis, GenesisAccount
 
     accounts = GENESIS_ACCOUNTS if accounts is None else accounts
     return Genesis(

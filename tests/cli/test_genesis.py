@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from chain.genesis import Genesis
+from ledger.genesis import Genesis
 from contracts.runtime.registry import law_sources
 from ledger.address import address_of, encode_address
 from ledger.crypto import PrivateKey

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ledger.block import Block
 from ledger.store import ChainStore
 from chain.app import open_application
-from chain.genesis import Genesis
+from ledger.genesis import Genesis
 
 from .harness import Devnet, Load, wait_until
 

@@ -275,7 +275,7 @@ NEVER = address_of(PrivateKey.from_name("never", salt="state-test").public)
 
 
 def genesis():
-    from chain.genesis import Genesis, GenesisAccount
+    from ledger.genesis import Genesis, GenesisAccount
 
     return Genesis(
         chain_id=CHAIN,

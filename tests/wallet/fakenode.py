@@ -22,7 +22,7 @@ from concurrent import futures
 
 import grpc
 
-from chain.genesis import Genesis, GenesisAccount
+from ledger.genesis import Genesis, GenesisAccount
 from ledger.address import address_of, encode_address, decode_address
 from ledger.block import Block, Commit, CommitSig, Header, precommit_sign_bytes, validator_set_hash
 from ledger.crypto import PrivateKey, tagged_hash
@@ -163,7 +163,7 @@ class FakeNode:
 
     def write_genesis(self, path: str) -> str:
         with open(path, "w") as f:
-            f.write(self.chain.genesis().to_json())
+            f.write(self.ledger.genesis().to_json())
         return path
 
 
