@@ -163,7 +163,7 @@ class FakeNode:
 
     def write_genesis(self, path: str) -> str:
         with open(path, "w") as f:
-            f.write(self.ledger.genesis().to_json())
+            f.write(self.chain.genesis().to_json())
         return path
 
 
