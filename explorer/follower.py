@@ -26,7 +26,7 @@ from ledger.state import key_hash, path_bytes, value_hash
 from wallet.client import Client, ClientError
 
 from .index import Index
-from .verify import Rejected, Verified, decode_block, hook_money, parse_commit, proposer_address, tx_rows, \
+from .verify import Rejected, Verified, decode_block, hook_money, month_of, parse_commit, proposer_address, tx_rows, \
     verify_block
 
 log = logging.getLogger("esoc.explorer")
@@ -35,8 +35,9 @@ HOOK_ENTRY = "on_block"
 
 
 class Follower:
-    def __init__(self, index: Index, target: str, notify=None, retry: float = 1.0):
+    def __init__(self, index: Index, target: str, notify=None, retry: float = 1.0, until: int | None = None):
         self.index = index
+        self.until = until  # stop once this height is indexed (tests, one-off re-indexing)
         self.target = target
         self.notify = notify or (lambda height: None)
         self.retry = retry
@@ -50,7 +51,7 @@ class Follower:
     # ---- the loop ---------------------------------------------------------------
     def run(self) -> None:
         """Follow until :meth:`stop` (or a rejected block)."""
-        while not self.stop_flag.is_set():
+        while not self.stop_flag.is_set() and not self.done():
             try:
                 self.follow_once()
             except Rejected as e:
@@ -62,6 +63,9 @@ class Follower:
             finally:
                 self.connected = False
             self.stop_flag.wait(self.retry)
+
+    def done(self) -> bool:
+        return self.until is not None and self.index.height() >= self.until
 
     def stop(self) -> None:
         self.stop_flag.set()
@@ -79,7 +83,7 @@ class Follower:
                 self._refresh_hooks(client, 0)
                 pending = None
                 for resp in client.stream_blocks(self.index.height() + 1):
-                    if self.stop_flag.is_set():
+                    if self.stop_flag.is_set() or self.done():
                         return
                     if resp.height != self.index.height() + 1 + (1 if pending is not None else 0):
                         raise Rejected(f"the node streamed height {resp.height} out of order")
@@ -94,6 +98,8 @@ class Follower:
                         self.add(client, resp, c)
                     else:
                         pending = resp
+                    if self.done():
+                        return
             finally:
                 self._client = None
 
@@ -131,6 +137,13 @@ class Follower:
         for law in self._hooks:
             money += hook_money(hd.height, hd.time_ms, law, self.read_hook(client, law, hd.height, hd.state_root),
                                 len(money))
+        if hd.height == 1:  # the genesis allocation, as the supply record after block 1 proves it
+            sup = self.read_state(client, ("supply",), 1, hd.state_root)
+            if isinstance(sup, dict) and isinstance(sup.get("issued"), int):
+                in_block = sum(m["amount"] for m in money if m["kind"] == "issue")
+                if sup["issued"] > in_block:
+                    money.append({"height": 1, "idx": -2, "seq": 0, "month": month_of(hd.time_ms), "kind": "issue",
+                                  "sub": "genesis", "party": "", "amount": sup["issued"] - in_block})
         names = []
         for t in txs:
             p = t["payload"]

@@ -335,9 +335,12 @@ class Index:
     def known_law_versions(self) -> set[tuple[str, int]]:
         return {(r[0], int(r[1])) for r in self.r.query("SELECT name, version FROM law_versions")}
 
-    def dump(self) -> dict[str, list]:
-        """Every row of every table but meta, in key order (for comparing two indexes)."""
-        order = {"blocks": "height", "txs": "height, idx", "history": "address, height, idx",
-                 "money": "height, idx, seq", "signatures": "height, validator", "names": "address",
-                 "law_versions": "name, version"}
-        return {t: [tuple(r) for r in self.r.query(f"SELECT * FROM {t} ORDER BY {o}")] for t, o in order.items()}
+    def dump(self, upto: int | None = None) -> dict[str, list]:
+        """Every row of every table but meta, in key order, up to a height (for comparing two indexes)."""
+        order = {"blocks": ("height", "height"), "txs": ("height, idx", "height"),
+                 "history": ("address, height, idx", "height"), "money": ("height, idx, seq", "height"),
+                 "signatures": ("height, validator", "height"), "names": ("address", "height"),
+                 "law_versions": ("name, version", "seen_height")}
+        cap = 2**62 if upto is None else upto
+        return {t: [tuple(r) for r in self.r.query(f"SELECT * FROM {t} WHERE {h} <= ? ORDER BY {o}", (cap,))]
+                for t, (o, h) in order.items()}
