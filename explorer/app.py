@@ -227,13 +227,17 @@ class Explorer:
 
     async def events(self, request: Request) -> Response:
         """Server-sent events: each newly indexed block as an HTML table row (event ``block``)."""
+        try:
+            after = Param("after", default=None, lo=0, hi=views.MAX_HEIGHT).parse(request)
+        except BadRequest as e:
+            return self.error(request, 400, str(e))
         if self.sse_clients >= MAX_SSE_CLIENTS:
             return PlainTextResponse("too many live clients; reload later", status_code=503)
         self.sse_clients += 1
 
         async def stream():
             try:
-                seen = self.latest
+                seen = self.latest if after is None or after > self.latest else after
                 with anyio.move_on_after(SSE_LIFETIME_S):
                     yield ": live\n\n"
                     while True:

@@ -1,0 +1,129 @@
+"""The explorer's pages and API over real HTTP (``python -m explorer`` on a
+real devnet): JSON twins, CSV, 404 and 400 with reasons, and an OpenAPI-driven
+walk with generated inputs that must never produce a 500."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import urllib.parse
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .conftest import http
+
+
+def get_json(explorer, path: str) -> tuple[int, dict]:
+    status, _, body = http(explorer.url + path)
+    return status, json.loads(body)
+
+
+def test_json_twins_of_block_tx_account_law_search(explorer, chain):
+    h = chain.wage["hash"].hex()
+    s, t = get_json(explorer, f"/api/tx/{h}")
+    assert s == 200 and t["tx"]["hash"] == h and t["call"]["contract"] == "tax" and t["call"]["version"] == 1
+    assert t["taxes"][0]["kind"] == "iit_wage" and t["taxes"][0]["amount"] == t["tx"]["tax"] > 0
+    s, b = get_json(explorer, f"/api/block/{chain.wage['height']}")
+    assert s == 200 and h in [x["hash"] for x in b["txs"]["items"]]
+    s, a = get_json(explorer, f"/api/account/{chain.alice}?limit=2")
+    assert s == 200 and a["account"]["exists"] and a["history"]["limit"] == 2
+    assert set(a["history"]) >= {"items", "page", "limit", "next_page", "prev_page", "total"}
+    s, law = get_json(explorer, "/api/laws/tax?version=1")  # (the browser test may add a version 2)
+    assert s == 200 and law["law"]["version"] == 1 and law["diff"] is None and law["versions"][0]["since_height"] == 1
+    assert any(p["name"] == "iit_brackets" and p["reference"] for p in law["params"])
+    s, r = get_json(explorer, f"/api/search?q={h}")
+    assert s == 200 and r["items"] == [{"type": "tx", "label": f"transaction {h[:16]}…", "url": f"/tx/{h}"}]
+    s, r = get_json(explorer, "/api/search?q=tax")
+    assert {"type": "law", "label": "law tax", "url": "/laws/tax"} in r["items"]
+    s, d = get_json(explorer, "/api/dashboards")
+    assert s == 200 and any(m["kind"] == "iit_wage" for m in d["tax"]) and d["supply"][-1]["supply"] > 0
+
+
+def test_html_pages_render_the_same_facts(explorer, chain):
+    h = chain.transfer["hash"].hex()
+    s, _, body = http(explorer.url + f"/tx/{h}")
+    page = body.decode()
+    assert s == 200 and h in page and "123.45" in page and chain.bob in page
+    s, _, body = http(explorer.url + f"/tx/{chain.wage['hash'].hex()}")
+    assert "Tax withheld" in body.decode() and "iit_wage" in body.decode()
+    s, _, body = http(explorer.url + "/laws/tax")
+    assert s == 200 and 'class="hl"' in body.decode() and "Individual Income Tax Law" in body.decode()
+    for path in ["/", "/blocks", "/validators", "/dashboards", "/laws", f"/block/{chain.top}"]:
+        assert http(explorer.url + path)[0] == 200, path
+
+
+def test_account_history_csv(explorer, chain):
+    s, headers, body = http(explorer.url + f"/account/{chain.alice}/history.csv")
+    assert s == 200 and headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert rows[0] == ["height", "index", "time_ms", "tx_hash", "kind", "counterparty", "delta_fen", "code"]
+    by_hash = {r[3]: r for r in rows[1:]}
+    assert by_hash[chain.transfer["hash"].hex()][6] == "-12345"
+    assert by_hash[chain.transfer["hash"].hex()][5] == chain.bob
+
+
+def test_unknown_things_are_404_with_a_search_box_and_bad_params_400_with_a_reason(explorer):
+    for path in ["/tx/" + "ab" * 32, "/block/999999999", "/account/esc1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",
+                 "/laws/nosuchlaw", "/no/such/page", "/tx/zz", "/laws/tax?version=99"]:
+        s, _, body = http(explorer.url + path)
+        assert s == 404, path
+        assert 'name="q"' in body.decode(), path
+    s, _, body = http(explorer.url + "/api/tx/" + "ab" * 32)
+    assert s == 404 and json.loads(body)["error"].startswith("no transaction")
+    for path, reason in [("/api/blocks?limit=1000", "'limit' must be from 1 to 100"),
+                         ("/api/blocks?limit=x", "'limit' must be a whole number"),
+                         ("/blocks?before=-1", "'before' must be a whole number"),
+                         ("/api/search?q=" + "a" * 300, "longer than 256"),
+                         ("/api/account/x?page=1&page=2", "given 2 times")]:
+        s, _, body = http(explorer.url + path)
+        assert s == 400, path
+        assert reason in html.unescape(body.decode()), (path, body[:200])
+
+
+def _value(schema: dict):
+    if schema.get("type") == "integer":
+        return st.one_of(st.integers(schema.get("minimum", 0) - 2, schema.get("maximum", 10**6) + 2),
+                         st.integers(-(2**70), 2**70), st.text(max_size=12))
+    if "pattern" in schema:
+        return st.one_of(st.from_regex(r"\A[0-9a-f]{64}\Z"), st.text(max_size=80))
+    return st.one_of(st.text(max_size=schema.get("maxLength", 64) + 8), st.sampled_from(["tax", "1", "esc1", ""]))
+
+
+def test_openapi_walk_never_gives_a_500(explorer):
+    doc = json.loads(http(explorer.url + "/openapi.json")[2])
+    ops = sorted(doc["paths"].items())
+    assert len(ops) >= 12
+
+    @st.composite
+    def request(draw):
+        path, item = draw(st.sampled_from(ops))
+        params = item["get"]["parameters"]
+        url = path
+        for p in params:
+            if p["in"] == "path":
+                v = str(draw(_value(p["schema"])))
+                url = url.replace("{" + p["name"] + "}", urllib.parse.quote(v, safe="") or "x")
+        query = [(p["name"], str(draw(_value(p["schema"])))) for p in params
+                 if p["in"] == "query" and draw(st.booleans())]
+        if draw(st.booleans()):
+            query.append((draw(st.text(max_size=5)), draw(st.text(max_size=10))))
+        return url + ("?" + urllib.parse.urlencode(query) if query else "")
+
+    seen: dict[int, int] = {}
+
+    @settings(max_examples=150, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(request())
+    def walk(url):
+        s, headers, body = http(explorer.url + url)
+        seen[s] = seen.get(s, 0) + 1
+        assert s in (200, 303, 400, 404), (url, s, body[:300])
+        if url.startswith("/api/") and not url.endswith(".csv") and "history.csv" not in url:
+            json.loads(body)  # every API answer is JSON, errors included
+
+    walk()
+    assert seen.get(200, 0) > 0 and seen.get(404, 0) > 0 and seen.get(400, 0) > 0, seen
+    assert explorer.proc.poll() is None  # still running
