@@ -16,10 +16,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import logging
 import os
-import threading
 from typing import Any, Callable
 
 import anyio
@@ -247,11 +245,16 @@ class Explorer:
                         top = self.latest
                         if top <= seen:
                             continue
-                        new = await anyio.to_thread.run_sync(lambda: self.ctx.index.blocks(top + 1, min(10, top - seen)))
+                        ix, since = self.ctx.index, seen
+                        new, txs = await anyio.to_thread.run_sync(
+                            lambda: (ix.blocks(top + 1, min(10, top - since)), ix.txs_between(since, top, 10)))
                         seen = top
                         for b in reversed(new):
                             row = self.env.get_template("_block_row.html").render(b=b).replace("\n", "")
                             yield f"event: block\ndata: {row}\n\n"
+                        for t in reversed(txs):
+                            row = self.env.get_template("_tx_row.html").render(t=t).replace("\n", "")
+                            yield f"event: tx\ndata: {row}\n\n"
             finally:
                 self.sse_clients -= 1
 
@@ -332,7 +335,6 @@ async def serve_explorer(node: str, db_url: str, port: int, host: str = "127.0.0
 
     index = Index(db_url)
     ex = build(index, node)
-    token = trio.lowlevel.current_trio_token()
     follower = Follower(index, node, notify=lambda h: ex.bump(h)) if follow else None
     ex.ctx.follower = follower
     cfg = Config()
@@ -340,7 +342,6 @@ async def serve_explorer(node: str, db_url: str, port: int, host: str = "127.0.0
     cfg.graceful_timeout = 1.0
     cfg.accesslog = None
     cfg.errorlog = log
-    del token
     try:
         async with trio.open_nursery() as nursery:
             if follower is not None:
@@ -367,10 +368,16 @@ def run(node: str, db_url: str = "sqlite:///explorer.sqlite", port: int = 8080, 
         follow: bool = True) -> None:
     """Blocking: :func:`serve_explorer` until interrupted."""
 
+    import signal
+
     async def main():
-        async with trio.open_nursery() as n:
-            url = await n.start(serve_explorer, node, db_url, port, host, follow)
-            print(f"explorer: {url} (indexing {node} into {db_url})", flush=True)
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with trio.open_nursery() as n:
+                url = await n.start(serve_explorer, node, db_url, port, host, follow)
+                print(f"explorer: {url} (indexing {node} into {db_url})", flush=True)
+                async for _ in signals:  # stop cleanly: the follower's last block is whole or absent anyway
+                    n.cancel_scope.cancel()
+                    break
 
     try:
         trio.run(main)
@@ -378,4 +385,4 @@ def run(node: str, db_url: str = "sqlite:///explorer.sqlite", port: int = 8080, 
         pass
 
 
-__all__ = ["Explorer", "ROUTES", "build", "openapi_document", "run", "serve_explorer", "threading", "json"]
+__all__ = ["Explorer", "ROUTES", "build", "openapi_document", "run", "serve_explorer"]

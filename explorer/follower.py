@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from ledger.address import decode_address
 from ledger.codec import decode
 from ledger.smt import verify_proof
 from ledger.state import key_hash, path_bytes, value_hash
@@ -144,12 +145,7 @@ class Follower:
                 if sup["issued"] > in_block:
                     money.append({"height": 1, "idx": -2, "seq": 0, "month": month_of(hd.time_ms), "kind": "issue",
                                   "sub": "genesis", "party": "", "amount": sup["issued"] - in_block})
-        names = []
-        for t in txs:
-            p = t["payload"]
-            if t["kind"] == "register" and t["code"] == 0 and isinstance(p, dict):
-                names.append({"address": p.get("account", ""), "name": str(p.get("name", "")),
-                              "kind": str(p.get("kind", ""))})
+        names = self.new_names(client, hd.height, hd.state_root, txs, hist)
         laws = self.new_law_versions(client, hd.height, hd.state_root, txs)
         signers = [s.validator.hex() for s in v.block.last_commit.signatures] if v.block.last_commit else []
         block = {"height": hd.height, "hash": hd.hash.hex(), "time_ms": hd.time_ms,
@@ -168,6 +164,23 @@ class Follower:
         if not ok:
             raise Rejected(f"the proof of state {path!r} at {height} does not verify")
         return decode(r.value) if r.exists else None
+
+    def new_names(self, client: Client, height: int, state_root: bytes, txs: list[dict], hist: list[dict]) -> list[dict]:
+        """Public names of accounts: set by a registration in this block, or read (with a proof) the
+        first time an address appears in the index (genesis accounts carry their names)."""
+        out: dict[str, dict] = {}
+        for t in txs:
+            p = t["payload"]
+            if t["kind"] == "register" and t["code"] == 0 and isinstance(p, dict) and isinstance(p.get("account"), str):
+                out[p["account"]] = {"address": p["account"], "name": str(p.get("name", ""))[:128],
+                                     "kind": str(p.get("kind", ""))[:16]}
+        for addr in sorted({h["address"] for h in hist} - set(out)):
+            if self.index.name_of(addr) is not None:
+                continue
+            acct = self.read_state(client, ("acct", decode_address(addr)), height, state_root)
+            if isinstance(acct, dict) and isinstance(acct.get("name"), str) and acct["name"]:
+                out[addr] = {"address": addr, "name": acct["name"][:128], "kind": str(acct.get("kind", ""))[:16]}
+        return [out[a] for a in sorted(out)]
 
     def read_hook(self, client: Client, law: str, height: int, state_root: bytes):
         return self.read_state(client, ("hook", law), height, state_root)

@@ -252,6 +252,11 @@ class Index:
     def latest_txs(self, limit: int) -> list[dict]:
         return self._txs(self.r.query(f"SELECT {self._TX} FROM txs ORDER BY height DESC, idx DESC LIMIT ?", (limit,)))
 
+    def txs_between(self, after: int, upto: int, limit: int) -> list[dict]:
+        """Transactions in blocks after ``after`` up to ``upto``, newest first."""
+        return self._txs(self.r.query(f"SELECT {self._TX} FROM txs WHERE height > ? AND height <= ? "
+                                      "ORDER BY height DESC, idx DESC LIMIT ?", (after, upto, limit)))
+
     def history(self, address: str, offset: int, limit: int) -> list[dict]:
         rows = self.r.query("SELECT height, idx, tx_hash, kind, counterparty, delta, code, time_ms FROM history "
                             "WHERE address = ? ORDER BY height DESC, idx DESC LIMIT ? OFFSET ?",

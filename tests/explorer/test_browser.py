@@ -9,9 +9,11 @@ import csv
 import os
 
 from explorer.index import Index
+from ledger.address import decode_address
+from ledger.tx import Transfer
 
 
-def test_home_page_shows_a_new_block_without_reloading(page, explorer, artifacts):
+def test_home_page_shows_a_new_block_and_transaction_without_reloading(page, explorer, chain, artifacts):
     page.goto(explorer.url + "/")
     first = page.locator("#blocks tr").first.get_attribute("id")
     start = int(first.split("-")[1])
@@ -21,6 +23,10 @@ def test_home_page_shows_a_new_block_without_reloading(page, explorer, artifacts
         arg=start, timeout=20_000)
     newest = int(page.locator("#blocks tr").first.get_attribute("id").split("-")[1])
     assert newest > start
+    # a transaction sent now shows up in the live list too
+    r = chain.actors.send("bob", "transfer", Transfer(to=decode_address(chain.alice), amount=7))
+    assert r["code"] == 0
+    page.wait_for_selector(f"#txs a[href='/tx/{r['hash'].hex()}']", timeout=20_000)
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     page.screenshot(path=os.path.join(artifacts, "home-live.png"))
 

@@ -8,12 +8,16 @@ import csv
 import html
 import io
 import json
+import urllib.error
 import urllib.parse
+import urllib.request
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import http
+from explorer.index import Index
+
+from .conftest import ExplorerProc, follow_to, http
 
 
 def get_json(explorer, path: str) -> tuple[int, dict]:
@@ -127,3 +131,42 @@ def test_openapi_walk_never_gives_a_500(explorer):
     walk()
     assert seen.get(200, 0) > 0 and seen.get(404, 0) > 0 and seen.get(400, 0) > 0, seen
     assert explorer.proc.poll() is None  # still running
+
+
+def test_search_by_public_name_goes_to_the_account(explorer, chain):
+    s, headers, _ = http_noredirect(explorer.url + "/search?q=alice")
+    assert s == 303 and headers["location"] == f"/account/{chain.alice}"
+    s, r = get_json(explorer, "/api/search?q=steelworks")
+    assert {"type": "account", "label": "steelworks (enterprise)", "url": f"/account/{chain.steelworks}"} in r["items"]
+
+
+def http_noredirect(url: str):
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(url, timeout=15) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_explorer_process_restart_resumes_without_loss_or_duplicates(chain, tmp_path):
+    """SIGTERM the explorer, start it again on the same index: it resumes; the rows equal a fresh index."""
+    db = f"sqlite:///{tmp_path}/ix.sqlite"
+    ex = ExplorerProc(chain.grpc, db, str(tmp_path / "ex.log")).start()
+    ex.wait_indexed(chain.transfer["height"])
+    ex.stop()
+    assert ex.proc.returncode == 0, ex.log()
+    first = Index(db).height()
+    ex2 = ExplorerProc(chain.grpc, db, str(tmp_path / "ex.log")).start()
+    try:
+        ex2.wait_indexed(first + 5)
+    finally:
+        ex2.stop()
+    a = Index(db)
+    b = Index(str(tmp_path / "fresh.sqlite"))
+    follow_to(b, chain.grpc, a.height())
+    upto = min(a.height(), b.height()) - 1
+    assert upto > first and a.dump(upto) == b.dump(upto)
