@@ -346,6 +346,8 @@ async def serve_explorer(node: str, db_url: str, port: int, host: str = "127.0.0
         async with trio.open_nursery() as nursery:
             if follower is not None:
                 nursery.start_soon(_follow, follower)
+            else:
+                nursery.start_soon(_watch_index, ex)
             binds = await nursery.start(lambda task_status: serve(ex.app, cfg, task_status=task_status))
             url = binds[0] if binds else f"http://{host}:{port}"
             task_status.started(url)
@@ -362,6 +364,13 @@ async def _follow(follower) -> None:
         await trio.to_thread.run_sync(follower.run, abandon_on_cancel=True)
     finally:
         follower.stop()
+
+
+async def _watch_index(ex: Explorer, every: float = 1.0) -> None:
+    """Without a follower (another process writes the index): notice new blocks for the live page."""
+    while True:
+        await trio.sleep(every)
+        ex.bump(await trio.to_thread.run_sync(ex.ctx.index.height))
 
 
 def run(node: str, db_url: str = "sqlite:///explorer.sqlite", port: int = 8080, host: str = "127.0.0.1",
