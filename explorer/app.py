@@ -104,30 +104,58 @@ class Page:
     summary: str
     params: tuple = ()
     path_params: tuple = ()
+    csv: Callable | None = None  # data -> rows (header first): served at path + ".csv"
 
     @property
     def openapi_path(self) -> str:
         return self.path.replace(":int", "")
 
 
+def _blocks_csv(d: dict) -> list[list]:
+    keys = ["height", "hash", "time_ms", "proposer", "tx_count", "state_root", "validators", "total_power", "evidence"]
+    return [keys] + [[b[k] for k in keys] for b in d["items"]]
+
+
+def _validators_csv(d: dict) -> list[list]:
+    keys = ["name", "pubkey", "address", "power", "proposed", "signed", "missed"]
+    return [keys] + [[v[k] for k in keys] for v in d["items"]]
+
+
+def _dashboards_csv(d: dict) -> list[list]:
+    rows = [["table", "month", "kind", "count", "amount_fen"]]
+    for m in d["supply"]:
+        rows += [["supply", m["month"], "issued", "", m["issued"]], ["supply", m["month"], "retired", "", m["retired"]],
+                 ["supply", m["month"], "supply", "", m["supply"]]]
+    for t in ("tax", "welfare", "procurement"):
+        rows += [[t, m["month"], m["kind"], m["count"], m["amount"]] for m in d[t]]
+    return rows
+
+
+def _laws_csv(d: dict) -> list[list]:
+    keys = ["name", "version", "versions", "since_height", "code_hash", "summary"]
+    return [keys] + [[x[k] for k in keys] for x in d["items"]]
+
+
 ROUTES: list[Page] = [
     Page("/", views.home, "home.html", "Home: chain figures, latest blocks and transactions"),
     Page("/status", views.status, None, "The index's height and the chain it follows"),
     Page("/blocks", views.blocks, "blocks.html", "Blocks, newest first",
-         (Param("before", default=None, lo=1, hi=views.MAX_HEIGHT, doc="only blocks below this height"), LIMIT)),
+         (Param("before", default=None, lo=1, hi=views.MAX_HEIGHT, doc="only blocks below this height"), LIMIT),
+         csv=_blocks_csv),
     Page("/block/{height:int}", views.block, "block.html", "One block and its transactions", (PAGE, LIMIT),
          (PathParam("height", "int", "block height"),)),
     Page("/tx/{tx_hash}", views.tx, "tx.html", "One transaction: payload, receipt, events, tax withheld", (),
          (PathParam("tx_hash", "hash", "transaction hash, hex"),)),
     Page("/account/{address}", views.account, "account.html", "An account: balance, history, taxes paid",
          (PAGE, LIMIT), (PathParam("address", "address", "account address (esc1...)"),)),
-    Page("/laws", views.laws, "laws.html", "The laws in force"),
+    Page("/laws", views.laws, "laws.html", "The laws in force", csv=_laws_csv),
     Page("/laws/{name}", views.law, "law.html", "A law: source in force, docstring, parameters, versions and diffs",
          (Param("version", default=None, lo=1, hi=1_000_000, doc="show this version (and its diff to the previous)"),),
          (PathParam("name", "law", "law name"),)),
-    Page("/validators", views.validators, "validators.html", "Validators: power, proposals, missed signatures"),
+    Page("/validators", views.validators, "validators.html", "Validators: power, proposals, missed signatures",
+         csv=_validators_csv),
     Page("/dashboards", views.dashboards, "dashboards.html",
-         "Money supply, tax revenue by kind and month, welfare paid, procurement settled"),
+         "Money supply, tax revenue by kind and month, welfare paid, procurement settled", csv=_dashboards_csv),
     Page("/search", views.search, "search.html", "Search by height, block or tx hash, address, name or law name",
          (Param("q", kind="str", default="", max_len=256, doc="what to look for"),
           Param("limit", default=20, lo=1, hi=50, doc="results (at most 50)"))),
@@ -157,6 +185,9 @@ class Explorer:
                   Route("/static/pygments.css", self.pygments_css),
                   Mount("/static", app=StaticFiles(directory=os.path.join(HERE, "static")), name="static")]
         for p in ROUTES:
+            if p.csv is not None:
+                routes.append(Route(p.path + ".csv", self._handler(p, html=False, as_csv=True)))
+                routes.append(Route("/api" + p.path + ".csv", self._handler(p, html=False, as_csv=True)))
             routes.append(Route(p.path, self._handler(p, html=True)))
             routes.append(Route("/api" + (p.path if p.path != "/" else "/home"), self._handler(p, html=False)))
         self.app = Starlette(routes=routes, exception_handlers={404: self.not_found, 405: self.not_found,
@@ -186,7 +217,7 @@ class Explorer:
         log.exception("explorer: error serving %s", request.url.path, exc_info=exc)
         return self.error(request, 500, "internal error")
 
-    def _handler(self, page: Page, html: bool):
+    def _handler(self, page: Page, html: bool, as_csv: bool = False):
         async def handle(request: Request) -> Response:
             try:
                 kw = _kwargs(page, request)
@@ -195,6 +226,8 @@ class Explorer:
                 return self.error(request, 400, str(e))
             except NotFound as e:
                 return self.error(request, 404, str(e))
+            if as_csv:
+                return csv_response(page.csv(data), page.path.strip("/") + ".csv")
             if not html:
                 return JSONResponse(data)
             if page.view is views.search and request.query_params.get("go") != "0" and len(data["items"]) == 1:
@@ -212,11 +245,7 @@ class Explorer:
             return self.error(request, 400, str(e))
         except NotFound as e:
             return self.error(request, 404, str(e))
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(rows)
-        addr = views.check_address(address)
-        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"content-disposition": f'attachment; filename="{addr}-history.csv"'})
+        return csv_response(rows, f"{views.check_address(address)}-history.csv")
 
     async def pygments_css(self, request: Request) -> Response:
         from pygments.formatters import HtmlFormatter
@@ -265,6 +294,13 @@ class Explorer:
         return JSONResponse(openapi_document())
 
 
+def csv_response(rows: list[list], filename: str) -> Response:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{filename}"'})
+
+
 class _Headers:
     """Security headers on every response (no inline script is used)."""
 
@@ -298,6 +334,13 @@ def openapi_document() -> dict:
             "parameters": [q.schema() for q in p.path_params] + [q.schema() for q in p.params],
             "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
                           "400": err, "404": err}}}
+    for p in ROUTES:
+        if p.csv is not None:
+            paths["/api" + p.openapi_path + ".csv"] = {"get": {
+                "summary": p.summary + " (CSV)", "operationId": "api_" + p.path.strip("/") + "_csv",
+                "parameters": [q.schema() for q in p.params],
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                              "400": err}}}
     paths["/api/account/{address}/history.csv"] = {"get": {
         "summary": "An account's history as CSV", "operationId": "api_account_history_csv",
         "parameters": [PathParam("address", "address").schema(),
@@ -317,7 +360,7 @@ def openapi_document() -> dict:
 def build(index: Index, node: str | None, follower=None) -> Explorer:
     from wallet.client import Client
 
-    client = Client(node, timeout=5) if node else None
+    client = Client(node, timeout=3) if node else None
     return Explorer(Ctx(index, client, follower))
 
 
@@ -354,6 +397,8 @@ async def serve_explorer(node: str, db_url: str, port: int, host: str = "127.0.0
     finally:
         if follower is not None:
             follower.stop()
+            with trio.CancelScope(shield=True):  # let a block being written finish before the index closes
+                await trio.to_thread.run_sync(follower.finished.wait, 10)
         if ex.ctx.client is not None:
             ex.ctx.client.close()
         index.close()

@@ -43,6 +43,7 @@ class Follower:
         self.notify = notify or (lambda height: None)
         self.retry = retry
         self.stop_flag = threading.Event()
+        self.finished = threading.Event()  # set when run() has returned
         self.error: str | None = None  # why following stopped for good
         self.connected = False
         self._client: Client | None = None
@@ -52,18 +53,21 @@ class Follower:
     # ---- the loop ---------------------------------------------------------------
     def run(self) -> None:
         """Follow until :meth:`stop` (or a rejected block)."""
-        while not self.stop_flag.is_set() and not self.done():
-            try:
-                self.follow_once()
-            except Rejected as e:
-                self.error = str(e)
-                log.error("explorer: refusing block: %s", e)
-                return
-            except ClientError as e:
-                log.info("explorer: node unavailable (%s); retrying", e)
-            finally:
-                self.connected = False
-            self.stop_flag.wait(self.retry)
+        try:
+            while not self.stop_flag.is_set() and not self.done():
+                try:
+                    self.follow_once()
+                except Rejected as e:
+                    self.error = str(e)
+                    log.error("explorer: refusing block: %s", e)
+                    return
+                except ClientError as e:
+                    log.info("explorer: node unavailable (%s); retrying", e)
+                finally:
+                    self.connected = False
+                self.stop_flag.wait(self.retry)
+        finally:
+            self.finished.set()
 
     def done(self) -> bool:
         return self.until is not None and self.index.height() >= self.until
