@@ -117,7 +117,7 @@ def _blocks_csv(d: dict) -> list[list]:
 
 
 def _validators_csv(d: dict) -> list[list]:
-    keys = ["name", "pubkey", "address", "power", "proposed", "signed", "missed"]
+    keys = ["name", "pubkey", "address", "power", "proposed", "signed", "missed", "evidence"]
     return [keys] + [[v[k] for k in keys] for v in d["items"]]
 
 

@@ -27,7 +27,7 @@ from ledger.state import key_hash, path_bytes, value_hash
 from wallet.client import Client, ClientError
 
 from .index import Index
-from .verify import Rejected, Verified, decode_block, hook_money, month_of, parse_commit, proposer_address, tx_rows, \
+from .verify import Rejected, Verified, decode_block, hook_money, month_of, parse_commit, plain as plain_value, proposer_address, tx_rows, \
     verify_block
 
 log = logging.getLogger("esoc.explorer")
@@ -157,7 +157,14 @@ class Follower:
                  "tx_count": len(v.block.txs), "state_root": hd.state_root.hex(),
                  "validators_hash": hd.validators_hash.hex(), "next_validators_hash": hd.next_validators_hash.hex(),
                  "validators": len(powers), "total_power": v.total_power, "evidence": len(v.block.evidence)}
-        self.index.add_block(block, txs, hist, money, signers, names, laws)
+        evidence = []
+        for e in v.block.evidence:
+            a = e.get("vote_a") if isinstance(e, dict) else None
+            val = a.get("validator") if isinstance(a, dict) else None
+            evidence.append({"validator": val.hex() if isinstance(val, bytes) else "",
+                             "vote_height": a.get("height", 0) if isinstance(a, dict) and isinstance(a.get("height"), int)
+                             else 0, "data": plain_value(e)})
+        self.index.add_block(block, txs, hist, money, signers, names, laws, evidence)
 
     def read_state(self, client: Client, path: tuple, height: int, state_root: bytes):
         """A state value at ``height``, checked by its proof against the verified header (None if absent)."""

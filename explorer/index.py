@@ -46,6 +46,9 @@ SCHEMA = [
         PRIMARY KEY (height, idx, seq))""",
     """CREATE TABLE IF NOT EXISTS signatures (
         height BIGINT NOT NULL, validator TEXT NOT NULL, PRIMARY KEY (height, validator))""",
+    """CREATE TABLE IF NOT EXISTS evidence (
+        height BIGINT NOT NULL, seq INTEGER NOT NULL, validator TEXT NOT NULL, vote_height BIGINT NOT NULL,
+        data TEXT NOT NULL, PRIMARY KEY (height, seq))""",
     """CREATE TABLE IF NOT EXISTS names (
         address TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, height BIGINT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS law_versions (
@@ -58,7 +61,7 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS names_name ON names (name)",
 ]
 
-TABLES = ("meta", "blocks", "txs", "history", "money", "signatures", "names", "law_versions")
+TABLES = ("meta", "blocks", "txs", "history", "money", "signatures", "evidence", "names", "law_versions")
 
 
 def dumps(v: Any) -> str:
@@ -167,7 +170,7 @@ class Index:
         return int(rows[0][0] or 0)
 
     def add_block(self, block: dict, txs: list[dict], hist: list[dict], money: list[dict], signers: list[str],
-                  names: list[dict], laws: list[dict]) -> None:
+                  names: list[dict], laws: list[dict], evidence: list[dict] = ()) -> None:
         """Write one verified block and everything derived from it, atomically."""
         s = self.w.sql
         st: list[tuple[str, tuple]] = []
@@ -194,6 +197,9 @@ class Index:
                        (m["height"], m["idx"], m["seq"], m["month"], m["kind"], m["sub"], m["party"], m["amount"])))
         for v in signers:
             st.append((s("INSERT INTO signatures (height, validator) VALUES (?, ?)"), (b["height"] - 1, v)))
+        for i, e in enumerate(evidence):
+            st.append((s("INSERT INTO evidence (height, seq, validator, vote_height, data) VALUES (?,?,?,?,?)"),
+                       (b["height"], i, e["validator"], e["vote_height"], dumps(e["data"]))))
         for n in names:
             st.append((s("DELETE FROM names WHERE address = ?"), (n["address"],)))
             st.append((s("INSERT INTO names (address, name, kind, height) VALUES (?,?,?,?)"),
@@ -310,6 +316,15 @@ class Index:
     def signature_stats(self) -> dict[str, int]:
         return {r[0]: int(r[1]) for r in self.r.query("SELECT validator, COUNT(*) FROM signatures GROUP BY validator")}
 
+    def evidence(self, limit: int) -> list[dict]:
+        rows = self.r.query("SELECT height, seq, validator, vote_height, data FROM evidence "
+                            "ORDER BY height DESC, seq DESC LIMIT ?", (limit,))
+        return [{"height": int(r[0]), "seq": int(r[1]), "validator": r[2], "vote_height": int(r[3]),
+                 "data": json.loads(r[4])} for r in rows]
+
+    def evidence_counts(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self.r.query("SELECT validator, COUNT(*) FROM evidence GROUP BY validator")}
+
     def signed_heights(self) -> int:
         return int(self.r.query("SELECT COUNT(DISTINCT height) FROM signatures")[0][0])
 
@@ -345,6 +360,7 @@ class Index:
         order = {"blocks": ("height", "height"), "txs": ("height, idx", "height"),
                  "history": ("address, height, idx", "height"), "money": ("height, idx, seq", "height"),
                  "signatures": ("height, validator", "height"), "names": ("address", "height"),
+                 "evidence": ("height, seq", "height"),
                  "law_versions": ("name, version", "seen_height")}
         cap = 2**62 if upto is None else upto
         return {t: [tuple(r) for r in self.r.query(f"SELECT * FROM {t} WHERE {h} <= ? ORDER BY {o}", (cap,))]

@@ -61,9 +61,12 @@ def status(ctx: Ctx) -> dict:
 
 
 def home(ctx: Ctx) -> dict:
-    supply = ctx.index.supply_by_month()
-    return {"status": status(ctx), "blocks": ctx.index.blocks(None, 10), "txs": ctx.index.latest_txs(10),
-            "supply": supply[-1]["supply"] if supply else 0}
+    ix = ctx.index
+    supply = ix.supply_by_month()
+    return {"status": status(ctx), "blocks": ix.blocks(None, 10), "txs": ix.latest_txs(10),
+            "supply": supply[-1]["supply"] if supply else 0,
+            "tax_collected": sum(m["amount"] for m in ix.money_by_month("tax")),
+            "welfare_paid": sum(m["amount"] for m in ix.money_by_month("welfare"))}
 
 
 def blocks(ctx: Ctx, before: int | None, limit: int) -> dict:
@@ -93,8 +96,35 @@ def tx(ctx: Ctx, tx_hash: str) -> dict:
     laws = [e for e in t["events"] if isinstance(e, dict) and e.get("type") == "law"]
     taxes = [e["data"] for e in laws if e.get("name") == "tax_collected" and isinstance(e.get("data"), dict)]
     call = next((e for e in t["events"] if isinstance(e, dict) and e.get("type") == "call"), None)
-    return {"tx": t, "taxes": taxes, "call": call, "law_events": laws,
+    return {"tx": t, "summary": summary(t), "taxes": taxes, "call": call, "law_events": laws,
             "transfers": [e for e in t["events"] if isinstance(e, dict) and e.get("type") in ("transfer", "issue", "retire")]}
+
+
+def summary(t: dict) -> str:
+    """One plain sentence for a transaction (amounts in yuan)."""
+    from .render import fen
+
+    p = t["payload"] if isinstance(t["payload"], dict) else {}
+    k = t["kind"]
+    if k == "transfer":
+        s = f"Transfer of {fen(p.get('amount'))} to {p.get('to')}" + (f" ({p['memo']})" if p.get("memo") else "")
+    elif k == "issue":
+        s = f"The central bank issues {fen(p.get('amount'))} to {p.get('to')}"
+    elif k == "retire":
+        s = f"The central bank retires {fen(p.get('amount'))}"
+    elif k == "register":
+        s = f"Registration of {p.get('account')} as {p.get('kind')}" + (f" named {p['name']}" if p.get("name") else "")
+    elif k == "deregister":
+        s = f"Deregistration of {p.get('account')}"
+    elif k == "set_role":
+        s = f"{'Grant' if p.get('grant') else 'Revocation'} of the {p.get('role')} role for {p.get('account')}"
+    elif k == "set_validator":
+        s = f"Validator {str(p.get('pubkey'))[:16]}… set to power {p.get('power')}"
+    elif k == "call":
+        s = f"Call of {p.get('contract')}.{p.get('entry')}"
+    else:
+        s = f"A {k} transaction"
+    return s + ("" if t["code"] == 0 else f"; refused with {t['code_name']}, nothing but the nonce changed")
 
 
 # ---- accounts -------------------------------------------------------------------------
@@ -206,6 +236,8 @@ def law(ctx: Ctx, name: str, version: int | None) -> dict:
 
 def validators(ctx: Ctx) -> dict:
     proposed = ctx.index.proposer_stats()
+    evidence = ctx.index.evidence(50)
+    accused = ctx.index.evidence_counts()
     signed = ctx.index.signature_stats()
     heights = ctx.index.signed_heights()
     items, height, vhash = [], None, None
@@ -217,10 +249,11 @@ def validators(ctx: Ctx) -> dict:
                 k = v.pubkey.hex()
                 items.append({"pubkey": k, "name": v.name, "power": v.power, "address": encode_address_of(v.pubkey),
                               "proposed": proposed.get(k, 0), "signed": signed.get(k, 0),
-                              "missed": max(0, heights - signed.get(k, 0))})
+                              "missed": max(0, heights - signed.get(k, 0)), "evidence": accused.get(k, 0)})
         except Exception as e:
-            return {"items": [], "error": str(e)[:200], "height": None, "hash": None}
-    return {"items": items, "height": height, "hash": vhash, "heights_checked": heights}
+            return {"items": [], "error": str(e)[:200], "height": None, "hash": None, "heights_checked": heights,
+                    "evidence": evidence}
+    return {"items": items, "height": height, "hash": vhash, "heights_checked": heights, "evidence": evidence}
 
 
 def encode_address_of(pubkey: bytes) -> str:

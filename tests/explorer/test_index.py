@@ -10,7 +10,7 @@ import dataclasses
 import pytest
 
 from explorer.follower import Follower
-from explorer.index import Index
+from explorer.index import TABLES, Index
 from explorer.verify import Rejected, parse_commit, verify_block
 from ledger.block import Block, Commit, CommitSig, validator_set_hash
 from ledger.codec import decode, encode
@@ -133,7 +133,7 @@ def test_restart_of_the_follower_and_of_the_node_loses_and_duplicates_nothing(ch
 def test_sqlite_and_postgresql_give_the_same_answers(chain, tmp_path, postgres_url):
     s = Index(str(tmp_path / "s.sqlite"))
     p = Index(postgres_url)
-    for t in ("blocks", "txs", "history", "money", "signatures", "names", "law_versions", "meta"):
+    for t in TABLES:
         p.w.write([(f"DELETE FROM {t}", ())])
     follow_to(s, chain.grpc, chain.top + 1)
     follow_to(p, chain.grpc, chain.top + 1)

@@ -55,6 +55,13 @@ def test_html_pages_render_the_same_facts(explorer, chain):
     assert "Tax withheld" in body.decode() and "iit_wage" in body.decode()
     s, _, body = http(explorer.url + "/laws/tax")
     assert s == 200 and 'class="hl"' in body.decode() and "Individual Income Tax Law" in body.decode()
+    s, t = get_json(explorer, f"/api/tx/{h}")
+    assert t["summary"] == f"Transfer of 123.45 to {chain.bob} (rent)"
+    s, t = get_json(explorer, f"/api/tx/{chain.failed['hash'].hex()}")
+    assert t["summary"].endswith("refused with INSUFFICIENT_FUNDS, nothing but the nonce changed")
+    s, v = get_json(explorer, "/api/validators")
+    assert s == 200 and len(v["items"]) == 1 and v["evidence"] == []
+    assert v["items"][0]["power"] > 0 and v["items"][0]["signed"] > 0 and v["items"][0]["proposed"] > 0
     for path in ["/", "/blocks", "/validators", "/dashboards", "/laws", f"/block/{chain.top}"]:
         assert http(explorer.url + path)[0] == 200, path
 
