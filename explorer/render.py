@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 
 from markupsafe import Markup, escape
 
@@ -45,16 +46,54 @@ def highlight(source: str, lexer: str = "python") -> Markup:
     return Markup(hl(source or "", lx, HtmlFormatter(cssclass="hl", linenos="inline" if lexer == "python" else False)))
 
 
+_INLINE = [
+    (re.compile(r"``(.+?)``"), r"<code>\1</code>"),
+    (re.compile(r":[a-z]+:`(.+?)`"), r"<code>\1</code>"),
+    (re.compile(r"\*\*(.+?)\*\*"), r"<b>\1</b>"),
+    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"<i>\1</i>"),
+]
+_ITEM = re.compile(r"^(\d+)\.\s+|^[-*]\s+")
+
+
+def _inline(text: str) -> str:
+    s = str(escape(" ".join(text.split())))
+    for rx, rep in _INLINE:
+        s = rx.sub(rep, s)
+    return s
+
+
 def paragraphs(text: str) -> Markup:
-    """A docstring as paragraphs (blank lines split them; indented blocks stay preformatted)."""
+    """A docstring (reStructuredText-ish) as HTML: headings underlined with ---/===, numbered and
+    bulleted items, indented blocks preformatted, ``code``, **bold** and *emphasis*; all escaped first."""
     out = []
     for block in (text or "").split("\n\n"):
+        lines = block.splitlines()
         if not block.strip():
             continue
-        if all(line.startswith("    ") or not line.strip() for line in block.splitlines()):
-            out.append(f"<pre>{escape(block)}</pre>")
+        if len(lines) >= 2 and set(lines[1].strip()) <= {"-", "="} and len(lines[1].strip()) >= 3:
+            out.append(f"<h3>{_inline(lines[0])}</h3>")
+            lines = lines[2:]
+            if not any(line.strip() for line in lines):
+                continue
+        if all(line.startswith("    ") or not line.strip() for line in lines):
+            out.append(f"<pre>{escape(chr(10).join(lines))}</pre>")
+            continue
+        items: list[str] = []
+        for line in lines:
+            if _ITEM.match(line.strip()) and (items or line is lines[0]):
+                items.append(_ITEM.sub("", line.strip()))
+            elif items:
+                items[-1] += " " + line.strip()
+            else:
+                items = []
+                break
+        if items and len(items) >= 1 and _ITEM.match(lines[0].strip()):
+            tag = "ol" if lines[0].strip()[0].isdigit() else "ul"
+            start = _ITEM.match(lines[0].strip()).group(1) if tag == "ol" else None
+            attr = f' start="{int(start)}"' if start and start != "1" else ""
+            out.append(f"<{tag}{attr}>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + f"</{tag}>")
         else:
-            out.append(f"<p>{escape(' '.join(block.split()))}</p>")
+            out.append(f"<p>{_inline(' '.join(lines))}</p>")
     return Markup("\n".join(out))
 
 

@@ -9,12 +9,18 @@
     var box = document.getElementById(id);
     if (!box || months.length === 0) return;
     var xs = months.map(monthTs);
+
+    // an empty month on each side, so a single month still reads as a point in time
+    var first = months[0].split("-"), last = months[months.length - 1].split("-");
+    var before = Date.UTC(+first[0], +first[1] - 2, 1) / 1000, after = Date.UTC(+last[0], +last[1], 1) / 1000;
+    xs = [before].concat(xs, [after]);
+    series = series.map(function (s) { return { label: s.label, values: [null].concat(s.values, [null]) }; });
     var opts = { width: Math.min(box.clientWidth || 600, 900), height: 220, series: [{}],
-                 axes: [{}, { values: function (u, v) { return v.map(function (x) { return (x / 100).toLocaleString(); }); } }] };
+                 axes: [{}, { size: 90, values: function (u, v) { return v.map(function (x) { return (x / 100).toLocaleString(); }); } }] };
     var data = [xs];
     var colors = ["#0b5cad", "#1a7f37", "#b42318", "#8250df", "#bf8700"];
     series.forEach(function (s, i) {
-      opts.series.push({ label: s.label, stroke: colors[i % colors.length], width: 2 });
+      opts.series.push({ label: s.label, stroke: colors[i % colors.length], width: 2, points: { show: true, size: 7 } });
       data.push(s.values);
     });
     new uPlot(opts, data, box);
