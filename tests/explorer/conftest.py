@@ -22,7 +22,7 @@ from explorer.index import Index
 from ledger.address import decode_address
 from ledger.tx import Transfer
 from tests.e2e.harness import ROOT, Devnet, free_port, wait_until
-from tests.e2e.test_laws_devnet import Actors
+from tests.e2e.test_laws_devnet import Actors, law_addr
 
 ARTIFACTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts")
 CHROMIUM = "/usr/bin/chromium"
@@ -48,7 +48,15 @@ class Chain:
         # a failed transfer (more than alice holds) is in a block too, with its code
         self.failed = a.send("bob", "transfer", Transfer(to=decode_address(self.alice), amount=10**15))
         assert self.failed["code"] != 0
-        self.top = max(self.transfer["height"], self.wage["height"], self.failed["height"])
+        # welfare: the treasury funds the law, the registrar registers carol (a pensioner); the law's
+        # on_block hook pays her at the end of a block, with no transaction of hers
+        self.carol = a.addr("carol")
+        assert a.send("treasury", "transfer", Transfer(to=decode_address(law_addr("welfare")), amount=10_000_00))["code"] == 0
+        self.pension = a.view("welfare", "params_at")["pension_monthly"][1]
+        before = a.balance("carol")
+        a.ok("registrar", "welfare", "register_citizen", {"who": self.carol, "born": 19500101, "residence": "east"})
+        wait_until(lambda: a.balance("carol") - before == self.pension, 30, "the pension paid by on_block")
+        self.top = a.height()
 
 
 @pytest.fixture(scope="session")

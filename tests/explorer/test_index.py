@@ -38,6 +38,8 @@ def test_index_holds_the_transfer_the_wage_tax_and_the_law_records(chain, tmp_pa
     assert failed["code"] == chain.failed["code"] and failed["code_name"] == "INSUFFICIENT_FUNDS"
     assert {law["name"] for law in ix.laws()} >= {"tax", "welfare", "procurement"}
     assert "def pay_wage(" in ix.law_version("tax", 1)["source"]
+    welfare = ix.money_by_month("welfare")
+    assert [(m["kind"], m["amount"], m["count"]) for m in welfare] == [("welfare", chain.pension, 1)]
     supply = ix.supply_by_month()
     assert supply and supply[-1]["supply"] > 0  # the genesis allocation, proved by the supply record
     ix.close()
