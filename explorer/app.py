@@ -60,6 +60,8 @@ class Param:
             raise BadRequest(f"parameter {self.name!r} given {len(vals)} times")
         raw = vals[0]
         if self.kind == "str":
+            if any(ord(c) < 32 and c not in "\t" for c in raw):
+                raise BadRequest(f"parameter {self.name!r} contains a control character")
             if len(raw) > self.max_len:
                 raise BadRequest(f"parameter {self.name!r} is longer than {self.max_len} characters")
             return raw
@@ -260,9 +262,9 @@ class Explorer:
             return self.error(request, 400, str(e))
         if self.sse_clients >= MAX_SSE_CLIENTS:
             return PlainTextResponse("too many live clients; reload later", status_code=503)
-        self.sse_clients += 1
 
         async def stream():
+            self.sse_clients += 1
             try:
                 seen = self.latest if after is None or after > self.latest else after
                 with anyio.move_on_after(SSE_LIFETIME_S):
