@@ -221,7 +221,7 @@ def browser():
 def page(browser):
     ctx = browser.new_context(accept_downloads=True)
     pg = ctx.new_page()
-    pg.set_default_timeout(15_000)
+    pg.set_default_timeout(30_000)
     try:
         yield pg
     finally:

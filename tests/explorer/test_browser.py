@@ -20,13 +20,13 @@ def test_home_page_shows_a_new_block_and_transaction_without_reloading(page, exp
     # the page is never reloaded: a newer block row arrives over server-sent events
     page.wait_for_function(
         "start => { const r = document.querySelector('#blocks tr'); return r && +r.id.split('-')[1] > start; }",
-        arg=start, timeout=20_000)
+        arg=start, timeout=30_000)
     newest = int(page.locator("#blocks tr").first.get_attribute("id").split("-")[1])
     assert newest > start
     # a transaction sent now shows up in the live list too
     r = chain.actors.send("bob", "transfer", Transfer(to=decode_address(chain.alice), amount=7))
     assert r["code"] == 0
-    page.wait_for_selector(f"#txs a[href='/tx/{r['hash'].hex()}']", timeout=20_000)
+    page.wait_for_selector(f"#txs a[href='/tx/{r['hash'].hex()}']", timeout=30_000)
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     page.screenshot(path=os.path.join(artifacts, "home-live.png"))
 
