@@ -128,7 +128,7 @@ def _dashboards_csv(d: dict) -> list[list]:
     for m in d["supply"]:
         rows += [["supply", m["month"], "issued", "", m["issued"]], ["supply", m["month"], "retired", "", m["retired"]],
                  ["supply", m["month"], "supply", "", m["supply"]]]
-    for t in ("tax", "welfare", "procurement"):
+    for t in ("tax", "welfare", "procurement", "allocation"):
         rows += [[t, m["month"], m["kind"], m["count"], m["amount"]] for m in d[t]]
     return rows
 

@@ -278,6 +278,13 @@ class Index:
                             "GROUP BY sub ORDER BY sub", (address,))
         return [{"kind": r[0], "amount": int(r[1]), "count": int(r[2])} for r in rows]
 
+    def benefits_used(self, address: str) -> list[dict]:
+        """Coupons (allocation schemes) and welfare vouchers this account used, by kind."""
+        rows = self.r.query("SELECT kind, sub, SUM(amount), COUNT(*) FROM money WHERE party = ? AND "
+                            "(kind = 'allocation' OR (kind = 'welfare' AND idx >= 0)) GROUP BY kind, sub "
+                            "ORDER BY kind, sub", (address,))
+        return [{"programme": r[0], "kind": r[1], "amount": int(r[2]), "count": int(r[3])} for r in rows]
+
     def name_of(self, address: str) -> dict | None:
         rows = self.r.query("SELECT name, kind FROM names WHERE address = ?", (address,))
         return {"name": rows[0][0], "kind": rows[0][1]} if rows else None

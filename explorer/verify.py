@@ -119,6 +119,14 @@ def plain(v: Any, depth: int = 0) -> Any:
     return str(v)
 
 
+# law event -> (money kind, sub-kind or "" to take it from the event, the amount field)
+LAW_MONEY = {
+    "redeemed": ("allocation", "", "paid"),  # a ration, queue or lottery entitlement used (sub: the scheme)
+    "promotion_redeemed": ("allocation", "promotion", "discount"),  # the state's part of a promotional price
+    "voucher_redeemed": ("welfare", "", "amount"),  # a welfare voucher spent at a provider (sub: voucher_KIND)
+}
+
+
 def month_of(time_ms: int) -> str:
     d = _dt.datetime.fromtimestamp(time_ms / 1000, tz=_dt.timezone.utc)
     return f"{d.year:04d}-{d.month:02d}"
@@ -194,6 +202,14 @@ def tx_rows(v: Verified) -> tuple[list[dict], list[dict], list[dict]]:
                 money.append({"height": hd.height, "idx": i, "seq": len(money), "month": month,
                               "kind": "procurement", "sub": str(d.get("kind", "")), "party": str(d.get("id", "")),
                               "amount": d["amount"]})
+            elif e.get("name") in LAW_MONEY:
+                kind, sub, field = LAW_MONEY[e["name"]]
+                amt = d.get(field)
+                if isinstance(amt, int) and not isinstance(amt, bool):
+                    money.append({"height": hd.height, "idx": i, "seq": len(money), "month": month, "kind": kind,
+                                  "sub": sub if sub else f"voucher_{d.get('kind', '')}" if kind == "welfare"
+                                  else str(d.get("scheme", "")),
+                                  "party": str(d.get("citizen", "")), "amount": amt})
     return txs, hist, money
 
 

@@ -152,7 +152,7 @@ def account(ctx: Ctx, address: str, page: int, limit: int) -> dict:
         raise NotFound(f"no account {addr} on this chain")
     return {"address": addr, "account": live, "registered_name": ctx.index.name_of(addr),
             "history": page_of(ctx.index.history(addr, (page - 1) * limit, limit), page, limit, total),
-            "taxes_paid": ctx.index.taxes_paid(addr)}
+            "taxes_paid": ctx.index.taxes_paid(addr), "benefits_used": ctx.index.benefits_used(addr)}
 
 
 def account_csv_rows(ctx: Ctx, address: str, limit: int):
@@ -265,7 +265,7 @@ def encode_address_of(pubkey: bytes) -> str:
 def dashboards(ctx: Ctx) -> dict:
     ix = ctx.index
     return {"supply": ix.supply_by_month(), "tax": ix.money_by_month("tax"), "welfare": ix.money_by_month("welfare"),
-            "procurement": ix.money_by_month("procurement")}
+            "procurement": ix.money_by_month("procurement"), "allocation": ix.money_by_month("allocation")}
 
 
 def search(ctx: Ctx, q: str, limit: int) -> dict:

@@ -37,5 +37,5 @@
   }
   var s = d.supply;
   draw("chart-supply", s.map(function (r) { return r.month; }), [{ label: "supply", values: s.map(function (r) { return r.supply; }) }]);
-  ["tax", "welfare", "procurement"].forEach(function (k) { var b = byKind(d[k]); draw("chart-" + k, b[0], b[1]); });
+  ["tax", "welfare", "procurement", "allocation"].forEach(function (k) { var b = byKind(d[k]); draw("chart-" + k, b[0], b[1]); });
 })();

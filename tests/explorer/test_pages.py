@@ -168,10 +168,12 @@ def test_an_explorer_on_postgresql_answers_as_the_one_on_sqlite(explorer, chain,
     url = postgres_url.rsplit("/", 1)[0] + "/explorer_http"
     pg = ExplorerProc(chain.grpc, url, str(tmp_path / "pg-explorer.log")).start()
     try:
-        pg.wait_indexed(chain.top + 1)
+        # the same chain up to the SQLite explorer's height (the browser test may have sent a transfer since
+        # chain.top, and writes a second law version into the SQLite index only: /api/laws is left out)
+        pg.wait_indexed(explorer.status()["indexed_height"])
         for path in [f"/api/tx/{chain.wage['hash'].hex()}", f"/api/tx/{chain.transfer['hash'].hex()}",
                      f"/api/block/{chain.wage['height']}", f"/api/blocks?before={chain.top}&limit=10",
-                     "/api/laws", "/api/laws/tax?version=1", "/api/dashboards", "/api/search?q=alice",
+                     "/api/laws/tax?version=1", "/api/laws/welfare", "/api/dashboards", "/api/search?q=alice",
                      f"/api/search?q={chain.wage['hash'].hex()}", f"/account/{chain.alice}/history.csv"]:
             a, b = http(explorer.url + path), http(pg.url + path)
             assert a[0] == b[0] == 200 and a[2] == b[2], path
