@@ -17,10 +17,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-follow", action="store_true", help="serve the index as it is, without following the node")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    from .app import run
+    from .app import redact, run
+    from .index import Index
 
-    run(a.node, a.db, a.port, a.host, follow=not a.no_follow)
+    try:
+        Index(a.db).close()  # fail early, with the reason, if the index cannot be opened
+    except Exception as e:  # sqlite3 / psycopg errors
+        print(f"explorer: cannot open the index {redact(a.db)}: {e}".splitlines()[0])
+        return 2
+    try:
+        run(a.node, a.db, a.port, a.host, follow=not a.no_follow)
+    except (OSError, BaseExceptionGroup) as e:  # trio reports a failed bind inside an exception group
+        first = _first(e)
+        if not isinstance(first, OSError):
+            raise
+        print(f"explorer: cannot serve on {a.host}:{a.port}: {first}")
+        return 2
     return 0
+
+
+def _first(e: BaseException) -> BaseException:
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = e.exceptions[0]
+    return e
 
 
 if __name__ == "__main__":

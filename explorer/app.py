@@ -413,6 +413,13 @@ async def _follow(follower) -> None:
         follower.stop()
 
 
+def redact(db_url: str) -> str:
+    """A database URL fit to print: the password hidden."""
+    import re
+
+    return re.sub(r"^([a-z]+://[^:/@]*):[^@]*@", r"\1:***@", db_url)
+
+
 async def _watch_index(ex: Explorer, every: float = 1.0) -> None:
     """Without a follower (another process writes the index): notice new blocks for the live page."""
     while True:
@@ -430,7 +437,7 @@ def run(node: str, db_url: str = "sqlite:///explorer.sqlite", port: int = 8080, 
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with trio.open_nursery() as n:
                 url = await n.start(serve_explorer, node, db_url, port, host, follow)
-                print(f"explorer: {url} (indexing {node} into {db_url})", flush=True)
+                print(f"explorer: {url} (indexing {node} into {redact(db_url)})", flush=True)
                 async for _ in signals:  # stop cleanly: the follower's last block is whole or absent anyway
                     n.cancel_scope.cancel()
                     break

@@ -47,3 +47,20 @@ def test_python_m_explorer_help():
     assert r.returncode == 0
     for opt in ("--node", "--db", "--port", "--host", "--no-follow"):
         assert opt in r.stdout
+
+
+def test_python_m_explorer_says_why_it_cannot_start(tmp_path):
+    import socket
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "explorer", "--no-follow", *args], capture_output=True, text=True,
+                              cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
+
+    r = run("--db", "postgresql://reader:s3cret@127.0.0.1:1/none")
+    assert r.returncode == 2 and "cannot open the index postgresql://reader:***@127.0.0.1:1/none" in r.stdout
+    assert "s3cret" not in r.stdout + r.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        r = run("--db", f"sqlite:///{tmp_path}/ix.sqlite", "--port", str(s.getsockname()[1]))
+    assert r.returncode == 2 and "Address already in use" in r.stdout, r.stdout + r.stderr
