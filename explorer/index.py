@@ -9,7 +9,11 @@ Rules:
 2. Every row is a pure function of the verified block (and the law records
    read at that height), so re-indexing from genesis gives the same rows.
 3. Every read is bounded: list queries take a ``limit`` the web layer caps,
-   search looks up exact keys or a prefix with a limit.
+   search looks up exact keys with a limit, and the figures a page sums
+   (counts, monthly money, validator records) are running totals kept in
+   ``stats``, ``money_month`` and ``validator_stats``, updated in the block's
+   own transaction (the one place ``ON CONFLICT ... DO UPDATE`` is used);
+   :meth:`Index.check_totals` recomputes them from the rows.
 
 SQL is written once with ``?`` placeholders; the PostgreSQL backend turns
 them into ``%s``.  JSON values are stored as text (canonical: sorted keys).
@@ -55,13 +59,30 @@ SCHEMA = [
         name TEXT NOT NULL, version INTEGER NOT NULL, code_hash TEXT NOT NULL, since_height BIGINT NOT NULL,
         summary TEXT NOT NULL, source TEXT NOT NULL, entries TEXT NOT NULL, views TEXT NOT NULL,
         seen_height BIGINT NOT NULL, PRIMARY KEY (name, version))""",
+    "CREATE TABLE IF NOT EXISTS stats (k TEXT PRIMARY KEY, v BIGINT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS money_month (
+        kind TEXT NOT NULL, sub TEXT NOT NULL, month TEXT NOT NULL, amount BIGINT NOT NULL, n BIGINT NOT NULL,
+        PRIMARY KEY (kind, sub, month))""",
+    """CREATE TABLE IF NOT EXISTS validator_stats (
+        validator TEXT PRIMARY KEY, proposed BIGINT NOT NULL, signed BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS money_party ON money (party, kind)",
     "CREATE INDEX IF NOT EXISTS history_addr ON history (address, height DESC, idx DESC)",
     "CREATE INDEX IF NOT EXISTS txs_height ON txs (height DESC, idx DESC)",
     "CREATE INDEX IF NOT EXISTS money_kind ON money (kind, month)",
     "CREATE INDEX IF NOT EXISTS names_name ON names (name)",
 ]
 
-TABLES = ("meta", "blocks", "txs", "history", "money", "signatures", "evidence", "names", "law_versions")
+TABLES = ("meta", "blocks", "txs", "history", "money", "signatures", "evidence", "names", "law_versions", "stats",
+          "money_month", "validator_stats")
+_BUMP = {
+    "stats": "INSERT INTO stats (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = stats.v + excluded.v",
+    "money_month": "INSERT INTO money_month (kind, sub, month, amount, n) VALUES (?, ?, ?, ?, ?) ON CONFLICT "
+                   "(kind, sub, month) DO UPDATE SET amount = money_month.amount + excluded.amount, "
+                   "n = money_month.n + excluded.n",
+    "validator_stats": "INSERT INTO validator_stats (validator, proposed, signed) VALUES (?, ?, ?) ON CONFLICT "
+                       "(validator) DO UPDATE SET proposed = validator_stats.proposed + excluded.proposed, "
+                       "signed = validator_stats.signed + excluded.signed",
+}
 
 
 def dumps(v: Any) -> str:
@@ -204,6 +225,23 @@ class Index:
             st.append((s("DELETE FROM names WHERE address = ?"), (n["address"],)))
             st.append((s("INSERT INTO names (address, name, kind, height) VALUES (?,?,?,?)"),
                        (n["address"], n["name"], n["kind"], b["height"])))
+        # running totals (rule 3)
+        new_accounts = sum(1 for a in sorted({h["address"] for h in hist})
+                           if not self.r.query("SELECT 1 FROM history WHERE address = ? LIMIT 1", (a,)))
+        for k, v in (("blocks", 1), ("transactions", len(txs)), ("accounts_seen", new_accounts),
+                     ("signed_heights", 1 if signers else 0)):
+            st.append((s(_BUMP["stats"]), (k, v)))
+        months: dict[tuple, list[int]] = {}
+        for m in money:
+            t = months.setdefault((m["kind"], m["sub"], m["month"]), [0, 0])
+            t[0] += m["amount"]
+            t[1] += 1
+        for key in sorted(months):
+            st.append((s(_BUMP["money_month"]), (*key, *months[key])))
+        vals = {v: [0, 1] for v in signers}
+        vals.setdefault(b["proposer_key"], [0, 0])[0] += 1
+        for v in sorted(vals):
+            st.append((s(_BUMP["validator_stats"]), (v, *vals[v])))
         for lv in laws:
             st.append((s("INSERT INTO law_versions (name, version, code_hash, since_height, summary, source, entries, "
                          "views, seen_height) VALUES (?,?,?,?,?,?,?,?,?)"),
@@ -294,18 +332,19 @@ class Index:
                             (name, limit))
         return [{"address": r[0], "name": r[1], "kind": r[2]} for r in rows]
 
+    def _stats(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self.r.query("SELECT k, v FROM stats")}
+
     def counts(self) -> dict:
-        r = self.r.query("SELECT (SELECT COUNT(*) FROM blocks), (SELECT COUNT(*) FROM txs), "
-                         "(SELECT COUNT(DISTINCT address) FROM history)")[0]
-        return {"blocks": int(r[0]), "transactions": int(r[1]), "accounts_seen": int(r[2])}
+        s = self._stats()
+        return {k: s.get(k, 0) for k in ("blocks", "transactions", "accounts_seen")}
 
     def money_by_month(self, kind: str) -> list[dict]:
-        rows = self.r.query("SELECT month, sub, SUM(amount), COUNT(*) FROM money WHERE kind = ? "
-                            "GROUP BY month, sub ORDER BY month, sub", (kind,))
+        rows = self.r.query("SELECT month, sub, amount, n FROM money_month WHERE kind = ? ORDER BY month, sub", (kind,))
         return [{"month": r[0], "kind": r[1], "amount": int(r[2]), "count": int(r[3])} for r in rows]
 
     def supply_by_month(self) -> list[dict]:
-        rows = self.r.query("SELECT month, kind, SUM(amount) FROM money WHERE kind IN ('issue', 'retire') "
+        rows = self.r.query("SELECT month, kind, SUM(amount) FROM money_month WHERE kind IN ('issue', 'retire') "
                             "GROUP BY month, kind ORDER BY month, kind")
         months: dict[str, dict] = {}
         for month, kind, amt in rows:
@@ -318,10 +357,10 @@ class Index:
         return out
 
     def proposer_stats(self) -> dict[str, int]:
-        return {r[0]: int(r[1]) for r in self.r.query("SELECT proposer_key, COUNT(*) FROM blocks GROUP BY proposer_key")}
+        return {r[0]: int(r[1]) for r in self.r.query("SELECT validator, proposed FROM validator_stats LIMIT 10000")}
 
     def signature_stats(self) -> dict[str, int]:
-        return {r[0]: int(r[1]) for r in self.r.query("SELECT validator, COUNT(*) FROM signatures GROUP BY validator")}
+        return {r[0]: int(r[1]) for r in self.r.query("SELECT validator, signed FROM validator_stats LIMIT 10000")}
 
     def evidence(self, limit: int) -> list[dict]:
         rows = self.r.query("SELECT height, seq, validator, vote_height, data FROM evidence "
@@ -333,7 +372,30 @@ class Index:
         return {r[0]: int(r[1]) for r in self.r.query("SELECT validator, COUNT(*) FROM evidence GROUP BY validator")}
 
     def signed_heights(self) -> int:
-        return int(self.r.query("SELECT COUNT(DISTINCT height) FROM signatures")[0][0])
+        return self._stats().get("signed_heights", 0)
+
+    def check_totals(self) -> list[str]:
+        """Recompute the running totals from the rows (full scans: for tests and audits, not pages)."""
+        q, bad = self.r.query, []
+        want = {"blocks": q("SELECT COUNT(*) FROM blocks")[0][0], "transactions": q("SELECT COUNT(*) FROM txs")[0][0],
+                "accounts_seen": q("SELECT COUNT(DISTINCT address) FROM history")[0][0],
+                "signed_heights": q("SELECT COUNT(DISTINCT height) FROM signatures")[0][0]}
+        have = self._stats()
+        bad += [f"stats {k}: {have.get(k, 0)} != {int(v)}" for k, v in want.items() if have.get(k, 0) != int(v)]
+        months = {(r[0], r[1], r[2]): (int(r[3]), int(r[4])) for r in q(
+            "SELECT kind, sub, month, SUM(amount), COUNT(*) FROM money GROUP BY kind, sub, month")}
+        kept = {(r[0], r[1], r[2]): (int(r[3]), int(r[4])) for r in q("SELECT kind, sub, month, amount, n FROM money_month")}
+        if months != kept:
+            bad.append(f"money_month differs: {sorted(set(months.items()) ^ set(kept.items()))[:5]}")
+        vals: dict[str, list[int]] = {}
+        for v, n in q("SELECT proposer_key, COUNT(*) FROM blocks GROUP BY proposer_key"):
+            vals.setdefault(v, [0, 0])[0] = int(n)
+        for v, n in q("SELECT validator, COUNT(*) FROM signatures GROUP BY validator"):
+            vals.setdefault(v, [0, 0])[1] = int(n)
+        kept_v = {r[0]: [int(r[1]), int(r[2])] for r in q("SELECT validator, proposed, signed FROM validator_stats")}
+        if vals != kept_v:
+            bad.append("validator_stats differ")
+        return bad
 
     def laws(self) -> list[dict]:
         rows = self.r.query("SELECT name, MAX(version), COUNT(*) FROM law_versions GROUP BY name ORDER BY name")

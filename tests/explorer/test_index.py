@@ -38,6 +38,8 @@ def test_index_holds_the_transfer_the_wage_tax_and_the_law_records(chain, tmp_pa
     assert failed["code"] == chain.failed["code"] and failed["code_name"] == "INSUFFICIENT_FUNDS"
     assert {law["name"] for law in ix.laws()} >= {"tax", "welfare", "procurement"}
     assert "def pay_wage(" in ix.law_version("tax", 1)["source"]
+    assert ix.check_totals() == []
+    assert ix.counts()["transactions"] == len(ix.dump()["txs"]) >= 5
     welfare = ix.money_by_month("welfare")
     assert [(m["kind"], m["amount"], m["count"]) for m in welfare] == [("welfare", chain.pension, 1)]
     supply = ix.supply_by_month()
@@ -128,6 +130,7 @@ def test_restart_of_the_follower_and_of_the_node_loses_and_duplicates_nothing(ch
     assert da == db
     assert len(da["blocks"]) == upto and [r[0] for r in da["blocks"]] == list(range(1, upto + 1))
     assert len({r[0] for r in da["txs"]}) == len(da["txs"])  # no transaction twice
+    assert a.check_totals() == [] and b.check_totals() == []  # running totals equal the rows they sum
     a.close()
     b.close()
 
@@ -141,6 +144,7 @@ def test_sqlite_and_postgresql_give_the_same_answers(chain, tmp_path, postgres_u
     follow_to(p, chain.grpc, chain.top + 1)
     upto = min(s.height(), p.height()) - 1
     assert s.dump(upto) == p.dump(upto)
+    assert s.check_totals() == [] and p.check_totals() == []
     for q in [lambda i: i.tx(chain.wage["hash"].hex()), lambda i: i.history(chain.alice, 0, 50),
               lambda i: i.taxes_paid(chain.steelworks), lambda i: i.money_by_month("tax"), lambda i: i.laws(),
               lambda i: i.law_versions("tax"), lambda i: i.blocks(upto, 5)]:

@@ -223,3 +223,4 @@ def test_explorer_process_restart_resumes_without_loss_or_duplicates(chain, tmp_
     follow_to(b, chain.grpc, a.height())
     upto = min(a.height(), b.height()) - 1
     assert upto > first and a.dump(upto) == b.dump(upto)
+    assert a.check_totals() == []
