@@ -66,6 +66,23 @@ def test_html_pages_render_the_same_facts(explorer, chain):
         assert http(explorer.url + path)[0] == 200, path
 
 
+def test_paging_has_stable_fields_and_pages_do_not_overlap(explorer, chain):
+    s, whole = get_json(explorer, f"/api/account/{chain.alice}?limit=100")
+    total = whole["history"]["total"]
+    assert s == 200 and total >= 3 and len(whole["history"]["items"]) == total
+    pages, page = [], 1
+    while page is not None:
+        s, a = get_json(explorer, f"/api/account/{chain.alice}?limit=2&page={page}")
+        assert s == 200 and a["history"]["page"] == page and a["history"]["limit"] == 2
+        assert a["history"]["prev_page"] == (page - 1 if page > 1 else None)
+        pages += a["history"]["items"]
+        page = a["history"]["next_page"]
+    assert pages == whole["history"]["items"]  # newest first, each row once
+    s, b = get_json(explorer, "/api/blocks?limit=3")
+    s2, b2 = get_json(explorer, f"/api/blocks?limit=3&before={b['next_before']}")
+    assert [x["height"] for x in b2["items"]] == [b["next_before"] - 1 - i for i in range(3)]
+
+
 def test_account_history_csv(explorer, chain):
     s, headers, body = http(explorer.url + f"/account/{chain.alice}/history.csv")
     assert s == 200 and headers["content-type"].startswith("text/csv")
