@@ -32,6 +32,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import views
 from .index import Index
+from .openapi import RESPONSES
 from .render import register_filters
 from .views import BadRequest, Ctx, NotFound
 
@@ -334,8 +335,8 @@ def openapi_document() -> dict:
         paths[path] = {"get": {
             "summary": p.summary, "operationId": path.strip("/").replace("/", "_").replace("{", "").replace("}", ""),
             "parameters": [q.schema() for q in p.path_params] + [q.schema() for q in p.params],
-            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
-                          "400": err, "404": err}}}
+            "responses": {"200": {"description": "OK", "content": {"application/json": {
+                "schema": RESPONSES.get(p.path, {"type": "object"})}}}, "400": err, "404": err}}}
     for p in ROUTES:
         if p.csv is not None:
             paths["/api" + p.openapi_path + ".csv"] = {"get": {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import html
+import re
 import io
 import json
 import urllib.error
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from explorer.index import Index
+from explorer.openapi import conforms
 
 from .conftest import ExplorerProc, follow_to, http
 
@@ -23,6 +25,25 @@ from .conftest import ExplorerProc, follow_to, http
 def get_json(explorer, path: str) -> tuple[int, dict]:
     status, _, body = http(explorer.url + path)
     return status, json.loads(body)
+
+
+def test_every_page_answers_with_its_documented_fields(explorer, chain):
+    doc = json.loads(http(explorer.url + "/openapi.json")[2])
+    urls = {"/api/home": "/api/home", "/api/status": "/api/status", "/api/blocks": "/api/blocks",
+            "/api/block/{height}": f"/api/block/{chain.wage['height']}",
+            "/api/tx/{tx_hash}": f"/api/tx/{chain.wage['hash'].hex()}",
+            "/api/account/{address}": f"/api/account/{chain.alice}", "/api/laws": "/api/laws",
+            "/api/laws/{name}": "/api/laws/tax", "/api/validators": "/api/validators",
+            "/api/dashboards": "/api/dashboards", "/api/search": "/api/search?q=alice"}
+    assert set(urls) == {p for p in doc["paths"] if not p.endswith(".csv")}
+    search = doc["paths"]["/api/search"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert conforms({"items": [{"type": "tx", "url": 3}]}, search) == [
+        "$.q: missing", "$.items[0].label: missing", "$.items[0].url: not a string"]  # the check can fail
+    for path, url in urls.items():
+        s, answer = get_json(explorer, url)
+        schema = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert s == 200 and schema.get("required"), path
+        assert conforms(answer, schema) == [], (path, conforms(answer, schema)[:5])
 
 
 def test_json_twins_of_block_tx_account_law_search(explorer, chain):
@@ -164,7 +185,12 @@ def walk_openapi(explorer, examples: int) -> dict[int, int]:
         assert s in (200, 303, 400, 404), (url, s, body[:300])
         path = urllib.parse.urlsplit(url).path
         if path.startswith("/api/") and (not path.endswith(".csv") or s != 200):
-            json.loads(body)  # every API answer is JSON, errors included (CSV only when it succeeds)
+            answer = json.loads(body)  # every API answer is JSON, errors included (CSV only when it succeeds)
+            if s == 200:  # with the fields its documented schema promises
+                schema = next(op["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+                              for p, op in ops if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", re.escape(p).replace(
+                                  r"\{", "{").replace(r"\}", "}")), path))
+                assert conforms(answer, schema) == [], (url, conforms(answer, schema)[:5])
 
     walk()
     assert explorer.proc.poll() is None  # still running
