@@ -191,7 +191,8 @@ class Explorer:
             if p.csv is not None:
                 routes.append(Route(p.path + ".csv", self._handler(p, html=False, as_csv=True)))
                 routes.append(Route("/api" + p.path + ".csv", self._handler(p, html=False, as_csv=True)))
-            routes.append(Route(p.path, self._handler(p, html=True)))
+            if p.template is not None:
+                routes.append(Route(p.path, self._handler(p, html=True)))
             routes.append(Route("/api" + (p.path if p.path != "/" else "/home"), self._handler(p, html=False)))
         self.app = Starlette(routes=routes, exception_handlers={404: self.not_found, 405: self.not_found,
                                                                 500: self.server_error})

@@ -172,6 +172,8 @@ def walk_openapi(explorer, examples: int) -> dict[int, int]:
                  if p["in"] == "query" and draw(st.booleans())]
         if draw(st.booleans()):
             query.append((draw(st.text(max_size=5)), draw(st.text(max_size=10))))
+        if draw(st.booleans()):  # the HTML twin of the same request
+            url = {"/api/home": "/"}.get(url, url[len("/api"):])
         return url + ("?" + urllib.parse.urlencode(query) if query else "")
 
     seen: dict[int, int] = {}
