@@ -83,7 +83,7 @@ def test_law_pick_an_older_version_and_see_the_diff(page, explorer, chain):
     assert "+" in diff and "600_000" in diff and "20270101" in diff
 
 
-def test_phone_width_screenshot_of_the_home_page(browser, explorer, artifacts):
+def test_phone_width_screenshot_of_the_home_page(browser, explorer, chain, artifacts):
     ctx = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True)
     try:
         pg = ctx.new_page()
@@ -94,6 +94,13 @@ def test_phone_width_screenshot_of_the_home_page(browser, explorer, artifacts):
         path = os.path.join(artifacts, "home-phone.png")
         pg.screenshot(path=path, full_page=True)
         assert os.path.getsize(path) > 10_000
+        # every other page fits too (wide tables scroll inside themselves)
+        for p in [f"/tx/{chain.wage['hash'].hex()}", "/laws/tax", f"/account/{chain.alice}", "/dashboards",
+                  "/validators", f"/block/{chain.wage['height']}", "/blocks", "/laws", "/no/such/page"]:
+            pg.goto(explorer.url + p)
+            assert pg.evaluate("document.documentElement.scrollWidth") <= 375, p
+        pg.goto(explorer.url + f"/tx/{chain.wage['hash'].hex()}")
+        pg.screenshot(path=os.path.join(artifacts, "tx-phone.png"), full_page=True)
     finally:
         ctx.close()
 
