@@ -28,6 +28,14 @@ test: $(TSTAMP)
 	@command -v ip >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  apt-get install -y -q iproute2 >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q iproute2 >/dev/null; }; \
 	  else echo "note: no 'ip' (iproute2) and not root: tests/e2e/test_netns.py will skip"; fi; }
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+	  || echo "note: could not install chromium: tests/explorer/test_browser.py will skip"; \
+	  else echo "note: no /usr/bin/chromium and not root: tests/explorer/test_browser.py will skip"; fi; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get install -y -q postgresql >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; } \
+	  || echo "note: could not install PostgreSQL: the explorer's PostgreSQL tests will skip"; \
+	  else echo "note: no PostgreSQL and not root: the explorer's PostgreSQL test will skip"; fi; }
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(TSTAMP)

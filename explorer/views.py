@@ -1,0 +1,299 @@
+"""What each page shows, as plain data: one function per page, shared by the
+HTML page and its JSON twin under ``/api/``.
+
+A view takes the :class:`Ctx` and the already-checked parameters and returns
+a dict, or raises :class:`NotFound` / :class:`BadRequest` with a reason.
+Every list is bounded by the ``limit`` its parameter allows.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+
+from ledger.address import AddressError, decode_address, encode_address
+
+from .index import Index
+
+MAX_HEIGHT = 2**62
+HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+LAW_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class NotFound(Exception):
+    pass
+
+
+class BadRequest(Exception):
+    pass
+
+
+class Ctx:
+    """What the views read: the index, and the node for live values (balances, validators)."""
+
+    def __init__(self, index: Index, client=None, follower=None):
+        self.index = index
+        self.client = client
+        self.follower = follower
+
+
+def page_of(items: list, page: int, limit: int, total: int | None = None) -> dict:
+    out = {"items": items, "page": page, "limit": limit,
+           "next_page": page + 1 if len(items) == limit and (total is None or page * limit < total) else None,
+           "prev_page": page - 1 if page > 1 else None}
+    if total is not None:
+        out["total"] = total
+    return out
+
+
+# ---- home, blocks, transactions --------------------------------------------------------
+
+
+def status(ctx: Ctx) -> dict:
+    ix = ctx.index
+    out = {"chain_id": ix.get_meta("chain_id"), "genesis_hash": ix.get_meta("genesis_hash"),
+           "indexed_height": ix.height(), **ix.counts()}
+    f = ctx.follower
+    out["following"] = bool(f and f.connected)
+    out["follow_error"] = f.error if f else None
+    return out
+
+
+def home(ctx: Ctx) -> dict:
+    ix = ctx.index
+    supply = ix.supply_by_month()
+    return {"status": status(ctx), "blocks": ix.blocks(None, 10), "txs": ix.latest_txs(10),
+            "supply": supply[-1]["supply"] if supply else 0,
+            "tax_collected": sum(m["amount"] for m in ix.money_by_month("tax")),
+            "welfare_paid": sum(m["amount"] for m in ix.money_by_month("welfare"))}
+
+
+def blocks(ctx: Ctx, before: int | None, limit: int) -> dict:
+    items = ctx.index.blocks(before, limit)
+    nxt = items[-1]["height"] if len(items) == limit and items[-1]["height"] > 1 else None
+    return {"items": items, "limit": limit, "before": before, "next_before": nxt}
+
+
+def block(ctx: Ctx, height: int, page: int, limit: int) -> dict:
+    if height < 1 or height > MAX_HEIGHT:
+        raise NotFound(f"no block at height {height}")
+    b = ctx.index.block(height)
+    if b is None:
+        raise NotFound(f"no block at height {height} in the index (indexed up to {ctx.index.height()})")
+    txs = ctx.index.block_txs(height, (page - 1) * limit, limit)
+    signers = ctx.index.r.query("SELECT validator FROM signatures WHERE height = ? ORDER BY validator", (height,))
+    return {"block": b, "txs": page_of(txs, page, limit, b["tx_count"]),
+            "signers": [r[0] for r in signers], "signers_known": ctx.index.height() > height}
+
+
+def tx(ctx: Ctx, tx_hash: str) -> dict:
+    if not HEX64.match(tx_hash):
+        raise NotFound("a transaction hash is 64 hexadecimal digits")
+    t = ctx.index.tx(tx_hash.lower())
+    if t is None:
+        raise NotFound(f"no transaction {tx_hash} in the index")
+    laws = [e for e in t["events"] if isinstance(e, dict) and e.get("type") == "law"]
+    taxes = [e["data"] for e in laws if e.get("name") == "tax_collected" and isinstance(e.get("data"), dict)]
+    call = next((e for e in t["events"] if isinstance(e, dict) and e.get("type") == "call"), None)
+    return {"tx": t, "summary": summary(t), "taxes": taxes, "call": call, "law_events": laws,
+            "transfers": [e for e in t["events"] if isinstance(e, dict) and e.get("type") in ("transfer", "issue", "retire")]}
+
+
+def summary(t: dict) -> str:
+    """One plain sentence for a transaction (amounts in yuan)."""
+    from .render import fen
+
+    p = t["payload"] if isinstance(t["payload"], dict) else {}
+    k = t["kind"]
+    if k == "transfer":
+        s = f"Transfer of {fen(p.get('amount'))} to {p.get('to')}" + (f" ({p['memo']})" if p.get("memo") else "")
+    elif k == "issue":
+        s = f"The central bank issues {fen(p.get('amount'))} to {p.get('to')}"
+    elif k == "retire":
+        s = f"The central bank retires {fen(p.get('amount'))}"
+    elif k == "register":
+        s = f"Registration of {p.get('account')} as {p.get('kind')}" + (f" named {p['name']}" if p.get("name") else "")
+    elif k == "deregister":
+        s = f"Deregistration of {p.get('account')}"
+    elif k == "set_role":
+        s = f"{'Grant' if p.get('grant') else 'Revocation'} of the {p.get('role')} role for {p.get('account')}"
+    elif k == "set_validator":
+        s = f"Validator {str(p.get('pubkey'))[:16]}… set to power {p.get('power')}"
+    elif k == "call":
+        s = f"Call of {p.get('contract')}.{p.get('entry')}"
+    else:
+        s = f"A {k} transaction"
+    return s + ("" if t["code"] == 0 else f"; refused with {t['code_name']}, nothing but the nonce changed")
+
+
+# ---- accounts -------------------------------------------------------------------------
+
+
+def check_address(address: str) -> str:
+    try:
+        return encode_address(decode_address(address))
+    except (AddressError, TypeError):
+        raise NotFound(f"{address[:80]!r} is not an address") from None
+
+
+def account(ctx: Ctx, address: str, page: int, limit: int) -> dict:
+    addr = check_address(address)
+    total = ctx.index.history_count(addr)
+    live = None
+    if ctx.client is not None:
+        try:
+            a = ctx.client.account(addr)
+            live = {"exists": a.exists, "balance": a.balance, "nonce": a.nonce, "kind": a.kind,
+                    "roles": list(a.roles), "name": a.name, "height": a.height}
+        except Exception as e:  # the node is down: the indexed history still shows
+            live = {"error": str(e)[:200]}
+    if total == 0 and (live is None or not live.get("exists")):
+        raise NotFound(f"no account {addr} on this chain")
+    return {"address": addr, "account": live, "registered_name": ctx.index.name_of(addr),
+            "history": page_of(ctx.index.history(addr, (page - 1) * limit, limit), page, limit, total),
+            "taxes_paid": ctx.index.taxes_paid(addr), "benefits_used": ctx.index.benefits_used(addr)}
+
+
+def account_csv_rows(ctx: Ctx, address: str, limit: int):
+    addr = check_address(address)
+    yield ["height", "index", "time_ms", "tx_hash", "kind", "counterparty", "delta_fen", "code"]
+    done = 0
+    while done < limit:
+        rows = ctx.index.history(addr, done, min(500, limit - done))
+        if not rows:
+            return
+        for r in rows:
+            yield [r["height"], r["idx"], r["time_ms"], r["tx_hash"], r["kind"], r["counterparty"], r["delta"], r["code"]]
+        done += len(rows)
+
+
+# ---- laws -------------------------------------------------------------------------------
+
+
+def laws(ctx: Ctx) -> dict:
+    return {"items": ctx.index.laws()}
+
+
+def params_table(source: str) -> list[dict]:
+    """The law's ``PARAMS`` literal (dated values with units and references), if it has one."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "PARAMS" for t in node.targets):
+            try:
+                params = ast.literal_eval(node.value)
+            except (ValueError, SyntaxError, RecursionError, TypeError):
+                return []
+            out = []
+            for name, p in params.items() if isinstance(params, dict) else []:
+                if not isinstance(p, dict):
+                    continue
+                values = []
+                for v in p.get("values", ()):
+                    if isinstance(v, (tuple, list)) and len(v) == 2:
+                        d = str(v[0])
+                        since = f"{d[:4]}-{d[4:6]}-{d[6:]}" if len(d) == 8 else d
+                        values.append({"since": since, "value": repr(v[1])})
+                out.append({"name": str(name), "label": str(p.get("label", "")), "unit": str(p.get("unit", "")),
+                            "reference": str(p.get("reference", "")), "values": values})
+            return out
+    return []
+
+
+def docstring(source: str) -> str:
+    try:
+        return ast.get_docstring(ast.parse(source)) or ""
+    except (SyntaxError, ValueError, RecursionError):
+        return ""
+
+
+def law(ctx: Ctx, name: str, version: int | None) -> dict:
+    if not LAW_NAME.match(name):
+        raise NotFound(f"no law named {name[:80]!r}")
+    versions = ctx.index.law_versions(name)
+    if not versions:
+        raise NotFound(f"no law named {name!r}")
+    v = versions[-1]["version"] if version is None else version
+    cur = ctx.index.law_version(name, v)
+    if cur is None:
+        raise NotFound(f"law {name} has no version {v}")
+    diff = None
+    if v > 1:
+        prev = ctx.index.law_version(name, v - 1)
+        if prev is not None:
+            diff = "".join(difflib.unified_diff(prev["source"].splitlines(keepends=True),
+                                                cur["source"].splitlines(keepends=True),
+                                                f"{name} v{v - 1}", f"{name} v{v}", n=3))
+    return {"law": cur, "in_force": versions[-1]["version"], "versions": versions, "diff": diff,
+            "docstring": docstring(cur["source"]), "params": params_table(cur["source"])}
+
+
+# ---- validators, dashboards, search -----------------------------------------------------------
+
+
+def validators(ctx: Ctx) -> dict:
+    proposed = ctx.index.proposer_stats()
+    evidence = ctx.index.evidence(50)
+    accused = ctx.index.evidence_counts()
+    signed = ctx.index.signature_stats()
+    heights = ctx.index.signed_heights()
+    items, height, vhash = [], None, None
+    if ctx.client is not None:
+        try:
+            r = ctx.client.validators(0)
+            height, vhash = r.height, r.hash.hex()
+            for v in r.validators:
+                k = v.pubkey.hex()
+                items.append({"pubkey": k, "name": v.name, "power": v.power, "address": encode_address_of(v.pubkey),
+                              "proposed": proposed.get(k, 0), "signed": signed.get(k, 0),
+                              "missed": max(0, heights - signed.get(k, 0)), "evidence": accused.get(k, 0)})
+        except Exception as e:
+            return {"items": [], "error": str(e)[:200], "height": None, "hash": None, "heights_checked": heights,
+                    "evidence": evidence}
+    return {"items": items, "height": height, "hash": vhash, "heights_checked": heights, "evidence": evidence}
+
+
+def encode_address_of(pubkey: bytes) -> str:
+    from ledger.address import address_of
+
+    return encode_address(address_of(pubkey))
+
+
+def dashboards(ctx: Ctx) -> dict:
+    ix = ctx.index
+    return {"supply": ix.supply_by_month(), "tax": ix.money_by_month("tax"), "welfare": ix.money_by_month("welfare"),
+            "procurement": ix.money_by_month("procurement"), "allocation": ix.money_by_month("allocation")}
+
+
+def search(ctx: Ctx, q: str, limit: int) -> dict:
+    """Height, block or transaction hash, address, registered name or law name -> results (bounded)."""
+    q = q.strip()
+    out: list[dict] = []
+    if not q:
+        return {"q": q, "items": out}
+    ix = ctx.index
+    if q.isdigit() and len(q) <= 19:
+        h = int(q)
+        if 1 <= h <= MAX_HEIGHT and ix.block(h):
+            out.append({"type": "block", "label": f"block {h}", "url": f"/block/{h}"})
+    if HEX64.match(q):
+        hl = q.lower()
+        if ix.tx(hl):
+            out.append({"type": "tx", "label": f"transaction {hl[:16]}…", "url": f"/tx/{hl}"})
+        b = ix.block_by_hash(hl)
+        if b:
+            out.append({"type": "block", "label": f"block {b['height']}", "url": f"/block/{b['height']}"})
+    try:
+        addr = encode_address(decode_address(q))
+        out.append({"type": "account", "label": addr, "url": f"/account/{addr}"})
+    except (AddressError, TypeError):
+        pass
+    if len(q) <= 128:
+        for n in ix.find_names(q, limit):
+            out.append({"type": "account", "label": f"{n['name']} ({n['kind']})", "url": f"/account/{n['address']}"})
+        if LAW_NAME.match(q) and ix.law_versions(q):
+            out.append({"type": "law", "label": f"law {q}", "url": f"/laws/{q}"})
+    return {"q": q, "items": out[:limit]}
