@@ -159,6 +159,7 @@ def run_devnet(home: str, validators: int, base_port: int, explorer_port: int | 
               f"(use another --home for {validators})", file=sys.stderr)
     _print_banner(desc, home, resumed)
     procs: list[subprocess.Popen] = []
+    explorer: subprocess.Popen | None = None
     stop = {"flag": False}
 
     def on_signal(signum, frame):
@@ -174,8 +175,13 @@ def run_devnet(home: str, validators: int, base_port: int, explorer_port: int | 
             procs.append(subprocess.Popen(node_command(n["home"]), stdout=logf, stderr=subprocess.STDOUT, env=env,
                                           start_new_session=True))
         print(f"started {len(procs)} validator process(es): pids {' '.join(str(p.pid) for p in procs)}", file=sys.stderr)
+        explorer = _start_explorer(home, desc, explorer_port, env) if explorer_port else None
         dead: set[int] = set()
         while not stop["flag"]:
+            if explorer is not None and explorer.poll() is not None:
+                print(f"the block explorer exited with code {explorer.returncode}; see {home}/explorer.log "
+                      f"(the validators go on)", file=sys.stderr)
+                explorer = None
             for i, p in enumerate(procs):
                 if i not in dead and p.poll() is not None:
                     dead.add(i)
@@ -186,6 +192,8 @@ def run_devnet(home: str, validators: int, base_port: int, explorer_port: int | 
             time.sleep(0.2)
         return 0
     finally:
+        if explorer is not None:
+            procs = procs + [explorer]
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -199,6 +207,21 @@ def run_devnet(home: str, validators: int, base_port: int, explorer_port: int | 
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
         print("devnet stopped", file=sys.stderr)
+
+
+def explorer_command(home: str, node: str, port: int) -> list[str]:
+    """The explorer of a devnet: it indexes validator 0 into HOME/explorer.sqlite."""
+    db = "sqlite:///" + os.path.join(os.path.abspath(home), "explorer.sqlite")
+    return [sys.executable, "-m", "explorer", "--node", node, "--db", db, "--port", str(port)]
+
+
+def _start_explorer(home: str, desc: dict, port: int, env: dict) -> subprocess.Popen:
+    logf = open(os.path.join(home, "explorer.log"), "ab")
+    proc = subprocess.Popen(explorer_command(home, desc["nodes"][0]["grpc"], port), stdout=logf,
+                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    print(f"block explorer: http://127.0.0.1:{port}/  (indexing {desc['nodes'][0]['grpc']}; log {home}/explorer.log)",
+          file=sys.stderr)
+    return proc
 
 
 def _project_root() -> str:

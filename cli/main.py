@@ -179,6 +179,24 @@ def devnet(validators, home, base_port, explorer_port, time_step_ms):
     return run_devnet(home, validators, base_port, explorer_port=explorer_port or None, time_step_ms=time_step_ms)
 
 
+@cli.command()
+@click.option("--db", default="sqlite:///explorer.sqlite", show_default=True,
+              help="The index: sqlite:///PATH, or postgresql://USER@HOST/DB for a public deployment.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="HTTP port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for public).")
+@click.option("--no-follow", is_flag=True, help="Serve the index as it is, without following the node.")
+@global_options
+@pass_settings
+def explorer(settings, db, port, host, no_follow):
+    """Run the block explorer: index the --node over gRPC and serve its pages (docs/explorer.md)."""
+    from explorer.__main__ import main as explorer_main
+
+    args = ["--node", settings.node, "--db", db, "--port", str(port), "--host", host]
+    rc = explorer_main(args + (["--no-follow"] if no_follow else []))
+    if rc:
+        raise SystemExit(rc)
+
+
 @cli.group(cls=Group)
 def node():
     """Run one node of a real deployment: init its home, then start it."""
