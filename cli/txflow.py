@@ -210,10 +210,22 @@ def read_signed(path: str) -> SignedTx:
     return tx
 
 
-def trusted_chain_id(settings: Settings) -> str | None:
+def genesis_facts(text: str) -> tuple[str, bytes, dict]:
+    """What the light client anchors to: chain id, genesis hash, the first validator set."""
+    from chain.genesis import Genesis
+
+    g = Genesis.from_json(text)
+    return g.chain_id, g.hash, {v.pubkey: v.power for v in g.validators}
+
+
+def trust_store(settings: Settings):
     from wallet.light import TrustStore
 
-    return TrustStore.for_keystore(settings.keystore).chain_id()
+    return TrustStore.for_keystore(settings.keystore, genesis_facts)
+
+
+def trusted_chain_id(settings: Settings) -> str | None:
+    return trust_store(settings).chain_id()
 
 
 def sign(settings: Settings, kind: str, payload, opts: TxOptions | None = None, c=None) -> SignedTx:

@@ -11,6 +11,8 @@ from ledger.address import address_of, encode_address
 from wallet.client import Client
 from wallet.light import LightClient, LightClientError, TrustStore
 
+from cli.txflow import genesis_facts
+
 from .fakenode import FakeChain, FakeNode
 
 
@@ -21,7 +23,7 @@ def node_for(tmp_path):
     def make(chain: FakeChain):
         n = FakeNode(chain)
         started.append(n)
-        store = TrustStore(str(tmp_path / f"light{len(started)}"))
+        store = TrustStore(str(tmp_path / f"light{len(started)}"), load_genesis=genesis_facts)
         store.anchor_genesis_file(n.write_genesis(str(tmp_path / f"genesis{len(started)}.json")))
         return n, store
 
@@ -43,7 +45,7 @@ def test_honest_node_verified_and_cached(node_for):
         assert v.trusted_from == 0 and v.header_checks == 1  # one skip from genesis under a stable set
         # trusted headers are kept on disk: the next run starts from there and checks nothing again
         assert store.latest().height == 50 and os.path.exists(os.path.join(store.path, "headers", "50.json"))
-        v2 = LightClient(c, TrustStore(store.path)).account(alice(chain))
+        v2 = LightClient(c, TrustStore(store.path, load_genesis=genesis_facts)).account(alice(chain))
         assert v2.trusted_from == 50 and v2.header_checks == 0
 
 
