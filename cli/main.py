@@ -137,7 +137,7 @@ def account(settings, who, verify, height):
     addr = resolve_address(settings, who)
     with client(settings) as c:
         if verify:
-            lc = LightClient.for_settings(c, settings.keystore)
+            lc = LightClient(c, txflow.trust_store(settings))
             v = lc.account(addr, height=height)
             data = dict(v.account, address=encode_address(addr), height=v.height, state_root=v.state_root.hex(),
                         verified=True, trusted_from=v.trusted_from, header_checks=v.header_checks)

@@ -210,10 +210,14 @@ def read_signed(path: str) -> SignedTx:
     return tx
 
 
-def trusted_chain_id(settings: Settings) -> str | None:
+def trust_store(settings: Settings):
     from wallet.light import TrustStore
 
-    return TrustStore.for_keystore(settings.keystore).chain_id()
+    return TrustStore.for_keystore(settings.keystore)
+
+
+def trusted_chain_id(settings: Settings) -> str | None:
+    return trust_store(settings).chain_id()
 
 
 def sign(settings: Settings, kind: str, payload, opts: TxOptions | None = None, c=None) -> SignedTx:

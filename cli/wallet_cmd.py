@@ -181,9 +181,9 @@ def wallet_trust(settings, genesis_file, checkpoint):
     Without it, the first verified read trusts the genesis the node serves
     only if its hash matches ESOC_GENESIS_HASH; see docs/wallet.md.
     """
-    from wallet.light import TrustStore
+    from .txflow import trust_store
 
-    ts = TrustStore.for_keystore(settings.keystore)
+    ts = trust_store(settings)
     cp = None
     if checkpoint:
         try:

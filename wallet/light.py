@@ -77,17 +77,26 @@ class Trusted:
                    {bytes.fromhex(pk): int(p) for pk, p in d["next_validators"]})
 
 
+def read_genesis(text: str) -> tuple[str, bytes, dict]:
+    """What a light client anchors to in a genesis document: chain id, genesis hash, the first validator set."""
+    g = Genesis.from_json(text)
+    return g.chain_id, g.hash, {v.pubkey: v.power for v in g.validators}
+
+
 class TrustStore:
     """The anchor and the verified headers, in a folder (by default ``KEYSTORE/light``)."""
 
-    def __init__(self, path: str, genesis_hint: str | None = None):
+    def __init__(self, path: str, genesis_hint: str | None = None, load_genesis=None):
+        """``load_genesis(text) -> (chain_id, genesis_hash, {pubkey: power})`` reads a genesis file
+        (by default :func:`read_genesis`, the ledger's genesis document)."""
         self.path = path
         self.genesis_hint = genesis_hint
+        self.load_genesis = load_genesis or read_genesis
 
     @classmethod
-    def for_keystore(cls, keystore: str) -> "TrustStore":
+    def for_keystore(cls, keystore: str, load_genesis=None) -> "TrustStore":
         hint = os.path.join(os.path.dirname(os.path.abspath(keystore)), "genesis.json")
-        return cls(os.path.join(keystore, "light"), hint if os.path.isfile(hint) else None)
+        return cls(os.path.join(keystore, "light"), hint if os.path.isfile(hint) else None, load_genesis)
 
     # ---- anchor -------------------------------------------------------------
     def _anchor_file(self) -> str:
@@ -112,19 +121,18 @@ class TrustStore:
     def anchor_genesis_file(self, genesis_file: str, checkpoint: tuple[int, bytes] | None = None, client=None) -> dict:
         try:
             with open(genesis_file) as f:
-                g = Genesis.from_json(f.read())
+                chain_id, genesis_hash, powers = self.load_genesis(f.read())
         except (OSError, ValueError) as e:
             raise LightClientError(f"cannot read the genesis {genesis_file}: {e}") from None
-        powers = {v.pubkey: v.power for v in g.validators}
-        anchor = {"chain_id": g.chain_id, "genesis_hash": g.hash.hex(), "checkpoint": None,
-                  "trusted": Trusted(0, g.hash, g.chain_id, b"", powers).to_json()}
+        anchor = {"chain_id": chain_id, "genesis_hash": genesis_hash.hex(), "checkpoint": None,
+                  "trusted": Trusted(0, genesis_hash, chain_id, b"", powers).to_json()}
         if checkpoint is not None:
             h, block_hash = checkpoint
             header, _commit = fetch_signed_header(client, h)
             if header.hash != block_hash:
                 raise LightClientError(f"the node's block {h} has hash {header.hash.hex()}, not the checkpoint's")
-            if header.chain_id != g.chain_id:
-                raise LightClientError(f"the checkpoint block is of chain {header.chain_id!r}, not {g.chain_id!r}")
+            if header.chain_id != chain_id:
+                raise LightClientError(f"the checkpoint block is of chain {header.chain_id!r}, not {chain_id!r}")
             nxt = client.validators(h + 1)
             np = {v.pubkey: v.power for v in nxt.validators}
             if validator_set_hash(np) != header.next_validators_hash:
@@ -240,8 +248,8 @@ class LightClient:
         self.checks = 0
 
     @classmethod
-    def for_settings(cls, client, keystore: str) -> "LightClient":
-        return cls(client, TrustStore.for_keystore(keystore))
+    def for_keystore(cls, client, keystore: str, load_genesis=None) -> "LightClient":
+        return cls(client, TrustStore.for_keystore(keystore, load_genesis))
 
     def _trusted(self) -> Trusted:
         t = self.store.latest()

@@ -11,6 +11,7 @@ from ledger.address import address_of, encode_address
 from wallet.client import Client
 from wallet.light import LightClient, LightClientError, TrustStore
 
+
 from .fakenode import FakeChain, FakeNode
 
 
