@@ -61,7 +61,7 @@ def test_law_pick_an_older_version_and_see_the_diff(page, explorer, chain):
     ix = Index(explorer.db_path)
     v1 = ix.law_version("tax", 1)
     if ix.law_version("tax", 2) is None:
-        src = v1["source"].replace('"values": ((20190101, 500_000),),', '"values": ((20190101, 500_000), (20270101, 600_000)),', 1)
+        src = v1["source"].replace('"values": ((20190101, 5_000 * YUAN),),', '"values": ((20190101, 5_000 * YUAN), (20270101, 6_000 * YUAN)),', 1)
         assert src != v1["source"]
         top = ix.height()
         ix.w.write([(ix.w.sql("INSERT INTO law_versions (name, version, code_hash, since_height, summary, source, "
@@ -80,7 +80,7 @@ def test_law_pick_an_older_version_and_see_the_diff(page, explorer, chain):
     page.click("form.inline button[type=submit]")
     page.wait_for_url("**/laws/tax?version=2")
     diff = page.inner_text(".hl >> nth=0")
-    assert "+" in diff and "600_000" in diff and "20270101" in diff
+    assert "+" in diff and "6_000 * YUAN" in diff and "20270101" in diff
 
 
 def test_phone_width_screenshot_of_the_home_page(browser, explorer, chain, artifacts):

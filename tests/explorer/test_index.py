@@ -35,7 +35,7 @@ def test_index_holds_the_transfer_the_wage_tax_and_the_law_records(chain, tmp_pa
     net_pay = next(h for h in hist if h["tx_hash"] == chain.wage["hash"].hex())
     assert net_pay["delta"] == 30_000_00 - w["tax"]
     failed = ix.tx(chain.failed["hash"].hex())
-    assert failed["code"] == chain.failed["code"] and failed["code_name"] == "INSUFFICIENT_FUNDS"
+    assert failed["code"] == chain.failed["code"] and failed["code_name"] == "RECIPIENT_NOT_REGISTERED"
     assert {law["name"] for law in ix.laws()} >= {"tax", "welfare", "procurement"}
     assert "def pay_wage(" in ix.law_version("tax", 1)["source"]
     assert ix.check_totals() == []

@@ -79,7 +79,7 @@ def test_html_pages_render_the_same_facts(explorer, chain):
     s, t = get_json(explorer, f"/api/tx/{h}")
     assert t["summary"] == f"Transfer of 123.45 to {chain.bob} (rent)"
     s, t = get_json(explorer, f"/api/tx/{chain.failed['hash'].hex()}")
-    assert t["summary"].endswith("refused with INSUFFICIENT_FUNDS, nothing but the nonce changed")
+    assert t["summary"].endswith("refused with RECIPIENT_NOT_REGISTERED, nothing but the nonce changed")
     s, v = get_json(explorer, "/api/validators")
     assert s == 200 and len(v["items"]) == 1 and v["evidence"] == []
     assert v["items"][0]["power"] > 0 and v["items"][0]["signed"] > 0 and v["items"][0]["proposed"] > 0
