@@ -334,7 +334,10 @@ class ConsensusDriver:
 
     def _commit(self, d: Decide) -> None:
         if d.height <= self.app.height:
-            return  # replayed from the WAL after the block was already stored
+            # replayed from the WAL after the block was already stored: mark it, as docs/consensus.md says
+            if (self.wal.last_end_height() or 0) < d.height:
+                self.wal.end_height(d.height)
+            return
         if d.height != self.app.height + 1:
             raise FatalError(f"decided height {d.height} does not follow committed height {self.app.height}")
         blk = Block.decode(d.value)

@@ -121,6 +121,7 @@ class World:
         scope: str = "honest",
         wal_checkpoint_every: int = 0,
         raise_on_violation: bool = False,
+        flood_n: int = 200,
     ):
         self.seed = seed
         self.rng = random.Random(seed)
@@ -139,6 +140,7 @@ class World:
         self.scope = scope
         self.wal_checkpoint_every = wal_checkpoint_every
         self.raise_on_violation = raise_on_violation
+        self.flood_n = flood_n  # messages per flood of a Byzantine behaviour
         self.max_timeout_seen = 0
         self.crashes: list[tuple[int, str, str]] = []
         self._vcache: dict = {}
