@@ -426,6 +426,8 @@ class Engine:
     def _store_proposal(self, p: Proposal) -> None:
         # validation is lazy: a rule that needs valid(v) asks for it (_validity)
         self.proposals.setdefault(p.round, {})[p.value_id] = p
+        assert self.keeper is not None
+        self.keeper.want(p.value_id)
 
     def _prune_proposals(self) -> None:
         """Forget proposals no rule can use any more (bounds memory across rounds).

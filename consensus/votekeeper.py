@@ -23,8 +23,14 @@ works around it with its ``peerMaj23`` tracking).  "2f+1 <PREVOTE, h, r, *>"
 and the f+1 of the round skip count each validator once.  A validator's
 second, different vote for ``(round, type)`` also yields
 :class:`~consensus.types.Evidence` made of the two signed votes; further
-votes beyond two are ignored, so an equivocator cannot grow the log without
-bound.  An identical copy is a duplicate and ignored.  Signatures are checked
+votes beyond two are ignored -- unless they are for the value of a proposal
+of this height (:meth:`VoteKeeper.want`) -- so an equivocator cannot grow
+the log beyond two votes plus one per proposed value.  The exception
+matters: a storm of junk values sent first must not hide the equivocator's
+vote for a real value, which an honest node may have counted in a polka and
+locked on; every honest node must be able to count it too, or the locked
+and the unlocked stay apart forever (the Twins sweep with ``vote_storm``
+found this livelock).  An identical copy is a duplicate and ignored.  Signatures are checked
 by the caller before votes get here; the keeper trusts what it is given.
 
 Bounds (what one Byzantine validator can make the keeper hold).  The keeper
@@ -95,6 +101,8 @@ class VoteKeeper:
         self.current_round = 0
         self.rounds: dict[int, RoundVotes] = {}
         self.evidence_seen: dict[tuple[bytes, int, int], None] = {}
+        # value ids of the height's proposals: a vote for one is admitted beyond the cap
+        self.wanted: dict[bytes, None] = {}
         # rounds in which some value id has a precommit quorum, in order found
         self.precommit_quorum_rounds: dict[int, bytes] = {}
         # rounds whose senders hold more than 1/3 of the power (L55 candidates)
@@ -103,6 +111,10 @@ class VoteKeeper:
         self._future: dict[bytes, list[int]] = {}
         self._evictions: dict[bytes, int] = {}
         self.evicted_rounds = 0
+
+    def want(self, value_id: bytes) -> None:
+        """``value_id`` is proposed at this height: votes for it pass the equivocation cap."""
+        self.wanted[value_id] = None
 
     def set_round(self, r: int) -> None:
         """The engine's current round (it only grows within a height)."""
@@ -134,7 +146,8 @@ class VoteKeeper:
         if rv is not None:
             mine = rv.tally(vote.type).votes.get(vote.validator)
             if mine is not None and (
-                any(v.value_id == vote.value_id for v in mine) or len(mine) >= self.MAX_VOTES_PER_VALIDATOR
+                any(v.value_id == vote.value_id for v in mine)
+                or (len(mine) >= self.MAX_VOTES_PER_VALIDATOR and vote.value_id not in self.wanted)
             ):
                 return False
         if vote.round <= self.current_round + 1:

@@ -295,7 +295,7 @@ class SimNode:
             return out
         if self.byz == "vote_storm":
             return [self._sign(Vote(t, h, r, value_id_of(b"storm%d" % i), me)) for t in (PREVOTE, PRECOMMIT)
-                    for i in range(8)]
+                    for i in range(3)]
         return []
 
     def _send_proposal(self, p: Proposal, value: bytes) -> None:
