@@ -293,7 +293,7 @@ class ConsensusDriver:
         t0 = time.monotonic()
         step = self.node.config.block_time_step_ms
         now_ms = self.app.last_time_ms() + step if step > 0 else int(time.time() * 1000)
-        ex = self.app.build_block(now_ms, self.node.pubkey, self._last_commit(), evidence)
+        ex = self.app.build_block(now_ms, self.node.key, self._last_commit(), evidence)  # the key proves the beacon
         log.debug("built block %d with %d txs in %.3fs", height, len(ex.block.txs), time.monotonic() - t0)
         return ex.raw
 

@@ -99,7 +99,7 @@ class World:
         for t in txs:
             self.submit(t)
         self.time += 1_000
-        ex = self.app.build_block(self.time, KEYS[proposer].public, None)
+        ex = self.app.build_block(self.time, KEYS[proposer], None)
         self.app.commit(ex, None)
         self._next_nonce.clear()
         return ex
