@@ -181,18 +181,21 @@ def equivocating_voter(seed: int, within: int = 6) -> Outcome:
 
 
 def byzantine(seed: int, behaviour: str = "flood_rounds", heights: int = 12, flood_n: int = 200,
-              per_height_ms: int = 4_000) -> Outcome:
+              per_height_ms: int = 4_000, down: int = 0) -> Outcome:
     """v0 runs one Byzantine behaviour (``consensus.sim.node.BEHAVIOURS``) at every height.
 
     The three honest validators hold 3/4 of the power, so every height must
     be decided, and within a bound: ``per_height_ms`` per height covers the
     round-0 timeout of a height whose proposer lies, plus one round.
+    ``down`` honest validators never start: with ``down=2`` the live power
+    (v0 still votes) is 1/2 and the liveness check must fail (the negative
+    control).
     """
     w = World(seed, 4, byz={0: behaviour}, flood_n=flood_n)
-    w.start()
+    w.start(only=[0, *range(1 + down, 4)])
     out = Outcome(f"byzantine[{behaviour}]", seed, w)
     out.checks[f"honest nodes decide {heights} heights within {per_height_ms} ms each"] = w.run(
-        heights * per_height_ms, w.all_reached(heights)
+        heights * per_height_ms, w.all_reached(heights, list(range(1 + down, 4)))
     )
     sizes = [len(n_.engine.keeper.rounds) for n_ in w.nodes[1:] if n_.engine and n_.engine.keeper]
     out.info.update(max_rounds_tracked=max(sizes, default=0), sim_ms=w.now)

@@ -146,6 +146,23 @@ def run_twins(
 
     w.proposer_fn = proposer
 
+    w.net.link_filter = _link_filter(w, plan, rounds, heal_ms)
+    w.start()
+    done = w.run(time_limit, w.all_reached(heights, list(range(len(w.nodes)))))
+    out = Outcome(f"twins[{n_twins}]" + (f"+{behaviour}" if behaviour else ""), seed, w)
+    if n_twins == 1:
+        out.checks["terminates once the network is whole"] = done
+        last = max(w.checker.decide_time.values(), default=None)
+        out.checks[f"every height decided within {live_ms} ms of healing"] = (
+            done and last is not None and last <= heal_ms + live_ms
+        )
+    out.info.update(plan=plan, forks=len(w.checker.forks), behaviour=behaviour)
+    return out
+
+
+def _link_filter(w: World, plan: Plan, rounds: int, heal_ms: int):
+    """Messages of round r cross only within the plan's groups (precommits: also not to the deaf), until heal."""
+
     def groups(part: list[list[int]]) -> list[int]:
         g = [0] * len(w.nodes)
         for gi, members in enumerate(part):
@@ -169,18 +186,7 @@ def run_twins(
                 return group_pv[r][src] == group_pv[r][dst]
         return True
 
-    w.net.link_filter = link_ok
-    w.start()
-    done = w.run(time_limit, w.all_reached(heights, list(range(len(w.nodes)))))
-    out = Outcome(f"twins[{n_twins}]" + (f"+{behaviour}" if behaviour else ""), seed, w)
-    if n_twins == 1:
-        out.checks["terminates once the network is whole"] = done
-        last = max(w.checker.decide_time.values(), default=None)
-        out.checks[f"every height decided within {live_ms} ms of healing"] = (
-            done and last is not None and last <= heal_ms + live_ms
-        )
-    out.info.update(plan=plan, forks=len(w.checker.forks), behaviour=behaviour)
-    return out
+    return link_ok
 
 
 def sweep(count: int, start: int = 0, n_twins: int = 1, **kw) -> dict:

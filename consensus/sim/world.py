@@ -98,6 +98,7 @@ class Checker:
 class World:
     """n validators (plus twins and extra nodes) over a simulated network."""
 
+    # Over 60 lines on purpose: one keyword parameter per line, each a knob a scenario sets.
     def __init__(
         self,
         seed: int,

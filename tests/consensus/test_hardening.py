@@ -320,3 +320,19 @@ def test_engine_functions_stay_short(name):
     import inspect
 
     assert len(inspect.getsource(getattr(Engine, name)).splitlines()) <= 60
+
+
+# ---- the class: every Byzantine behaviour, with a liveness bound ---------------
+
+
+@pytest.mark.parametrize("behaviour", __import__("consensus.sim.node", fromlist=["BEHAVIOURS"]).BEHAVIOURS)
+def test_one_byzantine_validator_never_stops_the_chain(behaviour):
+    out = S.byzantine(3, behaviour, heights=8)
+    assert out.ok, out.summary()
+
+
+def test_liveness_check_fails_when_honest_power_is_not_enough():
+    """Negative control: with two honest validators down (live power 1/2) the check must fail."""
+    out = S.byzantine(3, "vote_storm", heights=3, down=2)
+    assert not out.ok
+    assert any("decide" in f for f in out.failures) and not out.violations
