@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: devnet test bench venv clean proto
+.PHONY: devnet test bench venv clean proto fuzz fuzz-consensus
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "need Python 3.11 or newer (python3.11 or python3)"; exit 1; }
@@ -37,6 +37,17 @@ test: $(TSTAMP)
 	  || echo "note: could not install PostgreSQL: the explorer's PostgreSQL tests will skip"; \
 	  else echo "note: no PostgreSQL and not root: the explorer's PostgreSQL test will skip"; fi; }
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Long fuzzing budgets (the short ones run in `make test`).  FUZZ_SECONDS per atheris target.
+fuzz: fuzz-consensus
+
+fuzz-consensus: $(TSTAMP)
+	-$(BIN)/python -m pip install -q atheris || echo "note: atheris did not install: hypothesis only"
+	ESOC_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q tests/consensus/test_fuzz.py
+	if $(BIN)/python -c "import atheris" 2>/dev/null; then \
+	  $(BIN)/python -m consensus.fuzz engine --seconds $${FUZZ_SECONDS:-300} && \
+	  $(BIN)/python -m consensus.fuzz decoders --seconds $${FUZZ_SECONDS:-300}; fi
+	$(BIN)/python -m consensus.sim --scenario twins --scenarios $${TWINS_SCENARIOS:-10000}
 
 bench: $(TSTAMP)
 	@$(BIN)/python -m pip install -q -e '.[bench]' || echo "note: py-spy not installed: no validator cost budget"

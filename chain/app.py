@@ -25,12 +25,13 @@ from ledger.block import (
     Block, Commit, Header, Receipt, commit_hash, evidence_root, receipts_root, txs_root, validator_set_hash,
 )
 from ledger.codec import decode, encode
-from ledger.crypto import tagged_hash
+from ledger.crypto import PrivateKey, tagged_hash
 from ledger.smt import EMPTY_ROOT
 from ledger.state import State, StateDiff, Validator, VALIDATORS
 from ledger.store import ChainStore, StoreError
 from ledger.tx import tx_hash
 
+from consensus import beacon
 from consensus.valset import ValidatorSet, ValidatorSetError
 
 from .execution import BlockContext, Executor, InvalidBlock
@@ -175,6 +176,8 @@ class Application:
         height = header_fields["height"]
         vals = ValidatorSet.from_obj(state.get_value(VALSET))
         ctx = BlockContext(self.chain_id, height, header_fields["time_ms"], header_fields["proposer"])
+        mix_beacon(state, self.chain_id, height, header_fields["beacon_proof"], header_fields["proposer"],
+                   unproven_ok=building and not header_fields["beacon_proof"])
         if self.contracts is not None:
             self.contracts.begin_block(state, ctx, last_commit)
         for ev in evidence:  # checked by consensus before the block was accepted
@@ -187,9 +190,13 @@ class Application:
         diff = state.commit(self.store.smt)
         return receipts, encoded, included, diff, vals, next_vals
 
-    def build_block(self, time_ms: int, proposer: bytes, last_commit: Commit | None, evidence: tuple = ()) -> Executed:
+    def build_block(self, time_ms: int, proposer: bytes | PrivateKey, last_commit: Commit | None,
+                    evidence: tuple = ()) -> Executed:
         """Reap the mempool and build the next block (executed once, cached).
 
+        ``proposer`` is the proposer's key (its VRF proof feeds the beacon,
+        consensus/beacon.py); a bare public key builds a block without the
+        proof, which other nodes refuse (tests that only build use it).
         Transactions that are no longer admissible (expired, or their nonce
         was taken) are left out rather than invalidating the block.
         """
@@ -199,7 +206,10 @@ class Application:
             raise InvalidBlock(f"cannot build block {height}: time {time_ms} ms is past the last block time "
                                f"{MAX_BLOCK_TIME_MS} ms")
         candidates = self.mempool.reap(self.max_block_txs, self.max_block_bytes)
-        fields = {"height": height, "time_ms": time_ms, "proposer": proposer}
+        key = proposer if isinstance(proposer, PrivateKey) else None
+        proposer = key.public if key is not None else proposer
+        proof = beacon.prove(key, beacon_alpha(self.state(), self.chain_id, height)) if key is not None else b""
+        fields = {"height": height, "time_ms": time_ms, "proposer": proposer, "beacon_proof": proof}
         receipts, encoded, included, diff, vals, next_vals = self._execute(fields, candidates, self.mempool.is_verified, building=True, evidence=tuple(evidence),
                                                                               last_commit=last_commit)
         raw_txs = tuple(t.raw for t in included)
@@ -217,6 +227,7 @@ class Application:
             validators_hash=vals.hash(),
             next_validators_hash=next_vals.hash(),
             app_version=APP_VERSION,
+            beacon_proof=proof,
         )
         block = Block(header=header, txs=raw_txs, evidence=tuple(evidence), last_commit=last_commit)
         ex = Executed(block, block.encode(), receipts, diff, encoded)
@@ -249,7 +260,7 @@ class Application:
             raise InvalidBlock("block proposer is not a validator")
         if hd.app_version != APP_VERSION:
             raise InvalidBlock(f"app version {hd.app_version} is not {APP_VERSION}")
-        fields = {"height": hd.height, "time_ms": hd.time_ms, "proposer": hd.proposer}
+        fields = {"height": hd.height, "time_ms": hd.time_ms, "proposer": hd.proposer, "beacon_proof": hd.beacon_proof}
         # transactions this node already holds decoded and checked are not decoded again
         txs = [self.mempool.get(tx_hash(r)) or r for r in block.txs]
         receipts, encoded, _, diff, vals, next_vals = self._execute(fields, txs, self.mempool.is_verified,
@@ -279,6 +290,32 @@ class Application:
         self._height = ex.block.header.height
         self._executed.clear()
         self.mempool.update([tx_hash(t) for t in ex.block.txs], self.state(), self.height + 1)
+
+
+RANDOMNESS = ("randomness",)  # R_H of the last executed block (consensus/beacon.py)
+
+
+def beacon_alpha(state: State, chain_id: str, height: int) -> bytes:
+    """What the proposer of block ``height`` proves over: the chain id, the height, R_{height-1}."""
+    prev = state.get_value(RANDOMNESS) or beacon.genesis_randomness(chain_id)
+    return beacon.beacon_input(chain_id, height, prev)
+
+
+def mix_beacon(state: State, chain_id: str, height: int, proof: bytes, proposer: bytes,
+               unproven_ok: bool = False) -> None:
+    """Verify the proposer's beacon proof and store R_H; R_H is the beacon of height H - 1 for laws.
+
+    ``unproven_ok``: building a block without the proposer's key (tests); no other node accepts it.
+    """
+    alpha = beacon_alpha(state, chain_id, height)
+    try:
+        out = beacon.verify(proposer, alpha, proof) if not unproven_ok else bytes(32)
+    except beacon.BeaconError as e:
+        raise InvalidBlock(f"beacon proof: {e}") from None
+    r = beacon.next_randomness(state.get_value(RANDOMNESS) or beacon.genesis_randomness(chain_id), out)
+    state.put_value(RANDOMNESS, r)
+    if height >= 2:
+        state.put_value(("beacon", height - 1), r)
 
 
 def open_application(store: ChainStore, genesis: Genesis) -> Application:

@@ -17,13 +17,16 @@ A call at height ``h`` runs the version in force at ``h`` (the last one whose
 ``contracts/laws/``; after that :func:`install_at_height` is the only way a
 law changes, called by an enacted governance decision.
 
-The beacon of height ``h`` is the tagged hash of the commit that decided
-block ``h`` as carried in block ``h + 1`` (2f+1 Ed25519 signatures over the
-block hash).  No validator alone can choose or predict it; its limit: the
-proposer of block ``h + 1`` picks which 2f+1 precommits to include and could
-withhold its block, so it can bias the value among a few alternatives.  Laws
-use the beacon of a height fixed before anyone could know it (a lottery
-draws with the beacon of a block after applications close).
+The beacon of height ``h`` is the chain's randomness ``R_{h+1}`` mixed in by
+block ``h + 1``: the hash of ``R_h`` and the unique VRF output of block
+``h + 1``'s proposer over ``[chain_id, h + 1, R_h]`` (consensus/beacon.py;
+written by ``node.app.mix_beacon``).  Nobody can grind it (the VRF has one
+output per key and input); its limit: the proposer of block ``h + 1`` learns
+it first and could withhold its block, one bit of bias per Byzantine
+proposer in a row, at the price of its proposal and a visible round
+(docs/security.md).  Laws use the beacon of a height fixed before anyone
+could know it (a lottery draws with the beacon of a block after
+applications close).
 """
 
 from __future__ import annotations
@@ -221,8 +224,7 @@ class Laws:
 
     # ---- block hooks ----------------------------------------------------------
     def begin_block(self, state: State, ctx, last_commit) -> None:
-        if last_commit is not None:
-            state.put_value(("beacon", last_commit.height), tagged_hash("beacon", last_commit.encode()))
+        """Nothing yet: the beacon is mixed by the application (``app.mix_beacon``) before this runs."""
 
     def end_block(self, state: State, ctx) -> None:
         """Run each law's ``on_block`` entry with a fixed gas budget (bounded work per block)."""

@@ -11,6 +11,9 @@ Public API (see docs/consensus.md for how a node drives it):
 * :class:`consensus.signer.Signer` (the only code that signs consensus
   messages) and :class:`consensus.wal.WAL`;
 * :class:`consensus.timeouts.TimeoutConfig`;
+* :mod:`consensus.rules` -- one method per rule of Algorithm 1 (mixed into the engine);
+* :mod:`consensus.beacon` -- the proposer's VRF proof and the chained randomness beacon;
+* :mod:`consensus.fuzz` -- fuzz targets for the decoders and the engine (tests and ``make fuzz``);
 * :mod:`consensus.sim` -- the deterministic simulator and Twins (tests only).
 
 May import ``ledger`` only.  The engine never touches a socket, a clock or

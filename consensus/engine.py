@@ -15,6 +15,10 @@ lockedRound, validValue, validRound`` plus the message log (the
 Values are identified by a 32-byte id; the engine keeps the bytes only to
 re-propose and to hand to the node.
 
+The rules live in :mod:`consensus.rules` (one method per line of the paper,
+evaluated from ``Rules.RULES``); this module holds the state, the admission
+of inputs and the event handlers.
+
 Each input is handled in three phases:
 
 1. *admission* -- drop what is stale, malformed, from a non-validator, or
@@ -81,17 +85,19 @@ from .types import (
     value_id_of,
     verify_commit,
 )
+from .rules import COMMIT, Rules
 from .votekeeper import VoteKeeper
 
 STOPPED = 0
-COMMIT = 4
 STEP_LABELS = {STOPPED: "stopped", PROPOSE: "propose", PREVOTE: "prevote", PRECOMMIT: "precommit", COMMIT: "commit"}
 
-MAX_PROPOSALS_PER_ROUND = 4  # an equivocating proposer cannot flood us
-MAX_FUTURE_MESSAGES = 4096  # buffered messages for the next height
+ROUND_WINDOW = 16  # proposals are admitted for rounds current - 1 .. current + ROUND_WINDOW
+MAX_PROPOSALS_PER_ROUND = 2  # one proposal, or one equivocation (more only if a quorum backs it)
+MAX_FUTURE_PER_SENDER = 8  # next-height messages buffered per validator
+MAX_FUTURE_PROPOSALS_PER_SENDER = 2  # of which proposals (they carry a value of up to 8 MiB)
 
 
-class Engine:
+class Engine(Rules):
     """One validator's (or observer's) consensus state machine.
 
     ``address`` is this node's validator public key, or ``None`` for a node
@@ -121,6 +127,7 @@ class Engine:
         self.round_step = STOPPED
         self.valset: ValidatorSet | None = None
         self._future: list[tuple[int, Event]] = []
+        self._future_count: dict[bytes, tuple[int, int]] = {}
         self._out: list[Effect] = []
         self._replaying = False
         self._last_hrs = (0, 0, STOPPED)
@@ -200,6 +207,8 @@ class Engine:
             return []
         out: list[Effect] = []
         for m in self._own:
+            if isinstance(m, Proposal) and m.value_id not in self.values:
+                continue  # a pruned round's proposal: no rule needs it any more
             out.append(self._broadcast_effect(m))
         for m in self._pending_sign.values():
             out.append(SignProposal(m) if isinstance(m, Proposal) else SignVote(m))
@@ -284,8 +293,27 @@ class Engine:
         self._emit(ValidateValue(self.height, round, vid, value))
 
     def _buffer_future(self, event: Event, height: int) -> None:
-        if height == self.height + 1 and len(self._future) < MAX_FUTURE_MESSAGES:
-            self._future.append((height, event))
+        """Keep a next-height message until ``StartHeight(height)`` (admission of fault 7).
+
+        Only a signed message of a member of the current set (the next
+        height's set is not known yet: a validator joining at ``h + 1`` has
+        its early messages dropped, and peers re-gossip them), for a round
+        inside the window, within its sender's quota.
+        """
+        if height != self.height + 1 or self.valset is None:
+            return
+        msg = event.proposal if isinstance(event, ProposalReceived) else event.vote  # type: ignore[attr-defined]
+        sender = msg.signer_key()
+        if sender not in self.valset or msg.round > ROUND_WINDOW:
+            return
+        n_all, n_prop = self._future_count.get(sender, (0, 0))
+        is_prop = isinstance(event, ProposalReceived)
+        if n_all >= MAX_FUTURE_PER_SENDER or (is_prop and n_prop >= MAX_FUTURE_PROPOSALS_PER_SENDER):
+            return
+        if not msg.verify(self.chain_id, self.verifier):
+            return
+        self._future_count[sender] = (n_all + 1, n_prop + int(is_prop))
+        self._future.append((height, event))
 
     # ------------------------------------------------------------------
     # StartRound (L11-21)
@@ -294,6 +322,9 @@ class Engine:
     def _start_round(self, r: int) -> None:
         self._set_hrs(r, PROPOSE)  # L12-13
         self._awaiting_value = None
+        assert self.keeper is not None
+        self.keeper.set_round(r)
+        self._prune_proposals()
         if self._is_validator() and self.proposer(self.height, r) == self.address:  # L14
             if self.valid_value is not None:  # L15
                 self._propose(self.valid_value, self.valid_round)  # L16, L19
@@ -316,6 +347,7 @@ class Engine:
             return
         self._log(ev)
         future, self._future = self._future, []
+        self._future_count = {}
         self.height = ev.height
         self.valset = ev.valset
         self._reset_height()
@@ -363,12 +395,11 @@ class Engine:
         if p.height != self.height or self.round_step in (STOPPED, COMMIT):
             self._buffer_future(ev, p.height)
             return
-        by_round = self.proposals.get(p.round, {})
-        if p.value_id in by_round or len(by_round) >= MAX_PROPOSALS_PER_ROUND:
-            return
-        if p.proposer != self.proposer(self.height, p.round):
+        if not self._proposal_admissible(p):
             return
         if not p.verify(self.chain_id, self.verifier):  # before hashing the value: junk costs a check, no more
+            return
+        if p.proposer != self.proposer(self.height, p.round):  # bounded: the round is inside the window
             return
         if self.value_id(ev.value) != p.value_id:
             return
@@ -376,21 +407,62 @@ class Engine:
         self.values.setdefault(p.value_id, ev.value)
         self._store_proposal(p)
 
+    def _proposal_admissible(self, p: Proposal) -> bool:
+        """Cheap checks before any signature or hash (faults 1 and 5 of issue 14).
+
+        A member of the set; a round from ``round - 1`` to ``round +
+        ROUND_WINDOW`` (so the proposer election it needs is bounded), at
+        most ``MAX_PROPOSALS_PER_ROUND`` per round -- except a proposal whose
+        value a quorum of the round voted for, which L49 (any round) or a
+        polka may need, and which no f validators can fabricate.
+        """
+        assert self.valset is not None and self.keeper is not None
+        if p.proposer not in self.valset or p.round > self.round + ROUND_WINDOW:
+            return False
+        by_round = self.proposals.get(p.round, {})
+        if p.value_id in by_round:
+            return False
+        if p.round >= self.round - 1 and len(by_round) < MAX_PROPOSALS_PER_ROUND:
+            return True
+        k = self.keeper
+        return k.precommit_quorum_rounds.get(p.round) == p.value_id or k.has_quorum_for(p.round, PREVOTE, p.value_id)
+
     def _store_proposal(self, p: Proposal) -> None:
+        # validation is lazy: a rule that needs valid(v) asks for it (_validity)
         self.proposals.setdefault(p.round, {})[p.value_id] = p
-        self._request_validation(p.round, p.value_id)
+        assert self.keeper is not None
+        self.keeper.want(p.value_id)
+
+    def _prune_proposals(self) -> None:
+        """Forget proposals no rule can use any more (bounds memory across rounds).
+
+        Kept: rounds from ``round - 1`` on, the rounds of the lock and the
+        valid value, and rounds where a quorum voted for the proposal's value.
+        """
+        k = self.keeper
+        assert k is not None
+        keep_rounds = (self.locked_round, self.valid_round)
+        for r in [r for r in self.proposals if r < self.round - 1 and r not in keep_rounds]:
+            by_round = self.proposals[r]
+            for vid in [vid for vid in by_round if not (
+                k.precommit_quorum_rounds.get(r) == vid or k.has_quorum_for(r, PREVOTE, vid)
+            )]:
+                del by_round[vid]
+            if not by_round:
+                del self.proposals[r]
+        used = {vid for by_round in self.proposals.values() for vid in by_round}
+        for vid in [vid for vid in self.values if vid not in used and vid not in (self.locked_value, self.valid_value)]:
+            del self.values[vid]
+            self._validation_requested.pop(vid, None)
 
     def _on_vote(self, ev: VoteReceived) -> None:
         v = ev.vote
         if v.height != self.height or self.round_step in (STOPPED, COMMIT):
             self._buffer_future(ev, v.height)
             return
-        assert self.keeper is not None and self.valset is not None
-        if v.validator not in self.valset:
+        assert self.keeper is not None
+        if not self.keeper.admissible(v):  # membership, duplicates, equivocation cap, future quota
             return
-        rv = self.keeper.rounds.get(v.round)
-        if rv is not None and rv.tally(v.type).has(v):
-            return  # duplicate
         if not v.verify(self.chain_id, self.verifier):
             return
         self._log(ev)
@@ -442,102 +514,6 @@ class Engine:
             self._start_round(self.round + 1)  # L67
 
     _HANDLERS: dict = {}
-
-    # ------------------------------------------------------------------
-    # the rules (L22-L56), evaluated to a fixpoint
-    # ------------------------------------------------------------------
-
-    def _run_rules(self) -> None:
-        while self.round_step in (PROPOSE, PREVOTE, PRECOMMIT):
-            if self._rule_decide():  # L49
-                return
-            assert self.keeper is not None
-            r = self.keeper.skip_round(self.round)  # L55
-            if r is not None:
-                self._start_round(r)  # L56
-                continue
-            if not self._rules_current_round():
-                return
-
-    def _rule_decide(self) -> bool:
-        # L49: upon PROPOSAL(h, r, v, *) from proposer(h, r) AND 2f+1 PRECOMMIT(h, r, id(v))
-        #      while decision[h] = nil
-        assert self.keeper is not None
-        for r, vid in self.keeper.precommit_quorum_rounds.items():
-            if vid not in self.proposals.get(r, {}):
-                continue
-            if self.validity.get(vid) is True:  # L50
-                self._decide(r, vid, self.values[vid], self.keeper.commit_for(r, vid))  # L51
-                return True
-        return False
-
-    def _decide(self, r: int, vid: bytes, value: bytes, commit: Commit) -> None:
-        self.decision = Decide(self.height, r, vid, value, commit)  # L51
-        self._set_hrs(self.round, COMMIT)
-        self._emit(self.decision)  # L52-54 happen when the node sends StartHeight(h + 1)
-
-    def _rules_current_round(self) -> bool:
-        """Fire at most one state-changing rule of the current round."""
-        keeper = self.keeper
-        assert keeper is not None
-        r = self.round
-        if self.round_step == PROPOSE:
-            for vid, p in self.proposals.get(r, {}).items():
-                vr = p.pol_round
-                if vr == -1:
-                    # L22: upon PROPOSAL(h, r, v, -1) from proposer(h, r) while step = propose
-                    if self.locked_round == -1 or self.locked_value == vid:  # L23
-                        ok = self.validity.get(vid)
-                        if ok is None:
-                            continue  # valid(v) not known yet: wait for ValueValidity
-                        self._vote(PREVOTE, vid if ok else None)  # L24 / L26
-                    else:
-                        self._vote(PREVOTE, None)  # L26
-                    self._set_hrs(r, PREVOTE)  # L27
-                    return True
-                if keeper.has_quorum_for(vr, PREVOTE, vid):
-                    # L28: upon PROPOSAL(h, r, v, vr) AND 2f+1 PREVOTE(h, vr, id(v))
-                    #      while step = propose and 0 <= vr < r
-                    if self.locked_round <= vr or self.locked_value == vid:  # L29
-                        ok = self.validity.get(vid)
-                        if ok is None:
-                            continue
-                        self._vote(PREVOTE, vid if ok else None)  # L30 / L32
-                    else:
-                        self._vote(PREVOTE, None)  # L32
-                    self._set_hrs(r, PREVOTE)  # L33
-                    return True
-        if self.round_step == PREVOTE and ("L34", r) not in self._fired and keeper.has_quorum_any(r, PREVOTE):
-            # L34-35: upon 2f+1 PREVOTE(h, r, *) while step = prevote for the first time
-            self._fired[("L34", r)] = None
-            self._schedule(PREVOTE)
-        if self.round_step >= PREVOTE and ("L36", r) not in self._fired:
-            # L36: upon PROPOSAL(h, r, v, *) AND 2f+1 PREVOTE(h, r, id(v))
-            #      while valid(v) and step >= prevote for the first time
-            vid = keeper.quorum_value(r, PREVOTE)
-            if vid is not None and vid in self.proposals.get(r, {}) and self.validity.get(vid) is True:
-                self._fired[("L36", r)] = None
-                changed = False
-                if self.round_step == PREVOTE:  # L37
-                    self.locked_value, self.locked_round = vid, r  # L38-39
-                    self._vote(PRECOMMIT, vid)  # L40
-                    self._set_hrs(r, PRECOMMIT)  # L41
-                    changed = True
-                self.valid_value, self.valid_round = vid, r  # L42-43
-                assert self.locked_round <= self.valid_round
-                if changed:
-                    return True
-        if self.round_step == PREVOTE and keeper.has_quorum_for(r, PREVOTE, None):
-            # L44-46: upon 2f+1 PREVOTE(h, r, nil) while step = prevote
-            self._vote(PRECOMMIT, None)  # L45
-            self._set_hrs(r, PRECOMMIT)  # L46
-            return True
-        if ("L47", r) not in self._fired and keeper.has_quorum_any(r, PRECOMMIT):
-            # L47-48: upon 2f+1 PRECOMMIT(h, r, *) for the first time
-            self._fired[("L47", r)] = None
-            self._schedule(PRECOMMIT)
-        return False
-
 
 Engine._HANDLERS = {
     StartHeight: Engine._on_start_height,

@@ -229,7 +229,12 @@ class Evidence(Record):
         return self.vote_a.height
 
     def hash(self) -> bytes:
-        return tagged_hash("evidence", self.encode())
+        """Tagged hash of the encoding (memoised: records are frozen)."""
+        hsh = self.__dict__.get("_hash")
+        if hsh is None:
+            hsh = tagged_hash("evidence", self.encode())
+            object.__setattr__(self, "_hash", hsh)
+        return hsh
 
 
 class InvalidEvidence(ValueError):

@@ -50,6 +50,7 @@ INT64_MIN = -(2**63)
 # Total power must stay below MaxInt64/8 so that 1.125 * P never overflows.
 MAX_TOTAL_POWER = INT64_MAX // 8
 PRIORITY_WINDOW_FACTOR = 2
+PROPOSER_CACHE = 1024  # proposers of the last rounds computed, per set
 
 
 def _clamp(x: int) -> int:
@@ -149,13 +150,10 @@ class ValidatorSet(Record):
 
     # -- proposer selection ----------------------------------------------
 
-    def _elect(self, times: int) -> tuple[list[int], bytes]:
-        """Run ``times`` elections; return the new priorities and last proposer."""
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        vals = self.validators
+    def _start_priorities(self) -> list[int]:
+        """The priorities after the once-per-call rescale and centring."""
         total = self.total_power
-        prio = [v.priority for v in vals]
+        prio = [v.priority for v in self.validators]
         # rescale so that max - min <= 2 * P
         diff_max = PRIORITY_WINDOW_FACTOR * total
         diff = max(prio) - min(prio)
@@ -164,21 +162,44 @@ class ValidatorSet(Record):
             prio = [_div_trunc(p, ratio) for p in prio]
         # centre around 0 (big.Int Div is Euclidean: floor for positive n)
         avg = sum(prio) // len(prio)
-        prio = [_clamp(p - avg) for p in prio]
+        return [_clamp(p - avg) for p in prio]
+
+    def _elect_step(self, prio: list[int]) -> int:
+        """One election step on ``prio`` (in place); returns the proposer's index."""
+        vals = self.validators
+        for i, v in enumerate(vals):
+            prio[i] = _clamp(prio[i] + v.power)
+        best = 0
+        for i in range(1, len(vals)):
+            # strict >: among equal priorities the first (smallest key) wins
+            if prio[i] > prio[best]:
+                best = i
+        prio[best] = _clamp(prio[best] - self.total_power)
+        return best
+
+    def _elect(self, times: int) -> tuple[list[int], bytes]:
+        """Run ``times`` elections from scratch; return the new priorities and last proposer."""
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        prio = self._start_priorities()
         proposer = 0
         for _ in range(times):
-            prio = [_clamp(p + v.power) for p, v in zip(prio, vals)]
-            best = 0
-            for i in range(1, len(vals)):
-                # strict >: among equal priorities the first (smallest key) wins
-                if prio[i] > prio[best]:
-                    best = i
-            prio[best] = _clamp(prio[best] - total)
-            proposer = best
-        return prio, vals[proposer].pubkey
+            proposer = self._elect_step(prio)
+        return prio, self.validators[proposer].pubkey
 
     def proposer(self, height: int, round: int) -> bytes:
         """Public key of the proposer of ``round`` at the height of this set.
+
+        Incremental: the set keeps a cursor (the priorities after the last
+        election step it ran) and the proposers of the last
+        ``PROPOSER_CACHE`` rounds, so asking rounds in increasing order costs
+        O(n) per round, and asking round ``r`` costs O((r - cursor) * n) at
+        most once.  Nothing here bounds ``round``: the engine only asks for
+        rounds inside its window (``consensus.engine.ROUND_WINDOW`` above
+        its current round), which is what keeps a peer's round 2^31 from
+        costing 2^31 steps.  A round below the cursor that fell out of the
+        cache is recomputed from scratch (rare: the engine's rounds only
+        grow within a height).
 
         ``height`` is part of the signature for readability and future use;
         the priorities stored in the set already belong to its height.
@@ -186,12 +207,21 @@ class ValidatorSet(Record):
         if round < 0:
             raise ValueError("round must be >= 0")
         cache = self._proposer_cache  # type: ignore[attr-defined]
-        key = round
-        if key not in cache:
-            if len(cache) > 1024:
-                cache.clear()
-            cache[key] = self._elect(round + 1)[1]
-        return cache[key]
+        got = cache.get(round)
+        if got is not None:
+            return got
+        cursor = self.__dict__.get("_cursor")
+        if cursor is None or cursor[0] >= round:
+            cursor = (-1, self._start_priorities())
+        steps, prio = cursor[0], list(cursor[1])
+        while steps < round:
+            steps += 1
+            best = self._elect_step(prio)
+            cache[steps] = self.validators[best].pubkey
+            if len(cache) > PROPOSER_CACHE:
+                del cache[next(iter(cache))]
+        object.__setattr__(self, "_cursor", (steps, prio))
+        return self.validators[best].pubkey
 
     def next_height(self) -> "ValidatorSet":
         """The set for the next height when no validator changes apply."""

@@ -23,9 +23,33 @@ works around it with its ``peerMaj23`` tracking).  "2f+1 <PREVOTE, h, r, *>"
 and the f+1 of the round skip count each validator once.  A validator's
 second, different vote for ``(round, type)`` also yields
 :class:`~consensus.types.Evidence` made of the two signed votes; further
-votes beyond two are ignored, so an equivocator cannot grow the log without
-bound.  An identical copy is a duplicate and ignored.  Signatures are checked
+votes beyond two are ignored -- unless they are for the value of a proposal
+of this height (:meth:`VoteKeeper.want`) -- so an equivocator cannot grow
+the log beyond two votes plus one per proposed value.  The exception
+matters: a storm of junk values sent first must not hide the equivocator's
+vote for a real value, which an honest node may have counted in a polka and
+locked on; every honest node must be able to count it too, or the locked
+and the unlocked stay apart forever (the Twins sweep with ``vote_storm``
+found this livelock).  An identical copy is a duplicate and ignored.  Signatures are checked
 by the caller before votes get here; the keeper trusts what it is given.
+
+Bounds (what one Byzantine validator can make the keeper hold).  The keeper
+knows the engine's current round (:meth:`VoteKeeper.set_round`).  Votes of
+the current and the next round, and of past rounds, are always accepted
+(past rounds are bounded by the current round, which no f validators can
+push: a round starts on a timeout or on f+1 senders).  Rounds above the
+next are *future* rounds: each sender keeps votes in at most
+``FUTURE_ROUNDS_PER_SENDER`` of them -- its highest ones; a vote for a
+higher round evicts that sender's votes of its lowest future round, and a
+vote below all of them is refused, and so is an eviction beyond
+``EVICTIONS_PER_ROUND`` per sender while our round stays the same (an
+ascending flood is then neither verified nor logged).  So a flood of signed votes at 10,000
+future rounds costs the keeper a handful of rounds, never refuses an honest
+vote of another sender, and never refuses anyone's current or next round.
+An honest validator votes in one round at a time, so its latest rounds are
+the ones kept, which is all the round skip (L55) needs.
+:meth:`VoteKeeper.admissible` answers, before any signature check or WAL
+write, whether :meth:`add` would change anything.
 
 Nothing here iterates a set or depends on ``hash()``: dicts iterate in
 insertion order, which is the order events arrived in, which is what the
@@ -67,16 +91,36 @@ class RoundVotes:
 class VoteKeeper:
     """All votes of one height."""
 
-    MAX_ROUNDS_TRACKED = 10_000
     MAX_VOTES_PER_VALIDATOR = 2  # per (round, type): one vote, or one equivocation
+    FUTURE_ROUNDS_PER_SENDER = 4  # rounds above current + 1 kept per sender
+    EVICTIONS_PER_ROUND = 8  # per sender, while the current round stays the same
 
     def __init__(self, height: int, valset: ValidatorSet):
         self.height = height
         self.valset = valset
+        self.current_round = 0
         self.rounds: dict[int, RoundVotes] = {}
         self.evidence_seen: dict[tuple[bytes, int, int], None] = {}
+        # value ids of the height's proposals: a vote for one is admitted beyond the cap
+        self.wanted: dict[bytes, None] = {}
         # rounds in which some value id has a precommit quorum, in order found
         self.precommit_quorum_rounds: dict[int, bytes] = {}
+        # rounds whose senders hold more than 1/3 of the power (L55 candidates)
+        self._one_third: dict[int, None] = {}
+        # per sender, its future rounds (above current + 1 when admitted), ascending
+        self._future: dict[bytes, list[int]] = {}
+        self._evictions: dict[bytes, int] = {}
+        self.evicted_rounds = 0
+
+    def want(self, value_id: bytes) -> None:
+        """``value_id`` is proposed at this height: votes for it pass the equivocation cap."""
+        self.wanted[value_id] = None
+
+    def set_round(self, r: int) -> None:
+        """The engine's current round (it only grows within a height)."""
+        if r > self.current_round:
+            self.current_round = r
+            self._evictions = {}
 
     def round(self, r: int) -> RoundVotes:
         rv = self.rounds.get(r)
@@ -84,15 +128,42 @@ class VoteKeeper:
             rv = self.rounds[r] = RoundVotes()
         return rv
 
+    def _future_of(self, validator: bytes) -> list[int]:
+        """The sender's rounds that are still future rounds (pruned as the round moves)."""
+        mine = self._future.get(validator)
+        if mine is None:
+            return []
+        horizon = self.current_round + 1
+        if mine and mine[0] <= horizon:
+            mine[:] = [r for r in mine if r > horizon]
+        return mine
+
+    def admissible(self, vote: Vote) -> bool:
+        """Would :meth:`add` count ``vote``?  (Cheap: no signature, no state change.)"""
+        if vote.height != self.height or self.valset.power_of(vote.validator) == 0:
+            return False
+        rv = self.rounds.get(vote.round)
+        if rv is not None:
+            mine = rv.tally(vote.type).votes.get(vote.validator)
+            if mine is not None and (
+                any(v.value_id == vote.value_id for v in mine)
+                or (len(mine) >= self.MAX_VOTES_PER_VALIDATOR and vote.value_id not in self.wanted)
+            ):
+                return False
+        if vote.round <= self.current_round + 1:
+            return True
+        fut = self._future_of(vote.validator)
+        if vote.round in fut or len(fut) < self.FUTURE_ROUNDS_PER_SENDER:
+            return True
+        return vote.round > fut[0] and self._evictions.get(vote.validator, 0) < self.EVICTIONS_PER_ROUND
+
     def add(self, vote: Vote) -> tuple[bool, Evidence | None]:
         """Count ``vote``; return (counted, evidence if it is a new equivocation)."""
-        if vote.height != self.height:
+        if not self.admissible(vote):
             return False, None
+        if vote.round > self.current_round + 1:
+            self._admit_future(vote.validator, vote.round)
         power = self.valset.power_of(vote.validator)
-        if power == 0:
-            return False, None
-        if vote.round not in self.rounds and len(self.rounds) >= self.MAX_ROUNDS_TRACKED:
-            return False, None
         rv = self.round(vote.round)
         t = rv.tally(vote.type)
         mine = t.votes.get(vote.validator)
@@ -101,8 +172,6 @@ class VoteKeeper:
             t.votes[vote.validator] = [vote]
             t.total += power
         else:
-            if any(v.value_id == vote.value_id for v in mine) or len(mine) >= self.MAX_VOTES_PER_VALIDATOR:
-                return False, None
             mine.append(vote)
             key = (vote.validator, vote.round, vote.type)
             if key not in self.evidence_seen:
@@ -112,6 +181,8 @@ class VoteKeeper:
         if vote.validator not in rv.senders:
             rv.senders[vote.validator] = None
             rv.sender_power += power
+            if self.valset.is_one_third(rv.sender_power):
+                self._one_third[vote.round] = None
         if (
             vote.type == PRECOMMIT
             and vote.value_id is not None
@@ -120,6 +191,43 @@ class VoteKeeper:
         ):
             self.precommit_quorum_rounds[vote.round] = vote.value_id
         return True, evidence
+
+    def _admit_future(self, validator: bytes, r: int) -> None:
+        fut = self._future_of(validator)
+        if r in fut:
+            return
+        if len(fut) >= self.FUTURE_ROUNDS_PER_SENDER:
+            self._evictions[validator] = self._evictions.get(validator, 0) + 1
+            self._evict(validator, fut.pop(0))
+        fut.append(r)
+        fut.sort()
+        self._future[validator] = fut
+
+    def _evict(self, validator: bytes, r: int) -> None:
+        """Forget every vote of ``validator`` in round ``r`` (a future round)."""
+        rv = self.rounds.get(r)
+        if rv is None or validator not in rv.senders:
+            return
+        power = self.valset.power_of(validator)
+        for t in (rv.prevotes, rv.precommits):
+            for v in t.votes.pop(validator, ()):
+                left = t.power_by_value[v.value_id] - power
+                if left:
+                    t.power_by_value[v.value_id] = left
+                else:
+                    del t.power_by_value[v.value_id]
+        rv.prevotes.total = sum(self.valset.power_of(k) for k in rv.prevotes.votes)
+        rv.precommits.total = sum(self.valset.power_of(k) for k in rv.precommits.votes)
+        del rv.senders[validator]
+        rv.sender_power -= power
+        self.evicted_rounds += 1
+        if not self.valset.is_one_third(rv.sender_power):
+            self._one_third.pop(r, None)
+        vid = self.precommit_quorum_rounds.get(r)
+        if vid is not None and not self.valset.is_quorum(rv.precommits.power_by_value.get(vid, 0)):
+            del self.precommit_quorum_rounds[r]
+        if not rv.senders:
+            del self.rounds[r]
 
     # -- guards ----------------------------------------------------------
 
@@ -150,8 +258,8 @@ class VoteKeeper:
     def skip_round(self, above: int) -> int | None:
         """The highest round > ``above`` with f+1 power of senders (L55)."""
         best = None
-        for r, rv in self.rounds.items():
-            if r > above and (best is None or r > best) and self.valset.is_one_third(rv.sender_power):
+        for r in self._one_third:
+            if r > above and (best is None or r > best):
                 best = r
         return best
 

@@ -178,7 +178,16 @@ def scan(data: bytes) -> tuple[list[Record], int]:
 
 
 class WAL:
-    """Append-only log of engine inputs with EndHeight markers."""
+    """Append-only log of engine inputs with EndHeight markers.
+
+    Memory is O(1) in the number of records: the log keeps the file's valid
+    length, the offset where the records after the last ``EndHeight``
+    begin, and that height -- not the records.  ``events_to_replay`` and
+    ``checkpoint`` read the tail back from the file (at boot and every
+    100 heights).  What goes in is bounded by the engine's admission (issue
+    14, fault 5): only admitted inputs are logged, and one validator can make
+    a height admit O(rounds) votes and proposals, not an unbounded number.
+    """
 
     def __init__(self, file: WalFile):
         self.file = file
@@ -187,44 +196,45 @@ class WAL:
         self.truncated_bytes = len(data) - valid
         if self.truncated_bytes:
             file.truncate(valid)
-        self._records: list[Record] = records
+        self._size = valid
+        self._tail = 0  # offset of the first record after the last EndHeight
+        self._last_end: int | None = None
+        off = 0
+        for rec in records:
+            off += len(frame(rec))
+            if isinstance(rec, EndHeight):
+                self._tail, self._last_end = off, rec.height
 
     def append(self, event: Event, sync: bool = False) -> None:
-        self.file.append(frame(event))
-        self._records.append(event)
+        data = frame(event)
+        self.file.append(data)
+        self._size += len(data)
         if sync:
             self.file.sync()
 
     def end_height(self, height: int) -> None:
         """Mark block ``height`` as stored (fsync'd)."""
-        rec = EndHeight(height)
-        self.file.append(frame(rec))
-        self._records.append(rec)
+        data = frame(EndHeight(height))
+        self.file.append(data)
         self.file.sync()
+        self._size += len(data)
+        self._tail, self._last_end = self._size, height
 
     def last_end_height(self) -> int | None:
-        for rec in reversed(self._records):
-            if isinstance(rec, EndHeight):
-                return rec.height
-        return None
+        return self._last_end
 
     def events_to_replay(self) -> list[Event]:
-        """The engine events logged after the last EndHeight marker."""
-        out: list[Event] = []
-        for rec in reversed(self._records):
-            if isinstance(rec, EndHeight):
-                break
-            out.append(rec)  # type: ignore[arg-type]
-        out.reverse()
-        return out
+        """The engine events logged after the last EndHeight marker (read from the file)."""
+        data = self.file.read_all()[self._tail : self._size]
+        records, _ = scan(data)
+        return records  # type: ignore[return-value]
 
     def checkpoint(self) -> None:
         """Drop everything before the last EndHeight (atomic rewrite)."""
-        keep: list[Record] = []
-        for rec in reversed(self._records):
-            keep.append(rec)
-            if isinstance(rec, EndHeight):
-                break
-        keep.reverse()
-        self.file.rewrite(b"".join(frame(r) for r in keep))
-        self._records = keep
+        if self._last_end is None:
+            return
+        marker = frame(EndHeight(self._last_end))
+        tail = self.file.read_all()[self._tail : self._size]
+        self.file.rewrite(marker + tail)
+        self._size = len(marker) + len(tail)
+        self._tail = len(marker)

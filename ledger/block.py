@@ -127,6 +127,7 @@ class Header(Record):
         "validators_hash": Bytes(32),
         "next_validators_hash": Bytes(32),
         "app_version": UInt(1 << 32),
+        "beacon_proof": Bytes(max_size=80),
     }
     chain_id: str
     height: int
@@ -141,6 +142,7 @@ class Header(Record):
     validators_hash: bytes  # the set that signs this block
     next_validators_hash: bytes  # the set that signs the next block
     app_version: int
+    beacon_proof: bytes = b""  # the proposer's VRF proof (consensus/beacon.py); the chain's randomness
 
     @property
     def hash(self) -> bytes:

@@ -325,7 +325,7 @@ class ConsensusDriver:
             t0 = time.monotonic()
             step = self.node.config.block_time_step_ms
             now_ms = self.app.last_time_ms() + step if step > 0 else self.clock_ms()
-            ex = self.app.build_block(now_ms, self.node.pubkey, self._last_commit(), evidence)
+            ex = self.app.build_block(now_ms, self.node.key, self._last_commit(), evidence)  # the key proves the beacon
         except Exception as e:  # noqa: BLE001 - a proposer that cannot build proposes nothing, it does not stop
             log.error("cannot build block %d: %s: %s; proposing nothing this round", height, type(e).__name__, e,
                       exc_info=not isinstance(e, InvalidBlock))
@@ -389,7 +389,10 @@ class ConsensusDriver:
 
     def _commit(self, d: Decide) -> None:
         if d.height <= self.app.height:
-            return  # replayed from the WAL after the block was already stored
+            # replayed from the WAL after the block was already stored: mark it, as docs/consensus.md says
+            if (self.wal.last_end_height() or 0) < d.height:
+                self.wal.end_height(d.height)
+            return
         if d.height != self.app.height + 1:
             raise FatalError(f"decided height {d.height} does not follow committed height {self.app.height}")
         blk = Block.decode(d.value)

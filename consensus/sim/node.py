@@ -15,6 +15,18 @@ proposer name, ``ev`` evidence records, ``upd`` validator updates
 ``h`` matches, ``upd`` equals the scenario's updates for ``h``, and every
 evidence verifies and is not already on chain.
 
+Byzantine behaviours (``byz``; the node runs the honest engine and lies only
+in what it sends or builds; the issue-14 class of faults): ``equivocate_proposal``,
+``equivocate_vote``, ``bad_block``, ``flood_rounds`` (withholds its round-0
+proposal and sends signed prevotes for ``world.flood_n`` future rounds),
+``flood_heights`` (signed votes for the next heights and unsigned junk votes
+in other validators' names for ``h + 1``), ``equivocate_all_rounds`` (three
+signed proposals for every round of the window), ``vote_storm`` (conflicting
+signed copies of each vote), ``extreme_time`` (blocks dated 2^64 - 1) and
+``bad_updates`` (blocks with malformed validator updates).  A block is also
+invalid when its time ``t`` is ahead of the simulated clock by more than
+``TIME_DRIFT_MS``.
+
 Crash points (``crash_at``): ``before_wal``, ``after_wal``, ``after_sign``,
 ``before_send``, ``after_save_block``, ``after_end_height``.  Reaching a
 point for the configured time raises :class:`NodeCrash`; the world catches it
@@ -49,11 +61,17 @@ from ..events import (
     WalAppend,
 )
 from ..signer import DoubleSignError, Signer
-from ..types import PREVOTE, Evidence, InvalidEvidence, Proposal, ValidatorSchedule, Vote, value_id_of, verify_evidence
+from ..engine import ROUND_WINDOW
+from ..types import PRECOMMIT, PREVOTE, Evidence, InvalidEvidence, Proposal, ValidatorSchedule, Vote, value_id_of, verify_evidence
 from ..wal import WAL
 from .disk import MemDisk
 
 SYNC_BATCH = 20
+TIME_DRIFT_MS = 1_000
+BEHAVIOURS = (
+    "equivocate_proposal", "equivocate_vote", "bad_block", "flood_rounds", "flood_heights",
+    "equivocate_all_rounds", "vote_storm", "extreme_time", "bad_updates",
+)
 
 
 class NullWAL:
@@ -244,6 +262,10 @@ class SimNode:
         k = (len(others) + 1) // 2
         return others[:k], others[k:]
 
+    def _sign(self, m):
+        kind = "vote" if isinstance(m, Vote) else "proposal"
+        return m.with_signature(self.key.sign(kind, self.world.chain_id, m.sign_bytes()))
+
     def _send_vote(self, vote: Vote) -> None:
         w = self.world
         w.checker.on_signed(self, vote)
@@ -252,10 +274,29 @@ class SimNode:
             # (which sees both, in random order, and reports the evidence)
             _, b = self._halves()
             other = None if vote.value_id is not None else value_id_of(b"byzantine" + self.name.encode())
-            fake = Vote(vote.type, vote.height, vote.round, other, vote.validator)
-            fake = fake.with_signature(self.key.sign("vote", w.chain_id, fake.sign_bytes()))
+            fake = self._sign(Vote(vote.type, vote.height, vote.round, other, vote.validator))
             w.net.broadcast(self.idx, ("vote", fake), b)
+        elif self.byz is not None and vote.type == PREVOTE:
+            for m in self._byz_votes(vote):
+                w.net.broadcast(self.idx, ("vote", m))
         w.net.broadcast(self.idx, ("vote", vote))
+
+    def _byz_votes(self, vote: Vote) -> list[Vote]:
+        """The extra votes a flooding or storming validator sends beside ``vote``."""
+        h, r, me = vote.height, vote.round, vote.validator
+        if self.byz == "flood_rounds":
+            return [self._sign(Vote(PREVOTE, h, r + 2 + i, None, me)) for i in range(self.world.flood_n)]
+        if self.byz == "flood_heights":
+            out = [self._sign(Vote(t, h + k, 0, None, me)) for k in range(1, 6) for t in (PREVOTE, PRECOMMIT)]
+            keys = [k.public for k in self.world.keys]
+            # unsigned junk in every validator's name for the next height (fault 7)
+            out += [Vote(PREVOTE, h + 1, i % 8, value_id_of(bytes([i % 256, i // 256])), keys[i % len(keys)])
+                    for i in range(self.world.flood_n)]
+            return out
+        if self.byz == "vote_storm":
+            return [self._sign(Vote(t, h, r, value_id_of(b"storm%d" % i), me)) for t in (PREVOTE, PRECOMMIT)
+                    for i in range(3)]
+        return []
 
     def _send_proposal(self, p: Proposal, value: bytes) -> None:
         w = self.world
@@ -263,11 +304,18 @@ class SimNode:
         if self.byz == "equivocate_proposal" and p.pol_round == -1:
             a, b = self._halves()
             other = self.make_block(p.height, p.round, salt=b"twin")
-            q = Proposal(p.height, p.round, value_id_of(other), -1, p.proposer)
-            q = q.with_signature(self.key.sign("proposal", w.chain_id, q.sign_bytes()))
+            q = self._sign(Proposal(p.height, p.round, value_id_of(other), -1, p.proposer))
             w.net.broadcast(self.idx, ("proposal", p, value), a)
             w.net.broadcast(self.idx, ("proposal", q, other), b)
             return
+        if self.byz == "flood_rounds" and p.round == 0:
+            return  # withheld: the height must go on in round 1 or later
+        if self.byz == "equivocate_all_rounds":
+            for r in range(p.round, p.round + ROUND_WINDOW + 4):
+                for i in range(3):
+                    other = self.make_block(p.height, r, salt=b"eq%d" % i)
+                    q = self._sign(Proposal(p.height, r, value_id_of(other), -1, p.proposer))
+                    w.net.broadcast(self.idx, ("proposal", q, other))
         w.net.broadcast(self.idx, ("proposal", p, value))
 
     # -- receiving -------------------------------------------------------
@@ -328,12 +376,18 @@ class SimNode:
         upd = [[pk, p] for pk, p in self.world.updates.get(h, [])]
         height = h + 1000 if self.byz == "bad_block" else h
         x = salt if salt is not None else self.incarnation.to_bytes(4, "big")
-        return encode({"h": height, "r": r, "by": self.name, "ev": ev, "upd": upd, "x": x})
+        t = 2**64 - 1 if self.byz == "extreme_time" else self.world.now
+        if self.byz == "bad_updates":
+            upd = [[b"\x00" * 31, -5], [self.world.keys[-1].public, 0]]
+        return encode({"h": height, "r": r, "by": self.name, "ev": ev, "upd": upd, "x": x, "t": t})
 
     def block_valid(self, h: int, value: bytes) -> bool:
         try:
             obj = decode(value)
             if type(obj) is not dict or obj.get("h") != h:
+                return False
+            t = obj.get("t")
+            if type(t) is not int or not 0 <= t <= self.world.now + TIME_DRIFT_MS:
                 return False
             if obj.get("upd") != [[pk, p] for pk, p in self.world.updates.get(h, [])]:
                 return False

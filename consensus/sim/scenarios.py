@@ -180,6 +180,28 @@ def equivocating_voter(seed: int, within: int = 6) -> Outcome:
     return out
 
 
+def byzantine(seed: int, behaviour: str = "flood_rounds", heights: int = 12, flood_n: int = 200,
+              per_height_ms: int = 4_000, down: int = 0) -> Outcome:
+    """v0 runs one Byzantine behaviour (``consensus.sim.node.BEHAVIOURS``) at every height.
+
+    The three honest validators hold 3/4 of the power, so every height must
+    be decided, and within a bound: ``per_height_ms`` per height covers the
+    round-0 timeout of a height whose proposer lies, plus one round.
+    ``down`` honest validators never start: with ``down=2`` the live power
+    (v0 still votes) is 1/2 and the liveness check must fail (the negative
+    control).
+    """
+    w = World(seed, 4, byz={0: behaviour}, flood_n=flood_n)
+    w.start(only=[0, *range(1 + down, 4)])
+    out = Outcome(f"byzantine[{behaviour}]", seed, w)
+    out.checks[f"honest nodes decide {heights} heights within {per_height_ms} ms each"] = w.run(
+        heights * per_height_ms, w.all_reached(heights, list(range(1 + down, 4)))
+    )
+    sizes = [len(n_.engine.keeper.rounds) for n_ in w.nodes[1:] if n_.engine and n_.engine.keeper]
+    out.info.update(max_rounds_tracked=max(sizes, default=0), sim_ms=w.now)
+    return out
+
+
 CRASH_POINTS = ["before_wal", "after_wal", "after_sign", "before_send", "after_save_block", "after_end_height"]
 
 
@@ -300,4 +322,5 @@ SCENARIOS: dict[str, Callable[..., Outcome]] = {
     "torn_wal": torn_wal,
     "long_halt": long_halt,
     "valset_change": valset_change,
+    "byzantine": byzantine,
 }

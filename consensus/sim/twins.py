@@ -40,8 +40,14 @@ from __future__ import annotations
 import random
 
 from ..types import PRECOMMIT
+from .node import BEHAVIOURS
 from .scenarios import Outcome
 from .world import World
+
+# What the second copy of the twinned validator does besides running the
+# engine: nothing (plain Twins) or one of the Byzantine behaviours.  Scenario
+# ``i`` uses ``TWIN_BEHAVIOURS[i % len(TWIN_BEHAVIOURS)]``.
+TWIN_BEHAVIOURS: tuple[str | None, ...] = (None, *BEHAVIOURS)
 
 N = 4
 
@@ -116,16 +122,46 @@ def run_twins(
     max_groups: int = 2,
     heal_ms: int = 8_000,
     time_limit: int = 60_000,
+    behaviour: str | None = "by_seed",
+    live_ms: int = 30_000,
+    flood_n: int = 40,
 ) -> Outcome:
-    """Run Twins scenario ``seed``; checks agreement and (one twin) termination."""
+    """Run Twins scenario ``seed``; checks agreement and (one twin) termination.
+
+    With one twin, the twin's second copy also runs a Byzantine behaviour
+    (``behaviour``; by default chosen by the seed), and the honest nodes,
+    who hold 3/4 of the power, must decide every height within ``live_ms``
+    of the network healing (liveness, not only agreement).
+    """
     plan = generate(seed, n_twins, rounds, max_groups)
-    w = World(seed, N, twins=list(range(n_twins)), scope="all", gossip_ms=300, use_wal=False)
+    w = World(seed, N, twins=list(range(n_twins)), scope="all", gossip_ms=300, use_wal=False, flood_n=flood_n)
+    if behaviour == "by_seed":
+        behaviour = TWIN_BEHAVIOURS[seed % len(TWIN_BEHAVIOURS)] if n_twins == 1 else None
+    if behaviour is not None:
+        w.nodes[N].byz = behaviour  # the second copy of v0
     keys = [k.public for k in w.keys]
 
     def proposer(h: int, r: int) -> bytes:
         return keys[plan[r][2]] if r < rounds else keys[(h + r) % N]
 
     w.proposer_fn = proposer
+
+    w.net.link_filter = _link_filter(w, plan, rounds, heal_ms)
+    w.start()
+    done = w.run(time_limit, w.all_reached(heights, list(range(len(w.nodes)))))
+    out = Outcome(f"twins[{n_twins}]" + (f"+{behaviour}" if behaviour else ""), seed, w)
+    if n_twins == 1:
+        out.checks["terminates once the network is whole"] = done
+        last = max(w.checker.decide_time.values(), default=None)
+        out.checks[f"every height decided within {live_ms} ms of healing"] = (
+            done and last is not None and last <= heal_ms + live_ms
+        )
+    out.info.update(plan=plan, forks=len(w.checker.forks), behaviour=behaviour)
+    return out
+
+
+def _link_filter(w: World, plan: Plan, rounds: int, heal_ms: int):
+    """Messages of round r cross only within the plan's groups (precommits: also not to the deaf), until heal."""
 
     def groups(part: list[list[int]]) -> list[int]:
         g = [0] * len(w.nodes)
@@ -150,14 +186,7 @@ def run_twins(
                 return group_pv[r][src] == group_pv[r][dst]
         return True
 
-    w.net.link_filter = link_ok
-    w.start()
-    done = w.run(time_limit, w.all_reached(heights, list(range(len(w.nodes)))))
-    out = Outcome(f"twins[{n_twins}]", seed, w)
-    if n_twins == 1:
-        out.checks["terminates once the network is whole"] = done
-    out.info.update(plan=plan, forks=len(w.checker.forks))
-    return out
+    return link_ok
 
 
 def sweep(count: int, start: int = 0, n_twins: int = 1, **kw) -> dict:

@@ -98,6 +98,7 @@ class Checker:
 class World:
     """n validators (plus twins and extra nodes) over a simulated network."""
 
+    # Over 60 lines on purpose: one keyword parameter per line, each a knob a scenario sets.
     def __init__(
         self,
         seed: int,
@@ -121,6 +122,7 @@ class World:
         scope: str = "honest",
         wal_checkpoint_every: int = 0,
         raise_on_violation: bool = False,
+        flood_n: int = 200,
     ):
         self.seed = seed
         self.rng = random.Random(seed)
@@ -139,6 +141,7 @@ class World:
         self.scope = scope
         self.wal_checkpoint_every = wal_checkpoint_every
         self.raise_on_violation = raise_on_violation
+        self.flood_n = flood_n  # messages per flood of a Byzantine behaviour
         self.max_timeout_seen = 0
         self.crashes: list[tuple[int, str, str]] = []
         self._vcache: dict = {}

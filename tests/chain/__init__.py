@@ -116,7 +116,7 @@ class World:
         if overdraft:
             ex = self.build_exactly(txs, proposer)
         else:
-            ex = self.app.build_block(self.time, KEYS[proposer].public, None)
+            ex = self.app.build_block(self.time, KEYS[proposer], None)
         self.app.commit(ex, None)
         self._next_nonce.clear()
         return ex
@@ -127,7 +127,7 @@ class World:
         pool = self.app.mempool
         self.app.mempool = _Listed(txs)
         try:
-            return self.app.build_block(self.time, KEYS[proposer].public, None)
+            return self.app.build_block(self.time, KEYS[proposer], None)
         finally:
             self.app.mempool = pool
 

@@ -22,7 +22,8 @@ from ledger.tx import (
     Transfer,
     sign_tx,
 )
-from chain.app import VALSET, end_block_validators
+from consensus import beacon
+from chain.app import RANDOMNESS, VALSET, beacon_alpha, end_block_validators, mix_beacon
 from chain.execution import InvalidBlock, admission_error
 from chain.mempool import Rejected
 
@@ -44,6 +45,9 @@ def expect_only_nonce_changed(w: World, tx, code: int):
     s = w.app.state()
     s.set_account(sender, dataclasses.replace(s.account(sender), nonce=s.account(sender).nonce + 1))
     end_block_validators(s, w.app.height + 1)  # block bookkeeping: proposer priorities advance
+    # and the beacon the proposer's VRF proof mixes in (consensus/beacon.py)
+    h = w.app.height + 1
+    mix_beacon(s, w.app.chain_id, h, beacon.prove(KEYS["val"], beacon_alpha(s, w.app.chain_id, h)), KEYS["val"].public)
     expected_root = s.commit(w.store.smt).root
 
     ex = w.block(tx)
@@ -54,7 +58,8 @@ def expect_only_nonce_changed(w: World, tx, code: int):
     want[sender] = dataclasses.replace(before[sender], nonce=before[sender].nonce + 1)
     assert after == want
     assert w.app.state().supply() == supply_before
-    assert set(ex.diff.changes) == {path_bytes(acct_path(sender)), path_bytes(VALSET)}
+    beacon_paths = {path_bytes(RANDOMNESS)} | ({path_bytes(("beacon", h - 1))} if h >= 2 else set())
+    assert set(ex.diff.changes) == {path_bytes(acct_path(sender)), path_bytes(VALSET)} | beacon_paths
     assert ex.block.header.state_root == expected_root
     return ex
 
@@ -260,7 +265,7 @@ def test_inadmissible_tx_refused_by_mempool_and_in_a_block(worlds, make, code, m
     # a good block from a, then the same block with the bad tx in it
     ok_tx = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1))
     a.submit(ok_tx)
-    good = a.app.build_block(2_000, KEYS["val"].public, None)
+    good = a.app.build_block(2_000, KEYS["val"], None)
     assert len(good.block.txs) == 1
     for txs in ((bad.raw,), (ok_tx.raw, bad.raw) if code != codes.BAD_NONCE else (bad.raw, ok_tx.raw)):
         forged = with_txs(good.block, txs)
@@ -280,7 +285,7 @@ def forge(tx: SignedTx) -> SignedTx:
 def test_block_with_undecodable_tx_is_invalid(worlds):
     a, b = worlds("a"), worlds("b")
     a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1)))
-    good = a.app.build_block(2_000, KEYS["val"].public, None)
+    good = a.app.build_block(2_000, KEYS["val"], None)
     raw = good.block.txs[0]
     for junk in (b"", b"\xc0", raw[:-1], raw + b"\x00"):
         with pytest.raises(InvalidBlock, match="transaction 0"):
@@ -290,7 +295,7 @@ def test_block_with_undecodable_tx_is_invalid(worlds):
 def test_block_from_unregistered_sender_is_invalid(worlds):
     a, b = worlds("a"), worlds("b")
     a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1)))
-    good = a.app.build_block(2_000, KEYS["val"].public, None)
+    good = a.app.build_block(2_000, KEYS["val"], None)
     bad = sign_tx(KEYS["carol"], CHAIN, "transfer", Transfer(to=ADDR["bob"], amount=1), 0, 100)
     with pytest.raises(InvalidBlock, match="not a registered"):
         b.app.execute_block(with_txs(good.block, (bad.raw,)))
@@ -300,7 +305,7 @@ def test_duplicate_tx_in_a_block_is_invalid(worlds):
     a, b = worlds("a"), worlds("b")
     tx = a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=1))
     a.submit(tx)
-    good = a.app.build_block(2_000, KEYS["val"].public, None)
+    good = a.app.build_block(2_000, KEYS["val"], None)
     with pytest.raises(InvalidBlock, match="nonce"):
         b.app.execute_block(with_txs(good.block, (tx.raw, tx.raw)))
 
@@ -374,12 +379,14 @@ def test_second_node_accepts_the_blocks_and_reaches_the_same_state(worlds):
         ("chain_id", "other", "another chain"),
         ("height", 2, "does not follow"),
         ("app_version", 2, "app version"),
+        ("beacon_proof", b"", "beacon proof"),  # issue 14 fault 9: the proposer's VRF proof is required
+        ("beacon_proof", b"\x09" * 80, "beacon proof"),
     ],
 )
 def test_tampered_header_refused(worlds, field, value, msg):
     a, b = worlds("a"), worlds("b")
     a.submit(a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=5)))
-    good = a.app.build_block(5_000, KEYS["val"].public, None).block
+    good = a.app.build_block(5_000, KEYS["val"], None).block
     bad = with_header(good, **{field: value})
     with pytest.raises(InvalidBlock, match=msg):
         b.app.execute_block(bad)
@@ -393,7 +400,7 @@ def test_block_time_must_increase(tmp_path, worlds):
     a, b = worlds("a"), worlds("b")
     first = a.block()  # time 2000
     b.app.commit(b.app.execute_block(first.block), None)
-    second = a.app.build_block(first.block.header.time_ms + 1, KEYS["val"].public, None).block
+    second = a.app.build_block(first.block.header.time_ms + 1, KEYS["val"], None).block
     for t in (first.block.header.time_ms, first.block.header.time_ms - 1, 0):
         with pytest.raises(InvalidBlock, match="time"):
             b.app.execute_block(with_header(second, time_ms=t))
@@ -410,7 +417,7 @@ def test_dropped_or_reordered_txs_refused(worlds):
     t2 = a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=7))
     a.submit(t1)
     a.submit(t2)
-    good = a.app.build_block(5_000, KEYS["val"].public, None).block
+    good = a.app.build_block(5_000, KEYS["val"], None).block
     dropped = dataclasses.replace(good, txs=(good.txs[0],))
     with pytest.raises(InvalidBlock, match="transactions root"):
         b.app.execute_block(dropped)
@@ -449,7 +456,7 @@ def test_replayed_tx_in_a_later_block_is_invalid(worlds):
     assert e.value.code == codes.BAD_NONCE
     # and a block carrying it again is refused
     a.submit(a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=1)))
-    second = a.app.build_block(a.time + 1_000, KEYS["val"].public, None)
+    second = a.app.build_block(a.time + 1_000, KEYS["val"], None)
     with pytest.raises(InvalidBlock, match="nonce"):
         b.app.execute_block(with_txs(second.block, (tx.raw,)))
     with pytest.raises(InvalidBlock, match="nonce"):
@@ -468,6 +475,6 @@ def test_expiry_is_the_last_height_a_tx_may_be_in(worlds):
         a.submit(t2)
     assert e.value.code == codes.EXPIRED
     a.submit(a.tx("ent", "transfer", Transfer(to=ADDR["bob"], amount=1)))
-    second = a.app.build_block(a.time + 1_000, KEYS["val"].public, None)
+    second = a.app.build_block(a.time + 1_000, KEYS["val"], None)
     with pytest.raises(InvalidBlock, match="expired"):
         b.app.execute_block(with_txs(second.block, (t2.raw,)))

@@ -162,7 +162,7 @@ def test_update_drops_what_follows_an_expired_tx(w):
     other = Mempool(CHAIN)
     other.add(pay("ent", 0), w.app.state(), 1, False)
     pool_saved, w.app.mempool = w.app.mempool, other
-    ex = w.app.build_block(2_000, KEYS["val"].public, None)
+    ex = w.app.build_block(2_000, KEYS["val"], None)
     w.app.mempool = pool_saved
     w.app.commit(ex, None)
     assert [t.hash for t in pool.reap(100, 10**9)] == [t0.hash]

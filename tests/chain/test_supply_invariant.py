@@ -133,7 +133,7 @@ def run_plan(plan) -> set[int]:
                 queued = [t.hash for t in pool.reap(10**6, 10**12)]
                 pre = w.app.state()
                 w.time += 1_000
-                ex = w.app.build_block(w.time, KEYS["val"].public, None)
+                ex = w.app.build_block(w.time, KEYS["val"], None)
                 included = [t for t in map(tx_hash, ex.block.txs)]
                 # the block is the pool's transactions, in order, less any that a
                 # transaction before them in the block made inadmissible
@@ -167,12 +167,16 @@ def assert_pool_holds_only_includable_txs(w: World) -> None:
         count[t.sender] = k + 1
 
 
+from node.app import mix_beacon  # noqa: E402
+
+
 def check_block_tx_by_tx(w: World, state, ex) -> None:
     """Replay ``ex``'s transactions one by one on the pre-block state."""
     from ledger.tx import decode_tx
 
     hd = ex.block.header
     ctx = BlockContext(CHAIN, hd.height, hd.time_ms, hd.proposer)
+    mix_beacon(state, CHAIN, hd.height, hd.beacon_proof, hd.proposer)  # the block's beacon, before its txs
     executor = w.app.executor
     for raw, receipt in zip(ex.block.txs, ex.receipts, strict=True):
         tx = decode_tx(raw)

@@ -7,7 +7,7 @@ import os
 
 from consensus.sim.twins import generate, quorum_partitions, run_twins, set_partitions, sweep
 
-SWEEP = int(os.environ.get("ESOC_TWINS_SWEEP", "2000"))
+SWEEP = int(os.environ.get("ESOC_TWINS_SWEEP", "1200"))
 
 
 def _chunk(args):

@@ -301,7 +301,7 @@ def run_chain(path: str, amounts: list[int]):
     for i, amt in enumerate(amounts):
         tx = sign_tx(ALICE, CHAIN, "transfer", Transfer(to=A_BOB, amount=amt), i, 100)
         app.mempool.add(tx, app.state(), app.height + 1, verified=False)
-        ex = app.build_block(2_000 + i, VAL.public, None)
+        ex = app.build_block(2_000 + i, VAL, None)
         assert [r.code for r in ex.receipts] == [0]
         app.commit(ex, None)
         headers.append(ex.block.header)
