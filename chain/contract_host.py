@@ -20,7 +20,7 @@ law changes, called by an enacted governance decision.
 The beacon of height ``h`` is the chain's randomness ``R_{h+1}`` mixed in by
 block ``h + 1``: the hash of ``R_h`` and the unique VRF output of block
 ``h + 1``'s proposer over ``[chain_id, h + 1, R_h]`` (consensus/beacon.py;
-written by ``node.app.mix_beacon``).  Nobody can grind it (the VRF has one
+written by ``chain.app.mix_beacon``).  Nobody can grind it (the VRF has one
 output per key and input); its limit: the proposer of block ``h + 1`` learns
 it first and could withhold its block, one bit of bias per Byzantine
 proposer in a row, at the price of its proposal and a visible round

@@ -167,7 +167,7 @@ def assert_pool_holds_only_includable_txs(w: World) -> None:
         count[t.sender] = k + 1
 
 
-from node.app import mix_beacon  # noqa: E402
+from chain.app import mix_beacon  # noqa: E402
 
 
 def check_block_tx_by_tx(w: World, state, ex) -> None:

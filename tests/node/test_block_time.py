@@ -36,7 +36,7 @@ def byzantine_block(node, time_ms: int) -> bytes:
     mp = pytest.MonkeyPatch()
     mp.setattr(chain.app, "MAX_BLOCK_TIME_MS", 2**64 - 1, raising=False)
     try:
-        raw = node.app.build_block(time_ms, node.pubkey, None).raw
+        raw = node.app.build_block(time_ms, node.key, None).raw  # the key proves the beacon
     finally:
         mp.undo()
     node.app._executed.clear()  # judged afresh, as a block from another node is
