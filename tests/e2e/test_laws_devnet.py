@@ -182,7 +182,7 @@ def wheat(net, a):
     assert a.send("central-bank", "issue", Issue(to=decode_address(a.addr("planning-agency")), amount=3_000_000 * YUAN))["code"] == 0
     h = a.height()
     g = {"product": "wheat", "period": 202507, "unit": "tonne", "quantity": 1_000, "price": 2_500 * YUAN,
-         "band": 1_000, "optin_close": h + 4, "ends": h + 500}
+         "band": 1_000, "optin_close": h + 40, "ends": h + 500}  # 40 blocks: room for 4 round trips on a busy machine
     assert a.ok("planning-agency", "procurement", "publish_guidance", g)["upper"] == 1_100
     a.ok("steelworks", "procurement", "opt_in", {"product": "wheat", "period": 202507, "capacity": 900, "demand": 0})
     a.ok("clinic", "procurement", "opt_in", {"product": "wheat", "period": 202507, "capacity": 300, "demand": 0})
