@@ -8,8 +8,9 @@
     HOME/data/           LevelDB (chain), signer state, consensus WAL
     HOME/node.log        the node's log (``log_file``), rotated
 
-Most settings are read at start.  ``peers`` and ``allow_peers`` are read again
-when the node gets SIGHUP (:data:`RELOADABLE`); see docs/operations.md.
+Most settings are read at start.  ``peers``, ``allow_peers`` and
+``tls_client_allow`` are read again when the node gets SIGHUP
+(:data:`RELOADABLE`); see docs/operations.md.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class ConfigError(Exception):
     pass
 
 
-RELOADABLE = ("peers", "allow_peers")  # applied on SIGHUP without a restart
+RELOADABLE = ("peers", "allow_peers", "tls_client_allow")  # applied on SIGHUP without a restart
 
 
 @dataclasses.dataclass

@@ -185,9 +185,8 @@ class Node:
                 self.grpc_servicer.allow = new.tls_fingerprints()
                 log.info("config reload: tls_client_allow now lists %d certificates", len(new.tls_client_allow))
             old.tls_client_allow = list(new.tls_client_allow)
-        live = set(RELOADABLE) | {"tls_client_allow"}
         later = [f.name for f in dataclasses.fields(NodeConfig)
-                 if f.name not in live and getattr(new, f.name) != getattr(old, f.name)]
+                 if f.name not in RELOADABLE and getattr(new, f.name) != getattr(old, f.name)]
         if later:
             log.warning("config reload: %s changed; these take effect when the node restarts", ", ".join(later))
         log.info("config reloaded from %s", self.home.config_file)

@@ -402,14 +402,24 @@ def _keeps_committing(net: Devnet, node: int, blocks: int = 3, timeout: float = 
         wait_until(ok, timeout, f"validator {node} to commit {blocks} more blocks")
 
 
-async def _send_all(port: int, messages: list[bytes]) -> None:
+async def _send_all(port: int, messages: list[bytes]) -> int:
+    """Send ``messages`` until the node hangs up on us; returns how many were written."""
     cl = await RawClient.connect(port, MALLORY, chain=CHAIN)
     assert cl.closed_reason() is None, cl.closed_reason()
-    for m in messages:
-        await cl.stream.send_all(cl.channel.send(m))
-    with trio.move_on_after(1.0):  # let the node read them before we hang up
-        await cl.read_until_closed()
+    sent = 0
+    try:
+        for m in messages:
+            await cl.stream.send_all(cl.channel.send(m))
+            sent += 1
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        # the node dropped us for a bad message before we were done (on a busy machine it
+        # reads the first one before the rest are written): what is tested is that it goes on
+        assert sent >= 1
+    else:
+        with trio.move_on_after(1.0):  # let the node read them before we hang up
+            await cl.read_until_closed()
     await cl.stream.aclose()
+    return sent
 
 
 def test_block_response_with_an_undecodable_block_does_not_stop_the_node(tmp_path):
