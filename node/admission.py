@@ -12,8 +12,10 @@ not only by the mempool's size:
   so the peak is the chain's capacity; at a low load the rate only says what
   was offered, and the peak remembers the capacity measured before).
 * A queue of ``q`` transactions drains in about ``q / rate`` seconds, so the
-  room for new ones is ``rate x latency_bound - q``, never less than one full
-  block (``floor``): a node that has measured nothing yet still admits.
+  room for new ones is ``rate x latency_bound - q``, never less than
+  ``floor`` (the node uses a tenth of a full block): a node that has
+  measured nothing yet still admits, but not so much that a slow chain's
+  first blocks queue tens of seconds of work.
 * What does not fit is refused at admission with ``MEMPOOL_FULL`` (gRPC
   ``RESOURCE_EXHAUSTED``) and a retry hint: the time for the queue ahead to
   drain to the bound, at the measured rate -- ``retry after N ms`` in the
