@@ -434,8 +434,11 @@ def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profil
     watcher = None
     profilers: list = []
     try:
-        net.start()
-        net.wait_height(2, timeout=60)
+        for n in net.nodes:
+            n.start()
+        for n in net.nodes:  # a genesis of many accounts takes a while on a busy machine
+            n.wait_ready(timeout=180)
+        net.wait_height(2, timeout=120)
         start_h = net.height(0)
         watcher = BlockWatcher(net.nodes[0].grpc, start_h + 1)
         watcher.start()
