@@ -13,9 +13,10 @@ not only by the mempool's size:
   was offered, and the peak remembers the capacity measured before).
 * A queue of ``q`` transactions drains in about ``q / rate`` seconds, so the
   room for new ones is ``rate x latency_bound - q``, never less than
-  ``floor`` (the node uses a tenth of a full block): a node that has
-  measured nothing yet still admits, but not so much that a slow chain's
-  first blocks queue tens of seconds of work.
+  ``floor`` (the node uses half a full block): an idle node, whose measured
+  rate says only what was offered, still takes a burst (the demo submits
+  1,000 at a time); on a slow machine the floor alone can queue more than
+  the bound's worth of work, so the floor is kept below a full block.
 * What does not fit is refused at admission with ``MEMPOOL_FULL`` (gRPC
   ``RESOURCE_EXHAUSTED``) and a retry hint: the time for the queue ahead to
   drain to the bound, at the measured rate -- ``retry after N ms`` in the
