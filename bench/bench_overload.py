@@ -33,7 +33,8 @@ def run() -> list[dict]:
     raw = ed25519_verify_rate(2.0)
     tmp = tempfile.mkdtemp(prefix="esoc-bench-overload-")
     try:
-        r = bn.load_test(os.path.join(tmp, "net"), 2 * knee, seconds, verbose=True, spacing=10.0)
+        r = bn.load_test(os.path.join(tmp, "net"), 2 * knee, seconds, verbose=True, spacing=10.0,
+                         settings={"admission_latency_ms": 2000})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     offered = r["offered"]
