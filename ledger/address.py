@@ -67,8 +67,28 @@ def encode_address(raw: bytes) -> str:
     return HRP + "1" + "".join(_CHARSET[d] for d in data + checksum)
 
 
+_DECODED: dict[str, bytes] = {}  # a pure function of the text: valid answers are remembered (bounded)
+_DECODED_MAX = 100_000
+
+
 def decode_address(text: str) -> bytes:
-    """Parse a human address; raise :class:`AddressError` with the reason."""
+    """Parse a human address; raise :class:`AddressError` with the reason.
+
+    The bech32m checksum costs ~100 interpreter steps per character; a law that
+    moves money names the same few accounts again and again, so valid answers
+    are kept in a bounded table (cleared when full)."""
+    if type(text) is str:
+        hit = _DECODED.get(text)
+        if hit is not None:
+            return hit
+    raw = _decode_address(text)
+    if len(_DECODED) >= _DECODED_MAX:
+        _DECODED.clear()
+    _DECODED[text] = raw
+    return raw
+
+
+def _decode_address(text: str) -> bytes:
     if not isinstance(text, str):
         raise AddressError("an address is a string")
     s = text.strip()

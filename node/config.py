@@ -67,7 +67,7 @@ class NodeConfig:
     # a fresh node with statesync_rpc (gRPC addresses) joins from their newest snapshot
     snapshot_interval: int = 0
     # admission (node/admission.py): refuse what cannot commit within this bound at the measured rate (0 = off)
-    admission_latency_ms: int = 2000
+    admission_latency_ms: int = 1000
     snapshot_keep: int = 2
     statesync_rpc: list = dataclasses.field(default_factory=list)
     statesync_trust_hash: str = ""  # hex block hash at the snapshot height, needed if validators changed

@@ -50,7 +50,8 @@ from consensus.events import (
     ProposalSigned, ScheduleTimeout, SignProposal, SignVote, StartHeight, TimeoutFired, ValidateValue,
     ValueToPropose, ValueValidity, VoteReceived, VoteSigned, WalAppend,
 )
-from consensus.signer import DoubleSignError, FileStorage, Signer
+from consensus.signer import DoubleSignError, Signer
+from consensus.slot_storage import SlotStorage
 from consensus.timeouts import TimeoutConfig
 from consensus.types import Commit as CCommit
 from consensus.types import Evidence, InvalidCommit, InvalidEvidence, Proposal, Vote, verify_commit, verify_evidence
@@ -98,7 +99,9 @@ class ConsensusDriver:
         )
         self._ids: collections.OrderedDict[bytes, bytes] = collections.OrderedDict()
         self.engine = Engine(self.chain_id, node.pubkey, self.timeouts, value_id=self._value_id)
-        self.signer = Signer(node.key, self.chain_id, FileStorage(os.path.join(node.home.data_dir, "priv_validator_state")))
+        data = node.home.data_dir  # two fixed slots, one fdatasync a signature; reads an older node's file once
+        self.signer = Signer(node.key, self.chain_id, SlotStorage(os.path.join(data, "priv_validator_state.slots"),
+                                                                  legacy=os.path.join(data, "priv_validator_state")))
         self.wal = WAL(OsFile(os.path.join(node.home.data_dir, "cs.wal")))
         if self.wal.truncated_bytes:
             log.warning("consensus WAL: truncated a torn tail of %d bytes", self.wal.truncated_bytes)

@@ -58,7 +58,8 @@ class Node:
         self.grpc_servicer = None
         self.store = ChainStore(home.data_dir)
         self.snapshots = statesync.serve_snapshots(self.store, home.data_dir, self.config, self.genesis)
-        self.admission = (Admission(self.config.admission_latency_ms / 1000, floor=int(self.genesis.param("max_block_txs", 5000)))
+        self.admission = (Admission(self.config.admission_latency_ms / 1000,
+                                    floor=min(500, int(self.genesis.param("max_block_txs", 5000))))
                           if self.config.admission_latency_ms > 0 else None)
         self.app = open_application(self.store, self.genesis)
         self.laws = LawQueries(self.app.contracts, self.store, self.genesis.genesis_time_ms)
