@@ -32,7 +32,9 @@ import re
 import tokenize
 import warnings
 
+from . import interp
 from .errors import Violation
+from .gas import INT_LIMIT, MAX_INT_BITS
 from .names import ATTRIBUTE_NAMES, FORBIDDEN_NAMES, HOST_NAMES, LIBRARY_NAMES
 
 MAX_SOURCE_BYTES = 256 * 1024
@@ -143,6 +145,7 @@ def parse(source: str) -> ast.Module:
     running with ``-W error`` would turn them into refusals; they never
     change the verdict here.
     """
+    interp.ensure()  # a long literal parses or not by int_max_str_digits
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ast.parse(source, mode="exec", feature_version=(3, 11))
@@ -169,9 +172,25 @@ def _check_shape(tree: ast.AST) -> tuple[list[Violation], bool]:
         if type(node) not in ALLOWED_NODES:
             out.append(Violation(line, _rule_for(node)))
             continue
+        if type(node) is ast.Constant:
+            rule = _literal_rule(node.value)
+            if rule:
+                out.append(Violation(line, rule))
         for child in ast.iter_child_nodes(node):
             stack.append((child, depth + 1, line))
     return out, False
+
+
+def _literal_rule(v) -> str:
+    """Literals are capped like results: ints under 2**MAX_INT_BITS, text valid Unicode."""
+    if type(v) is int and not -INT_LIMIT < v < INT_LIMIT:
+        return f"integer literal over {MAX_INT_BITS} bits"
+    if type(v) is str and not v.isascii():
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            return "string literal holds a lone surrogate (\\ud800-\\udfff): not valid Unicode text"
+    return ""
 
 
 def _check_identifiers(source: str) -> list[Violation]:
