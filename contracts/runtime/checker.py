@@ -40,6 +40,11 @@ from .names import ATTRIBUTE_NAMES, FORBIDDEN_NAMES, HOST_NAMES, LIBRARY_NAMES
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_NODES = 60_000
 MAX_DEPTH = 48  # AST nesting
+# Loops and comprehension clauses nested in one another.  CPython allows 20
+# statically nested blocks (the runtime wraps every body in one more); 3.12
+# inlines comprehensions as blocks *without* checking that limit, and its
+# compiler crashes (SIGSEGV) on about 20 nested comprehensions in a try.
+MAX_BLOCK_NESTING = 12
 
 ENTRY_DECLS = ("ENTRIES", "VIEWS")
 
@@ -160,9 +165,9 @@ def _check_shape(tree: ast.AST) -> tuple[list[Violation], bool]:
     """
     out: list[Violation] = []
     count = 0
-    stack = [(tree, 0, 1)]
+    stack = [(tree, 0, 1, 0)]
     while stack:
-        node, depth, parent_line = stack.pop()
+        node, depth, parent_line, blocks = stack.pop()
         line = getattr(node, "lineno", None) or parent_line
         count += 1
         if count > MAX_NODES:
@@ -176,8 +181,14 @@ def _check_shape(tree: ast.AST) -> tuple[list[Violation], bool]:
             rule = _literal_rule(node.value)
             if rule:
                 out.append(Violation(line, rule))
+        if type(node) in (ast.For, ast.While):
+            blocks += 1
+        elif type(node) in (ast.ListComp, ast.DictComp):
+            blocks += len(node.generators)
+        if blocks > MAX_BLOCK_NESTING:
+            return [Violation(line, f"loops and comprehensions nested more than {MAX_BLOCK_NESTING} deep")], True
         for child in ast.iter_child_nodes(node):
-            stack.append((child, depth + 1, line))
+            stack.append((child, depth + 1, line, blocks))
     return out, False
 
 

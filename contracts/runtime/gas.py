@@ -75,6 +75,7 @@ ENTRY = 64  # one dict entry (hash, key, value) plus a small value
 MAX_VALUE_DEPTH = 32  # nesting of containers compared or encoded (== codec)
 
 INT_LIMIT = 1 << MAX_INT_BITS
+SMALL_INT = 1 << 128  # ints under this are not counted as memory (CPython: <= 44 bytes)
 
 
 def words_of_int(n: int) -> int:

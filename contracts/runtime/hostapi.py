@@ -66,8 +66,7 @@ MAX_DETAIL = 256
 MAX_AMOUNT = 2**63 - 1
 MAX_HOST_TEXT = 256  # characters of an address, role or contract name handed to the host
 WIRE_NODE = 4  # gas per value copied across a boundary (walk + encode), see bench_gas_fairness
-DECODE_BYTE = 2  # gas per byte decoded (a byte can be a whole value: list slot + checks)
-DECODE_MEMORY = 16  # logical bytes counted per byte of stored value decoded
+DECODE_ELEM = 2  # gas per element of a value read from storage (decode + checks + measure)
 
 
 class HostFailure(BaseException):
@@ -143,7 +142,7 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
     if t is dict or t is MappingProxyType:
         n = len(v)
         m.alloc(n * gas.ENTRY + gas.OBJECT)
-        m.elems(n * WIRE_NODE * max(n.bit_length(), 1))  # the encoder sorts the keys
+        m.elems(n * WIRE_NODE)  # (the encoder sorts the keys in C: no more than the walk)
         out = {}
         for k, x in v.items():
             if type(k) is not str:
@@ -171,16 +170,44 @@ def to_wire(meter: gas.Meter, value: Any) -> bytes:
 
 
 def from_wire(meter: gas.Meter, raw: bytes, size: int | None = None) -> Any:
-    """Fresh contract objects from canonical bytes, charged before decoding.
+    """Fresh contract objects from canonical bytes.
 
-    Decoding visits at most one value per byte (``DECODE_BYTE`` gas each);
-    the new objects are counted as memory: ``size`` logical bytes when the
-    caller knows them (a copy of a value it just encoded), else a bound of
-    ``DECODE_MEMORY`` per byte (a value read from storage).
+    ``size`` is the logical size the caller already paid to walk (a copy of
+    a value it just encoded): then only the bytes and the new objects'
+    memory are charged.  Otherwise (a value read from storage, at most
+    ``MAX_VALUE_BYTES``) the decoded value is measured and every element
+    charged ``DECODE_ELEM`` before the contract can touch it.
     """
-    meter.elems(len(raw) * DECODE_BYTE)
-    meter.alloc((len(raw) * DECODE_MEMORY if size is None else size) + gas.OBJECT)
-    return codec.decode(raw)
+    meter.work(len(raw))
+    value = codec.decode(raw)
+    if size is None:
+        elems, size = measure(value)
+        meter.elems(elems * DECODE_ELEM)
+    meter.alloc(size + gas.OBJECT)
+    return value
+
+
+def measure(value: Any) -> tuple[int, int]:
+    """Elements and logical bytes of decoded canonical data (iterative)."""
+    elems = size = 0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        elems += 1
+        if t is list:
+            size += len(v) * gas.SLOT + gas.OBJECT
+            stack.extend(v)
+        elif t is dict:
+            size += len(v) * gas.ENTRY + gas.OBJECT
+            stack.extend(v.values())
+            for k in v:
+                size += len(k)
+        elif t is str or t is bytes:
+            size += len(v) + gas.OBJECT
+        elif t is int and not -gas.SMALL_INT < v < gas.SMALL_INT:
+            size += (v.bit_length() >> 3) + gas.OBJECT
+    return elems, size
 
 
 def copy_value(meter: gas.Meter, value: Any) -> Any:

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from . import gas
 from .errors import ErrorCode, Fault
 from .gas import ENTRY, OBJECT, SLOT
-from .ops import SCALARS, Ops
+from .ops import CONTAINS_ELEM, SCALARS, Ops
 
 ASCII_SPACE = " \t\n\r\x0b\x0c"
 _TEXT = (str, bytes)
@@ -207,7 +207,7 @@ def _find(o: Ops, seq, x) -> int:
         except ValueError:
             return -1
     for i, y in enumerate(seq):
-        o.m.tick(1)
+        o.m.tick(CONTAINS_ELEM)
         if o.eq(x, y):
             return i
     return -1
@@ -226,7 +226,7 @@ def l_count(o: Ops, seq, x) -> int:
         return seq.count(x)
     n = 0
     for y in seq:
-        o.m.tick(1)
+        o.m.tick(CONTAINS_ELEM)
         if o.eq(x, y):
             n += 1
     return n

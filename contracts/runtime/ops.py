@@ -39,6 +39,8 @@ _TEXT = frozenset({str, bytes})
 
 TYPE_ERROR = ErrorCode.TYPE_ERROR
 STR_INT_WORD2 = 1  # str() of a big int: gas per (64-bit words)^2 (see bench_gas_fairness)
+ORDER_ELEM = 3  # ordering two lists: a Python-level type check per element (bench_gas_fairness)
+CONTAINS_ELEM = 10  # ``[x] in xs``: a contract-equality call per element (bench_gas_fairness)
 DEEP_EQ_ELEM = 5  # calibrated: one element of a structural comparison ~ 5 loop ticks
 
 
@@ -46,7 +48,7 @@ def _type_error() -> Fault:
     return Fault(TYPE_ERROR)
 
 
-SMALL = 1 << 128  # ints under this are not charged as memory (CPython: <= 48 bytes)
+SMALL = gas.SMALL_INT  # ints under this are not charged as memory
 
 
 def _int_result(r: int) -> int:
@@ -294,7 +296,7 @@ class Ops:
             return
         if ta is tb and ta in SEQUENCES:
             n = min(len(a), len(b))
-            self.m.elems(n)
+            self.m.elems(n * ORDER_ELEM)
             for x, y in zip(a, b):
                 if type(x) not in SCALARS or type(y) not in SCALARS:
                     raise _type_error()
@@ -350,7 +352,7 @@ class Ops:
             if ta in SCALARS:  # C compares a scalar with anything in O(len(a))
                 self.m.elems(len(b) * (1 + (len(a) >> 3 if ta in _TEXT else 0)))
                 return a in b
-            self.m.elems(len(b) * DEEP_EQ_ELEM)  # a Python-level comparison per element
+            self.m.elems(len(b) * CONTAINS_ELEM)  # a Python-level comparison per element
             for x in b:
                 if self.eq(a, x):
                     return True

@@ -42,7 +42,7 @@ def f(n):
 def main(n):
     return f(n)
 """
-CALLEE = "ENTRIES = ('main',)\ndef main():\n    return " + nest(20, "1") + "\n"
+CALLEE = "ENTRIES = ('main',)\ndef main():\n    return " + nest(12, "1") + "\n"
 
 
 def _at_depth(depth: int, fn):
@@ -116,7 +116,7 @@ def test_deep_caller_then_callee_same_result_cold_and_warm(warm, host_depth):
     def go():
         host = MemoryHost(contracts={"caller": CALLER, "callee": CALLEE})
         out = []
-        for n in (1, 3, 4, 5, 6):  # 3 reaches the callee at 42 frames
+        for n in (1, 3, 4, 5, 6):  # 3 reaches the callee at 41 frames
             try:
                 r = execute(compile_contract("caller", CALLER), "main", {"n": n}, host, 10**7, read_only=True)
                 out.append((r.code, r.gas_used, r.value))
@@ -126,13 +126,12 @@ def test_deep_caller_then_callee_same_result_cold_and_warm(warm, host_depth):
 
     got = _at_depth(host_depth, go)
     assert all(row[0] != "breach" for row in got), got
-    # frames: main + (n + 1) f + 12 n comprehensions + the callee's 1 + 20: n = 3 is 62, n = 4 is 75 > 64
+    # frames: main + (n + 1) f + 12 n comprehensions + the callee's 1 + 12: n = 3 is 54, n = 4 is 67 > 64
     assert [row[0] for row in got] == [0, 0, ErrorCode.RECURSION_LIMIT, ErrorCode.RECURSION_LIMIT, ErrorCode.RECURSION_LIMIT]
     assert got == _at_depth(0, go)
 
 
 def test_comprehensions_count_toward_the_depth_cap():
-    src = "ENTRIES = ('main',)\ndef main(k):\n    return " + nest(30, "1") + "\n"
     src = "ENTRIES = ('main',)\ndef f(n):\n    return 0 if n == 0 else " + nest(10, "f(n - 1)") + "\ndef main(n):\n    return f(n)\n"
     assert run_source(src, args={"n": 5}).code == 0  # 1 + 5 * 11 = 56 frames
     assert run_source(src, args={"n": 6}).code == ErrorCode.RECURSION_LIMIT  # 67 frames
@@ -268,3 +267,42 @@ def test_contains_of_a_list_in_a_long_list_is_charged_per_element():
     a = run_body("x = [0] * 10000\nc = [1] in x\nreturn 0")
     b = run_body("x = [0] * 10000\nc = 1 in x\nreturn 0")
     assert a.gas_used - b.gas_used >= 10000 * 3
+
+
+def test_block_nesting_is_capped_below_what_crashes_the_312_compiler():
+    """3.12.1 compiles ~20 nested comprehensions inside a try into a SIGSEGV: refuse them first."""
+    deep = entry("return " + nest(13, "1"))
+    assert any("nested more than 12" in v.rule for v in check_source(deep))
+    loops = entry("x = 0\n" + "".join("    " * i + f"for i{i} in range(1):\n" for i in range(13)) + "    " * 13 + "x += 1\nreturn x")
+    assert any("nested more than 12" in v.rule for v in check_source(loops))
+    assert check_source(entry("return " + nest(12, "1"))) == []
+
+
+def _compile_in(python: str, pythonpath: list[str], source: str) -> subprocess.CompletedProcess:
+    code = (
+        "import sys\n"
+        "from contracts.runtime import CheckError, compile_contract\n"
+        "try:\n    compile_contract('x', sys.stdin.read())\n    print('compiled')\n"
+        "except CheckError as e:\n    print('refused')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + pythonpath)
+    return subprocess.run([python, "-c", code], input=source, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_deepest_allowed_nesting_compiles_on_312_and_deeper_is_refused():
+    if not PY312.exists():
+        pytest.skip(f"Python 3.12 not found at {PY312}")
+    from .test_determinism import _py312_deps
+
+    deps = _py312_deps()
+    if deps is None:
+        pytest.skip("msgpack/blake3 not installable for Python 3.12")
+    mixed = entry("x = 0\n" + "".join("    " * i + f"for i{i} in range(1):\n" for i in range(6)) + "    " * 6
+                  + "x += " + nest(6, "1") + "\nreturn x")
+    for src, want in ((entry("return " + nest(12, "1")), "compiled"), (mixed, "compiled"),
+                      (entry("return " + nest(20, "1")), "refused")):
+        for python, path in ((sys.executable, []), (str(PY312), [deps])):
+            proc = _compile_in(python, path, src)
+            assert proc.returncode == 0, (python, proc.returncode, proc.stderr[-500:])  # -11 was a SIGSEGV
+            assert proc.stdout.strip() == want
