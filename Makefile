@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: devnet test bench venv clean proto
+.PHONY: devnet test bench venv clean proto fuzz fuzz-contracts
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "need Python 3.11 or newer (python3.11 or python3)"; exit 1; }
@@ -29,6 +29,11 @@ test: $(TSTAMP)
 	  apt-get install -y -q iproute2 >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q iproute2 >/dev/null; }; \
 	  else echo "note: no 'ip' (iproute2) and not root: tests/e2e/test_netns.py will skip"; fi; }
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Contract fuzzing: grammar-generated contracts through the cold/warm harness (3.11 depths + 3.12).
+fuzz: fuzz-contracts
+fuzz-contracts: $(TSTAMP)
+	ESOC_FUZZ_SEEDS=$${SEEDS:-1500} ESOC_FUZZ_FIRST=$${FIRST:-1000} $(BIN)/python -m pytest -q tests/contracts/test_coldwarm.py
 
 bench: $(TSTAMP)
 	$(BIN)/python -m bench

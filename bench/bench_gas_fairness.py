@@ -37,6 +37,7 @@ OTHER = "ENTRIES = ('f', 'g')\nX = [[0] * 100] * 100\ndef f():\n    return 1\nde
 
 # name -> (setup, loop body).  The body runs forever; gas (or memory) ends it.
 ROWS: dict[str, tuple[str, str]] = {
+    "reference: bare loop (while True: pass)": ("", "pass"),
     # ---------------------------------------------------------------- operators on ints
     "int + (small)": ("x = 1", "y = x + 1"),
     "int + (4000 bits)": ("a = 7 ** 1400", "b = a + a"),

@@ -133,6 +133,15 @@ class Meter:
             raise Fault(ErrorCode.MEMORY_LIMIT)
         self.tick((nbytes >> 3) * WORD + 1)
 
+    def reserve(self, nbytes: int) -> None:
+        """Count ``nbytes`` of transient memory against the limits, without gas
+        (the caller charges the work that fills it)."""
+        if nbytes > MAX_ALLOC:
+            raise Fault(ErrorCode.VALUE_TOO_LARGE)
+        self.mem += nbytes
+        if self.mem > MEMORY_LIMIT:
+            raise Fault(ErrorCode.MEMORY_LIMIT)
+
     def work(self, nbytes: int) -> None:
         """Charge for reading/comparing ``nbytes`` without allocating."""
         self.tick((nbytes >> 3) * WORD + 1)

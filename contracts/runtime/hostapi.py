@@ -65,7 +65,7 @@ MAX_EVENT_NAME = 64
 MAX_DETAIL = 256
 MAX_AMOUNT = 2**63 - 1
 MAX_HOST_TEXT = 256  # characters of an address, role or contract name handed to the host
-WIRE_NODE = 4  # gas per value copied across a boundary (walk + encode), see bench_gas_fairness
+WIRE_NODE = 2  # gas per value copied across a boundary (walk + encode), see bench_gas_fairness
 DECODE_ELEM = 2  # gas per element of a value read from storage (decode + checks + measure)
 
 
@@ -104,9 +104,12 @@ def host_text(meter: gas.Meter, s: Any, limit: int = MAX_HOST_TEXT) -> bool:
     n = len(s)
     if n > limit:
         return False
-    meter.work(n * 4)
-    if not text_ok(s):
-        raise Fault(ErrorCode.VALUE_ERROR)
+    if s.isascii():
+        meter.work(n)
+    else:
+        meter.work(n * 4)
+        if not text_ok(s):
+            raise Fault(ErrorCode.VALUE_ERROR)
     return True
 
 
@@ -136,12 +139,12 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
         return v
     if t is list or t is tuple:
         n = len(v)
-        m.alloc(n * gas.SLOT + gas.OBJECT)
+        m.reserve(n * gas.SLOT + gas.OBJECT)  # the transient copy: memory now, gas per element
         m.elems(n * WIRE_NODE)
         return [_plain(m, x, depth + 1) for x in v]
     if t is dict or t is MappingProxyType:
         n = len(v)
-        m.alloc(n * gas.ENTRY + gas.OBJECT)
+        m.reserve(n * gas.ENTRY + gas.OBJECT)
         m.elems(n * WIRE_NODE)  # (the encoder sorts the keys in C: no more than the walk)
         out = {}
         for k, x in v.items():
