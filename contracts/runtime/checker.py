@@ -37,7 +37,7 @@ from .errors import Violation
 from .gas import INT_LIMIT, MAX_INT_BITS
 from .names import ATTRIBUTE_NAMES, FORBIDDEN_NAMES, HOST_NAMES, LIBRARY_NAMES
 
-MAX_SOURCE_BYTES = 256 * 1024
+MAX_SOURCE_BYTES = 128 * 1024  # the largest law is 26 KiB; parsing is paid by every node, uncharged
 MAX_NODES = 60_000
 MAX_DEPTH = 48  # AST nesting
 # Loops and comprehension clauses nested in one another.  CPython allows 20

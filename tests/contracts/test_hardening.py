@@ -306,3 +306,10 @@ def test_deepest_allowed_nesting_compiles_on_312_and_deeper_is_refused():
             proc = _compile_in(python, path, src)
             assert proc.returncode == 0, (python, proc.returncode, proc.stderr[-500:])  # -11 was a SIGSEGV
             assert proc.stdout.strip() == want
+
+
+def test_sources_over_128_kib_are_refused_before_parsing():
+    fn = "def f{0}(x):\n    return x\n"
+    body = "ENTRIES = ()\n" + "".join(fn.format(k) for k in range(5000))  # 132 KiB of valid code
+    assert len(body.encode()) > 128 * 1024
+    assert [v.rule for v in check_source(body)] == [f"source is over {128 * 1024} bytes"]
