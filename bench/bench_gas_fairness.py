@@ -117,6 +117,8 @@ ROWS: dict[str, tuple[str, str]] = {
     "str.replace (growth)": ("s = 'a' * 10_000", "t = s.replace('a', 'bbbbbbbbbb')"),
     "str.isdigit (1 MB)": ("s = '1' * 1_000_000", "c = s.isdigit()"),
     "str.encode (astral 250k)": ("s = '\U0001f600' * 250_000", "b = s.encode()"),
+    "astral str kept (100k chars each)": ("keep = []\ns = '\U0001f600' * 100_000", "keep.append(s + 'x')"),
+    "astral bytes kept (encode, 100k chars)": ("keep = []\ns = '\U0001f600' * 100_000", "keep.append(s.encode())"),
     "bytes.hex/decode (100 kB)": ("b = b'x' * 100_000", "c = b.hex()\n    d = b.decode()"),
     "bytes.decode (astral 400 kB)": ("b = ('\U0001f600' * 100_000).encode()", "d = b.decode()"),
     "list.append/pop": ("a = []", "a.append(1)\n    b = a.pop()"),

@@ -206,8 +206,10 @@ def measure(value: Any) -> tuple[int, int]:
             stack.extend(v.values())
             for k in v:
                 size += len(k)
-        elif t is str or t is bytes:
+        elif t is bytes or (t is str and v.isascii()):
             size += len(v) + gas.OBJECT
+        elif t is str:
+            size += 4 * len(v) + gas.OBJECT  # CPython: up to 4 bytes a character
         elif t is int and not -gas.SMALL_INT < v < gas.SMALL_INT:
             size += (v.bit_length() >> 3) + gas.OBJECT
     return elems, size

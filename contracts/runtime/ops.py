@@ -44,6 +44,15 @@ CONTAINS_ELEM = 10  # ``[x] in xs``: a contract-equality call per element (bench
 DEEP_EQ_ELEM = 5  # calibrated: one element of a structural comparison ~ 5 loop ticks
 
 
+def char_width(s) -> int:
+    """Bytes per character of a str (or bytes) in memory: 1 for ASCII/bytes, else up to 4.
+
+    CPython stores a str with any astral character 4 bytes per character;
+    the logical size counts that bound so the memory cap holds for any text.
+    """
+    return 1 if type(s) is bytes or s.isascii() else 4
+
+
 def _type_error() -> Fault:
     return Fault(TYPE_ERROR)
 
@@ -129,7 +138,7 @@ class Ops:
         ta = type(a)
         if ta is type(b):
             if ta is str or ta is bytes:
-                self.m.alloc(len(a) + len(b) + OBJECT)
+                self.m.alloc(len(a) * char_width(a) + len(b) * char_width(b) + OBJECT)
                 return a + b
             if ta is list or ta is tuple:
                 self.m.alloc((len(a) + len(b)) * SLOT + OBJECT)
@@ -167,7 +176,7 @@ class Ops:
             a, b, ta, tb = b, a, tb, ta
         if ta in _REPEATABLE and tb is int:
             n = b if b > 0 else 0
-            unit = 1 if ta in _TEXT else SLOT
+            unit = char_width(a) if ta in _TEXT else SLOT
             if len(a) and n > gas.MAX_ALLOC:
                 raise Fault(ErrorCode.VALUE_TOO_LARGE)
             self.m.alloc(len(a) * n * unit + OBJECT)
@@ -388,7 +397,7 @@ class Ops:
         sl = slice(lo, hi, step)
         if tx is not range:
             n = len(range(*sl.indices(len(x))))
-            self.m.alloc(n * (1 if tx in _TEXT else SLOT) + OBJECT)
+            self.m.alloc(n * (char_width(x) if tx in _TEXT else SLOT) + OBJECT)
         return x[sl]
 
     def setitem(self, x, k, v) -> None:
@@ -426,7 +435,7 @@ class Ops:
         """An f-string field: only scalars, never a repr of an object."""
         t = type(v)
         if t is str:
-            self.m.alloc(len(v) + OBJECT)
+            self.m.alloc(len(v) * char_width(v) + OBJECT)
             return v
         if t is int or t is bool or v is None:
             if t is int and not -SMALL < v < SMALL:

@@ -313,3 +313,10 @@ def test_sources_over_128_kib_are_refused_before_parsing():
     body = "ENTRIES = ()\n" + "".join(fn.format(k) for k in range(5000))  # 132 KiB of valid code
     assert len(body.encode()) > 128 * 1024
     assert [v.rule for v in check_source(body)] == [f"source is over {128 * 1024} bytes"]
+
+
+@pytest.mark.parametrize("make", ["s + 'x'", "s.encode()", "(s.encode()).decode()", "s[1:]", "'-'.join([s, 'a'])"])
+def test_astral_text_counts_four_bytes_a_character(make):
+    body = f"s = '\\U0001f600' * 100_000\nkeep = []\nfor i in range(170):\n    keep.append({make})\nreturn 0"
+    r = run_body(body, gas=10**9)
+    assert r.code == ErrorCode.MEMORY_LIMIT  # 170 x 400 kB real is over 64 MiB; counted as 100 kB each it was not
