@@ -67,6 +67,7 @@ MAX_AMOUNT = 2**63 - 1
 MAX_HOST_TEXT = 256  # characters of an address, role or contract name handed to the host
 WIRE_NODE = 2  # gas per value copied across a boundary (walk + encode), see bench_gas_fairness
 DECODE_ELEM = 2  # gas per element of a value read from storage (decode + checks + measure)
+DECODE_CONTAINER = 6  # ... and more per list or dict among them (a new object, a recursion)
 
 
 class HostFailure(BaseException):
@@ -184,24 +185,26 @@ def from_wire(meter: gas.Meter, raw: bytes, size: int | None = None) -> Any:
     meter.work(len(raw))
     value = codec.decode(raw)
     if size is None:
-        elems, size = measure(value)
-        meter.elems(elems * DECODE_ELEM)
+        elems, containers, size = measure(value)
+        meter.elems(elems * DECODE_ELEM + containers * DECODE_CONTAINER)
     meter.alloc(size + gas.OBJECT)
     return value
 
 
-def measure(value: Any) -> tuple[int, int]:
-    """Elements and logical bytes of decoded canonical data (iterative)."""
-    elems = size = 0
+def measure(value: Any) -> tuple[int, int, int]:
+    """Elements, containers and logical bytes of decoded canonical data (iterative)."""
+    elems = containers = size = 0
     stack = [value]
     while stack:
         v = stack.pop()
         t = type(v)
         elems += 1
         if t is list:
+            containers += 1
             size += len(v) * gas.SLOT + gas.OBJECT
             stack.extend(v)
         elif t is dict:
+            containers += 1
             size += len(v) * gas.ENTRY + gas.OBJECT
             stack.extend(v.values())
             for k in v:
@@ -212,7 +215,7 @@ def measure(value: Any) -> tuple[int, int]:
             size += 4 * len(v) + gas.OBJECT  # CPython: up to 4 bytes a character
         elif t is int and not -gas.SMALL_INT < v < gas.SMALL_INT:
             size += (v.bit_length() >> 3) + gas.OBJECT
-    return elems, size
+    return elems, containers, size
 
 
 def copy_value(meter: gas.Meter, value: Any) -> Any:

@@ -54,6 +54,8 @@ _MAPS = (dict, MappingProxyType)
 _SEQS = (list, tuple)
 _KINDS = {list: "list", tuple: "tuple", dict: "dict", MappingProxyType: "dict", bytes: "bytes"}
 
+DATE_CALL = 12  # a date helper: ~20 integer operations in Python (bench_gas_fairness)
+MONEY_CALL = 4  # mul_div / div_round: exact rounding in Python
 KEY_ELEM = 2  # gas per element of list keys checked before sorted/min/max compare them
 PARAM_ERROR = 4  # param_in_force/param_value fail with this code (every law's E_NO_PARAMETER)
 FIRST_SINCE = 19000101  # earliest ``since`` date of a parameter table (catches dropped digits)
@@ -202,7 +204,7 @@ class Library:
             keys = [key(x) for x in seq]
         else:
             keys = seq
-        total = 0
+        total = len(keys)  # a Python-level check per key, and per element of list keys
         for k in keys:
             if type(k) in (list, tuple):
                 total += len(k)
@@ -395,12 +397,14 @@ class Library:
 
     def f_div_round(self, a: int, b: int, rounding: str = "down") -> int:
         _int(a, b)
+        self.m.tick(MONEY_CALL)
         self.o.floordiv(a, 1)  # charge for big operands
         return div_round_exact(a, b, self._rounding(rounding))
 
     def f_mul_div(self, a: int, b: int, c: int, rounding: str = "down") -> int:
         if type(a) is not int or type(b) is not int or type(c) is not int:
             raise Fault(ErrorCode.TYPE_ERROR)
+        self.m.tick(MONEY_CALL)
         rounding = self._rounding(rounding)
         return self.o.add(div_round_exact(self.o.mul(a, b), c, rounding), 0)
 
@@ -417,18 +421,22 @@ class Library:
 
     # ------------------------------------------------------------ dates
     def f_days_from_civil(self, y: int, m: int, d: int) -> int:
+        self.m.tick(DATE_CALL)
         return days_from_civil(y, m, d)
 
     def f_civil_from_days(self, z: int) -> list:
+        self.m.tick(DATE_CALL)
         return civil_from_days(z)
 
     def f_date_of(self, t: int) -> list:
         """``[year, month, day]`` (UTC) of a block time in seconds."""
+        self.m.tick(DATE_CALL)
         _int(t)
         return civil_from_days(t // 86400)
 
     def f_time_of(self, y: int, m: int, d: int) -> int:
         """Block time (UTC seconds) of midnight starting a date."""
+        self.m.tick(DATE_CALL)
         return days_from_civil(y, m, d) * 86400
 
     # ------------------------------------------------------------ dated parameters
