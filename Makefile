@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: devnet test bench venv clean proto fuzz fuzz-consensus
+.PHONY: devnet test bench venv clean proto fuzz fuzz-consensus fuzz-contracts
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "need Python 3.11 or newer (python3.11 or python3)"; exit 1; }
@@ -39,7 +39,7 @@ test: $(TSTAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Long fuzzing budgets (the short ones run in `make test`).  FUZZ_SECONDS per atheris target.
-fuzz: fuzz-consensus
+fuzz: fuzz-consensus fuzz-contracts
 
 fuzz-consensus: $(TSTAMP)
 	-$(BIN)/python -m pip install -q atheris || echo "note: atheris did not install: hypothesis only"
@@ -48,6 +48,10 @@ fuzz-consensus: $(TSTAMP)
 	  $(BIN)/python -m consensus.fuzz engine --seconds $${FUZZ_SECONDS:-300} && \
 	  $(BIN)/python -m consensus.fuzz decoders --seconds $${FUZZ_SECONDS:-300}; fi
 	$(BIN)/python -m consensus.sim --scenario twins --scenarios $${TWINS_SCENARIOS:-10000}
+
+# Contract fuzzing: grammar-generated contracts through the cold/warm harness (3.11 depths + 3.12).
+fuzz-contracts: $(TSTAMP)
+	ESOC_FUZZ_SEEDS=$${SEEDS:-1500} ESOC_FUZZ_FIRST=$${FIRST:-1000} $(BIN)/python -m pytest -q tests/contracts/test_coldwarm.py
 
 bench: $(TSTAMP)
 	@$(BIN)/python -m pip install -q -e '.[bench]' || echo "note: py-spy not installed: no validator cost budget"

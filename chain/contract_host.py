@@ -37,6 +37,7 @@ import logging
 from contracts.runtime import CheckError, Contract, Effects, ErrorCode, Host, SandboxBreach, compile_contract
 from contracts.runtime import execute as rt_execute
 from contracts.runtime import run as rt_run
+from contracts.runtime.pilot import run_pilot
 from ledger import codes
 from ledger.address import AddressError, decode_address, encode_address
 from ledger.codec import decode, encode
@@ -333,22 +334,22 @@ class LawQueries:
              gas_limit: int | None = None) -> dict:
         r = self._reader(height)
         gas = min(gas_limit or VIEW_GAS, VIEW_GAS)
-        if source is not None:
+        blk = self.store.block(height) if height else None
+        time_ms = blk.header.time_ms if blk is not None else self.genesis_time_ms
+        host = ChainHost(self.laws, r, None, height, time_ms)
+        if source is not None:  # unvetted code: checked and run in a limited worker process (PilotError if it fails)
             try:
-                c = compile_contract(name or "pilot", source)
+                res, effects, _ = run_pilot(name or "pilot", source, function, args, host, gas)
             except CheckError as e:
                 return {"code": 100 + int(ErrorCode.CONTRACT_INVALID), "error": str(e)}
         else:
             c = self.laws.contract(r, name, height)
             if c is None:
                 raise ValueError(f"no law named {name!r} at height {height}")
-        if not c.is_public(function):
-            return {"code": 100 + int(ErrorCode.UNKNOWN_ENTRY), "error": f"{function!r} is not an entry or view of {c.name}"}
-        blk = self.store.block(height) if height else None
-        time_ms = blk.header.time_ms if blk is not None else self.genesis_time_ms
-        host = ChainHost(self.laws, r, None, height, time_ms)
-        # views run read-only; an entry in a pilot run is executed and its effects reported, never applied
-        res, effects = rt_run(c, function, args, host, gas, read_only=function in c.views)
+            if not c.is_public(function):
+                return {"code": 100 + int(ErrorCode.UNKNOWN_ENTRY), "error": f"{function!r} is not an entry or view of {c.name}"}
+            # views run read-only; an entry in a pilot run is executed and its effects reported, never applied
+            res, effects = rt_run(c, function, args, host, gas, read_only=function in c.views)
         out = {"code": 0 if res.code == 0 else 100 + res.code, "gas_used": res.gas_used}
         if res.code == 0:
             out["value"] = encode(res.value)

@@ -38,6 +38,7 @@ import trio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from contracts.runtime.pilot import PilotError
 from ledger import codes
 from ledger.address import AddressError, decode_address, encode_address
 from ledger.block import Block
@@ -177,6 +178,8 @@ def guarded(fn):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request body is not a valid protobuf message")
         try:
             return fn(self, request, context)
+        except PilotError as e:  # a pilot's worker failed: the query fails, the node goes on
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
         except (CodecError, TxError, AddressError, ValueError) as e:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e) or type(e).__name__)
         except Rejected as e:

@@ -129,7 +129,6 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="contracts.runtime executor <-> hostapi: being broken on the h15 branch")
 def test_no_import_cycle():
     cycle = find_cycle(GRAPH)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)

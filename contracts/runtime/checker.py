@@ -32,12 +32,19 @@ import re
 import tokenize
 import warnings
 
+from . import interp
 from .errors import Violation
+from .gas import INT_LIMIT, MAX_INT_BITS
 from .names import ATTRIBUTE_NAMES, FORBIDDEN_NAMES, HOST_NAMES, LIBRARY_NAMES
 
-MAX_SOURCE_BYTES = 256 * 1024
+MAX_SOURCE_BYTES = 128 * 1024  # the largest law is 26 KiB; parsing is paid by every node, uncharged
 MAX_NODES = 60_000
 MAX_DEPTH = 48  # AST nesting
+# Loops and comprehension clauses nested in one another.  CPython allows 20
+# statically nested blocks (the runtime wraps every body in one more); 3.12
+# inlines comprehensions as blocks *without* checking that limit, and its
+# compiler crashes (SIGSEGV) on about 20 nested comprehensions in a try.
+MAX_BLOCK_NESTING = 12
 
 ENTRY_DECLS = ("ENTRIES", "VIEWS")
 
@@ -143,6 +150,7 @@ def parse(source: str) -> ast.Module:
     running with ``-W error`` would turn them into refusals; they never
     change the verdict here.
     """
+    interp.ensure()  # a long literal parses or not by int_max_str_digits
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ast.parse(source, mode="exec", feature_version=(3, 11))
@@ -157,9 +165,9 @@ def _check_shape(tree: ast.AST) -> tuple[list[Violation], bool]:
     """
     out: list[Violation] = []
     count = 0
-    stack = [(tree, 0, 1)]
+    stack = [(tree, 0, 1, 0)]
     while stack:
-        node, depth, parent_line = stack.pop()
+        node, depth, parent_line, blocks = stack.pop()
         line = getattr(node, "lineno", None) or parent_line
         count += 1
         if count > MAX_NODES:
@@ -169,9 +177,31 @@ def _check_shape(tree: ast.AST) -> tuple[list[Violation], bool]:
         if type(node) not in ALLOWED_NODES:
             out.append(Violation(line, _rule_for(node)))
             continue
+        if type(node) is ast.Constant:
+            rule = _literal_rule(node.value)
+            if rule:
+                out.append(Violation(line, rule))
+        if type(node) in (ast.For, ast.While):
+            blocks += 1
+        elif type(node) in (ast.ListComp, ast.DictComp):
+            blocks += len(node.generators)
+        if blocks > MAX_BLOCK_NESTING:
+            return [Violation(line, f"loops and comprehensions nested more than {MAX_BLOCK_NESTING} deep")], True
         for child in ast.iter_child_nodes(node):
-            stack.append((child, depth + 1, line))
+            stack.append((child, depth + 1, line, blocks))
     return out, False
+
+
+def _literal_rule(v) -> str:
+    """Literals are capped like results: ints under 2**MAX_INT_BITS, text valid Unicode."""
+    if type(v) is int and not -INT_LIMIT < v < INT_LIMIT:
+        return f"integer literal over {MAX_INT_BITS} bits"
+    if type(v) is str and not v.isascii():
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            return "string literal holds a lone surrogate (\\ud800-\\udfff): not valid Unicode text"
+    return ""
 
 
 def _check_identifiers(source: str) -> list[Violation]:

@@ -38,17 +38,22 @@ from typing import Any
 
 import blake3
 
-from . import gas, instrument
+from . import gas, instrument, interp
 from .checker import check_source, parse
 from .errors import CheckError, ErrorCode, Fault, SandboxBreach
 from .host import Effects, Host
-from .hostapi import Ctx, Frame, HostFailure, Overlay, State, Storage, from_wire, host_call, to_wire
+from .hostapi import Ctx, Frame, HostFailure, Overlay, State, Storage, copy_value, host_call
 from .library import Library
 from .methods import call_method, get_attr
-from .ops import Ops, freeze
+from .ops import Ops
 
 CACHE_SIZE = 256
-STACK_HEADROOM = 800  # Python frames kept free above the caller for a call
+COMPILE_STACK = 16 << 20  # bytes of stack of the thread that checks and compiles
+# Python frames kept free above the caller for a call: the meter counts
+# contract frames (functions and comprehensions, ``MAX_CALL_DEPTH``); each may
+# sit on a few runtime frames (a method wrapper, a sort key's list, a call()).
+FRAMES_PER_COUNTED = 8
+STACK_HEADROOM = (gas.MAX_CALL_DEPTH + 4 * gas.MAX_CONTRACT_DEPTH) * FRAMES_PER_COUNTED + 400
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +86,7 @@ class Result:
 
 _cache: dict[bytes, tuple] = {}
 _cache_lock = threading.Lock()
+_thread_lock = threading.Lock()
 
 
 def code_hash(source: str) -> bytes:
@@ -88,26 +94,24 @@ def code_hash(source: str) -> bytes:
 
 
 def compile_contract(name: str, source: str, *, version: int = 0) -> Contract:
-    """Check, instrument and compile ``source``; raise ``CheckError`` if refused."""
+    """Check, instrument and compile ``source``; raise ``CheckError`` if refused.
+
+    The work runs on a fresh thread with a fixed stack (``COMPILE_STACK``):
+    ``ast.parse`` and ``compile`` bound their recursion relative to the
+    *current* stack, so compiling inside a deep contract call (a callee's
+    first ``call()``) could fail where a node that compiled it earlier
+    succeeded.  Only verdicts about the source are cached; an environmental
+    failure (``RecursionError``/``MemoryError`` even on the fresh stack) is
+    never a verdict: it raises ``SandboxBreach`` and is not cached.
+    """
     if type(name) is not str or not name or not name.isascii():
         raise CheckError([])
-    h = code_hash(source) if type(source) is str else b""
+    interp.ensure()
+    h = code_hash(source) if type(source) is str and source_encodable(source) else b""
     with _cache_lock:
         hit = _cache.get(h)
     if hit is None:
-        violations = check_source(source)
-        if violations:
-            hit = (violations,)
-        else:
-            tree = parse(source)
-            entries, views, params = _declarations(tree)
-            nodes = sum(1 for _ in ast.walk(tree))
-            try:
-                code = instrument.compile_tree(tree)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                hit = ([_compile_violation()],)
-            else:
-                hit = (code, entries, views, params, nodes)
+        hit = on_fresh_stack(_compile_uncached, source)
         with _cache_lock:
             if len(_cache) >= CACHE_SIZE:
                 _cache.pop(next(iter(_cache)))
@@ -116,6 +120,60 @@ def compile_contract(name: str, source: str, *, version: int = 0) -> Contract:
         raise CheckError(hit[0])
     code, entries, views, params, nodes = hit
     return Contract(name, h, source, entries, views, code, params, version, nodes)
+
+
+def source_encodable(source: str) -> bool:
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _compile_uncached(source) -> tuple:
+    violations = check_source(source)
+    if violations:
+        return (violations,)
+    tree = parse(source)
+    entries, views, params = _declarations(tree)
+    nodes = sum(1 for _ in ast.walk(tree))
+    try:
+        code = instrument.compile_tree(tree)
+    except (SyntaxError, ValueError):
+        return ([_compile_violation()],)
+    return (code, entries, views, params, nodes)
+
+
+def on_fresh_stack(fn, *args):
+    """``fn(*args)`` on a new thread with a ``COMPILE_STACK`` stack, from a shallow start.
+
+    Verdicts that depend on recursion depth (the parser's, the compiler's)
+    are then the same wherever the caller is.  A ``RecursionError`` or
+    ``MemoryError`` there is the machine's failure, not the source's:
+    ``SandboxBreach``.
+    """
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = e
+
+    with _thread_lock:
+        old = threading.stack_size(COMPILE_STACK)
+        try:
+            t = threading.Thread(target=target, name="esoc-compile", daemon=True)
+            t.start()
+        finally:
+            threading.stack_size(old)
+    t.join()
+    err = box.get("error")
+    if err is not None:
+        if isinstance(err, (RecursionError, MemoryError)):
+            raise SandboxBreach(f"compiling a contract hit an interpreter limit ({type(err).__name__})") from err
+        raise err
+    return box["value"]
 
 
 def _compile_violation():
@@ -165,7 +223,7 @@ class _Kit:
             "_in": ops.contains, "_notin": ops.notin, "_gi": ops.getitem,
             "_gs": ops.getslice, "_si": ops.setitem, "_di": ops.delitem,
             "_key": ops.key, "_fmt": ops.fmt, "_assert_fail": ops.assert_fail,
-            "_freeze": freeze, "_ga": get_attr,
+            "_freeze": ops.freeze, "_ga": get_attr, "_inv": ops.invert, "_neg": ops.neg,
             "_cm": lambda obj, name, *a, **k: call_method(ops, obj, name, *a, **k),
         }
 
@@ -230,7 +288,7 @@ class Machine:
         m = self.meter
         m.tick(contract.nodes // gas.MODULE_LOAD_NODES)
         if not copied:
-            args = from_wire(m, to_wire(m, args))
+            args = copy_value(m, args)
         address = str(host_call(self.host.contract_address, contract.name))
         frame = Frame(self, contract.name, address, caller, read_only or function in contract.views, direct)
         g = dict(self.helpers)
@@ -246,12 +304,12 @@ class Machine:
         exec(contract.code, g)
         value = g[function](**args)
         self.active.pop()
-        return from_wire(m, to_wire(m, value))
+        return copy_value(m, value)
 
     def call_contract(self, frame: Frame, name: str, function: str, args) -> Any:
         m = self.meter
         m.tick(gas.CONTRACT_CALL)
-        args = from_wire(m, to_wire(m, args))  # before anything else: only data crosses
+        args = copy_value(m, args)  # before anything else: only data crosses
         if m.contract_depth >= gas.MAX_CONTRACT_DEPTH:
             raise Fault(ErrorCode.RECURSION_LIMIT)
         if name in self.active:
@@ -325,16 +383,11 @@ def _outcome(mach: Machine, contract: Contract, function: str, args: Any, read_o
 def _ensure_interpreter() -> None:
     """Keep CPython's own limits out of the way of the deterministic ones.
 
-    The recursion limit is raised (if needed) far above what the meter
-    allows; a process-wide int/str digit limit below what ``MAX_INT_BITS``
-    needs, or ``-b`` (bytes/str comparisons that warn or raise), would make
-    some nodes fail where others succeed, so they are fatal.
+    The settings that change results are pinned and checked (``interp``);
+    the recursion limit is raised (if needed) far above what the meter
+    allows, wherever the host already is on its stack.
     """
-    if sys.flags.bytes_warning:
-        raise SandboxBreach("python -b makes bytes/str comparisons warn or raise: run the node without -b")
-    digits = sys.get_int_max_str_digits()
-    if 0 < digits < gas.MAX_INT_DIGITS + 10:
-        raise SandboxBreach(f"sys.set_int_max_str_digits({digits}) is below what contracts need")
+    interp.ensure()
     depth = 0
     f = sys._getframe()
     while f is not None:

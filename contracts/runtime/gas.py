@@ -75,6 +75,7 @@ ENTRY = 64  # one dict entry (hash, key, value) plus a small value
 MAX_VALUE_DEPTH = 32  # nesting of containers compared or encoded (== codec)
 
 INT_LIMIT = 1 << MAX_INT_BITS
+SMALL_INT = 1 << 128  # ints under this are not counted as memory (CPython: <= 44 bytes)
 
 
 def words_of_int(n: int) -> int:
@@ -131,6 +132,15 @@ class Meter:
         if self.mem > MEMORY_LIMIT:
             raise Fault(ErrorCode.MEMORY_LIMIT)
         self.tick((nbytes >> 3) * WORD + 1)
+
+    def reserve(self, nbytes: int) -> None:
+        """Count ``nbytes`` of transient memory against the limits, without gas
+        (the caller charges the work that fills it)."""
+        if nbytes > MAX_ALLOC:
+            raise Fault(ErrorCode.VALUE_TOO_LARGE)
+        self.mem += nbytes
+        if self.mem > MEMORY_LIMIT:
+            raise Fault(ErrorCode.MEMORY_LIMIT)
 
     def work(self, nbytes: int) -> None:
         """Charge for reading/comparing ``nbytes`` without allocating."""

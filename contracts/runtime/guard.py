@@ -10,9 +10,10 @@ than commit (another node's worker may have survived).
 
 The worker is a ``fork`` of the caller, so it reads the host's state as it
 was at the fork (copy-on-write); its writes are buffered effects, sent back
-to the parent, which applies them to the real host.  Use it for
-``law eval --source`` dry runs and governance pilot runs; a node whose host
-holds sockets or database handles should fork from a clean forkserver.
+to the parent, which applies them to the real host.  A node whose host holds
+sockets, threads or database handles must not fork: unvetted source (``law
+eval --source``, governance pilots) runs through ``pilot.py`` instead, a
+fresh process that reads the host over a pipe.
 """
 
 from __future__ import annotations

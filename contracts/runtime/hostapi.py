@@ -34,7 +34,7 @@ in :class:`HostFailure` and end the call as a ``SandboxBreach``.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ledger import codec
 
@@ -42,8 +42,20 @@ from . import gas, methods
 from .errors import ErrorCode, Fault
 from .host import Effects, Event, Host
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .executor import Machine
+
+class Machine(Protocol):
+    """What a frame needs of the executor's machine (no import of the executor:
+    ``executor`` imports this module, never the other way round)."""
+
+    host: Host
+    meter: gas.Meter
+    overlay: "Overlay"
+    sender: str
+    height: int
+
+    def source_of(self, name: str) -> str | None: ...
+
+    def call_contract(self, frame: "Frame", name: str, function: str, args: Any) -> Any: ...
 
 MAX_KEY_BYTES = 128
 MAX_VALUE_BYTES = 64 * 1024
@@ -52,6 +64,10 @@ MAX_EVENT_BYTES = 16 * 1024
 MAX_EVENT_NAME = 64
 MAX_DETAIL = 256
 MAX_AMOUNT = 2**63 - 1
+MAX_HOST_TEXT = 256  # characters of an address, role or contract name handed to the host
+WIRE_NODE = 2  # gas per value copied across a boundary (walk + encode), see bench_gas_fairness
+DECODE_ELEM = 2  # gas per element of a value read from storage (decode + checks + measure)
+DECODE_CONTAINER = 6  # ... and more per list or dict among them (a new object, a recursion)
 
 
 class HostFailure(BaseException):
@@ -67,38 +83,145 @@ def host_call(fn, *args):
         raise HostFailure(type(e).__name__) from e
 
 
-def _plain(v: Any, depth: int) -> Any:
+def text_ok(s: str) -> bool:
+    """Whether ``s`` is valid Unicode text (no lone surrogate): UTF-8 encodable."""
+    if s.isascii():
+        return True
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def host_text(meter: gas.Meter, s: Any, limit: int = MAX_HOST_TEXT) -> bool:
+    """Check a str bound for the host: charged per character; False if over ``limit``.
+
+    A lone surrogate (not valid text) is a VALUE_ERROR here, so no host code
+    ever sees one (it would raise ``UnicodeEncodeError`` there: a breach).
+    """
+    if type(s) is not str:
+        raise Fault(ErrorCode.TYPE_ERROR)
+    n = len(s)
+    if n > limit:
+        return False
+    if s.isascii():
+        meter.work(n)
+    else:
+        meter.work(n * 4)
+        if not text_ok(s):
+            raise Fault(ErrorCode.VALUE_ERROR)
+    return True
+
+
+def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
+    """A canonical-data copy of ``v``, charged node by node *before* each copy.
+
+    Shared sub-lists (``[[0] * 1000] * 1000``) are visited once per
+    reference, and each visit is paid for as it happens, with the memory
+    limit applied as it goes: the encoder never expands more than was paid.
+    """
     if depth > codec.MAX_DEPTH:
         raise Fault(ErrorCode.NOT_ENCODABLE)
     t = type(v)
-    if v is None or t is bool or t is int or t is str or t is bytes:
+    if v is None or t is bool or t is int:
+        return v
+    if t is str:
+        n = len(v)
+        if v.isascii():
+            m.work(n)
+        else:
+            m.work(4 * n)
+            if not text_ok(v):
+                raise Fault(ErrorCode.NOT_ENCODABLE)
+        return v
+    if t is bytes:
+        m.work(len(v))
         return v
     if t is list or t is tuple:
-        return [_plain(x, depth + 1) for x in v]
+        n = len(v)
+        m.reserve(n * gas.SLOT + gas.OBJECT)  # the transient copy: memory now, gas per element
+        m.elems(n * WIRE_NODE)
+        return [_plain(m, x, depth + 1) for x in v]
     if t is dict or t is MappingProxyType:
+        n = len(v)
+        m.reserve(n * gas.ENTRY + gas.OBJECT)
+        m.elems(n * WIRE_NODE)  # (the encoder sorts the keys in C: no more than the walk)
         out = {}
         for k, x in v.items():
             if type(k) is not str:
                 raise Fault(ErrorCode.NOT_ENCODABLE)
-            out[k] = _plain(x, depth + 1)
+            out[_plain(m, k, depth + 1)] = _plain(m, x, depth + 1)
         return out
     raise Fault(ErrorCode.NOT_ENCODABLE)
 
 
-def to_wire(meter: gas.Meter, value: Any) -> bytes:
-    """Canonical bytes of a contract value, charged per byte."""
+def _encode(meter: gas.Meter, value: Any) -> tuple[bytes, int]:
+    """Canonical bytes of a contract value and the logical bytes paid for its copy."""
+    before = meter.mem
+    plain = _plain(meter, value, 0)
     try:
-        raw = codec.encode(_plain(value, 0))
+        raw = codec.encode(plain)
     except codec.CodecError:
         raise Fault(ErrorCode.NOT_ENCODABLE) from None
     meter.work(len(raw) * 2)
-    return raw
+    return raw, meter.mem - before + gas.OBJECT
 
 
-def from_wire(meter: gas.Meter, raw: bytes) -> Any:
-    """Fresh contract objects from canonical bytes, charged as allocation."""
-    meter.alloc(len(raw) * 4 + gas.OBJECT)
-    return codec.decode(raw)
+def to_wire(meter: gas.Meter, value: Any) -> bytes:
+    """Canonical bytes of a contract value, charged as it is walked."""
+    return _encode(meter, value)[0]
+
+
+def from_wire(meter: gas.Meter, raw: bytes, size: int | None = None) -> Any:
+    """Fresh contract objects from canonical bytes.
+
+    ``size`` is the logical size the caller already paid to walk (a copy of
+    a value it just encoded): then only the bytes and the new objects'
+    memory are charged.  Otherwise (a value read from storage, at most
+    ``MAX_VALUE_BYTES``) the decoded value is measured and every element
+    charged ``DECODE_ELEM`` before the contract can touch it.
+    """
+    meter.work(len(raw))
+    value = codec.decode(raw)
+    if size is None:
+        elems, containers, size = measure(value)
+        meter.elems(elems * DECODE_ELEM + containers * DECODE_CONTAINER)
+    meter.alloc(size + gas.OBJECT)
+    return value
+
+
+def measure(value: Any) -> tuple[int, int, int]:
+    """Elements, containers and logical bytes of decoded canonical data (iterative)."""
+    elems = containers = size = 0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        elems += 1
+        if t is list:
+            containers += 1
+            size += len(v) * gas.SLOT + gas.OBJECT
+            stack.extend(v)
+        elif t is dict:
+            containers += 1
+            size += len(v) * gas.ENTRY + gas.OBJECT
+            stack.extend(v.values())
+            for k in v:
+                size += len(k)
+        elif t is bytes or (t is str and v.isascii()):
+            size += len(v) + gas.OBJECT
+        elif t is str:
+            size += 4 * len(v) + gas.OBJECT  # CPython: up to 4 bytes a character
+        elif t is int and not -gas.SMALL_INT < v < gas.SMALL_INT:
+            size += (v.bit_length() >> 3) + gas.OBJECT
+    return elems, containers, size
+
+
+def copy_value(meter: gas.Meter, value: Any) -> Any:
+    """A fresh copy of canonical data (arguments, results), paid for in full first."""
+    raw, size = _encode(meter, value)
+    return from_wire(meter, raw, size)
 
 
 class Overlay:
@@ -141,6 +264,10 @@ class Overlay:
 def _key(key: Any) -> str:
     if type(key) is not str:
         raise Fault(ErrorCode.TYPE_ERROR)
+    if len(key) > MAX_KEY_BYTES:  # before encoding: a char is at least one byte
+        raise Fault(ErrorCode.STORAGE_LIMIT)
+    if not text_ok(key):
+        raise Fault(ErrorCode.VALUE_ERROR)
     n = len(key.encode("utf-8"))
     if n == 0 or n > MAX_KEY_BYTES:
         raise Fault(ErrorCode.STORAGE_LIMIT)
@@ -152,7 +279,7 @@ class Frame:
 
     __slots__ = ("machine", "name", "address", "caller", "read_only", "direct")
 
-    def __init__(self, machine: "Machine", name: str, address: str, caller: str, read_only: bool, direct: bool):
+    def __init__(self, machine: Machine, name: str, address: str, caller: str, read_only: bool, direct: bool):
         self.machine = machine
         self.name = name
         self.address = address
@@ -170,25 +297,30 @@ class Frame:
         m = self.machine.meter
         if type(name) is not str:
             raise Fault(ErrorCode.TYPE_ERROR)
-        if not 0 < len(name) <= MAX_EVENT_NAME:
+        if not 0 < len(name) <= MAX_EVENT_NAME or not text_ok(name):
             raise Fault(ErrorCode.VALUE_ERROR)
-        raw = to_wire(m, data)
+        m.tick(gas.EMIT)
+        raw, size = _encode(m, data)
         if len(raw) > MAX_EVENT_BYTES:
             raise Fault(ErrorCode.VALUE_TOO_LARGE)
-        m.tick(gas.EMIT)
-        self.machine.overlay.events.append(Event(self.name, name, codec.decode(raw)))
+        # the event is kept until the call ends (memory) and goes into the receipt
+        self.machine.overlay.events.append(Event(self.name, name, from_wire(m, raw, size + len(name))))
 
     def call(self, contract, function, args=None):
         if args is None:
             args = {}
         if type(contract) is not str or type(function) is not str or type(args) not in (dict, MappingProxyType):
             raise Fault(ErrorCode.TYPE_ERROR)
+        if not host_text(self.machine.meter, contract):
+            raise Fault(ErrorCode.UNKNOWN_CONTRACT)
+        if not text_ok(function):
+            raise Fault(ErrorCode.VALUE_ERROR)
         return self.machine.call_contract(self, contract, function, args)
 
     def fail(self, code=0, detail="") -> None:
         if type(code) is not int or type(detail) is not str:
             raise Fault(ErrorCode.TYPE_ERROR)
-        if not 0 <= code < 2**32 or len(detail) > MAX_DETAIL:
+        if not 0 <= code < 2**32 or len(detail) > MAX_DETAIL or not text_ok(detail):
             raise Fault(ErrorCode.VALUE_ERROR)
         raise Fault(ErrorCode.CONTRACT_ERROR, {"error": code, "detail": detail})
 
@@ -225,28 +357,33 @@ class State:
 
 # ---------------------------------------------------------------- ctx
 def _has_role(o, ctx: Ctx, address, role) -> bool:
-    if type(address) is not str or type(role) is not str:
-        raise Fault(ErrorCode.TYPE_ERROR)
     f = ctx._f
-    f.machine.meter.tick(gas.HOST_QUERY)
+    m = f.machine.meter
+    if type(role) is not str:
+        raise Fault(ErrorCode.TYPE_ERROR)
+    m.tick(gas.HOST_QUERY)
+    if not host_text(m, address) or not host_text(m, role):
+        return False  # no such address or role
     return bool(host_call(f.machine.host.has_role, address, role))
 
 
 def _account_kind(o, ctx: Ctx, address) -> str:
     """The registry's kind of an account: "citizen", "enterprise", "agency",
     "contract", or "" for an account the registrar does not know."""
-    if type(address) is not str:
-        raise Fault(ErrorCode.TYPE_ERROR)
     f = ctx._f
-    f.machine.meter.tick(gas.HOST_QUERY)
+    m = f.machine.meter
+    m.tick(gas.HOST_QUERY)
+    if not host_text(m, address):
+        return ""  # no account has such an address
     return str(host_call(f.machine.host.account_kind, address))
 
 
 def _balance(o, ctx: Ctx, address) -> int:
-    if type(address) is not str:
-        raise Fault(ErrorCode.TYPE_ERROR)
     f = ctx._f
-    f.machine.meter.tick(gas.HOST_QUERY)
+    m = f.machine.meter
+    m.tick(gas.HOST_QUERY)
+    if not host_text(m, address):
+        return 0  # no account has such an address
     return f.machine.overlay.balance(address)
 
 
@@ -261,6 +398,8 @@ def _transfer(o, ctx: Ctx, frm, to, amount) -> None:
     mach.meter.tick(gas.TRANSFER)
     if not (frm == f.address or (f.direct and frm == mach.sender)):
         raise Fault(ErrorCode.NOT_AUTHORIZED)
+    if not host_text(mach.meter, to):
+        raise Fault(ErrorCode.TRANSFER_REFUSED)  # no account has such an address
     ov = mach.overlay
     if ov.balance(frm) < amount:
         raise Fault(ErrorCode.INSUFFICIENT_FUNDS)
@@ -273,10 +412,10 @@ def _transfer(o, ctx: Ctx, frm, to, amount) -> None:
 
 
 def _address_of(o, ctx: Ctx, contract) -> str:
-    if type(contract) is not str:
-        raise Fault(ErrorCode.TYPE_ERROR)
     mach = ctx._f.machine
     mach.meter.tick(gas.HOST_QUERY)
+    if not host_text(mach.meter, contract):
+        raise Fault(ErrorCode.VALUE_ERROR)  # no contract can have such a name
     return str(host_call(mach.host.contract_address, contract))
 
 
@@ -324,6 +463,8 @@ def _read(o, state: State, contract, key, default=None):
     mach = f.machine
     m = mach.meter
     m.tick(gas.STORAGE_READ)
+    if not host_text(m, contract):
+        raise Fault(ErrorCode.UNKNOWN_CONTRACT)
     if contract != f.name and mach.source_of(contract) is None:
         raise Fault(ErrorCode.UNKNOWN_CONTRACT)
     raw = mach.overlay.get(contract, _key(key))

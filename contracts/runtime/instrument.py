@@ -16,6 +16,7 @@ comprehension ``for x in xs``        ``for x in _it(xs, w, mem)``
 ``a < b`` / ``==`` / ``in`` ...      ``_lt(a, b)`` ...; chains keep one
                                      evaluation per operand via ``:=`` temps
 ``a is None``                        unchanged
+``~x`` / ``-x`` (x not a literal)    ``_inv(x)`` / ``_neg(x)``
 ``x.name``                           ``_ga(x, "name")``
 ``x.name(args)``                     ``_cm(x, "name", args)``
 ``x[k]`` / ``x[a:b]``                ``_gi(x, k)`` / ``_gs(x, a, b, None)``
@@ -54,7 +55,7 @@ COMPARE_HELPERS = {
 HELPER_NAMES = frozenset(
     set(BINOP_HELPERS.values()) | set(AUG_HELPERS.values()) | set(COMPARE_HELPERS.values())
     | {"_g", "_enter", "_leave", "_it", "_ga", "_cm", "_gi", "_gs", "_si", "_di", "_key",
-       "_fmt", "_assert_fail", "_freeze"}
+       "_fmt", "_assert_fail", "_freeze", "_inv", "_neg"}
 )
 
 LIST_SLOT = gas.SLOT
@@ -226,6 +227,10 @@ class _Rewriter:
         if isinstance(e, ast.BinOp):
             return _call(BINOP_HELPERS[type(e.op)], self.expr(e.left), self.expr(e.right))
         if isinstance(e, ast.UnaryOp):
+            if isinstance(e.op, ast.Invert):  # 3.12 warns on ~bool; big ints allocate
+                return _call("_inv", self.expr(e.operand))
+            if isinstance(e.op, ast.USub) and not isinstance(e.operand, ast.Constant):
+                return _call("_neg", self.expr(e.operand))  # -x of a big int allocates
             return ast.UnaryOp(e.op, self.expr(e.operand))
         if isinstance(e, ast.BoolOp):
             return ast.BoolOp(e.op, [self.expr(v) for v in e.values])

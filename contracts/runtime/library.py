@@ -54,6 +54,9 @@ _MAPS = (dict, MappingProxyType)
 _SEQS = (list, tuple)
 _KINDS = {list: "list", tuple: "tuple", dict: "dict", MappingProxyType: "dict", bytes: "bytes"}
 
+DATE_CALL = 12  # a date helper: ~20 integer operations in Python (bench_gas_fairness)
+MONEY_CALL = 4  # mul_div / div_round: exact rounding in Python
+KEY_ELEM = 2  # gas per element of list keys checked before sorted/min/max compare them
 PARAM_ERROR = 4  # param_in_force/param_value fail with this code (every law's E_NO_PARAMETER)
 FIRST_SINCE = 19000101  # earliest ``since`` date of a parameter table (catches dropped digits)
 
@@ -189,30 +192,51 @@ class Library:
         return out
 
     def _keys(self, seq, key):
-        """Sort keys: computed by ``key`` (contract code, metered) and checked."""
+        """Sort keys: computed by ``key`` (contract code, metered) and checked.
+
+        Returns the keys and their *width*: the most elements (or 8-byte
+        words of text) a comparison of two keys may visit in C.  Callers
+        charge ``width`` per comparison; the check walk itself is charged
+        per element before it runs.
+        """
         if key is not None:
             self.m.alloc(len(seq) * SLOT + OBJECT)
             keys = [key(x) for x in seq]
         else:
             keys = seq
+        total = len(keys)  # a Python-level check per key, and per element of list keys
+        for k in keys:
+            if type(k) in (list, tuple):
+                total += len(k)
+        self.m.elems(total * KEY_ELEM)
         kind = None
+        width = 1
         for k in keys:
             t = type(k)
             if t in (list, tuple):
+                w = len(k)
                 for e in k:
                     _need(type(e) in SCALARS)
                     if type(e) in _TEXT:
                         self.m.work(len(e))
+                        w += len(e) >> 3
                 c = t
             else:
                 _need(t in SCALARS and k is not None)
                 if t in _TEXT:
                     self.m.work(len(k))
+                    w = (len(k) >> 3) + 1
+                elif t is int and not -gas.SMALL_INT < k < gas.SMALL_INT:
+                    w = gas.words_of_int(k)
+                else:
+                    w = 1
                 c = int if t is bool else t
+            if w > width:
+                width = w
             if kind is None:
                 kind = c
             _need(c is kind)
-        return keys
+        return keys, width
 
     # ------------------------------------------------------------ containers
     def f_len(self, x) -> int:
@@ -279,7 +303,9 @@ class Library:
         n = len(seq)
         self.m.elems(n * max(n.bit_length(), 1))
         self.m.alloc(n * SLOT + OBJECT)
-        keys = self._keys(seq, key)
+        keys, width = self._keys(seq, key)
+        if width > 1:  # each comparison may visit ``width`` elements in C
+            self.m.elems(n * max(n.bit_length(), 1) * (width - 1))
         order = sorted(range(n), key=keys.__getitem__, reverse=reverse)
         return [seq[i] for i in order]
 
@@ -293,22 +319,20 @@ class Library:
         _need(len(args) >= 1)
         if not len(seq):
             raise Fault(ErrorCode.VALUE_ERROR)
-        keys = self._keys(seq, key)
-        best = 0
-        for i in range(1, len(keys)):
-            if pick(keys[i], keys[best]):
-                best = i
-        return seq[best]
+        keys, width = self._keys(seq, key)
+        n = len(keys)
+        self.m.elems(n * width)
+        return seq[pick(range(n), key=keys.__getitem__)]  # the first best, as a strict comparison finds it
 
     def f_min(self, *args, key=None):
         if len(args) == 2 and key is None and type(args[0]) is int and type(args[1]) is int:
             return args[0] if args[0] <= args[1] else args[1]
-        return self._best(args, key, lambda a, b: a < b)
+        return self._best(args, key, min)
 
     def f_max(self, *args, key=None):
         if len(args) == 2 and key is None and type(args[0]) is int and type(args[1]) is int:
             return args[0] if args[0] >= args[1] else args[1]
-        return self._best(args, key, lambda a, b: a > b)
+        return self._best(args, key, max)
 
     def f_sum(self, xs, start: int = 0) -> int:
         seq = self.items(xs)
@@ -373,12 +397,14 @@ class Library:
 
     def f_div_round(self, a: int, b: int, rounding: str = "down") -> int:
         _int(a, b)
+        self.m.tick(MONEY_CALL)
         self.o.floordiv(a, 1)  # charge for big operands
         return div_round_exact(a, b, self._rounding(rounding))
 
     def f_mul_div(self, a: int, b: int, c: int, rounding: str = "down") -> int:
         if type(a) is not int or type(b) is not int or type(c) is not int:
             raise Fault(ErrorCode.TYPE_ERROR)
+        self.m.tick(MONEY_CALL)
         rounding = self._rounding(rounding)
         return self.o.add(div_round_exact(self.o.mul(a, b), c, rounding), 0)
 
@@ -395,18 +421,22 @@ class Library:
 
     # ------------------------------------------------------------ dates
     def f_days_from_civil(self, y: int, m: int, d: int) -> int:
+        self.m.tick(DATE_CALL)
         return days_from_civil(y, m, d)
 
     def f_civil_from_days(self, z: int) -> list:
+        self.m.tick(DATE_CALL)
         return civil_from_days(z)
 
     def f_date_of(self, t: int) -> list:
         """``[year, month, day]`` (UTC) of a block time in seconds."""
+        self.m.tick(DATE_CALL)
         _int(t)
         return civil_from_days(t // 86400)
 
     def f_time_of(self, y: int, m: int, d: int) -> int:
         """Block time (UTC seconds) of midnight starting a date."""
+        self.m.tick(DATE_CALL)
         return days_from_civil(y, m, d) * 86400
 
     # ------------------------------------------------------------ dated parameters

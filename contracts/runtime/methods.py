@@ -20,7 +20,7 @@ from types import MappingProxyType
 from . import gas
 from .errors import ErrorCode, Fault
 from .gas import ENTRY, OBJECT, SLOT
-from .ops import SCALARS, Ops
+from .ops import CONTAINS_ELEM, SCALARS, Ops, char_width
 
 ASCII_SPACE = " \t\n\r\x0b\x0c"
 _TEXT = (str, bytes)
@@ -59,7 +59,7 @@ def _strip(kind: str):
         if chars is None:
             chars = ASCII_SPACE
         _need(type(chars) is str)
-        o.m.alloc(len(s) + OBJECT)
+        o.m.alloc(len(s) * char_width(s) + OBJECT)
         o.m.work(len(s) * len(chars))
         return getattr(s, kind)(chars)
 
@@ -113,7 +113,7 @@ def s_split(o: Ops, s: str, sep=None, maxsplit=-1) -> list:
         parts = s.count(sep) + 1
     if maxsplit >= 0:
         parts = min(parts, maxsplit + 1)
-    o.m.alloc(len(s) + parts * (SLOT + OBJECT) + OBJECT)
+    o.m.alloc(len(s) * char_width(s) + parts * (SLOT + OBJECT) + OBJECT)
     return s.split(sep, maxsplit)
 
 
@@ -121,10 +121,13 @@ def s_join(o: Ops, sep: str, items) -> str:
     _need(type(items) in (list, tuple))
     o.m.elems(len(items))
     total = len(sep) * max(len(items) - 1, 0)
+    width = char_width(sep)
     for x in items:
         _need(type(x) is str)
         total += len(x)
-    o.m.alloc(total + OBJECT)
+        if width == 1:
+            width = char_width(x)
+    o.m.alloc(total * width + OBJECT)
     return sep.join(items)
 
 
@@ -135,7 +138,7 @@ def s_replace(o: Ops, s: str, old: str, new: str, count: int = -1) -> str:
     n = s.count(old)
     if count >= 0:
         n = min(n, count)
-    o.m.alloc(len(s) + n * max(len(new) - len(old), 0) + OBJECT)
+    o.m.alloc((len(s) + n * max(len(new) - len(old), 0)) * max(char_width(s), char_width(new)) + OBJECT)
     return s.replace(old, new, count)
 
 
@@ -148,7 +151,7 @@ def _ascii_pred(name: str):
 
 
 def s_encode(o: Ops, s: str) -> bytes:
-    o.m.alloc(len(s) + OBJECT)
+    o.m.alloc(len(s) * char_width(s) + OBJECT)  # UTF-8: at most 4 bytes a character
     return s.encode("utf-8")
 
 
@@ -159,7 +162,7 @@ def b_hex(o: Ops, b: bytes) -> str:
 
 
 def b_decode(o: Ops, b: bytes) -> str:
-    o.m.alloc(len(b) + OBJECT)
+    o.m.alloc(len(b) * (1 if b.isascii() else 4) + OBJECT)  # one astral char makes every char 4 bytes
     try:
         return b.decode("utf-8")
     except UnicodeDecodeError:
@@ -207,7 +210,7 @@ def _find(o: Ops, seq, x) -> int:
         except ValueError:
             return -1
     for i, y in enumerate(seq):
-        o.m.tick(1)
+        o.m.tick(CONTAINS_ELEM)
         if o.eq(x, y):
             return i
     return -1
@@ -226,7 +229,7 @@ def l_count(o: Ops, seq, x) -> int:
         return seq.count(x)
     n = 0
     for y in seq:
-        o.m.tick(1)
+        o.m.tick(CONTAINS_ELEM)
         if o.eq(x, y):
             n += 1
     return n

@@ -38,11 +38,26 @@ INDEXABLE = frozenset({list, tuple, str, bytes, range})
 _TEXT = frozenset({str, bytes})
 
 TYPE_ERROR = ErrorCode.TYPE_ERROR
+STR_INT_WORD2 = 1  # str() of a big int: gas per (64-bit words)^2 (see bench_gas_fairness)
+ORDER_ELEM = 3  # ordering two lists: a Python-level type check per element (bench_gas_fairness)
+CONTAINS_ELEM = 10  # ``[x] in xs``: a contract-equality call per element (bench_gas_fairness)
 DEEP_EQ_ELEM = 5  # calibrated: one element of a structural comparison ~ 5 loop ticks
+
+
+def char_width(s) -> int:
+    """Bytes per character of a str (or bytes) in memory: 1 for ASCII/bytes, else up to 4.
+
+    CPython stores a str with any astral character 4 bytes per character;
+    the logical size counts that bound so the memory cap holds for any text.
+    """
+    return 1 if type(s) is bytes or s.isascii() else 4
 
 
 def _type_error() -> Fault:
     return Fault(TYPE_ERROR)
+
+
+SMALL = gas.SMALL_INT  # ints under this are not charged as memory
 
 
 def _int_result(r: int) -> int:
@@ -56,35 +71,74 @@ def is_int(x) -> bool:
     return t is int
 
 
-def freeze(v, depth: int = 0):
-    """Module constants: lists become tuples, dicts read-only, deeply."""
-    if depth > gas.MAX_VALUE_DEPTH:
-        raise Fault(ErrorCode.VALUE_TOO_LARGE)
-    t = type(v)
-    if t is list or t is tuple:
-        return tuple(freeze(x, depth + 1) for x in v)
-    if t is dict:
-        return MappingProxyType({k: freeze(x, depth + 1) for k, x in v.items()})
-    return v
-
-
 class Ops:
     """The operator helpers of one call, sharing its meter."""
 
     def __init__(self, meter: gas.Meter):
         self.m = meter
 
+    def big(self, r: int) -> int:
+        """An int result: capped, and counted as memory when it is big."""
+        if -SMALL < r < SMALL:
+            return r
+        if not -INT_LIMIT < r < INT_LIMIT:
+            raise Fault(ErrorCode.INT_TOO_LARGE)
+        self.m.alloc((r.bit_length() >> 3) + OBJECT)
+        return r
+
+    def freeze(self, v):
+        """Module constants: lists become tuples, dicts read-only, deeply.
+
+        Charged as it goes (every container is a new object, shared
+        sub-lists are copied once per reference), with the memory limit
+        applied before each copy, so ``[[0] * 3000] * 3000`` ends the call
+        instead of running unmetered.
+        """
+        return self._freeze(v, 0)
+
+    def _freeze(self, v, depth: int):
+        t = type(v)
+        if t is list or t is tuple:
+            if depth >= gas.MAX_VALUE_DEPTH:
+                raise Fault(ErrorCode.VALUE_TOO_LARGE)
+            self.m.alloc(len(v) * SLOT + OBJECT)
+            return tuple([self._freeze(x, depth + 1) for x in v])
+        if t is dict:
+            if depth >= gas.MAX_VALUE_DEPTH:
+                raise Fault(ErrorCode.VALUE_TOO_LARGE)
+            self.m.alloc(len(v) * ENTRY + OBJECT)
+            return MappingProxyType({k: self._freeze(x, depth + 1) for k, x in v.items()})
+        return v
+
+    def invert(self, x):
+        """``~x``: ints only; a bool is read as 0/1 (3.12 deprecates ``~True``)."""
+        t = type(x)
+        if t is int:
+            return self.big(~x)
+        if t is bool:
+            return ~int(x)
+        raise _type_error()
+
+    def neg(self, x):
+        if type(x) is int:
+            if -SMALL < x < SMALL:
+                return -x
+            return self.big(-x)
+        if type(x) is bool:
+            return -int(x)
+        raise _type_error()
+
     # ------------------------------------------------------------ arithmetic
     def add(self, a, b):
         if type(a) is int and type(b) is int:
             r = a + b
-            if -INT_LIMIT < r < INT_LIMIT:
+            if -SMALL < r < SMALL:
                 return r
-            raise Fault(ErrorCode.INT_TOO_LARGE)
+            return self.big(r)
         ta = type(a)
         if ta is type(b):
             if ta is str or ta is bytes:
-                self.m.alloc(len(a) + len(b) + OBJECT)
+                self.m.alloc(len(a) * char_width(a) + len(b) * char_width(b) + OBJECT)
                 return a + b
             if ta is list or ta is tuple:
                 self.m.alloc((len(a) + len(b)) * SLOT + OBJECT)
@@ -103,9 +157,9 @@ class Ops:
     def sub(self, a, b):
         if type(a) is int and type(b) is int:
             r = a - b
-            if -INT_LIMIT < r < INT_LIMIT:
+            if -SMALL < r < SMALL:
                 return r
-            raise Fault(ErrorCode.INT_TOO_LARGE)
+            return self.big(r)
         raise _type_error()
 
     def mul(self, a, b):
@@ -117,12 +171,12 @@ class Ops:
             if bits > MAX_INT_BITS + 1:
                 raise Fault(ErrorCode.INT_TOO_LARGE)
             self.m.tick(words_of_int(a) * words_of_int(b) // gas.BIGMUL_DIV + 1)
-            return _int_result(a * b)
+            return self.big(a * b)
         if ta is int and tb in _REPEATABLE:
             a, b, ta, tb = b, a, tb, ta
         if ta in _REPEATABLE and tb is int:
             n = b if b > 0 else 0
-            unit = 1 if ta in _TEXT else SLOT
+            unit = char_width(a) if ta in _TEXT else SLOT
             if len(a) and n > gas.MAX_ALLOC:
                 raise Fault(ErrorCode.VALUE_TOO_LARGE)
             self.m.alloc(len(a) * n * unit + OBJECT)
@@ -137,11 +191,11 @@ class Ops:
 
     def floordiv(self, a, b):
         self._divlike(a, b)
-        return a // b
+        return self.big(a // b)
 
     def mod(self, a, b):
         self._divlike(a, b)  # refuses str % args (printf formatting)
-        return a % b
+        return self.big(a % b)
 
     def pow(self, a, b):
         if type(a) is not int or type(b) is not int:
@@ -158,7 +212,7 @@ class Ops:
         high = a.bit_length() * b
         w = (high >> 6) + 1
         self.m.tick(w * w // gas.BIGMUL_DIV * b.bit_length() + 1)
-        return _int_result(a ** b)
+        return self.big(a ** b)
 
     def lshift(self, a, b):
         if type(a) is not int or type(b) is not int:
@@ -169,7 +223,7 @@ class Ops:
             return 0
         if a.bit_length() + b > MAX_INT_BITS:
             raise Fault(ErrorCode.INT_TOO_LARGE)
-        return a << b
+        return self.big(a << b)
 
     def rshift(self, a, b):
         if type(a) is not int or type(b) is not int:
@@ -184,15 +238,15 @@ class Ops:
 
     def band(self, a, b):
         self._bits(a, b)
-        return a & b
+        return self.big(a & b)
 
     def bor(self, a, b):
         self._bits(a, b)
-        return a | b
+        return self.big(a | b)
 
     def bxor(self, a, b):
         self._bits(a, b)
-        return a ^ b
+        return self.big(a ^ b)
 
     # ------------------------------------------------------------ comparisons
     def eq(self, a, b) -> bool:
@@ -251,7 +305,7 @@ class Ops:
             return
         if ta is tb and ta in SEQUENCES:
             n = min(len(a), len(b))
-            self.m.elems(n)
+            self.m.elems(n * ORDER_ELEM)
             for x, y in zip(a, b):
                 if type(x) not in SCALARS or type(y) not in SCALARS:
                     raise _type_error()
@@ -307,6 +361,7 @@ class Ops:
             if ta in SCALARS:  # C compares a scalar with anything in O(len(a))
                 self.m.elems(len(b) * (1 + (len(a) >> 3 if ta in _TEXT else 0)))
                 return a in b
+            self.m.elems(len(b) * CONTAINS_ELEM)  # a Python-level comparison per element
             for x in b:
                 if self.eq(a, x):
                     return True
@@ -342,7 +397,7 @@ class Ops:
         sl = slice(lo, hi, step)
         if tx is not range:
             n = len(range(*sl.indices(len(x))))
-            self.m.alloc(n * (1 if tx in _TEXT else SLOT) + OBJECT)
+            self.m.alloc(n * (char_width(x) if tx in _TEXT else SLOT) + OBJECT)
         return x[sl]
 
     def setitem(self, x, k, v) -> None:
@@ -380,33 +435,53 @@ class Ops:
         """An f-string field: only scalars, never a repr of an object."""
         t = type(v)
         if t is str:
-            self.m.alloc(len(v) + OBJECT)
+            self.m.alloc(len(v) * char_width(v) + OBJECT)
             return v
         if t is int or t is bool or v is None:
+            if t is int and not -SMALL < v < SMALL:
+                w = words_of_int(v)
+                self.m.tick(w * w * STR_INT_WORD2)  # int -> decimal is quadratic
             s = str(v)
             self.m.alloc(len(s) + OBJECT)
             return s
         raise _type_error()
 
     def assert_fail(self, msg) -> None:
+        if type(msg) is str and not msg.isascii():
+            try:
+                msg.encode("utf-8")
+            except UnicodeEncodeError:  # the checker refuses such literals; never reach a receipt
+                raise Fault(ErrorCode.VALUE_ERROR) from None
         if type(msg) is int:
             raise Fault(ErrorCode.CONTRACT_ERROR, {"error": msg, "detail": ""})
         raise Fault(ErrorCode.CONTRACT_ERROR, {"error": 0, "detail": msg or ""})
 
     def iterate(self, xs, w: int, slot: int):
-        """Comprehension source: one tick (and ``slot`` memory) per element."""
+        """Comprehension source: one tick (and ``slot`` memory) per element.
+
+        A comprehension is a frame of its own (on 3.11; 3.12 inlines it), so
+        it counts toward ``MAX_CALL_DEPTH`` like a function call, on every
+        version alike: the depth a contract can reach never depends on the
+        interpreter's own limit.
+        """
         if type(xs) not in ITERABLE:
             raise _type_error()
         m = self.m
-        for x in xs:
-            m.left -= w
-            if m.left < 0:
-                raise Fault(ErrorCode.OUT_OF_GAS)
-            if slot:
-                m.mem += slot
-                if m.mem > gas.MEMORY_LIMIT:
-                    raise Fault(ErrorCode.MEMORY_LIMIT)
-            yield x
+        m.depth += 1
+        try:
+            if m.depth > gas.MAX_CALL_DEPTH:
+                raise Fault(ErrorCode.RECURSION_LIMIT)
+            for x in xs:
+                m.left -= w
+                if m.left < 0:
+                    raise Fault(ErrorCode.OUT_OF_GAS)
+                if slot:
+                    m.mem += slot
+                    if m.mem > gas.MEMORY_LIMIT:
+                        raise Fault(ErrorCode.MEMORY_LIMIT)
+                yield x
+        finally:
+            m.depth -= 1
 
 
 _INTLIKE = frozenset({int, bool})

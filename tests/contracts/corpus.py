@@ -242,4 +242,26 @@ CASES = [
     Case("call-unknown-contract", "effects", "return call('nope', 'main', {})", E.UNKNOWN_CONTRACT),
     Case("state-unknown-contract", "effects", "return state.read('nope', 'k')", E.UNKNOWN_CONTRACT),
     Case("fail-huge-detail", "effects", "fail(1, 'x' * 10000)", E.VALUE_ERROR),
+    # ---------------------------------------------------------------- issue 15 (each failed on the code before)
+    Case("shared-sublists-result", "issue15", "return [[0] * 100000] * 100000", BIG),
+    Case("shared-sublists-emit", "issue15", "emit('e', [[0] * 100000] * 100000)", BIG),
+    Case("shared-sublists-storage", "issue15", "storage.set('k', [[0] * 100000] * 100000)", BIG),
+    Case("shared-sublists-call-args", "issue15", "return call('law', 'main', {'x': [[0] * 100000] * 100000})", BIG),
+    Case("shared-sublists-constant", "issue15", "return 1", BIG, prelude="X = [[0] * 100000] * 100000"),
+    Case("surrogate-address-of", "issue15", "return ctx.address_of('\\ud800')", (REFUSED, "surrogate")),
+    Case("surrogate-fail-detail", "issue15", "fail(7, '\\ud800')", (REFUSED, "surrogate")),
+    Case("surrogate-assert-message", "issue15", "assert False, '\\udfff'", (REFUSED, "surrogate")),
+    Case("surrogate-in-fstring", "issue15", "return f'\\ud800{1}'", (REFUSED, "surrogate")),
+    Case("int-literal-over-cap", "issue15", "return " + "9" * 1300, (REFUSED, "integer literal")),
+    Case("hex-literal-over-cap", "issue15", "return 0x1" + "0" * 1100, (REFUSED, "integer literal")),
+    Case("nested-comprehensions-20", "issue15",
+         "return " + "".join("len([" for _ in range(20)) + "1" + "".join(f" for v{i} in [1]])" for i in range(20)),
+         (REFUSED, "nested more than")),
+    Case("list-in-long-list", "issue15", "x = [0] * 100000\nwhile True:\n    c = [1] in x", OOG),
+    Case("max-of-long-lists", "issue15", "x = [[0] * 1000 + [i] for i in range(100)]\nwhile True:\n    m = max(x)", OOG),
+    Case("sorted-long-lists", "issue15", "x = [[0] * 100 + [i] for i in range(1000)]\nwhile True:\n    m = sorted(x)", OOG),
+    Case("deep-recursion-in-comprehensions", "issue15",
+         "ENTRIES = ('main',)\ndef f(n):\n    return 0 if n == 0 else "
+         + "".join("len([" for _ in range(12)) + "f(n - 1)" + "".join(f" for v{i} in [1]])" for i in range(12))
+         + "\ndef main():\n    return f(60)\n", E.RECURSION_LIMIT, full=True),
 ]

@@ -118,8 +118,9 @@ def test_interpreter_flags_that_change_results_are_fatal():
     """``-b`` would make bytes/str comparisons warn or raise on some nodes only."""
     code = (
         "from contracts.runtime import MemoryHost, SandboxBreach, compile_contract, execute\n"
-        "c = compile_contract('x', \"ENTRIES = ('f',)\\ndef f():\\n    return b'a' == 'a'\\n\")\n"
-        "try:\n    execute(c, 'f', {}, MemoryHost(), 1000, read_only=True)\nexcept SandboxBreach:\n    print('breach')\n"
+        "try:\n"
+        "    c = compile_contract('x', \"ENTRIES = ('f',)\\ndef f():\\n    return b'a' == 'a'\\n\")\n"
+        "    execute(c, 'f', {}, MemoryHost(), 1000, read_only=True)\nexcept SandboxBreach:\n    print('breach')\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = str(ROOT)
