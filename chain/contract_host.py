@@ -41,6 +41,8 @@ from ledger.crypto import tagged_hash
 from ledger.state import Account, State
 
 from .errors import TxFailed
+from .governance import enact_due, host_write, pilot_step, record_call
+from .roles import index_genesis_roles, role_holders
 
 log = logging.getLogger("esoc.laws")
 
@@ -90,6 +92,9 @@ class ChainHost(Host):
     def beacon(self, height: int) -> bytes | None:
         v = self.state.get_value(("beacon", height))
         return v if isinstance(v, bytes) else None
+
+    def role_holders(self, role: str) -> list[str]:
+        return [encode_address(a) for a in role_holders(self.state, role)]
 
     def has_role(self, address: str, role: str) -> bool:
         a = _addr(address)
@@ -157,6 +162,21 @@ class ChainHost(Host):
             self.events.append({"type": "law", "contract": ev.contract, "name": ev.name, "data": ev.data})
 
 
+class PilotHost(ChainHost):
+    """The chain with one law's code replaced: for pilot replays, never applied."""
+
+    def __init__(self, laws, state, sender, height, time_ms, law: str, source: str):
+        super().__init__(laws, state, sender, height, time_ms)
+        self.law = law
+        self.law_source = source
+
+    def contract_source(self, name: str) -> str | None:
+        return self.law_source if name == self.law else super().contract_source(name)
+
+    def apply(self, effects: Effects) -> None:  # a pilot never writes
+        raise SandboxBreach("a pilot replay reached apply")
+
+
 class Laws:
     """The node's view of installed laws: versions, compiled code, calls."""
 
@@ -186,8 +206,11 @@ class Laws:
         v = state_reader.get_value(("contract_names",))
         return list(v) if v else []
 
-    def install(self, state: State, name: str, source: str, since: int) -> dict:
-        """Install ``source`` as the next version of ``name``, in force from ``since``."""
+    def install(self, state: State, name: str, source: str, since: int, enacted_by: int = 0) -> dict:
+        """Install ``source`` as the next version of ``name``, in force from ``since``.
+
+        ``enacted_by`` is the congress decision that enacted it (0: genesis).
+        """
         try:
             c = compile_contract(name, source)
         except CheckError as e:
@@ -196,6 +219,8 @@ class Laws:
         if versions and versions[-1]["since"] >= since:
             raise LawError(f"law {name}: a version already holds from height {versions[-1]['since']}")
         entry = {"version": len(versions) + 1, "code_hash": c.code_hash, "since": since}
+        if enacted_by:
+            entry["enacted_by"] = enacted_by
         versions.append(entry)
         state.put_value(("contract", name), {"versions": versions})
         state.put_value(("code", c.code_hash), source)
@@ -211,6 +236,22 @@ class Laws:
     def install_genesis(self, state: State, genesis) -> None:
         for name in sorted(self.genesis_sources):
             self.install(state, name, self.genesis_sources[name], since=1)
+        if genesis is None:
+            return
+        index_genesis_roles(state, genesis.accounts)
+        # genesis may seed laws' storage (the devnet seats its first delegates this way)
+        seed = genesis.param("law_storage", {})
+        if isinstance(seed, dict):
+            for law in sorted(seed):
+                if law not in self.genesis_sources or not isinstance(seed[law], dict):
+                    raise LawError(f"genesis law_storage names {law!r}, which is not a genesis law")
+                for key in sorted(seed[law]):
+                    host_write(state, law, key, seed[law][key])
+
+    def pilot_host(self, state: State, law: str, source: str, sender: bytes | None, height: int,
+                   time_ms: int) -> ChainHost:
+        """A host over ``state`` in which ``law`` has ``source`` (a pilot replay)."""
+        return PilotHost(self, state, sender, height, time_ms, law, source)
 
     def contract(self, state: State, name: str, height: int) -> Contract | None:
         v = self.version_at(state, name, height)
@@ -221,8 +262,11 @@ class Laws:
 
     # ---- block hooks ----------------------------------------------------------
     def begin_block(self, state: State, ctx, last_commit) -> None:
+        """Pilot chunk (over the untouched state of the block before), beacon, enactments."""
+        pilot_step(self, state, ctx.height, ctx.time_ms)
         if last_commit is not None:
             state.put_value(("beacon", last_commit.height), tagged_hash("beacon", last_commit.encode()))
+        enact_due(self, state, ctx.height)
 
     def end_block(self, state: State, ctx) -> None:
         """Run each law's ``on_block`` entry with a fixed gas budget (bounded work per block)."""
@@ -259,6 +303,7 @@ class Laws:
         if res.code != 0:
             raise TxFailed(codes.CONTRACT_BASE + res.code, gas=res.gas_used, result=res.value)
         events.append({"type": "call", "contract": p.contract, "entry": p.entry, "version": c.version})
+        record_call(state, p.contract, tx.sender, p.entry, p.args, ctx.height, ctx.time_ms)
         events.extend(host.events)
         return res.value, res.gas_used
 
