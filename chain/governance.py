@@ -270,6 +270,12 @@ def _new_job(laws, state, pid: int, prop, height: int, time_ms: int) -> dict:
     except CheckError as e:
         job["check"] = f"check: {e}"[:400]
         return job
+    if "check_params" in c.views:  # the law's own schema check of its parameter table
+        out = run_one(laws, state, law, job["source"], {"entry": "check_params", "args": {}, "sender": "",
+                                                        "time_ms": time_ms}, height)
+        if out["code"] != 0 or out["value"] != []:
+            job["check"] = f"check_params: {out['value'] if out['code'] == 0 else 'code ' + str(out['code'])}"[:400]
+            return job
     calls = recent_calls(state, law, height)
     for item in pl.get("scenario", []) or []:
         if isinstance(item, dict):
