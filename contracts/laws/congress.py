@@ -275,8 +275,8 @@ def check_payload(cls: str, payload) -> None:
     if cls in CODE_CLASSES:
         law = payload.get("law")
         src = payload.get("source")
-        need(is_str(law) and 0 < len(law) <= 32 and law != LAW and law != "pilot", E_BAD_ARGUMENT,
-             "payload.law must name a law other than congress and pilot")
+        need(is_str(law) and 0 < len(law) <= 32 and law != "pilot", E_BAD_ARGUMENT,
+             "payload.law must name a law other than pilot (its storage is the chain's record)")
         need(is_str(src) and 0 < len(src) <= MAX_SOURCE, E_BAD_ARGUMENT, "payload.source must be the new source")
         sc = payload.get("scenario", [])
         need(is_list(sc) and len(sc) <= MAX_SCENARIO, E_BAD_ARGUMENT, "scenario: at most 16 calls")
