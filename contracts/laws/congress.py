@@ -104,14 +104,14 @@ PARAMS = {
                         "reference": "esoc policy", "values": ((20200101, 30),)},
     "vote_blocks": {"label": "Blocks a vote stays open, per class", "unit": "blocks",
                     "reference": "Tezos exploration/promotion periods, scaled to a devnet",
-                    "values": ((20200101, {"amend": 30, "params": 30, "role": 20, "validator": 20,
-                                            "text": 20, "cancel": 10}),)},
+                    "values": ((20200101, {"amend": 120, "params": 120, "role": 60, "validator": 60,
+                                            "text": 60, "cancel": 30}),)},
     "review_blocks": {"label": "Length of a constituent review window after each delegate vote", "unit": "blocks",
                       "reference": "Swiss optional referendum (a window after publication), scaled",
-                      "values": ((20200101, 15),)},
+                      "values": ((20200101, 40),)},
     "enact_delay_blocks": {"label": "Blocks between the final tally and the activation", "unit": "blocks",
                            "reference": "Tezos adoption period; Cosmos x/upgrade plan height",
-                           "values": ((20200101, 40),)},
+                           "values": ((20200101, 100),)},
     "quorum_bps": {"label": "Share of seats that must cast a counted vote, per class", "unit": "bps",
                    "reference": "LiquidFeedback quorums; Tezos quorum", "values": ((20200101, {
                        "amend": 5000, "params": 5000, "role": 5000, "validator": 6667, "text": 3000,
@@ -153,7 +153,16 @@ def today() -> int:
 
 
 def param(name: str, on: int = 0):
-    return param_value(PARAMS, name, on if on else today())
+    """The value in force on date ``on`` (0: today): the latest-dated of the
+    source's table and of dated values a chain's genesis seeded under the
+    storage key ``params`` (the devnet's short windows); a later-dated value
+    enacted in the source wins over an older seeded one."""
+    when = on if on else today()
+    found = param_in_force(PARAMS, name, when)
+    for pair in storage.get("params", {}).get(name, []):
+        if pair[0] <= when and pair[0] >= found[0]:
+            found = pair
+    return found[1]
 
 
 def version() -> dict:

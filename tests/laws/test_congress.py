@@ -138,9 +138,9 @@ def test_review_window_closes():
     host = seeded({"n": ["esc1a", "esc1b"]}, {"esc1a": "n"})
     pid = ok(call(host, LAW, "propose", {"cls": "text", "title": "t"}, sender="esc1a"))
     ok(call(host, LAW, "vote", {"id": pid, "choice": "yes"}, sender="esc1a"))
-    set_time(host, host.time(), 10 + 15)  # the last height of the window (vote at 10, review_blocks 15)
+    set_time(host, host.time(), 10 + 40)  # the last height of the window (vote at 10, review_blocks 40)
     ok(call(host, LAW, "review", {"id": pid, "delegate": "esc1a", "stance": "support"}, sender="esc1b"))
-    set_time(host, host.time(), 10 + 16)
+    set_time(host, host.time(), 10 + 41)
     refused(call(host, LAW, "review", {"id": pid, "delegate": "esc1a", "stance": "oppose"}, sender="esc1b"), 3)
 
 
