@@ -139,6 +139,7 @@ PARAMS = {
 ENTRIES = (
     "add_constituency", "assign", "propose", "cosign", "vote", "review", "elect_open", "ballot",
     "elect_close", "recall_sign", "recall_vote", "recall_close", "suspend", "on_block",
+    "assembly_propose", "urgent", "recall_open",
 )
 VIEWS = (
     "param", "version", "proposal", "proposals", "tally", "delegates", "constituencies", "constituency_of",
@@ -309,11 +310,25 @@ def check_payload(cls: str, payload) -> None:
 def propose(cls: str, title: str, text: str = "", payload: dict | None = None) -> int:
     """Submit a proposal; returns its id.  A delegate's goes straight on;
     anyone else's gathers co-signatures first."""
+    kind = ctx.account_kind(ctx.sender)
+    need(kind == "citizen" or kind == "enterprise" or kind == "agency", E_NOT_AUTHORIZED, "not a registered account")
+    return make_proposal(cls, title, text, payload, ctx.sender, is_delegate(ctx.sender))
+
+
+def from_assembly() -> None:
+    need(ctx.caller == ctx.address_of("assembly"), E_NOT_AUTHORIZED, "only a reform assembly resolution does this")
+
+
+def assembly_propose(cls: str, title: str, text: str = "", payload: dict | None = None) -> int:
+    """A reform assembly's non-urgent resolution becomes a proposal (no co-signatures)."""
+    from_assembly()
+    return make_proposal(cls, title, text, payload, ctx.caller, True)
+
+
+def make_proposal(cls: str, title: str, text: str, payload, proposer: str, direct: bool) -> int:
     need(cls in CLASSES, E_BAD_ARGUMENT, "class must be one of " + ", ".join(CLASSES))
     need(is_str(title) and 0 < len(title) <= MAX_TITLE, E_BAD_ARGUMENT, "title: 1..200 characters")
     need(is_str(text) and len(text) <= MAX_TEXT, E_BAD_ARGUMENT, "text: at most 8000 characters")
-    kind = ctx.account_kind(ctx.sender)
-    need(kind == "citizen" or kind == "enterprise" or kind == "agency", E_NOT_AUTHORIZED, "not a registered account")
     if payload is None:
         payload = {}
     check_payload(cls, payload)
@@ -321,11 +336,11 @@ def propose(cls: str, title: str, text: str = "", payload: dict | None = None) -
     need(len(active) < MAX_ACTIVE, E_TOO_MANY, "too many open proposals")
     pid = storage.get("next_id", 1)
     storage.set("next_id", pid + 1)
-    p = {"id": pid, "class": cls, "title": title, "text": text, "payload": payload, "proposer": ctx.sender,
+    p = {"id": pid, "class": cls, "title": title, "text": text, "payload": payload, "proposer": proposer,
          "proposed_at": ctx.height, "status": "", "cosigns": 0, "cosign_need": 0, "cosign_until": 0,
          "opened": 0, "vote_end": 0, "closes": 0, "snapshot": {}, "votes": {}, "reviews": {},
          "result": {}, "enact_at": 0}
-    if is_delegate(ctx.sender):
+    if direct:
         advance(p)
     else:
         p["status"] = "gathering"
@@ -334,7 +349,31 @@ def propose(cls: str, title: str, text: str = "", payload: dict | None = None) -
     active.append(pid)
     storage.set("active", active)
     storage.set("prop:" + str(pid), p)
-    emit("proposed", {"id": pid, "class": cls, "title": title, "proposer": ctx.sender, "status": p["status"]})
+    emit("proposed", {"id": pid, "class": cls, "title": title, "proposer": proposer, "status": p["status"]})
+    return pid
+
+
+def urgent(payload: dict, title: str, assembly: int) -> int:
+    """A reform assembly's urgent role resolution: a decision the chain enacts at the next block."""
+    from_assembly()
+    check_payload("role", payload)
+    active = storage.get("active", [])
+    need(len(active) < MAX_ACTIVE, E_TOO_MANY, "too many open proposals")
+    pid = storage.get("next_id", 1)
+    storage.set("next_id", pid + 1)
+    at = ctx.height + 1
+    p = {"id": pid, "class": "role", "title": title, "text": "urgent resolution of reform assembly " + str(assembly),
+         "payload": payload, "proposer": ctx.caller, "proposed_at": ctx.height, "status": "accepted",
+         "cosigns": 0, "cosign_need": 0, "cosign_until": 0, "opened": 0, "vote_end": 0, "closes": ctx.height,
+         "snapshot": {}, "votes": {}, "reviews": {}, "result": {"assembly": assembly, "urgent": True},
+         "enact_at": at}
+    d = storage.get("due:" + str(at), [])
+    d.append(pid)
+    storage.set("due:" + str(at), d)
+    active.append(pid)
+    storage.set("active", active)
+    storage.set("prop:" + str(pid), p)
+    emit("urgent", {"id": pid, "assembly": assembly, "payload": payload, "enact_at": at})
     return pid
 
 
@@ -737,9 +776,25 @@ def recall_close(delegate: str) -> dict:
     return r
 
 
+def recall_open(delegate: str) -> dict:
+    """A reform assembly's urgent resolution opens a recall vote without a petition."""
+    from_assembly()
+    ds = sitting()
+    need(delegate in ds, E_BAD_ARGUMENT, "not a sitting delegate")
+    r = storage.get("recall:" + delegate, {"status": "petition", "signatures": 0, "yes": 0, "no": 0, "round": 1})
+    need(r["status"] == "petition", E_STATE, "a recall vote is already under way")
+    r["status"] = "voting"
+    r["members"] = consts()[ds[delegate]["c"]]["members"]
+    r["closes"] = ctx.height + param("recall_blocks")
+    r["need"] = 0
+    storage.set("recall:" + delegate, r)
+    emit("recall_vote_open", {"delegate": delegate, "closes": r["closes"], "by": "assembly"})
+    return r
+
+
 def suspend(delegate: str, until: int) -> None:
     """The reform assembly law suspends a delegate's vote until a height."""
-    need(ctx.caller == ctx.address_of("assembly"), E_NOT_AUTHORIZED, "only a reform assembly resolution suspends")
+    from_assembly()
     ds = storage.get("delegates", {})
     need(delegate in ds, E_BAD_ARGUMENT, "not a delegate")
     ds[delegate]["suspended"] = True

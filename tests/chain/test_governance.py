@@ -9,7 +9,9 @@ import os
 
 import pytest
 
-from chain.app import open_application
+from chain.app import Application
+from chain.contract_host import Laws
+from ledger.crypto import tagged_hash
 from chain.genesis import Genesis, GenesisAccount, GenesisLaw
 from cli.gov_source import with_values
 from contracts.runtime.registry import law_sources
@@ -59,13 +61,22 @@ def gov_genesis() -> Genesis:
                    laws=tuple(GenesisLaw(n, s) for n, s in sorted(SOURCES.items())))
 
 
+class BeaconLaws(Laws):
+    """The chain's laws, with a stand-in beacon: World commits blocks without a commit to hash."""
+
+    def begin_block(self, state, ctx, last_commit):
+        super().begin_block(state, ctx, last_commit)
+        if last_commit is None and ctx.height > 1:
+            state.put_value(("beacon", ctx.height - 1), tagged_hash("test beacon", str(ctx.height - 1).encode()))
+
+
 class GovWorld(World):
     def __init__(self, tmp):
         g = gov_genesis()
         self.genesis = g
         self.path = os.path.join(str(tmp), "gov")
         self.store = ChainStore(self.path)
-        self.app = open_application(self.store, g)
+        self.app = Application(self.store, g, BeaconLaws({law.name: law.source for law in g.laws}))
         self.chain_id = g.chain_id
         self._next_nonce = {}
         self.time = T0
@@ -284,3 +295,63 @@ def test_host_powers_act_only_on_congress_decisions(g):
     assert out and not out[0]["ok"]
     # no transaction can write congress's due list: storage belongs to the law that runs
     assert g.do("g-d1", "pilot", "report", {"id": 1}).code != 0
+
+
+def test_reform_assembly_triggered_by_follows_suspends_an_official_and_a_delegate(g):
+    t = ok(g.do("g-a1", "forum", "post", {"title": "The treasury", "text": "something is wrong"}))
+    for c in ("g-a1", "g-b1"):
+        ok(g.do(c, "forum", "follow", {"topic": t}))
+    assert g.do("g-x", "assembly", "convene", {"topic": t}).code != 0  # 2 of 8 citizens: not enough
+    ok(g.do("g-c1", "forum", "follow", {"topic": t}))  # 3 x 10000 > 3000 x 8
+    aid = ok(g.do("g-x", "assembly", "convene", {"topic": t}))
+    for voter, cand in (("g-a1", "g-a1"), ("g-a2", "g-a1"), ("g-b1", "g-b1"), ("g-b2", "g-b2"), ("g-c1", "g-c1")):
+        ok(g.do(voter, "assembly", "ballot", {"assembly": aid, "candidate": A[cand]}))
+    a = g.value("assembly", f"a:{aid}")
+    g.until(a["closes"] + 1)
+    members = ok(g.do("g-x", "assembly", "seat", {"assembly": aid}))
+    assert members[0] == A["g-a1"] and len(members) == 3
+    names = {A[n]: n for n in NAMES}
+    m = [names[x] for x in members]
+    rid = ok(g.do(m[0], "assembly", "resolve", {"assembly": aid, "kind": "suspend_role",
+                                                "payload": {"account": A["g-tres"], "role": "treasury"}}))
+    assert g.do("g-x", "assembly", "decide", {"assembly": aid, "id": rid, "yes": True}).code != 0  # not a member
+    ok(g.do(m[0], "assembly", "decide", {"assembly": aid, "id": rid, "yes": True}))
+    assert "treasury" in g.acct("g-tres").roles  # 1 of 3 seats: not yet a majority
+    r = ok(g.do(m[1], "assembly", "decide", {"assembly": aid, "id": rid, "yes": True}))
+    assert r["status"] == "passed"
+    g.block()  # enacted at the next block by the chain
+    assert "treasury" not in g.acct("g-tres").roles
+    assert g.value("pilot", f"enacted:{r['outcome']['decision']}")["ok"]
+    # an urgent suspension of a delegate's vote
+    rid2 = ok(g.do(m[0], "assembly", "resolve", {"assembly": aid, "kind": "suspend_delegate",
+                                                 "payload": {"delegate": A["g-d3"], "until": g.app.height + 500}}))
+    ok(g.do(m[0], "assembly", "decide", {"assembly": aid, "id": rid2, "yes": True}))
+    ok(g.do(m[1], "assembly", "decide", {"assembly": aid, "id": rid2, "yes": True}))
+    pid = ok(g.do("g-d1", "congress", "propose", {"cls": "text", "title": "t"}))
+    r = g.do("g-d3", "congress", "vote", {"id": pid, "choice": "yes"})
+    assert r.code != 0 and "not a delegate" in r.result["detail"] or "suspended" in r.result["detail"]
+    # only the assembly may call congress's urgent powers
+    assert g.do("g-d1", "congress", "urgent", {"payload": {"account": A["g-x"], "role": "treasury", "grant": True},
+                                               "title": "sneak", "assembly": 1}).code != 0
+
+
+def test_recall_and_by_election_through_the_chain(g):
+    r = ok(g.do("g-a1", "congress", "recall_sign", {"delegate": A["g-d1"]}))  # 10 % of 3 members: 1 signature
+    assert r["status"] == "voting"
+    ok(g.do("g-a1", "congress", "recall_vote", {"delegate": A["g-d1"], "yes": True}))
+    ok(g.do("g-a2", "congress", "recall_vote", {"delegate": A["g-d1"], "yes": True}))
+    assert g.do("g-b1", "congress", "recall_vote", {"delegate": A["g-d1"], "yes": True}).code != 0  # not north
+    g.until(r["closes"] + 1)
+    r = ok(g.do("g-x", "congress", "recall_close", {"delegate": A["g-d1"]}))
+    assert r["status"] == "recalled"
+    assert A["g-d1"] not in g.view("congress", "delegates")
+    eid = r["by_election"]
+    ok(g.do("g-a1", "congress", "ballot", {"election": eid, "candidate": A["g-a2"]}))
+    ok(g.do("g-a2", "congress", "ballot", {"election": eid, "candidate": A["g-a2"]}))
+    ok(g.do("g-d1", "congress", "ballot", {"election": eid, "candidate": A["g-a1"]}))
+    g.until(g.value("congress", f"elect:{eid}")["closes"] + 1)
+    assert ok(g.do("g-x", "congress", "elect_close", {"election": eid})) == [A["g-a2"]]
+    d = g.view("congress", "delegates")
+    assert d[A["g-a2"]]["c"] == "north" and len(d) == 3
+    e = g.value("congress", f"elect:{eid}")
+    assert e["turnout_bps"] == 10000 and e["tally"] == {A["g-a2"]: 2, A["g-a1"]: 1}
