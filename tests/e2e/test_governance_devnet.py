@@ -142,3 +142,41 @@ def test_amendment_cycle(net, tmp_path):
         rec = Receipt.decode(c.tx(bytes.fromhex(out["hash"])).receipt)
     assert [e for e in rec.events if e["type"] == "call"][0]["version"] == 2
     net.check_agreement()
+
+
+def cli_mod(net, module, *args, node=0, check=True):
+    env = dict(os.environ, PYTHONPATH=ROOT, ESOC_KEYSTORE=net.keystore, ESOC_PASSWORD="devnet",
+               ESOC_NODE=net.nodes[node].grpc)
+    r = subprocess.run([sys.executable, "-m", module, *args, "--json"], capture_output=True, text=True, env=env,
+                       cwd=ROOT, stdin=subprocess.DEVNULL, timeout=120)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{module} {' '.join(args)} exited {r.returncode}: {r.stderr}")
+    return json.loads(r.stdout) if r.returncode == 0 else r
+
+
+def test_work_orders_overdue_and_rated(net):
+    late = cli_mod(net, "cli.ticket", "open", "--from", "alice", "--agency", "registrar", "--kind", "information",
+                   "where is my certificate?")
+    fixed = cli_mod(net, "cli.ticket", "open", "--from", "bakery", "--agency", "planning-agency", "--kind",
+                    "repair", "the oven's gas line")
+    cli_mod(net, "cli.ticket", "respond", "--from", "planning-agency", str(fixed["id"]), "repaired")
+    cli_mod(net, "cli.ticket", "rate", "--from", "bakery", str(fixed["id"]), "4")
+    r = cli_mod(net, "cli.ticket", "rate", "--from", "alice", str(fixed["id"]), "1", check=False)
+    assert r.returncode == 1 and r.stderr.startswith("esoc: error: ") and len(r.stderr.strip().splitlines()) == 1
+    net.wait_height(late["due"] + 2, timeout=120)
+    assert cli_mod(net, "cli.ticket", "show", str(late["id"]))["status"] == "overdue"
+    s = cli_mod(net, "cli.ticket", "stats", "registrar")
+    assert s["overdue"] == 1 and s["opened"] == 1
+    s = cli_mod(net, "cli.ticket", "stats", "planning-agency")
+    assert (s["responded"], s["ratings"], s["rating_sum"]) == (1, 1, 4)
+
+
+def test_forum_follows_reach_the_assembly_threshold(net):
+    t = cli_mod(net, "cli.forum", "post", "--from", "alice", "--title", "The river", "clean it")["id"]
+    cli_mod(net, "cli.forum", "support", "--from", "bob", str(t))
+    out = None
+    for who in ("carol", "dan", "erin"):
+        out = cli_mod(net, "cli.forum", "follow", "--from", who, str(t))
+    assert out["followers"] == 3 and out["triggers_assembly"]  # 3 of 8 citizens > 30 %
+    assert cli_mod(net, "cli.forum", "hot")[0]["id"] == t
+    assert isinstance(cli_mod(net, "cli.forum", "recommended", "alice"), list)
