@@ -65,6 +65,7 @@ def param(name: str):
 
 
 def version() -> dict:
+    """This law's name and version."""
     return {"law": LAW, "version": VERSION}
 
 
@@ -85,6 +86,7 @@ def load(id) -> dict:
 
 
 def get(id: int) -> dict:
+    """An assembly: topic, election, members, term."""
     return load(id)
 
 
@@ -105,6 +107,7 @@ def convene(topic: int) -> int:
 
 
 def ballot(assembly: int, candidate: str) -> int:
+    """A citizen votes once for any citizen of a constituency."""
     a = load(assembly)
     need(a["status"] == "electing" and ctx.height <= a["closes"], E_STATE, "the election is not open")
     need(is_member_citizen(ctx.sender), E_NOT_AUTHORIZED, "registered citizens of a constituency vote")
@@ -122,6 +125,7 @@ def ballot(assembly: int, candidate: str) -> int:
 
 
 def seat(assembly: int) -> list:
+    """After the election closes and its beacon exists, seat the most voted."""
     a = load(assembly)
     need(a["status"] == "electing" and ctx.height > a["closes"], E_STATE, "the election has not closed")
     seed = beacon(a["closes"])
@@ -158,12 +162,14 @@ def resolve(assembly: int, kind: str, payload: dict, text: str = "") -> int:
 
 
 def resolution(assembly: int, id: int) -> dict:
+    """A resolution: kind, payload, votes, status, outcome."""
     r = storage.get("r:" + str(assembly) + ":" + str(id))
     need(r is not None, E_BAD_ARGUMENT, "no such resolution")
     return r
 
 
 def investigation(id: int) -> dict:
+    """An investigation record opened by an assembly."""
     return storage.get("inv:" + str(id))
 
 

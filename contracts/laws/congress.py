@@ -167,6 +167,7 @@ def param(name: str, on: int = 0):
 
 
 def version() -> dict:
+    """This law's name and version."""
     return {"law": LAW, "version": VERSION}
 
 
@@ -208,6 +209,7 @@ def sitting() -> dict:
 
 
 def delegates() -> dict:
+    """Sitting delegates: constituency, since, until."""
     return sitting()
 
 
@@ -500,6 +502,7 @@ def review(id: int, delegate: str, stance: str) -> dict:
 
 
 def void_rule() -> str:
+    """The void rule in words."""
     return "a delegate's vote is void when oppose x 2 > members of the constituency at the snapshot"
 
 
@@ -535,6 +538,7 @@ def count(p: dict) -> dict:
 
 
 def tally(id: int) -> dict:
+    """The provisional (or final) tally of a proposal."""
     return count(get_prop(id))
 
 
@@ -651,6 +655,7 @@ def new_election(constituency: str, seats: int, kind: str) -> int:
 
 
 def election(id: int) -> dict:
+    """An election: tally, ballots, status, elected, turnout."""
     e = storage.get("elect:" + str(id))
     need(e is not None, E_BAD_ARGUMENT, "no such election")
     return e
@@ -708,6 +713,7 @@ def elect_close(election: int) -> list:
 
 # ---------------------------------------------------------------- recall
 def recall(delegate: str) -> dict:
+    """The recall petition or vote of a delegate."""
     return storage.get("recall:" + delegate, {})
 
 
@@ -736,6 +742,7 @@ def recall_sign(delegate: str) -> dict:
 
 
 def recall_vote(delegate: str, yes: bool) -> dict:
+    """A constituent votes once in an open recall (yes recalls)."""
     r = storage.get("recall:" + delegate)
     need(r is not None and r["status"] == "voting" and ctx.height <= r["closes"], E_STATE, "no recall vote open")
     ds = storage.get("delegates", {})

@@ -77,6 +77,7 @@ def param(name: str):
 
 
 def version() -> dict:
+    """This law's name and version."""
     return {"law": LAW, "version": VERSION}
 
 
@@ -136,10 +137,12 @@ def get_post(id) -> dict:
 
 
 def get(id: int) -> dict:
+    """A post."""
     return get_post(id)
 
 
 def reply(to: int, text: str) -> int:
+    """Reply to a post."""
     registered()
     parent = get_post(to)
     text_ok("", text)
@@ -155,6 +158,7 @@ def reply(to: int, text: str) -> int:
 
 
 def replies(id: int) -> list:
+    """The replies to a post (its last 200)."""
     return [storage.get("p:" + str(r)) for r in storage.get("r:" + str(id), [])]
 
 
@@ -176,10 +180,12 @@ def react(id: int, stance: str) -> dict:
 
 
 def support(id: int) -> dict:
+    """Support a post (once; switchable)."""
     return react(id, "support")
 
 
 def oppose(id: int) -> dict:
+    """Oppose a post (once; switchable)."""
     return react(id, "oppose")
 
 
@@ -209,6 +215,7 @@ def follow(topic: int) -> int:
 
 
 def unfollow(topic: int) -> int:
+    """Stop following a topic."""
     p = get_post(topic)
     key = "f:" + str(topic) + ":" + ctx.sender
     need(storage.has(key), E_STATE, "not following")
@@ -220,10 +227,12 @@ def unfollow(topic: int) -> int:
 
 
 def follows(citizen: str) -> list:
+    """The topics a citizen follows."""
     return storage.get("fl:" + citizen, [])
 
 
 def followers(topic: int) -> int:
+    """A topic's follower count."""
     return get_post(topic)["followers"]
 
 
@@ -253,10 +262,12 @@ def hot() -> list:
 
 
 def most_opposed() -> list:
+    """The most opposed recent topics (the hot formula over oppose)."""
     return ranked("oppose")
 
 
 def poll_open(question: str, options: list, closes: int) -> int:
+    """Open a poll with 2..10 options until a height."""
     registered()
     text_ok("", question)
     need(is_list(options) and 2 <= len(options) <= MAX_OPTIONS, E_BAD_ARGUMENT, "2..10 options")
@@ -273,12 +284,14 @@ def poll_open(question: str, options: list, closes: int) -> int:
 
 
 def poll(id: int) -> dict:
+    """A poll and its counts."""
     p = storage.get("poll:" + str(id))
     need(p is not None, E_BAD_ARGUMENT, "no such poll")
     return p
 
 
 def poll_vote(id: int, option: int) -> list:
+    """Vote once in an open poll."""
     registered()
     p = poll(id)
     need(ctx.height <= p["closes"], E_STATE, "the poll has closed")

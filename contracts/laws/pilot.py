@@ -26,6 +26,7 @@ VIEWS = ("report", "enacted", "version")
 
 
 def version() -> dict:
+    """This law's name and version."""
     return {"law": LAW, "version": VERSION}
 
 

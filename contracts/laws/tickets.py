@@ -49,6 +49,7 @@ def today() -> int:
 
 
 def version() -> dict:
+    """This law's name and version."""
     return {"law": LAW, "version": VERSION}
 
 
@@ -120,6 +121,7 @@ def get(tid) -> dict:
 
 
 def ticket(id: int) -> dict:
+    """One ticket."""
     return get(id)
 
 
@@ -144,6 +146,7 @@ def may_act(t: dict) -> bool:
 
 
 def respond(id: int, text: str) -> dict:
+    """The agency or one of its officials responds to an open or overdue ticket."""
     t = get(id)
     need(may_act(t), E_NOT_AUTHORIZED, "only the agency or its officials respond")
     need(t["status"] == "open" or t["status"] == "overdue", E_STATE, "the ticket is not open")
@@ -164,6 +167,7 @@ def respond(id: int, text: str) -> dict:
 
 
 def escalate(id: int, to: str) -> dict:
+    """Pass an open ticket to another agency; the deadline starts again."""
     t = get(id)
     need(may_act(t), E_NOT_AUTHORIZED, "only the agency or its officials escalate")
     need(t["status"] == "open" or t["status"] == "overdue", E_STATE, "the ticket is not open")
@@ -181,6 +185,7 @@ def escalate(id: int, to: str) -> dict:
 
 
 def rate(id: int, stars: int) -> None:
+    """The opener rates a response 1..5, once."""
     t = get(id)
     need(ctx.sender == t["opener"], E_NOT_AUTHORIZED, "only the opener rates")
     need(t["status"] == "responded" and t["rating"] == 0, E_STATE, "rate a response, once")
