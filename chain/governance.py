@@ -138,7 +138,10 @@ def enact_one(laws, state, prop, pid: int, height: int) -> dict:
     if cls in ("amend", "params"):
         if pl["law"] == PILOT:
             raise GovError("the pilot record is not amended")
-        entry = laws.install(state, pl["law"], pl["source"], since=height, enacted_by=pid)  # LawError is a ValueError
+        source = law_value(state, CONGRESS, f"src:{pid}")
+        if not isinstance(source, str):
+            raise GovError("the decision's source is missing")
+        entry = laws.install(state, pl["law"], source, since=height, enacted_by=pid)  # LawError is a ValueError
         return {"class": cls, "law": pl["law"], "version": entry["version"]}
     if cls == "role":
         apply_role(state, decode_address(pl["account"]), pl["role"], bool(pl["grant"]))
@@ -258,7 +261,7 @@ def report_hash(report: dict) -> bytes:
 
 def _new_job(laws, state, pid: int, prop, height: int, time_ms: int) -> dict:
     pl = prop["payload"] if isinstance(prop, dict) else {}
-    law, source = str(pl.get("law", "")), pl.get("source", "")
+    law, source = str(pl.get("law", "")), law_value(state, CONGRESS, f"src:{pid}")
     job = {"id": pid, "law": law, "source": source if isinstance(source, str) else "", "base_hash": b"",
            "new_hash": b"", "started": height, "check": "", "calls": [], "chunks": [], "rows": []}
     base = laws.version_at(state, law, height)

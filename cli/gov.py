@@ -270,7 +270,8 @@ def show(settings, pid):
     p = view(settings, CONGRESS, "proposal", {"id": pid})
     d = ""
     if p["class"] in ("amend", "params"):
-        src = p["payload"].pop("source")
+        src = view(settings, CONGRESS, "source", {"id": pid})
+        p["payload"].pop("source", None)
         old = law_source(settings, p["payload"]["law"], height=p["proposed_at"])
         d = diff(old, src, p["payload"]["law"])
         p["diff"] = d
@@ -327,9 +328,9 @@ def pilot(settings, pid, recompute):
         from chain.contract_host import Laws
         from chain.governance import recompute as redo
 
-        p = view(settings, CONGRESS, "proposal", {"id": pid})
         with client(settings) as c:
-            _, h2 = redo(Laws(), lambda height: RemoteState(c, height), report, p["payload"]["source"])
+            src = view(settings, CONGRESS, "source", {"id": pid})
+            _, h2 = redo(Laws(), lambda height: RemoteState(c, height), report, src)
         out["recomputed"] = h2.hex()
         out["agrees"] = h2 == h
     names = _names(settings)

@@ -143,7 +143,7 @@ ENTRIES = (
 )
 VIEWS = (
     "param", "version", "proposal", "proposals", "tally", "delegates", "constituencies", "constituency_of",
-    "apportion", "election", "recall", "void_rule", "due",
+    "apportion", "election", "recall", "void_rule", "due", "source",
 )
 
 
@@ -338,6 +338,11 @@ def make_proposal(cls: str, title: str, text: str, payload, proposer: str, direc
     need(len(active) < MAX_ACTIVE, E_TOO_MANY, "too many open proposals")
     pid = storage.get("next_id", 1)
     storage.set("next_id", pid + 1)
+    if cls in CODE_CLASSES:  # the source lives under its own key: records stay small for on_block
+        src = payload["source"]
+        storage.set("src:" + str(pid), src)
+        payload["source"] = ""
+        payload["source_digest"] = hex_of(digest(src))
     p = {"id": pid, "class": cls, "title": title, "text": text, "payload": payload, "proposer": proposer,
          "proposed_at": ctx.height, "status": "", "cosigns": 0, "cosign_need": 0, "cosign_until": 0,
          "opened": 0, "vote_end": 0, "closes": 0, "snapshot": {}, "votes": {}, "reviews": {},
@@ -434,6 +439,12 @@ def proposal(id: int) -> dict:
     if p["status"] == "voting":
         p["result"] = count(p)
     return p
+
+
+def source(id: int) -> str:
+    """The new source of a code proposal (its payload names its digest)."""
+    get_prop(id)
+    return storage.get("src:" + str(id), "")
 
 
 def proposals(status: str = "") -> list:
