@@ -355,3 +355,31 @@ def test_recall_and_by_election_through_the_chain(g):
     assert d[A["g-a2"]]["c"] == "north" and len(d) == 3
     e = g.value("congress", f"elect:{eid}")
     assert e["turnout_bps"] == 10000 and e["tally"] == {A["g-a2"]: 2, A["g-a1"]: 1}
+
+
+def test_a_hostile_pilot_is_identical_on_two_independent_nodes(tmp_path):
+    bomb = SOURCES["tax"].replace('def annual_tax(taxable_income: int, year: int = 0) -> int:\n',
+                                  'def annual_tax(taxable_income: int, year: int = 0) -> int:\n    x = "a"\n'
+                                  '    while True:\n        x = x + x\n')
+    roots, hashes = [], []
+    for i in range(2):
+        w = GovWorld(tmp_path / f"n{i}")
+        ok(w.do("g-steel", "tax", "pay_wage", {"employee": A["g-a1"], "gross": 2_000_000}))
+        pid = ok(w.do("g-d1", "congress", "propose", {"cls": "amend", "title": "bomb", "payload": {
+            "law": "tax", "source": bomb,
+            "scenario": [{"sender": A["g-a1"], "entry": "annual_tax", "args": {"taxable_income": 5}}]}}))
+        run_pilot(w, pid)
+        assert w.prop(pid)["status"] == "blocked"
+        hashes.append(w.value("pilot", f"report:{pid}")["hash"])
+        roots.append(w.app.store.state_root(w.app.height))
+        w.close()
+    assert hashes[0] == hashes[1] and roots[0] == roots[1]
+
+
+def test_a_parameter_table_that_breaks_the_schema_blocks_the_vote(g):
+    bad = with_values(SOURCES["tax"], {"iit_brackets": [[20250101, [[3_600_000, 400, 1], [None, 4500, 0]]]]})
+    pid = ok(g.do("g-d1", "congress", "propose", {"cls": "params", "title": "bad table",
+                                                  "payload": {"law": "tax", "source": bad}}))
+    run_pilot(g, pid)
+    p = g.prop(pid)
+    assert p["status"] == "blocked" and p["pilot"]["reason"].startswith("check_params:")
