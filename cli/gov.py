@@ -521,6 +521,97 @@ def recall_close(settings, sender, delegate):
          + (f"; by-election {r['by_election']} opened" if r.get("by_election") else ""))
 
 
+# ---------------------------------------------------------------- reform assembly
+@gov.group("assembly", help="Reform assemblies: convene (by forum follows), ballot, seat, resolve, decide, show.")
+def assembly():
+    pass
+
+
+@assembly.command("convene", help="Convene an assembly for a forum topic followed by enough citizens.")
+@click.option("--from", "sender", required=True, metavar="NAME")
+@click.argument("topic", type=int)
+@global_options
+@pass_settings
+@guard
+def assembly_convene(settings, sender, topic):
+    aid = send(settings, sender, "assembly", "convene", {"topic": topic})
+    a = view(settings, "assembly", "get", {"id": aid})
+    emit(settings, a, f"assembly {aid} for topic {topic}: ballots until height {a['closes']}")
+
+
+@assembly.command("ballot", help="Vote for any citizen to sit in the assembly.")
+@click.option("--from", "sender", required=True, metavar="CITIZEN")
+@click.argument("aid", type=int, metavar="ASSEMBLY")
+@click.argument("candidate")
+@global_options
+@pass_settings
+@guard
+def assembly_ballot(settings, sender, aid, candidate):
+    n = send(settings, sender, "assembly", "ballot", {"assembly": aid, "candidate": address(settings, candidate)})
+    emit(settings, {"assembly": aid, "candidate": candidate, "votes": n}, f"{candidate} now has {n} vote(s)")
+
+
+@assembly.command("seat", help="Seat the most voted once the election has closed.")
+@click.option("--from", "sender", required=True, metavar="NAME")
+@click.argument("aid", type=int, metavar="ASSEMBLY")
+@global_options
+@pass_settings
+@guard
+def assembly_seat(settings, sender, aid):
+    members = send(settings, sender, "assembly", "seat", {"assembly": aid})
+    names = _names(settings)
+    emit(settings, {"assembly": aid, "members": members}, "members: " + ", ".join(names.get(a, a) for a in members))
+
+
+@assembly.command("resolve", help="Move a resolution: KIND and a JSON payload (urgent kinds act when passed).")
+@click.option("--from", "sender", required=True, metavar="MEMBER")
+@click.option("--text", default="")
+@click.argument("aid", type=int, metavar="ASSEMBLY")
+@click.argument("kind", type=click.Choice(["suspend_delegate", "suspend_role", "reorganise", "recall", "investigate",
+                                           "propose"]))
+@click.argument("payload")
+@global_options
+@pass_settings
+@guard
+def assembly_resolve(settings, sender, text, aid, kind, payload):
+    try:
+        pl = json.loads(payload)
+    except json.JSONDecodeError as e:
+        raise UserError(f"payload is not JSON: {e}") from None
+    if not isinstance(pl, dict):
+        raise UserError("payload must be a JSON object")
+    for k in ("account", "delegate"):
+        if isinstance(pl.get(k), str):
+            pl[k] = address(settings, pl[k])
+    rid = send(settings, sender, "assembly", "resolve", {"assembly": aid, "kind": kind, "payload": pl, "text": text})
+    emit(settings, {"assembly": aid, "resolution": rid}, f"resolution {rid} of assembly {aid}")
+
+
+@assembly.command("decide", help="A member votes yes or no on a resolution.")
+@click.option("--from", "sender", required=True, metavar="MEMBER")
+@click.argument("aid", type=int, metavar="ASSEMBLY")
+@click.argument("rid", type=int, metavar="RESOLUTION")
+@click.argument("choice", type=click.Choice(["yes", "no"]))
+@global_options
+@pass_settings
+@guard
+def assembly_decide(settings, sender, aid, rid, choice):
+    r = send(settings, sender, "assembly", "decide", {"assembly": aid, "id": rid, "yes": choice == "yes"})
+    emit(settings, r, f"resolution {rid}: {r['status']}" + (f" -> {r['outcome']}" if r["outcome"] else ""))
+
+
+@assembly.command("show", help="An assembly: topic, election, members, term.")
+@click.argument("aid", type=int, metavar="ASSEMBLY")
+@global_options
+@pass_settings
+@guard
+def assembly_show(settings, aid):
+    a = view(settings, "assembly", "get", {"id": aid})
+    names = _names(settings)
+    emit(settings, a, f"assembly {aid} (topic {a['topic']}): {a['status']}; members "
+                      + (", ".join(names.get(m, m) for m in a["members"]) or "-") + f"; term until {a['until']}")
+
+
 def main() -> None:  # python -m cli.gov
     gov(prog_name="esoc gov")
 

@@ -87,6 +87,7 @@ MAX_SCENARIO = 16
 MAX_ACTIVE = 32
 MAX_CANDIDATES = 200
 MAX_CONSTITUENCIES = 64
+MAX_DUE = 16  # decisions the chain enacts per block (chain/governance.py MAX_DUE)
 
 E_NOT_AUTHORIZED = 1
 E_BAD_ARGUMENT = 2
@@ -369,6 +370,8 @@ def urgent(payload: dict, title: str, assembly: int) -> int:
     pid = storage.get("next_id", 1)
     storage.set("next_id", pid + 1)
     at = ctx.height + 1
+    while len(storage.get("due:" + str(at), [])) >= MAX_DUE:
+        at = at + 1
     p = {"id": pid, "class": "role", "title": title, "text": "urgent resolution of reform assembly " + str(assembly),
          "payload": payload, "proposer": ctx.caller, "proposed_at": ctx.height, "status": "accepted",
          "cosigns": 0, "cosign_need": 0, "cosign_until": 0, "opened": 0, "vote_end": 0, "closes": ctx.height,
@@ -571,8 +574,11 @@ def finish(p: dict) -> None:
         cancel_target(p["payload"]["target"])
     else:
         p["status"] = "accepted"
-        p["enact_at"] = ctx.height + param("enact_delay_blocks")
-        key = "due:" + str(p["enact_at"])
+        at = ctx.height + param("enact_delay_blocks")
+        while len(storage.get("due:" + str(at), [])) >= MAX_DUE:  # the chain enacts at most 16 per block
+            at = at + 1
+        p["enact_at"] = at
+        key = "due:" + str(at)
         d = storage.get(key, [])
         d.append(p["id"])
         storage.set(key, d)

@@ -180,3 +180,31 @@ def test_forum_follows_reach_the_assembly_threshold(net):
     assert out["followers"] == 3 and out["triggers_assembly"]  # 3 of 8 citizens > 30 %
     assert cli_mod(net, "cli.forum", "hot")[0]["id"] == t
     assert isinstance(cli_mod(net, "cli.forum", "recommended", "alice"), list)
+
+
+def test_reform_assembly_suspends_an_officials_role(net):
+    t = cli_mod(net, "cli.forum", "post", "--from", "bob", "--title", "Planning", "the plan is late")["id"]
+    for who in ("alice", "bob", "carol"):
+        cli_mod(net, "cli.forum", "follow", "--from", who, str(t))
+    a = cli_mod(net, "cli.gov", "assembly", "convene", "--from", "erin", str(t))
+    for voter, cand in (("alice", "alice"), ("bob", "alice"), ("carol", "carol"), ("dan", "dan")):
+        cli_mod(net, "cli.gov", "assembly", "ballot", "--from", voter, str(a["id"]), cand)
+    net.wait_height(a["closes"] + 2, timeout=120)
+    members = cli_mod(net, "cli.gov", "assembly", "seat", "--from", "erin", str(a["id"]))["members"]
+    assert members[0] == net.account("alice")["address"] and len(members) == 3
+    names = {net.account(n)["address"]: n for n in ("alice", "carol", "dan")}
+    movers = [names[m] for m in members]
+    r = cli_mod(net, "cli.gov", "assembly", "resolve", "--from", movers[0], str(a["id"]), "suspend_role",
+                json.dumps({"account": "planning-agency", "role": "planning_agency"}))
+    cli_mod(net, "cli.gov", "assembly", "decide", "--from", movers[0], str(a["id"]), str(r["resolution"]), "yes")
+    out = cli_mod(net, "cli.gov", "assembly", "decide", "--from", movers[1], str(a["id"]), str(r["resolution"]), "yes")
+    assert out["status"] == "passed"
+    pid = out["outcome"]["decision"]
+
+    def revoked():
+        acct = json.loads(net.cli("account", "planning-agency", "--json").stdout)
+        return "planning_agency" not in acct["roles"]
+
+    wait_until(revoked, 30, "the role to be revoked")
+    assert cli_mod(net, "cli.gov", "show", str(pid))["status"] == "enacted"
+    net.check_agreement()
