@@ -320,6 +320,7 @@ class Laws:
         return {
             "name": name, "version": v["version"], "code_hash": v["code_hash"], "since_height": v["since"],
             "entries": list(c.entries) if c else [], "views": list(c.views) if c else [], "summary": summary,
+            "enacted_by": v.get("enacted_by", 0),
         }
 
 

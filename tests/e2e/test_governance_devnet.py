@@ -132,6 +132,8 @@ def test_amendment_cycle(net, tmp_path):
     versions = gj(net, "law", "tax")["versions"]
     assert versions[-1] == {**versions[-1], "version": 2, "since_height": enact_at, "enacted_by": pid}
     assert gj(net, "show", str(pid))["status"] == "enacted"
+    shown = json.loads(net.cli("law", "show", "tax", "--json").stdout)
+    assert [(v["version"], v["since_height"], v["enacted_by"]) for v in shown["versions"]] == [(1, 1, 0), (2, enact_at, pid)]
 
     out = json.loads(net.cli("tx", "call", "--from", "steelworks", "tax", "pay_wage", "--args", wage,
                              "--gas", "50000000", "--wait", "--json").stdout)
