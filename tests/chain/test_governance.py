@@ -383,3 +383,14 @@ def test_a_parameter_table_that_breaks_the_schema_blocks_the_vote(g):
     run_pilot(g, pid)
     p = g.prop(pid)
     assert p["status"] == "blocked" and p["pilot"]["reason"].startswith("check_params:")
+
+
+def test_the_role_index_follows_deregistration(g):
+    from chain.roles import role_holders
+    from ledger.tx import Deregister
+
+    assert role_holders(g.app.state(), "treasury") == [ADDR["g-tres"]]
+    ok(g.block(g.tx("g-reg", "deregister", Deregister(account=ADDR["g-tres"]))).receipts[0])
+    assert role_holders(g.app.state(), "treasury") == []
+    r = g.do("g-steel", "tax", "pay_wage", {"employee": A["g-a1"], "gross": 2_000_000})
+    assert r.code != 0 and r.result["error"] == 3  # E_NO_TREASURY
