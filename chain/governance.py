@@ -240,12 +240,22 @@ def build_report(job: dict, rows: list[dict]) -> dict:
             values.append({"i": r["i"], "entry": r["entry"], "args": job["calls"][r["i"]]["args"],
                            "old": old["value"], "new": new["value"]})
     accounts = {a: accounts[a] for a in sorted(accounts)[:MAX_ACCOUNT_ROWS]}
+    # the accounts the law applied to in the replayed history: callers, and every account its
+    # code in force moved money for (what the forum's recommendation calls "subject to the law")
+    subjects = set()
+    for r in rows:
+        call = job["calls"][r["i"]]
+        if call.get("from") == "log" and call["sender"]:
+            subjects.add(call["sender"])
+        if r["old"] is not None:
+            subjects.update(a for a in r["old"]["money"])
+    subjects = sorted(subjects)[:MAX_ACCOUNT_ROWS]
     reason = job["check"] or ("; ".join(failures[:5]))
     report = {
         "id": job["id"], "law": job["law"], "base_hash": job["base_hash"], "new_hash": job["new_hash"],
         "started": job["started"], "check": job["check"], "calls": job["calls"], "chunks": job["chunks"],
         "rows": rows, "ok": reason == "", "reason": reason[:400], "accounts": accounts,
-        "kinds": {k: kinds[k] for k in sorted(kinds)}, "values": values,
+        "kinds": {k: kinds[k] for k in sorted(kinds)}, "values": values, "subjects": subjects,
         "totals": {"calls": len(rows), "differ": differ,
                    "pay_more": sum(1 for a in accounts.values() if a["diff"] < 0),
                    "pay_less": sum(1 for a in accounts.values() if a["diff"] > 0),
@@ -320,6 +330,7 @@ def pilot_step(laws, state, height: int, time_ms: int) -> dict | None:
     host_write(state, PILOT, f"report:{pid}", {
         "ok": report["ok"], "reason": report["reason"], "hash": h, "law": report["law"], "height": height,
         "totals": report["totals"], "accounts": {a: r["diff"] for a, r in report["accounts"].items()},
+        "subjects": report["subjects"],
     })
     return report
 

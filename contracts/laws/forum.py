@@ -26,8 +26,10 @@ Polls
     account (``poll_vote``); counts public.
 Recommendation
     ``recommended(citizen)``: the open congress proposals whose pilot report
-    shows the citizen's account affected (its money would differ), or that
-    a topic the citizen follows is about.
+    shows the citizen's account affected (its money would differ), or whose
+    law applied to the citizen in the replayed history (the citizen called
+    it, or it moved the citizen's money), or that a topic the citizen
+    follows is about.
 Rate limits
     At most ``posts_per_window`` posts and replies per account in any
     window of ``rate_window_blocks`` blocks (a fixed window starting at the
@@ -319,6 +321,8 @@ def recommended(citizen: str) -> list:
         why = []
         if rep is not None and citizen in rep["accounts"]:
             why.append("pilot: your account would change by " + str(rep["accounts"][citizen]) + " fen")
+        elif rep is not None and citizen in rep.get("subjects", []):
+            why.append("the law it changes applied to you in its recent history")
         if str(pid) in about:
             why.append("you follow topic " + str(about[str(pid)]))
         if len(why) > 0:

@@ -163,6 +163,7 @@ def test_full_cycle_void_changes_the_outcome_and_enactment_follows(g):
     assert report["ok"] and report["accounts"][A["g-a1"]]["diff"] < 0
     assert report["accounts"][A["g-tres"]]["diff"] == -report["accounts"][A["g-a1"]]["diff"]
     assert report["totals"]["calls"] == 3 and len(report["chunks"]) == 1
+    assert A["g-steel"] in report["subjects"] and A["g-a1"] in report["subjects"]
     # recompute from committed state gives the same hash
     from chain.governance import recompute, report_hash
 

@@ -76,10 +76,13 @@ def test_recommendation_from_the_pilot_report_and_follows():
     h.store[("congress", "active")] = encode([1, 2])
     h.store[("congress", "prop:1")] = encode({"title": "tax", "status": "voting"})
     h.store[("congress", "prop:2")] = encode({"title": "parks", "status": "voting"})
-    h.store[("pilot", "report:1")] = encode({"ok": True, "accounts": {CITIZENS[5]: -3000}})
+    h.store[("pilot", "report:1")] = encode({"ok": True, "accounts": {CITIZENS[5]: -3000},
+                                             "subjects": [CITIZENS[5], CITIZENS[8]]})
     t = ok(call(h, LAW, "post", {"title": "About 2", "text": "x", "proposal": 2}, sender=CITIZENS[0]))
     ok(call(h, LAW, "follow", {"topic": t}, sender=CITIZENS[6]))
     r5 = view(h, LAW, "recommended", {"citizen": CITIZENS[5]})
     assert [x["proposal"] for x in r5] == [1] and "-3000" in r5[0]["why"][0]
     assert [x["proposal"] for x in view(h, LAW, "recommended", {"citizen": CITIZENS[6]})] == [2]
     assert view(h, LAW, "recommended", {"citizen": CITIZENS[7]}) == []
+    r8 = view(h, LAW, "recommended", {"citizen": CITIZENS[8]})
+    assert [x["proposal"] for x in r8] == [1] and "applied to you" in r8[0]["why"][0]
