@@ -395,3 +395,38 @@ def test_the_role_index_follows_deregistration(g):
     assert role_holders(g.app.state(), "treasury") == []
     r = g.do("g-steel", "tax", "pay_wage", {"employee": A["g-a1"], "gross": 2_000_000})
     assert r.code != 0 and r.result["error"] == 3  # E_NO_TREASURY
+
+
+PARKS = '''"""Parks: a new law added by a decision."""
+
+LAW = "parks"
+VERSION = 1
+
+ENTRIES = ("plant",)
+VIEWS = ("trees",)
+
+
+def plant(n: int) -> int:
+    """Plant n trees."""
+    storage.set("trees", storage.get("trees", 0) + n)
+    return storage.get("trees")
+
+
+def trees() -> int:
+    """How many trees."""
+    return storage.get("trees", 0)
+'''
+
+
+def test_a_new_law_is_added_by_a_decision(g):
+    pid = ok(g.do("g-d1", "congress", "propose", {"cls": "amend", "title": "A parks law", "payload": {
+        "law": "parks", "source": PARKS, "scenario": [{"sender": A["g-a1"], "entry": "plant", "args": {"n": 2}}]}}))
+    run_pilot(g, pid)
+    report = g.app.state().get_value(("pilot_report", pid))
+    assert report["ok"] and report["base_hash"] == b"" and report["rows"][0]["old"] is None
+    for d in ("g-d1", "g-d2"):
+        ok(g.do(d, "congress", "vote", {"id": pid, "choice": "yes"}))
+    through_enactment(g, pid)
+    v = g.app.state().get_value(("contract", "parks"))["versions"]
+    assert v == [{**v[0], "version": 1, "since": g.prop(pid)["enact_at"], "enacted_by": pid}]
+    assert ok(g.do("g-a1", "parks", "plant", {"n": 3})) == 3
