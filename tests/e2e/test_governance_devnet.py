@@ -210,3 +210,27 @@ def test_reform_assembly_suspends_an_officials_role(net):
     wait_until(revoked, 30, "the role to be revoked")
     assert cli_mod(net, "cli.gov", "show", str(pid))["status"] == "enacted"
     net.check_agreement()
+
+
+def test_hostile_amendment_fails_its_pilot_identically_on_every_node(net, tmp_path):
+    wage = json.dumps({"employee": net.account("bob")["address"], "gross": 1_000_000})
+    net.cli("tx", "call", "--from", "steelworks", "tax", "pay_wage", "--args", wage, "--gas", "50000000", "--wait")
+    src = json.loads(net.cli("law", "show", "tax", "--json").stdout)["source"]
+    bomb = src.replace("def annual_tax(taxable_income: int, year: int = 0) -> int:\n",
+                       "def annual_tax(taxable_income: int, year: int = 0) -> int:\n    x = 'a'\n"
+                       "    while True:\n        x = x + x\n", 1)
+    bomb = bomb.replace("def pay_wage(", "def pay_wage_v1(", 1).replace(
+        "def pay_wage_v1(", "def pay_wage(employee: str = '', gross: int = 0, social_insurance: int = 0, "
+        "special_additional: int = 0, other_deductions: int = 0):\n    while True:\n        pass\n\n\n"
+        "def pay_wage_v1(", 1)
+    f = tmp_path / "bomb.py"
+    f.write_text(bomb)
+    pid = gj(net, "propose", "--from", "delegate-3", "--amend", "tax", "--source", str(f), "--title", "innocent")["id"]
+    wait_until(lambda: gj(net, "show", str(pid))["status"] != "piloting", 60, "the pilot to finish")
+    shown = gj(net, "show", str(pid))
+    assert shown["status"] == "blocked" and "OUT_OF_GAS" in shown["pilot"]["reason"]
+    reports = [gj(net, "pilot", str(pid), node=i) for i in range(4)]
+    assert len({r["hash"] for r in reports}) == 1 and not reports[0]["ok"]
+    r = gov(net, "vote", "--from", "delegate-1", str(pid), "yes", check=False)
+    assert r.returncode == 1 and "not open for votes" in r.stderr
+    net.check_agreement()
