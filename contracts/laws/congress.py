@@ -599,7 +599,11 @@ def cancel_target(tid: int) -> None:
 
 # ---------------------------------------------------------------- block hook
 def on_block() -> None:
-    """Bounded work per block: pilot verdicts, final tallies, enactments, expiries."""
+    """Bounded work per block: pilot verdicts, final tallies, enactments, expiries.
+
+    Only the chain's end-of-block hook runs it (its sender is this law's own
+    account): a transaction calling it could close a window early."""
+    need(ctx.sender == ctx.this, E_NOT_AUTHORIZED, "on_block runs only as the chain's block hook")
     h = ctx.height
     wait = storage.get("pilot_wait", [])
     still = []

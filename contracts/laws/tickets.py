@@ -201,7 +201,10 @@ def rate(id: int, stars: int) -> None:
 
 
 def on_block() -> None:
-    """Mark overdue the unanswered tickets whose deadline was the previous height."""
+    """Mark overdue the unanswered tickets whose deadline was the previous height.
+
+    Only the chain's end-of-block hook runs it (its sender is this law's own account)."""
+    need(ctx.sender == ctx.this, E_NOT_AUTHORIZED, "on_block runs only as the chain's block hook")
     key = "due:" + str(ctx.height - 1)
     q = storage.get(key)
     if q is None:

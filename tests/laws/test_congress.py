@@ -94,7 +94,7 @@ def test_tally_matches_the_reference(sc):
 
         assert view(host, LAW, "proposal", {"id": pid})["status"] == "piloting"
         host.store[("pilot", f"report:{pid}")] = encode({"ok": True, "hash": b"h", "reason": ""})
-        ok(call(host, LAW, "on_block", sender=first))
+        ok(call(host, LAW, "on_block", sender="contract:congress"))
         assert view(host, LAW, "proposal", {"id": pid})["status"] == "voting"
     set_time(host, host.time(), 11)
     for d, v in votes.items():
@@ -115,7 +115,7 @@ def test_tally_matches_the_reference(sc):
     # after every window closes the status follows the same tally
     p = view(host, LAW, "proposal", {"id": pid})
     set_time(host, host.time(), p["closes"])
-    ok(call(host, LAW, "on_block", sender=first))
+    ok(call(host, LAW, "on_block", sender="contract:congress"))
     p = view(host, LAW, "proposal", {"id": pid})
     assert p["result"]["final"] and p["result"]["accepted"] == want["accepted"]
     assert p["status"] == (("accepted" if cls not in ("text",) else "adopted") if want["accepted"] else "rejected")
@@ -228,3 +228,8 @@ def test_only_the_registrar_records_constituencies():
     ok(call(host, LAW, "assign", {"citizen": "esc1a", "constituency": "s"}, sender=REGISTRAR))
     c = view(host, LAW, "constituencies")
     assert c["n"]["members"] == 0 and c["s"]["members"] == 2
+
+
+def test_only_the_block_hook_runs_on_block():
+    host = seeded({"n": ["esc1a"]}, {"esc1a": "n"})
+    refused(call(host, LAW, "on_block", sender="esc1a"), 1)

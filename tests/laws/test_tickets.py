@@ -22,7 +22,7 @@ def block(h, height):
     """Advance to ``height`` running the hook at every height, as the chain does."""
     while h.height() < height:
         set_time(h, h.time(), h.height() + 1)
-        ok(call(h, LAW, "on_block", sender="esc1node"))
+        ok(call(h, LAW, "on_block", sender="contract:tickets"))
 
 
 def test_a_ticket_goes_overdue_on_chain_and_is_counted():
@@ -82,3 +82,7 @@ def test_bad_tickets_are_refused():
     refused(call(h, LAW, "open_ticket", {"agency": AGENCY, "kind": "miracle", "text": "x"}, sender=CITIZEN), 2)
     refused(call(h, LAW, "open_ticket", {"agency": AGENCY, "kind": "repair", "text": "x" * 1001}, sender=CITIZEN), 2)
     refused(call(h, LAW, "open_ticket", {"agency": AGENCY, "kind": "repair", "text": "x"}, sender=AGENCY), 1)
+
+
+def test_only_the_block_hook_runs_on_block():
+    refused(call(host(), LAW, "on_block", sender=CITIZEN), 1)
