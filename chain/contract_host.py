@@ -45,6 +45,8 @@ from ledger.crypto import tagged_hash
 from ledger.state import Account, State
 
 from .errors import TxFailed
+from .governance import enact_due, host_write, pilot_step, record_call
+from .roles import index_genesis_roles, role_holders
 
 log = logging.getLogger("esoc.laws")
 
@@ -94,6 +96,9 @@ class ChainHost(Host):
     def beacon(self, height: int) -> bytes | None:
         v = self.state.get_value(("beacon", height))
         return v if isinstance(v, bytes) else None
+
+    def role_holders(self, role: str) -> list[str]:
+        return [encode_address(a) for a in role_holders(self.state, role)]
 
     def has_role(self, address: str, role: str) -> bool:
         a = _addr(address)
@@ -161,6 +166,21 @@ class ChainHost(Host):
             self.events.append({"type": "law", "contract": ev.contract, "name": ev.name, "data": ev.data})
 
 
+class PilotHost(ChainHost):
+    """The chain with one law's code replaced: for pilot replays, never applied."""
+
+    def __init__(self, laws, state, sender, height, time_ms, law: str, source: str):
+        super().__init__(laws, state, sender, height, time_ms)
+        self.law = law
+        self.law_source = source
+
+    def contract_source(self, name: str) -> str | None:
+        return self.law_source if name == self.law else super().contract_source(name)
+
+    def apply(self, effects: Effects) -> None:  # a pilot never writes
+        raise SandboxBreach("a pilot replay reached apply")
+
+
 class Laws:
     """The node's view of installed laws: versions, compiled code, calls."""
 
@@ -190,8 +210,11 @@ class Laws:
         v = state_reader.get_value(("contract_names",))
         return list(v) if v else []
 
-    def install(self, state: State, name: str, source: str, since: int) -> dict:
-        """Install ``source`` as the next version of ``name``, in force from ``since``."""
+    def install(self, state: State, name: str, source: str, since: int, enacted_by: int = 0) -> dict:
+        """Install ``source`` as the next version of ``name``, in force from ``since``.
+
+        ``enacted_by`` is the congress decision that enacted it (0: genesis).
+        """
         try:
             c = compile_contract(name, source)
         except CheckError as e:
@@ -200,6 +223,8 @@ class Laws:
         if versions and versions[-1]["since"] >= since:
             raise LawError(f"law {name}: a version already holds from height {versions[-1]['since']}")
         entry = {"version": len(versions) + 1, "code_hash": c.code_hash, "since": since}
+        if enacted_by:
+            entry["enacted_by"] = enacted_by
         versions.append(entry)
         state.put_value(("contract", name), {"versions": versions})
         state.put_value(("code", c.code_hash), source)
@@ -215,6 +240,22 @@ class Laws:
     def install_genesis(self, state: State, genesis) -> None:
         for name in sorted(self.genesis_sources):
             self.install(state, name, self.genesis_sources[name], since=1)
+        if genesis is None:
+            return
+        index_genesis_roles(state, genesis.accounts)
+        # genesis may seed laws' storage (the devnet seats its first delegates this way)
+        seed = genesis.param("law_storage", {})
+        if isinstance(seed, dict):
+            for law in sorted(seed):
+                if law not in self.genesis_sources or not isinstance(seed[law], dict):
+                    raise LawError(f"genesis law_storage names {law!r}, which is not a genesis law")
+                for key in sorted(seed[law]):
+                    host_write(state, law, key, seed[law][key])
+
+    def pilot_host(self, state: State, law: str, source: str, sender: bytes | None, height: int,
+                   time_ms: int) -> ChainHost:
+        """A host over ``state`` in which ``law`` has ``source`` (a pilot replay)."""
+        return PilotHost(self, state, sender, height, time_ms, law, source)
 
     def contract(self, state: State, name: str, height: int) -> Contract | None:
         v = self.version_at(state, name, height)
@@ -225,7 +266,12 @@ class Laws:
 
     # ---- block hooks ----------------------------------------------------------
     def begin_block(self, state: State, ctx, last_commit) -> None:
-        """Nothing yet: the beacon is mixed by the application (``app.mix_beacon``) before this runs."""
+        """Pilot chunk (over the untouched state of the block before), then enactments.
+
+        The beacon is mixed by the application (``app.mix_beacon``) before this runs.
+        """
+        pilot_step(self, state, ctx.height, ctx.time_ms)
+        enact_due(self, state, ctx.height)
 
     def end_block(self, state: State, ctx) -> None:
         """Run each law's ``on_block`` entry with a fixed gas budget (bounded work per block)."""
@@ -262,6 +308,7 @@ class Laws:
         if res.code != 0:
             raise TxFailed(codes.CONTRACT_BASE + res.code, gas=res.gas_used, result=res.value)
         events.append({"type": "call", "contract": p.contract, "entry": p.entry, "version": c.version})
+        record_call(state, p.contract, tx.sender, p.entry, p.args, ctx.height, ctx.time_ms)
         events.extend(host.events)
         return res.value, res.gas_used
 
@@ -278,6 +325,7 @@ class Laws:
         return {
             "name": name, "version": v["version"], "code_hash": v["code_hash"], "since_height": v["since"],
             "entries": list(c.entries) if c else [], "views": list(c.views) if c else [], "summary": summary,
+            "enacted_by": v.get("enacted_by", 0),
         }
 
 

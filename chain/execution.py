@@ -29,6 +29,7 @@ from ledger.tx import ACCOUNT_KINDS, ROLES, SignedTx, TxError, decode_tx
 from consensus.valset import MAX_TOTAL_POWER
 
 from .errors import InvalidBlock, TxFailed
+from .roles import index_role
 
 U64_MAX = 2**64 - 1
 
@@ -245,12 +246,20 @@ def deregister(executor: Executor, state: State, tx: SignedTx, payload, ctx: Blo
     if not account.registered:
         raise TxFailed(codes.NOT_REGISTERED)
     state.set_account(payload.account, dataclasses.replace(account, kind="", roles=()))
+    for role in account.roles:
+        index_role(state, payload.account, role, False)
     events.append({"type": "deregister", "account": payload.account})
 
 
 def set_role(executor: Executor, state: State, tx: SignedTx, payload, ctx: BlockContext, events: list) -> None:
-    """The registrar grants (``grant``) or revokes a role of ``ROLES`` on a registered account."""
+    """The registrar grants (``grant``) or revokes a role of ``ROLES`` on a registered account.
+
+    Only on a chain without a congress: where the ``congress`` law is
+    installed, roles change only by an enacted decision (``NOT_AUTHORIZED``).
+    """
     _require_role(state.account(tx.sender), "registrar")
+    if state.get_value(("contract", "congress")) is not None:
+        raise TxFailed(codes.NOT_AUTHORIZED, "roles change only by an enacted decision of the congress")
     if payload.role not in ROLES:
         raise TxFailed(codes.UNKNOWN_ROLE)
     account = state.account(payload.account)
@@ -262,6 +271,7 @@ def set_role(executor: Executor, state: State, tx: SignedTx, payload, ctx: Block
     else:
         roles.discard(payload.role)
     state.set_account(payload.account, dataclasses.replace(account, roles=tuple(sorted(roles))))
+    index_role(state, payload.account, payload.role, payload.grant)
     events.append({"type": "set_role", "account": payload.account, "role": payload.role, "grant": payload.grant})
 
 
@@ -271,6 +281,36 @@ def _set_before(state: State, effective: int) -> dict[bytes, int]:
     for pubkey, power in state.get_value(("validator_updates", effective - 1)) or []:
         powers[pubkey] = power
     return {pk: pw for pk, pw in powers.items() if pw > 0}
+
+
+def schedule_validator(state: State, height: int, pubkey: bytes, power: int, name: str = "") -> int:
+    """Schedule ``pubkey`` at ``power`` (0 removes) for ``height + 2``; the rules of :func:`set_validator`.
+
+    Raises :class:`TxFailed`; returns the effective height.  Also the
+    congress's host power (a ``validator`` decision, enacted at ``height``).
+    """
+    effective = height + 2
+    before = _set_before(state, effective)
+    pending = {pk: pw for pk, pw in state.get_value(("validator_updates", effective)) or []}
+    if power == 0 and pubkey not in before:
+        if pubkey not in pending:
+            raise TxFailed(codes.INVALID_ARGUMENT, "no such validator")
+        del pending[pubkey]  # an addition earlier in this block, now withdrawn
+    else:
+        pending[pubkey] = power
+    after = {**before, **pending}
+    total = sum(pw for pw in after.values() if pw > 0)
+    if total <= 0:
+        raise TxFailed(codes.INVALID_ARGUMENT, "cannot remove the last validator")
+    if total > MAX_TOTAL_POWER:
+        raise TxFailed(codes.INVALID_ARGUMENT, "total voting power too large")
+    if pending:
+        state.put_value(("validator_updates", effective), [[pk, pending[pk]] for pk in sorted(pending)])
+    else:
+        state.delete(("validator_updates", effective))
+    if name:
+        state.put_value(("validator_name", pubkey), name)
+    return effective
 
 
 def set_validator(executor: Executor, state: State, tx: SignedTx, payload, ctx: BlockContext, events: list) -> None:
@@ -286,27 +326,7 @@ def set_validator(executor: Executor, state: State, tx: SignedTx, payload, ctx: 
     update applied at the end of the block cannot fail.
     """
     _require_role(state.account(tx.sender), "validator_operator")
-    effective = ctx.height + 2
-    before = _set_before(state, effective)
-    pending = {pk: pw for pk, pw in state.get_value(("validator_updates", effective)) or []}
-    if payload.power == 0 and payload.pubkey not in before:
-        if payload.pubkey not in pending:
-            raise TxFailed(codes.INVALID_ARGUMENT, "no such validator")
-        del pending[payload.pubkey]  # an addition earlier in this block, now withdrawn
-    else:
-        pending[payload.pubkey] = payload.power
-    after = {**before, **pending}
-    total = sum(pw for pw in after.values() if pw > 0)
-    if total <= 0:
-        raise TxFailed(codes.INVALID_ARGUMENT, "cannot remove the last validator")
-    if total > MAX_TOTAL_POWER:
-        raise TxFailed(codes.INVALID_ARGUMENT, "total voting power too large")
-    if pending:
-        state.put_value(("validator_updates", effective), [[pk, pending[pk]] for pk in sorted(pending)])
-    else:
-        state.delete(("validator_updates", effective))
-    if payload.name:
-        state.put_value(("validator_name", payload.pubkey), payload.name)
+    effective = schedule_validator(state, ctx.height, payload.pubkey, payload.power, payload.name)
     events.append({"type": "set_validator", "pubkey": payload.pubkey, "power": payload.power, "effective": effective})
 
 

@@ -34,6 +34,8 @@ from contracts.runtime.registry import law_sources
 
 from ledger.genesis import Genesis, GenesisAccount, GenesisLaw
 
+from .gov_genesis import congress_seed
+
 CHAIN_ID = "esoc-devnet"
 PASSWORD = "devnet"
 YUAN = 100
@@ -52,6 +54,7 @@ DEMO_ACCOUNTS = [
     ("erin", "citizen", (), 10_000 * YUAN),
     ("delegate-1", "citizen", (), 10_000 * YUAN),
     ("delegate-2", "citizen", (), 10_000 * YUAN),
+    ("delegate-3", "citizen", (), 10_000 * YUAN),
     ("steelworks", "enterprise", (), 1_000_000 * YUAN),
     ("bakery", "enterprise", (), 200_000 * YUAN),
     ("clinic", "enterprise", (), 200_000 * YUAN),
@@ -80,7 +83,8 @@ def init_devnet(home: str, validators: int = 4, base_port: int = 50051, fast_kdf
         genesis_time_ms=genesis_time_ms if genesis_time_ms is not None else int(time.time() * 1000),
         accounts=tuple(accounts),
         validators=tuple(Validator(pubkey=k.public, power=10, name=f"validator-{i}") for i, k in enumerate(vkeys)),
-        params={"max_block_txs": 5000},
+        params={"max_block_txs": 5000,
+                "law_storage": {"congress": congress_seed({a.name: a.address for a in accounts})}},
         laws=tuple(GenesisLaw(name=n, source=src) for n, src in sorted(law_sources().items())),
     )
     gtext = genesis.to_json()

@@ -38,7 +38,7 @@ def law():
 
 def _info(i) -> dict:
     return {"name": i.name, "version": i.version, "code_hash": i.code_hash.hex(), "since_height": i.since_height,
-            "entries": list(i.entries), "views": list(i.views), "summary": i.summary}
+            "entries": list(i.entries), "views": list(i.views), "summary": i.summary, "enacted_by": i.enacted_by}
 
 
 @law.command("list")
@@ -72,6 +72,9 @@ def law_show(settings, name, version_, height):
         return
     head = f"# law {data['name']} v{data['version']} (since height {data['since_height']}, code {data['code_hash'][:16]})\n"
     head += f"# entries: {', '.join(data['entries']) or '-'}; views: {', '.join(data['views']) or '-'}\n"
+    head += "".join(f"# v{v['version']} from height {v['since_height']}: "
+                    + (f"enacted by decision {v['enacted_by']}" if v["enacted_by"] else "genesis") + "\n"
+                    for v in data["versions"])
     click.echo(head + r.source, nl=not r.source.endswith("\n"))
 
 

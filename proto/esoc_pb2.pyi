@@ -257,7 +257,7 @@ class ListLawsRequest(_message.Message):
     def __init__(self, height: _Optional[int] = ...) -> None: ...
 
 class LawInfo(_message.Message):
-    __slots__ = ("name", "version", "code_hash", "since_height", "entries", "views", "summary")
+    __slots__ = ("name", "version", "code_hash", "since_height", "entries", "views", "summary", "enacted_by")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CODE_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -265,6 +265,7 @@ class LawInfo(_message.Message):
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     VIEWS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    ENACTED_BY_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     code_hash: bytes
@@ -272,7 +273,8 @@ class LawInfo(_message.Message):
     entries: _containers.RepeatedScalarFieldContainer[str]
     views: _containers.RepeatedScalarFieldContainer[str]
     summary: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., code_hash: _Optional[bytes] = ..., since_height: _Optional[int] = ..., entries: _Optional[_Iterable[str]] = ..., views: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ...) -> None: ...
+    enacted_by: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., code_hash: _Optional[bytes] = ..., since_height: _Optional[int] = ..., entries: _Optional[_Iterable[str]] = ..., views: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., enacted_by: _Optional[int] = ...) -> None: ...
 
 class ListLawsResponse(_message.Message):
     __slots__ = ("laws",)

@@ -224,7 +224,17 @@ def check_name(product: str) -> None:
 
 
 def treasury() -> str | None:
-    return storage.get("treasury")
+    return treasury_account()
+
+
+def treasury_account() -> str | None:
+    """The account named by ``set_treasury``, else the registry's first holder
+    of the ``treasury`` role (so no set-up step is needed)."""
+    named = storage.get("treasury")
+    if named is not None:
+        return named
+    holders = ctx.role_holders(ROLE_TREASURY)
+    return holders[0] if len(holders) > 0 else None
 
 
 def set_treasury() -> str:
@@ -437,7 +447,7 @@ def confirm_delivery(order_id: int) -> dict:
         receiver = who == o["enterprise"]
     if not receiver and not storage.get(f"insp/{who}", False):
         fail(E_NOT_AUTHORIZED, "only the receiving party or an inspector confirms delivery")
-    to = storage.get("treasury")
+    to = treasury_account()
     if to is None:
         fail(E_NO_TREASURY, "the treasury has not named its account")
     if o["kind"] == "purchase":

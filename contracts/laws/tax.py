@@ -434,7 +434,17 @@ def transfer_tax(amount: int, received_before: int = 0, year: int = 0) -> int:
 # ---------------------------------------------------------------- collection
 def treasury() -> str | None:
     """The account taxes are paid into (set by the treasury)."""
-    return storage.get("treasury")
+    return treasury_account()
+
+
+def treasury_account() -> str | None:
+    """The account named by ``set_treasury``, else the registry's first holder
+    of the ``treasury`` role (so no set-up step is needed)."""
+    named = storage.get("treasury")
+    if named is not None:
+        return named
+    holders = ctx.role_holders(ROLE_TREASURY)
+    return holders[0] if len(holders) > 0 else None
 
 
 def set_treasury() -> str:
@@ -448,7 +458,7 @@ def set_treasury() -> str:
 
 def collect(payer: str, amount: int, kind: str, used: dict, extra: dict) -> None:
     """Move ``amount`` from ``payer`` to the treasury and say so in the receipt."""
-    to = storage.get("treasury")
+    to = treasury_account()
     if to is None:
         fail(E_NO_TREASURY, "the treasury has not named its account")
     if amount > 0:
@@ -536,7 +546,7 @@ def pay_wage(employee: str, gross: int, social_insurance: int = 0,
              "cumulative_income": rec["income"], "cumulative_deductions": rec["deductions"],
              "withheld_to_date": rec["withheld"]})
     if social_insurance > 0:
-        to = storage.get("treasury")
+        to = treasury_account()
         ctx.transfer(employer, to, social_insurance)
         emit("social_insurance_paid", {"law": LAW, "version": VERSION, "employer": employer,
                                        "employee": employee, "amount": social_insurance})

@@ -72,6 +72,10 @@ class Host(abc.ABC):
     def has_role(self, address: str, role: str) -> bool:
         """Whether ``address`` holds ``role`` in the registry."""
 
+    def role_holders(self, role: str) -> list[str]:
+        """The addresses holding ``role`` in the registry, sorted (empty if none)."""
+        return []
+
     @abc.abstractmethod
     def account_kind(self, address: str) -> str:
         """The registry's kind of the account ("citizen", "enterprise", "agency",
@@ -159,6 +163,9 @@ class MemoryHost(Host):
 
     def has_role(self, address: str, role: str) -> bool:
         return role in self.roles.get(address, ())
+
+    def role_holders(self, role: str) -> list[str]:
+        return sorted(a for a, rs in self.roles.items() if role in rs)
 
     def account_kind(self, address: str) -> str:
         if address in self.refuse_to:

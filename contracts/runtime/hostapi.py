@@ -6,7 +6,8 @@ Each contract frame (one entry/view invocation, top-level or through
 ``ctx``
     ``ctx.sender`` (transaction signer), ``ctx.caller`` (the signer, or the
     calling contract's address), ``ctx.this`` (this contract's address),
-    ``ctx.height``, ``ctx.time``; methods ``ctx.has_role(addr, role)``, ``ctx.account_kind(addr)``,
+    ``ctx.height``, ``ctx.time``; methods ``ctx.has_role(addr, role)``, ``ctx.role_holders(role)``,
+    ``ctx.account_kind(addr)``,
     ``ctx.balance(addr)``, ``ctx.transfer(frm, to, amount)``,
     ``ctx.address_of(contract)``.
 ``storage``
@@ -367,6 +368,24 @@ def _has_role(o, ctx: Ctx, address, role) -> bool:
     return bool(host_call(f.machine.host.has_role, address, role))
 
 
+MAX_ROLE_HOLDERS = 64
+
+
+def _role_holders(o, ctx: Ctx, role) -> list:
+    """The registry's holders of ``role``, sorted; at most MAX_ROLE_HOLDERS (the first ones)."""
+    if type(role) is not str:
+        raise Fault(ErrorCode.TYPE_ERROR)
+    f = ctx._f
+    m = f.machine.meter
+    m.tick(gas.HOST_QUERY)
+    holders = host_call(f.machine.host.role_holders, role)
+    if type(holders) is not list or any(type(a) is not str for a in holders):
+        raise HostFailure("role_holders must return a list of str")
+    out = [str(a) for a in holders[:MAX_ROLE_HOLDERS]]
+    m.alloc(sum(len(a) for a in out) + gas.OBJECT * (len(out) + 1))
+    return out
+
+
 def _account_kind(o, ctx: Ctx, address) -> str:
     """The registry's kind of an account: "citizen", "enterprise", "agency",
     "contract", or "" for an account the registrar does not know."""
@@ -475,7 +494,7 @@ def _read(o, state: State, contract, key, default=None):
 
 methods.register(
     Ctx,
-    {"has_role": _has_role, "account_kind": _account_kind, "balance": _balance, "transfer": _transfer,
+    {"has_role": _has_role, "role_holders": _role_holders, "account_kind": _account_kind, "balance": _balance, "transfer": _transfer,
      "address_of": _address_of},
     {
         "sender": lambda c: c._f.machine.sender,

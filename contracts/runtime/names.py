@@ -57,7 +57,7 @@ ATTRIBUTES: dict[str, frozenset[str]] = {
     "frozendict": frozenset({"get", "keys", "values", "items", "copy"}),
     # host API objects
     "ctx": frozenset(
-        {"sender", "caller", "this", "height", "time", "has_role", "account_kind", "balance", "transfer",
+        {"sender", "caller", "this", "height", "time", "has_role", "role_holders", "account_kind", "balance", "transfer",
          "address_of"}
     ),
     "storage": frozenset({"get", "set", "delete", "has"}),

@@ -210,11 +210,19 @@ def test_splitting_a_gift_does_not_lower_the_tax(parts):
 
 
 # ------------------------------------------------------------ entries
-def test_collection_needs_the_treasury_account():
+def test_collection_needs_a_treasury_in_the_registry():
     host = make_host(balances={EMPLOYER: 10**9})
+    host.roles.pop(TREASURY)  # nobody holds the treasury role
     refused(call(host, "tax", "pay_wage", {"employee": EMPLOYEE, "gross": 10**6}, sender=EMPLOYER), 3)
     refused(call(host, "tax", "set_treasury", sender=EMPLOYER), 1)
     assert host.balances == {EMPLOYER: 10**9} and host.applied == 0
+
+
+def test_the_treasury_is_learned_from_the_registry_without_set_up():
+    host = make_host(balances={EMPLOYER: 10**9})  # TREASURY holds the role; nobody called set_treasury
+    assert view(host, "tax", "treasury") == TREASURY
+    r = ok(call(host, "tax", "pay_wage", {"employee": EMPLOYEE, "gross": 10**6}, sender=EMPLOYER))
+    assert host.balances[TREASURY] == r["tax"] > 0
 
 
 def test_wage_receipt_names_law_version_and_parameters():
