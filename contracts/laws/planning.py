@@ -89,7 +89,7 @@ ENTRIES = (
     "request", "follow", "publish", "close_period",
 )
 VIEWS = (
-    "product", "products", "producers", "declaration", "reservation", "sales", "series", "guidance",
+    "product", "products", "producers", "declaration", "reservation", "sales", "series", "track", "guidance",
     "published", "latest", "outcome", "scorecard", "request_info", "requests", "suggestions", "is_closed",
     "next_period", "version",
 )
@@ -356,6 +356,24 @@ def series(product: str, first: int, last: int) -> list:
                     "reserved": storage.get(f"rt/{product}/{p}", 0), "produced": d["production"],
                     "inventory": d["inventory"], "stockout": d["stockout"], "declarants": d["n"]})
         p = next_period(p)
+    return out
+
+
+def track(product: str, first: int, last: int) -> list:
+    """Per period: realised sales and reservations, the guidance's numbers and the outcome, if any."""
+    out = []
+    for row in series(product, first, last):
+        p = row["period"]
+        g = storage.get(f"g/{product}/{p}")
+        o = storage.get(f"o/{product}/{p}")
+        out.append({"period": p, "sales": row["sales"], "reserved": row["reserved"], "produced": row["produced"],
+                    "guidance": None if g is None else {
+                        "forecast": g["forecast"], "lo80": g["lo80"], "hi80": g["hi80"], "lo95": g["lo95"],
+                        "hi95": g["hi95"], "recommended": g["recommended"], "price_lo": g["price_lo"],
+                        "price_hi": g["price_hi"], "method": g["method"], "backtest": g["backtest"]},
+                    "outcome": None if o is None else {"realised": o["realised"], "error": o["error"],
+                                                       "in80": o["in80"], "in95": o["in95"]},
+                    "closed": storage.has(f"closed/{p}")})
     return out
 
 
