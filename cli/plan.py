@@ -133,12 +133,14 @@ def _table(items: list) -> str:
 @click.argument("period")
 @click.option("--height", type=int, default=0, help="Read the data at this height (default: the tip).")
 @click.option("--origins", type=int, default=12, show_default=True, help="Rolling origins of the back-test (0: none).")
+@click.option("--product", "products", multiple=True,
+              help="Only these products (repeatable; default: every product without guidance for PERIOD).")
 @click.option("--publish", is_flag=True, help="Sign and publish the guidance (the planning agency's key).")
 @click.option("--as", "sender", default=AGENCY_KEY, show_default=True, help="Keystore name that publishes.")
 @click.option("--password", default=None, help="Keystore password (default: ESOC_PASSWORD, else asked).")
 @global_options
 @pass_settings
-def compute(settings, period, height, origins, publish, sender, password):
+def compute(settings, period, height, origins, products, publish, sender, password):
     """Compute guidance for PERIOD (YYYYMM) from the chain's data; with --publish, publish it."""
     from planning import guidance
 
@@ -148,7 +150,7 @@ def compute(settings, period, height, origins, publish, sender, password):
     with _client(settings) as c:
         h = height or _guard(c.status).height
         progress(f"reading the planning law at height {h}, fitting each product ...")
-        args = _guard(guidance.compute, _reader(c), p, h, origins)
+        args = _guard(guidance.compute, _reader(c), p, h, origins, list(products) or None)
     out = {"publish": args}
     if publish:
         out["published"] = send(settings, sender, "publish", args, password)
@@ -171,8 +173,8 @@ def verify(settings, period, no_refit, no_backtest):
     p = None if period is None else _period(period)
     with _client(settings) as c:
         rep = _guard(guidance.verify, _reader(c), p, not no_refit, not no_backtest)
-    lines = [f"guidance {rep['period']} (data heights {rep['data_from']}..{rep['data_to']}, "
-             f"{rep['model_version']}; here {rep['local_model_version']})"]
+    lines = [f"guidance {rep['period']}, publication #{h['id']} (data heights {h['data_from']}..{h['data_to']}, "
+             f"{h['model_version']}; here {rep['local_model_version']})" for h in rep["publications"]]
     for x in rep["products"]:
         state = "agree" if x["agree"] else "DISAGREE"
         how = f"exact {'yes' if x['exact'] else 'no'}, re-fit " + (
@@ -322,7 +324,7 @@ def declare(settings, product, period, production, inventory, stockout, sender, 
 @global_options
 @pass_settings
 def close(settings, period, sender, password):
-    """The planning agency closes PERIOD: its data is frozen and the guidance judged."""
+    """The planning agency closes PERIOD for its products with guidance: their data is frozen and the guidance judged."""
     out = send(settings, sender, "close_period", {"period": _period(period)}, password)
     emit(settings, out, f"closed {period}: {len(out['result']['outcomes'])} products judged (height {out['height']})")
 

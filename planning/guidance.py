@@ -117,14 +117,29 @@ def rows_for(reader, product: str, period: int, height: int, first: int | None =
 
 
 # ---------------------------------------------------------------- the period
-def compute(reader, period: int, height: int, backtest_origins: int = BACKTEST_ORIGINS) -> dict:
-    """The ``publish`` arguments for ``period`` from the state at ``height``: every catalogue product."""
+def open_products(reader, period: int, height: int) -> list[str]:
+    """Catalogue products with no guidance for ``period`` yet and their data for it still open."""
+    out = []
+    for p in reader("products", {}, height):
+        if (reader("guidance", {"product": p["code"], "period": period}, height) is None
+                and not reader("is_closed", {"product": p["code"], "period": period}, height)):
+            out.append(p["code"])
+    return out
+
+
+def compute(reader, period: int, height: int, backtest_origins: int = BACKTEST_ORIGINS,
+            products: list[str] | None = None) -> dict:
+    """The ``publish`` arguments for ``period`` from the state at ``height``.
+
+    ``products``: the codes to include (default: :func:`open_products`)."""
     check_period(period)
-    products = reader("products", {}, height)
-    if not products:
-        raise GuidanceError("the catalogue is empty: the planning agency adds products first")
-    items = [item_for(p["code"], period, rows_for(reader, p["code"], period, height), backtest_origins)
-             for p in products]
+    if products is None:
+        if not reader("products", {}, height):
+            raise GuidanceError("the catalogue is empty: the planning agency adds products first")
+        products = open_products(reader, period, height)
+        if not products:
+            raise GuidanceError(f"every product already has guidance for {period} (or is closed for it)")
+    items = [item_for(code, period, rows_for(reader, code, period, height), backtest_origins) for code in products]
     return {"period": period, "model": "statsmodels-ets-ana", "model_version": model.model_version(),
             "data_from": 1, "data_to": height, "items": items}
 
@@ -134,10 +149,26 @@ def _close(a: int, b: int, rel: Fraction, floor: int = 1) -> bool:
 
 
 def verify(reader, period: int | None = None, refit: bool = True, backtest: bool = True) -> dict:
-    """Recompute published guidance (the latest when ``period`` is None); per product agree and differences."""
-    head = reader("latest", {}, 0) if period is None else reader("published", {"period": check_period(period)}, 0)
-    if head is None:
+    """Recompute published guidance: every publication of ``period``, or the latest publication.
+
+    Per product: ``agree`` and the differences (``exact`` and ``refit``)."""
+    if period is None:
+        head = reader("latest", {}, 0)
+        heads = [] if head is None else [head]
+    else:
+        heads = reader("published", {"period": check_period(period)}, 0)
+    if not heads:
         raise GuidanceError("no guidance is published" + ("" if period is None else f" for {period}"))
+    out = []
+    for head in heads:
+        out += verify_publication(reader, head, refit, backtest)
+    local = model.model_version()
+    return {"period": heads[0]["period"], "publications": [
+        {k: h[k] for k in ("id", "data_from", "data_to", "model", "model_version", "height", "products")} for h in heads],
+        "local_model_version": local, "agree": all(x["agree"] for x in out), "products": out}
+
+
+def verify_publication(reader, head: dict, refit: bool, backtest: bool) -> list:
     period, height = head["period"], head["data_to"]
     out = []
     for code in head["products"]:
@@ -199,12 +230,9 @@ def verify(reader, period: int | None = None, refit: bool = True, backtest: bool
             if rd:
                 diffs["refit"] = rd
             refit_ok = not rd
-        out.append({"product": code, "method": g["method"], "agree": not diffs, "exact": not exact,
-                    "refit": refit_ok, "differences": diffs})
-    local = model.model_version()
-    return {"period": period, "data_from": head["data_from"], "data_to": height, "model": head["model"],
-            "model_version": head["model_version"], "local_model_version": local,
-            "agree": all(x["agree"] for x in out), "products": out}
+        out.append({"product": code, "publication": head["id"], "method": g["method"], "agree": not diffs,
+                    "exact": not exact, "refit": refit_ok, "differences": diffs})
+    return out
 
 
 def show(reader, product: str, last: int, months: int = 24) -> dict:

@@ -30,7 +30,8 @@ Data gathered on chain (all public)
       product (the R&D suggestions for them).
 
 Guidance
-    ``publish`` (planning agency, one transaction per period) stores, per
+    ``publish`` (planning agency, one transaction per period; a product
+    added later gets its own publication for the period) stores, per
     product: the point forecast, the 80 % and 95 % prediction intervals, the
     recommended quantity, the reference price band (fen per unit), the
     method, the fitted parameters (integers, scaled as their names say),
@@ -40,8 +41,8 @@ Guidance
     can recompute them (``esoc plan verify``), see docs/planning.md.
 
 Outcome
-    ``close_period`` (planning agency) freezes a period: no more data for
-    it.  For each product with guidance it records realised demand against
+    ``close_period`` (planning agency) freezes a period for some products
+    (by default every product with guidance for it): no more data for them.  For each product with guidance it records realised demand against
     the forecast and the intervals, and compares the producers that
     followed the guidance (declared production within their share of the
     80 % interval; the share is their part of the previous period's
@@ -67,6 +68,7 @@ MAX_DECLARANTS = 200
 MAX_REQUESTS = 1000
 MAX_SERIES = 120
 MAX_PARAMS = 40
+MAX_PUBLICATIONS = 100
 MAX_QUANTITY = 10**15
 PROCUREMENT = "procurement"
 
@@ -90,7 +92,7 @@ ENTRIES = (
 )
 VIEWS = (
     "product", "products", "producers", "declaration", "reservation", "sales", "series", "track", "guidance",
-    "published", "latest", "outcome", "scorecard", "request_info", "requests", "suggestions", "is_closed",
+    "published", "publication", "latest", "outcome", "scorecard", "request_info", "requests", "suggestions", "is_closed",
     "next_period", "version",
 )
 
@@ -131,8 +133,13 @@ def is_period(p) -> bool:
 def check_period(p) -> None:
     if not is_period(p):
         fail(E_BAD_ARGUMENT, "period must be a month YYYYMM")
-    if storage.has(f"closed/{p}"):
-        fail(E_PERIOD_CLOSED, f"period {p} is closed")
+
+
+def check_open(product: str, period: int) -> None:
+    """The period is a month and the product's data for it is not frozen yet."""
+    check_period(period)
+    if storage.has(f"closed/{product}/{period}"):
+        fail(E_PERIOD_CLOSED, f"period {period} is closed for '{product}'")
 
 
 def next_period(period: int) -> int:
@@ -155,8 +162,8 @@ def known_product(code) -> dict:
     return p
 
 
-def is_closed(period: int) -> bool:
-    return storage.has(f"closed/{period}")
+def is_closed(product: str, period: int) -> bool:
+    return storage.has(f"closed/{product}/{period}")
 
 
 # ---------------------------------------------------------------- catalogue
@@ -230,7 +237,7 @@ def declare(product: str, period: int, production: int, inventory: int, stockout
 
     A new declaration for the same product and period replaces the old one."""
     known_product(product)
-    check_period(period)
+    check_open(product, period)
     check_quantity(production, "production")
     check_quantity(inventory, "inventory")
     check_quantity(stockout, "stockout")
@@ -270,7 +277,7 @@ def reservation(product: str, period: int, who: str) -> int:
 def reserve(product: str, period: int, quantity: int) -> int:
     """A citizen or an enterprise reserves ``quantity`` of a product for a period (0 withdraws)."""
     known_product(product)
-    check_period(period)
+    check_open(product, period)
     check_quantity(quantity, "quantity")
     kind = ctx.account_kind(ctx.sender)
     if kind != "citizen" and kind != "enterprise":
@@ -306,7 +313,7 @@ def add_sale(product: str, period: int, quantity: int, value: int) -> dict:
 def pay(product: str, period: int, seller: str, quantity: int, amount: int) -> dict:
     """A tagged payment: the sender pays ``amount`` fen to ``seller`` for ``quantity`` of a product."""
     known_product(product)
-    check_period(period)
+    check_open(product, period)
     check_quantity(quantity, "quantity")
     check_quantity(amount, "amount")
     if quantity == 0 or amount == 0:
@@ -332,7 +339,7 @@ def record_settlement(order_id: int) -> dict:
     if o is None or o["status"] != "settled":
         fail(E_NOT_SETTLED, "no settled procurement order with this id")
     known_product(o["product"])
-    check_period(o["period"])
+    check_open(o["product"], o["period"])
     storage.set(f"rs/{order_id}", ctx.height)
     s = add_sale(o["product"], o["period"], o["quantity"], o["amount"])
     emit("settlement_recorded", {"law": LAW, "version": VERSION, "order": order_id, "product": o["product"],
@@ -373,7 +380,7 @@ def track(product: str, first: int, last: int) -> list:
                         "price_hi": g["price_hi"], "method": g["method"], "backtest": g["backtest"]},
                     "outcome": None if o is None else {"realised": o["realised"], "error": o["error"],
                                                        "in80": o["in80"], "in95": o["in95"]},
-                    "closed": storage.has(f"closed/{p}")})
+                    "closed": storage.has(f"closed/{product}/{p}")})
     return out
 
 
@@ -449,13 +456,19 @@ def guidance(product: str, period: int) -> dict | None:
     return storage.get(f"g/{product}/{period}")
 
 
-def published(period: int) -> dict | None:
-    return storage.get(f"gp/{period}")
+def publication(pub_id: int) -> dict | None:
+    return storage.get(f"pub/{pub_id}") if is_int(pub_id) else None
+
+
+def published(period: int) -> list:
+    """The publications of guidance for a period, in order."""
+    return [storage.get(f"pub/{i}") for i in storage.get(f"gpl/{period}", [])]
 
 
 def latest() -> dict | None:
-    p = storage.get("latest")
-    return None if p is None else storage.get(f"gp/{p}")
+    """The latest publication (of any period)."""
+    i = storage.get("next_pub", 1) - 1
+    return None if i == 0 else storage.get(f"pub/{i}")
 
 
 def check_int_dict(d, what: str) -> None:
@@ -487,15 +500,16 @@ def check_item(it) -> None:
 
 
 def publish(period: int, model: str, model_version: str, data_from: int, data_to: int, items: list) -> dict:
-    """The planning agency publishes the guidance for a period: one transaction, every product."""
+    """The planning agency publishes the guidance for a period: one transaction for its products.
+
+    A product gets guidance for a period once, while its data for the period
+    is open; a product added later gets its own publication."""
     require_planning()
     check_period(period)
     check_text(model, "model", 64)
     check_text(model_version, "model_version", 64)
     if not is_int(data_from) or not is_int(data_to) or data_from < 0 or data_to < data_from or data_to > ctx.height:
         fail(E_BAD_ARGUMENT, "need 0 <= data_from <= data_to <= the current height")
-    if storage.has(f"gp/{period}"):
-        fail(E_ALREADY, f"guidance for {period} is already published")
     if not is_list(items) or len(items) == 0 or len(items) > MAX_PRODUCTS:
         fail(E_BAD_ARGUMENT, "items must be a non-empty list")
     codes = []
@@ -504,19 +518,27 @@ def publish(period: int, model: str, model_version: str, data_from: int, data_to
         code = it["product"]
         if code in codes:
             fail(E_BAD_ARGUMENT, f"product {code} listed twice")
+        check_open(code, period)
+        if storage.has(f"g/{code}/{period}"):
+            fail(E_ALREADY, f"guidance for '{code}' in {period} is already published")
         codes.append(code)
+    pubs = storage.get(f"gpl/{period}", [])
+    if len(pubs) >= MAX_PUBLICATIONS:
+        fail(E_LIMIT, "too many publications for this period")
+    pid = storage.get("next_pub", 1)
+    storage.set("next_pub", pid + 1)
     for it in items:
         g = dict(it)
         g["period"] = period
+        g["publication"] = pid
         code = g["product"]
         storage.set(f"g/{code}/{period}", g)
-    head = {"period": period, "model": model, "model_version": model_version, "data_from": data_from,
+    head = {"id": pid, "period": period, "model": model, "model_version": model_version, "data_from": data_from,
             "data_to": data_to, "products": codes, "height": ctx.height, "publisher": ctx.sender}
-    storage.set(f"gp/{period}", head)
-    last = storage.get("latest")
-    if last is None or period > last:
-        storage.set("latest", period)
-    emit("guidance_published", {"law": LAW, "version": VERSION, "period": period, "model": model,
+    storage.set(f"pub/{pid}", head)
+    pubs.append(pid)
+    storage.set(f"gpl/{period}", pubs)
+    emit("guidance_published", {"law": LAW, "version": VERSION, "publication": pid, "period": period, "model": model,
                                 "model_version": model_version, "data_from": data_from, "data_to": data_to,
                                 "products": codes})
     return head
@@ -572,22 +594,33 @@ def add_score(key: str, o: dict) -> None:
     storage.set(key, sc)
 
 
-def close_period(period: int) -> dict:
-    """The planning agency closes a period: data for it is frozen and the guidance is judged."""
+def close_period(period: int, products: list | None = None) -> dict:
+    """The planning agency closes a period for some products (None: every product with guidance for it).
+
+    Their data for the period is frozen and their guidance, if any, judged."""
     require_planning()
     check_period(period)
-    storage.set(f"closed/{period}", ctx.height)
-    head = storage.get(f"gp/{period}")
+    if products is None:
+        products = []
+        for pid in storage.get(f"gpl/{period}", []):
+            products.extend(storage.get(f"pub/{pid}")["products"])
+    if not is_list(products) or len(products) > MAX_PRODUCTS:
+        fail(E_BAD_ARGUMENT, "products must be a list of product codes")
     judged = []
-    if head is not None:
-        for code in head["products"]:
-            o = judge(code, period, storage.get(f"g/{code}/{period}"))
+    for code in products:
+        known_product(code)
+        check_open(code, period)
+        storage.set(f"closed/{code}/{period}", ctx.height)
+        g = storage.get(f"g/{code}/{period}")
+        if g is not None:
+            o = judge(code, period, g)
             storage.set(f"o/{code}/{period}", o)
             add_score(f"sc/{code}", o)
             add_score("sc", o)
             judged.append(o)
-    emit("period_closed", {"law": LAW, "version": VERSION, "period": period, "judged": len(judged)})
-    return {"period": period, "outcomes": judged}
+    emit("period_closed", {"law": LAW, "version": VERSION, "period": period, "products": products,
+                           "judged": len(judged)})
+    return {"period": period, "products": products, "outcomes": judged}
 
 
 def scorecard() -> dict:

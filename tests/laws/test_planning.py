@@ -112,9 +112,14 @@ def test_guidance_is_one_transaction_per_period_and_checked():
     refused(call(host, LAW, "publish", dict(args, items=[item(), item()]), sender=PLANNING), E_BAD_ARGUMENT)
     refused(call(host, LAW, "publish", dict(args, data_to=11), sender=PLANNING), E_BAD_ARGUMENT)  # the future
     head = ok(call(host, LAW, "publish", args, sender=PLANNING))
-    assert head["products"] == ["steel", "flour"] and head["data_to"] == 10
+    assert head["products"] == ["steel", "flour"] and head["data_to"] == 10 and head["id"] == 1
     refused(call(host, LAW, "publish", args, sender=PLANNING), E_ALREADY)
     assert view(host, LAW, "latest")["period"] == 202603
+    # a product added later gets its own publication for the period
+    ok(call(host, LAW, "add_product", {"code": "tin", "name": "Tin", "unit": "kg"}, sender=PLANNING))
+    ok(call(host, LAW, "publish", dict(args, items=[item("tin")]), sender=PLANNING))
+    assert [p["products"] for p in view(host, LAW, "published", {"period": 202603})] == [["steel", "flour"], ["tin"]]
+    assert view(host, LAW, "guidance", {"product": "tin", "period": 202603})["publication"] == 2
     g = view(host, LAW, "guidance", {"product": "steel", "period": 202603})
     assert g["recommended"] == 1_000 and g["params"] == {"alpha_e6": 100_000}
 
@@ -147,7 +152,10 @@ def test_closing_a_period_judges_the_guidance_and_the_enterprises_that_followed_
                  sender=STEEL_A), E_PERIOD_CLOSED)
     refused(call(host, LAW, "pay", {"product": "steel", "period": 202603, "seller": STEEL_A, "quantity": 1,
                                     "amount": 1}, sender=MILL), E_PERIOD_CLOSED)
-    assert view(host, LAW, "is_closed", {"period": 202603})
+    assert view(host, LAW, "is_closed", {"product": "steel", "period": 202603})
+    assert not view(host, LAW, "is_closed", {"product": "flour", "period": 202603})
+    ok(call(host, LAW, "declare", {"product": "steel", "period": 202604, "production": 1, "inventory": 0},
+            sender=STEEL_A))
 
 
 def test_procurement_quantity_follows_the_published_guidance():

@@ -104,7 +104,7 @@ def test_guidance_is_computed_published_and_recomputed_by_anyone(world):
     assert tin["method"] == "none" and tin["n"] == 0 and tin["hi80"] == 3  # no history: no crash, wide
     assert [c for c, _ in w.run(w.call("dave", "planning", "publish", args))] == [0]
     report = guidance.verify(w.reader)  # the latest period
-    assert report["period"] == TARGET and report["data_to"] == h
+    assert report["period"] == TARGET and report["publications"][0]["data_to"] == h
     assert report["agree"], report
     assert [(x["product"], x["agree"], x["exact"]) for x in report["products"]] == [("steel", True, True),
                                                                                   ("tin", True, True)]
