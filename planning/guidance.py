@@ -206,7 +206,6 @@ def verify_publication(reader, head: dict, refit: bool, backtest: bool) -> list:
             f = model.fit(y, r, nxt["reserved"])
             rd: dict = {}
             tol = model.TOLERANCE
-            level = max(1, abs(params.get("l0_e3", 0)) // 1000)
             for k, v in f.params.items():
                 pub = params.get(k)
                 if pub is None:
@@ -215,7 +214,8 @@ def verify_publication(reader, head: dict, refit: bool, backtest: bool) -> list:
                     if abs(pub - v) > tol["smoothing_e6"]:
                         rd[k] = {"published": pub, "recomputed": v}
                 elif k.endswith("_e3") and k != "sigma_e3" and k != "res_xbar_e3":
-                    if not _close(pub, v, tol["state_e3_rel"] * level, 1000):
+                    room = max(1000, abs(params.get("l0_e3", 0)) * tol["state_e3_rel"])  # 1 unit, or 1 % of the level
+                    if abs(pub - v) > room:
                         rd[k] = {"published": pub, "recomputed": v}
             for k, v in f.bounds().items():
                 if not _close(g[k], v, tol["forecast_rel"]):
