@@ -234,7 +234,7 @@ def scorecard(settings):
         if not s or not s["n"]:
             return f"{name:<14} no closed period"
         mape = f"{s['ape_bps_sum'] / s['ape_n'] / 100:.1f} %" if s["ape_n"] else "—"
-        return (f"{name:<14} {s['n']:>3} periods, mean abs error {s['abs_error'] / s['n']:.1f}, MAPE {mape}, "
+        return (f"{name:<14} {s['n']:>3} period(s), mean abs error {s['abs_error'] / s['n']:.1f}, MAPE {mape}, "
                 f"inside 80 % {100 * s['in80'] / s['n']:.0f} %, inside 95 % {100 * s['in95'] / s['n']:.0f} %")
 
     lines = [line("overall", sc["overall"])] + [line(k, v) for k, v in sc["products"].items()]

@@ -33,7 +33,9 @@ Reservations (the leading indicator)
     seasonal change of the reservations ``x_t = r_t - r_{t-12}``, centred:
     ``e_t ≈ b·(x_t - x̄)``.  The forecast adds ``b·(x_P - x̄)`` and ``σ`` is that
     of the remaining errors.  ``b`` is kept only when it lowers the squared
-    error by at least :data:`RES_GAIN`; otherwise ``b = 0`` (published).
+    error by at least :data:`RES_GAIN`, and only when the coming period has
+    reservations (they may not have been made yet); otherwise ``b = 0``
+    (published).  ``x_P`` is clamped to the range of the history's ``x``.
 
 Parameters are scaled integers: ``*_e6`` (millionths) for coefficients,
 ``*_e3`` (thousandths of a unit) for states and ``sigma_e3``.
@@ -122,10 +124,16 @@ def ets_filter(y: list[int], alpha: Fraction, gamma: Fraction, level0: Fraction,
 
 
 def reservation_regressor(r: list[int], r_next: int) -> tuple[list, Fraction | None]:
-    """``x_t = r_t - r_{t-12}`` for the history (None before 12 periods) and for the next period."""
+    """``x_t = r_t - r_{t-12}`` for the history (None before 12 periods) and for the next period.
+
+    The next period's ``x`` is clamped to the range seen in the history: the
+    term never extrapolates beyond what the regression was fitted on."""
     x = [None if t < M else Fraction(r[t] - r[t - M]) for t in range(len(r))]
     full = r + [r_next]
     x_next = Fraction(full[len(r)] - full[len(r) - M]) if len(r) >= M else None
+    seen = [v for v in x if v is not None]
+    if x_next is not None and seen:
+        x_next = min(max(x_next, min(seen)), max(seen))
     return x, x_next
 
 
@@ -255,7 +263,8 @@ def fit(y: list[int], r: list[int] | None = None, r_next: int = 0) -> Forecast:
                                        Fraction(params["l0_e3"], 1000),
                                        [Fraction(params[f"s{i}_e3"], 1000) for i in range(M)])
         x, _ = reservation_regressor(r, r_next)
-        b, xbar, pairs = res_fit(errors, x) if any(r) else (Fraction(0), Fraction(0), 0)
+        # no reservation for the coming period yet (while the history has them): the term is left out
+        b, xbar, pairs = res_fit(errors, x) if any(r) and r_next > 0 else (Fraction(0), Fraction(0), 0)
         params["res_b_e6"] = round_half_up(b * 10**6)
         params["res_xbar_e3"] = round_half_up(xbar * 1000) if params["res_b_e6"] else 0
         info = {"alpha": alpha, "gamma": gamma, 

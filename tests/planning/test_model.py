@@ -81,3 +81,16 @@ def test_bad_input_is_refused():
         model.fit([1, -2, 3])
     with pytest.raises(ValueError):
         model.fit([1, 2], [1])
+
+
+def test_missing_or_extreme_reservations_for_the_coming_period_do_not_wreck_the_forecast():
+    y, r = synthetic.product_series(49, 3)
+    with_res = model.fit(y[:-1], r[:-1], r[-1])
+    none_yet = model.fit(y[:-1], r[:-1], 0)  # nobody has reserved for the coming month yet
+    assert with_res.params["res_b_e6"] > 0 and none_yet.params["res_b_e6"] == 0
+    assert abs(none_yet.forecast - y[-1]) < 3 * (none_yet.hi80 - none_yet.forecast)
+    huge = model.fit(y[:-1], r[:-1], 100 * r[-1])  # the term is clamped to the history's range of x
+    x = [r[t] - r[t - 12] for t in range(12, 48)]
+    cap = Fraction(huge.params["res_b_e6"], 10**6) * (max(x) - Fraction(huge.params["res_xbar_e3"], 1000))
+    assert huge.forecast <= none_yet.forecast + cap + 100
+    assert model.from_params(huge.method, huge.params, y[:-1], r[:-1], 100 * r[-1]) == huge.bounds()
