@@ -192,9 +192,11 @@ def verify(settings, period, no_refit, no_backtest):
 @click.argument("product")
 @click.option("--last", "last", default=None, help="Last period shown (default: the latest published period).")
 @click.option("--months", type=click.IntRange(1, 120), default=24, show_default=True)
+@click.option("--svg", "svg_file", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write a forecast-against-outcome chart (SVG) to this file.")
 @global_options
 @pass_settings
-def show(settings, product, last, months):
+def show(settings, product, last, months, svg_file):
     """A product's history, guidance (forecast and intervals) and realised values per period."""
     from planning import guidance
 
@@ -208,6 +210,12 @@ def show(settings, product, last, months):
         else:
             lp = _period(last)
         data = _guard(guidance.show, read, product, lp, months)
+    if svg_file:
+        from planning.chart import svg
+
+        with open(svg_file, "w", encoding="utf-8") as f:
+            f.write(svg(data["periods"], f"{product}: forecast and intervals against realised sales"))
+        progress(f"chart written to {svg_file}")
     lines = [f"{data['product']['code']} ({data['product']['name']}, {data['product']['unit']})",
              f"{'period':<7} {'sales':>7} {'reserved':>8} {'forecast':>8} {'80 %':>13} {'95 %':>13}  outcome"]
     for row in data["periods"]:

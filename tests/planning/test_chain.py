@@ -159,3 +159,16 @@ def test_closing_the_period_publishes_how_good_the_plan_was(world):
     track = w.reader("track", {"product": "steel", "first": 202512, "last": TARGET})
     assert track[1]["guidance"]["forecast"] == g["forecast"] and track[1]["outcome"]["realised"] == actual
     assert w.reader("scorecard", {})["overall"]["n"] == 2  # steel and tin
+
+
+def test_forecast_against_outcome_chart(world):
+    import xml.etree.ElementTree as ET
+
+    from planning.chart import svg
+
+    rows = world.reader("track", {"product": "steel", "first": 202501, "last": 202602})
+    doc = ET.fromstring(svg(rows, "steel"))
+    ns = "{http://www.w3.org/2000/svg}"
+    bands = [e for e in doc.iter(f"{ns}rect")]
+    assert len(bands) == 2 * sum(1 for r in rows if r["guidance"]) >= 4  # 80 % and 95 % per period with guidance
+    assert len(doc.find(f"{ns}polyline").get("points").split()) >= 12  # the realised sales line
