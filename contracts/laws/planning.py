@@ -20,8 +20,9 @@ Data gathered on chain (all public)
       0 withdraws it.  Reservations are the forecast's leading indicator.
     * ``pay``: a **tagged payment**: the buyer pays the seller through this
       law, tagged with product, period and quantity; the law records the
-      sale.  ``record_settlement`` adds a settled order of the procurement
-      law (read from that law's storage, each order once).  Realised demand
+      sale.  ``record_settlement`` adds a settled sale of the procurement
+      law (the state selling to an enterprise; read from that law's
+      storage, each order once).  Realised demand
       of a period is the quantity sold in it.
     * ``request`` / ``follow``: a **new-demand request** for a product that
       does not exist yet, with a description, optionally naming the nearest
@@ -330,7 +331,8 @@ def pay(product: str, period: int, seller: str, quantity: int, amount: int) -> d
 
 
 def record_settlement(order_id: int) -> dict:
-    """Anyone adds a settled procurement order to the sales of its product and period (once)."""
+    """Anyone adds a settled procurement sale (the state selling to an enterprise) to the sales of its
+    product and period (once).  State purchases are supply, not demand: refused."""
     if not is_int(order_id) or order_id <= 0:
         fail(E_BAD_ARGUMENT, "order_id must be a positive integer")
     if storage.has(f"rs/{order_id}"):
@@ -338,6 +340,8 @@ def record_settlement(order_id: int) -> dict:
     o = state.read(PROCUREMENT, f"o/{order_id}")
     if o is None or o["status"] != "settled":
         fail(E_NOT_SETTLED, "no settled procurement order with this id")
+    if o["kind"] != "sale":
+        fail(E_BAD_ARGUMENT, "only the state's sales are demand (a state purchase is supply)")
     known_product(o["product"])
     check_open(o["product"], o["period"])
     storage.set(f"rs/{order_id}", ctx.height)

@@ -190,7 +190,7 @@ def test_procurement_before_the_plan_share_date_is_set_by_hand():
                                                       "ends": 1_000}, sender=PLANNING))
 
 
-def test_a_settled_procurement_order_counts_as_a_sale_once():
+def test_a_settled_procurement_sale_counts_as_a_sale_once():
     host = setup(time=at(2026, 7, 1))
     ok(call(host, "procurement", "set_treasury", sender=TREASURY))
     ok(call(host, LAW, "publish", {"period": 202607, "model": "m", "model_version": "1", "data_from": 1,
@@ -199,11 +199,19 @@ def test_a_settled_procurement_order_counts_as_a_sale_once():
                                                        "ends": 1_000}, sender=PLANNING))
     ok(call(host, "procurement", "opt_in", {"product": "steel", "period": 202607, "capacity": 100, "demand": 0},
             sender=STEEL_A))
+    ok(call(host, "procurement", "opt_in", {"product": "steel", "period": 202607, "capacity": 0, "demand": 50},
+            sender=MILL))
     set_time(host, host._time, height=21)
-    o = ok(call(host, "procurement", "state_purchase", {"product": "steel", "period": 202607, "seller": STEEL_A,
-                                                        "quantity": 40}, sender=PLANNING))
-    refused(call(host, LAW, "record_settlement", {"order_id": o["id"]}, sender=ALICE), 9)  # not settled yet
-    ok(call(host, "procurement", "confirm_delivery", {"order_id": o["id"]}, sender=PLANNING))
-    s = ok(call(host, LAW, "record_settlement", {"order_id": o["id"]}, sender=ALICE))
-    assert s == {"quantity": 40, "value": 40 * 250_000, "count": 1}
-    refused(call(host, LAW, "record_settlement", {"order_id": o["id"]}, sender=ALICE), E_ALREADY)
+    bought = ok(call(host, "procurement", "state_purchase", {"product": "steel", "period": 202607, "seller": STEEL_A,
+                                                             "quantity": 40}, sender=PLANNING))
+    sold = ok(call(host, "procurement", "state_sale", {"product": "steel", "period": 202607, "quantity": 30},
+                   sender=MILL))
+    refused(call(host, LAW, "record_settlement", {"order_id": sold["id"]}, sender=ALICE), 9)  # not settled yet
+    ok(call(host, "procurement", "confirm_delivery", {"order_id": bought["id"]}, sender=PLANNING))
+    ok(call(host, "procurement", "confirm_delivery", {"order_id": sold["id"]}, sender=MILL))
+    r = call(host, LAW, "record_settlement", {"order_id": bought["id"]}, sender=ALICE)
+    refused(r, E_BAD_ARGUMENT)  # a state purchase is supply, not demand
+    assert "supply" in r.value["detail"]
+    s = ok(call(host, LAW, "record_settlement", {"order_id": sold["id"]}, sender=ALICE))
+    assert s == {"quantity": 30, "value": 30 * 250_000, "count": 1}
+    refused(call(host, LAW, "record_settlement", {"order_id": sold["id"]}, sender=ALICE), E_ALREADY)
