@@ -191,10 +191,16 @@ def verify_publication(reader, head: dict, refit: bool, backtest: bool) -> list:
         if g["method"] != model.method_for(len(y)):
             exact["method"] = {"published": g["method"], "recomputed": model.method_for(len(y))}
         else:
-            for k, v in model.from_params(g["method"], params, y, r, nxt["reserved"]).items():
+            try:
+                again = model.from_params(g["method"], params, y, r, nxt["reserved"])
+                sigma = model.sigma_of(g["method"], params, y, r)
+            except (KeyError, ValueError, ZeroDivisionError, TypeError) as e:  # malformed published parameters
+                again, sigma = {}, None
+                exact["params"] = {"published": params, "recomputed": f"cannot recompute: {type(e).__name__}: {e}"}
+            for k, v in again.items():
                 differ(k, g[k], v, exact)
-            if "sigma_e3" in params:
-                differ("sigma_e3", params["sigma_e3"], model.sigma_of(g["method"], params, y, r), exact)
+            if again and "sigma_e3" in params:
+                differ("sigma_e3", params["sigma_e3"], sigma, exact)
             differ("recommended", g["recommended"], recommended(g["forecast"], history), exact)
             lo, hi = price_band(history)
             differ("price_lo", g["price_lo"], lo, exact)

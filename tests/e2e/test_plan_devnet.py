@@ -57,7 +57,7 @@ def run(net, *args):
     return r
 
 
-def test_plan_on_a_devnet(net):
+def test_plan_on_a_devnet(net, tmp_path):
     s = Sender(net)
     steel_works = s.addr("steelworks")
     rc = s.batch("planning-agency", [("planning", "add_product", {"code": "steel", "name": "Rebar", "unit": "tonne"}),
@@ -92,6 +92,9 @@ def test_plan_on_a_devnet(net):
     assert rows[-1]["period"] == TARGET and rows[-1]["guidance"]["forecast"] == item["forecast"]
     r = run(net, "show", "steel")
     assert "202601" in r.output and str(item["forecast"]) in r.output
+    chart = tmp_path / "steel.svg"
+    r = run(net, "show", "steel", "--svg", str(chart))
+    assert r.exit_code == 0 and chart.read_text().startswith("<svg") and "forecast" in chart.read_text()
 
     # citizens reserve; a bad declaration is refused with a clear error
     r = run(net, "reserve", "steel", "202602", "7", "--from", "alice", "--json")

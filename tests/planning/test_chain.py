@@ -172,3 +172,13 @@ def test_forecast_against_outcome_chart(world):
     bands = [e for e in doc.iter(f"{ns}rect")]
     assert len(bands) == 2 * sum(1 for r in rows if r["guidance"]) >= 4  # 80 % and 95 % per period with guidance
     assert len(doc.find(f"{ns}polyline").get("points").split()) >= 12  # the realised sales line
+
+
+def test_guidance_with_missing_parameters_is_a_disagreement_not_a_crash(world):
+    w = world
+    args = guidance.compute(w.reader, 202603, w.store.height(), backtest_origins=0, products=["steel"])
+    del args["items"][0]["params"]["alpha_e6"]
+    assert [c for c, _ in w.run(w.call("dave", "planning", "publish", args))] == [0]
+    report = guidance.verify(w.reader, 202603)
+    steel = report["products"][0]
+    assert not report["agree"] and "cannot recompute: KeyError" in steel["differences"]["exact"]["params"]["recomputed"]
