@@ -19,7 +19,7 @@ from planning import guidance, synthetic
 from .chain import YUAN, Actor, Chain
 
 HISTORY = 36
-ORIGINS = 6  # rolling origins of the back-test published with each month's guidance
+ORIGINS = 12  # rolling origins of the back-test published with each month's guidance
 PUBLISH_GAS = 100_000_000
 CLOSE_GAS = 50_000_000
 GAS = 2_000_000
@@ -39,8 +39,10 @@ class Planner:
              "amplitude": 40, "phase": 5, "producers": [e[2], e[3]], "buyers": [e[0], e[1]]},
         ]
         for i, p in enumerate(self.products):
-            p["sales"], p["reserved"] = synthetic.product_series(HISTORY + months + 1, seed * 7 + i, level=p["level"],
-                                                                 amplitude=p["amplitude"], phase=p["phase"])
+            lv = p["level"]  # noise in proportion to the level: 4 % announced (reserved), 3 % not
+            p["sales"], p["reserved"] = synthetic.product_series(
+                HISTORY + months + 1, seed * 7 + i, level=lv, amplitude=p["amplitude"], phase=p["phase"],
+                sd_announced=0.04 * lv, sd_unannounced=0.03 * lv, sd_reservation=0.004 * lv)
         self.months = []  # one record per simulated month
 
     @property

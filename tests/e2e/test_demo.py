@@ -109,7 +109,7 @@ def test_demo_economy_small_run_adds_up(net, capsys, monkeypatch):
     for x in pl["products"].values():
         assert [r["method"] for r in x["periods"]] == ["ets-ana", "ets-ana"]
         assert all(r["realised"] is not None and r["lo95"] <= r["forecast"] <= r["hi95"] for r in x["periods"])
-        assert x["backtest_at_first_publication"]["origins"] == 6
+        assert x["backtest_at_first_publication"]["origins"] == 12
     assert pl["scorecard"]["overall"]["n"] >= 4
     steel = pl["products"][proc["product"]]["periods"][1]  # procurement runs in month 2
     assert proc["from_plan"] and proc["quantity_planned"] == steel["recommended"]
