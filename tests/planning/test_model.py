@@ -94,3 +94,19 @@ def test_missing_or_extreme_reservations_for_the_coming_period_do_not_wreck_the_
     cap = Fraction(huge.params["res_b_e6"], 10**6) * (max(x) - Fraction(huge.params["res_xbar_e3"], 1000))
     assert huge.forecast <= none_yet.forecast + cap + 100
     assert model.from_params(huge.method, huge.params, y[:-1], r[:-1], 100 * r[-1]) == huge.bounds()
+
+
+def test_another_process_with_another_hash_seed_fits_the_same_integers():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    y, r = synthetic.product_series(40, 13)
+    here = model.fit(y[:-1], r[:-1], r[-1])
+    code = ("import json, sys; from planning import model; y, r = json.load(sys.stdin); "
+            "f = model.fit(y[:-1], r[:-1], r[-1]); print(json.dumps([f.params, f.bounds()]))")
+    out = subprocess.run([sys.executable, "-c", code], input=json.dumps([y, r]), capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONHASHSEED="12345"), check=True, timeout=120)
+    params, bounds = json.loads(out.stdout)
+    assert params == here.params and bounds == here.bounds()
