@@ -29,9 +29,11 @@ ALLOWED = {
     "wallet": {"ledger", "proto"},
     "explorer": {"ledger", "proto", "wallet"},
     "proto": set(),
-    "cli": {"ledger", "consensus", "contracts.runtime", "contracts.laws", "chain", "node", "wallet", "proto", "explorer"},
+    "planning": {"ledger", "proto", "wallet"},
+    "cli": {"ledger", "consensus", "contracts.runtime", "contracts.laws", "chain", "node", "wallet", "proto", "explorer",
+            "planning"},
 }
-PACKAGES = ("ledger", "consensus", "contracts", "chain", "node", "wallet", "explorer", "proto", "cli")
+PACKAGES = ("ledger", "consensus", "contracts", "chain", "node", "wallet", "explorer", "proto", "cli", "planning")
 
 
 def room_of(module: str) -> str | None:

@@ -12,6 +12,7 @@ from ledger.codec import decode
 from ledger.crypto import PrivateKey
 from ledger.tx import Issue, Register, Transfer
 
+from .planning import Planner
 from .summary import summarise
 from .chain import (  # noqa: F401
     AGENCIES, BATCH, DAY_MS, DRAW_GAS, EXPIRY_BLOCKS, GAS, LAWS, REGISTER_READ_LIMIT, SIMULATED_STEP_MS, YUAN, Actor, Chain, DemoError, Progress, _duration, _raw, _seed, _ymd, add_months, law_address, law_events, month_of,
@@ -38,7 +39,8 @@ class Economy:
         self.law = {name: law_address(name) for name in LAWS}
         # phases: setup 3, a month 1 (+1 each quarter), procurement 4, ration 3, lottery 4, welfare 1, summary 1;
         # a simulated clock adds a wait per month and the closing of the records
-        self.progress = Progress(3 + months + (months + 2) // 3 + 4 + 3 + 4 + 2 + (months + 1 if self.simulated else 0),
+        self.progress = Progress(3 + months + (months + 2) // 3 + 4 + 3 + 4 + 2 + (months + 1 if self.simulated else 0)
+                                 + 1 + 2 * months,  # planning: the history, then each month's guidance and close
                                  progress)
         self.issued = 0
         self.welfare_funding = 0
@@ -133,6 +135,11 @@ class Economy:
         people = self._population(start["year"])
         self._register(people, start["period"])
         self._fund(people, start["year"])
+        # the planning agency's catalogue and three years of history (cli/demo/planning.py)
+        self.planner = Planner(self.ch, self.ag["planning-agency"], self.citizens, self.enterprises, self.tag,
+                               int(self.tag, 16), self.months)
+        self.planner.queue_setup(self.yyyymm(start["year"], 1))
+        self.check(self.flush("planning: catalogue and 36 months of history"), "setup")
         books = {e.addr: {"revenue": 0, "wages": 0} for e in self.enterprises}
         self.s = {"wages": {"payments": 0, "gross": 0, "net": 0, "tax": 0, "social_insurance": 0,
                             "months_counted_by_tax_law": 0},
@@ -252,6 +259,10 @@ class Economy:
         label = f"month {m}/{self.months}"
         if self.simulated:
             self.enter_month(m, announce=m > 1)  # month 1 was entered before the setup
+        period = self.yyyymm(year, m)
+        self.planner.publish(period)  # guidance for the month, computed from the chain, one transaction
+        self.check(self.flush(f"planning: guidance for {period}"), label)
+        self.planner.queue_month(period, m)
         self._wages(people)
         self._sales(people)
         if m in (1, 5, 9):  # medical vouchers at the clinic (lazy, per month of block time)
@@ -278,6 +289,8 @@ class Economy:
             programmes["procurement"] = self.procurement_cycle(self.yyyymm(year, m), books)
         if m % 3 == 0 or m == self.months:
             self.declare_profits(year, books, label)
+        self.planner.close(period)
+        self.check(self.flush(f"planning: {period} closed, guidance judged"), label)
         self.run_due(wait=False)
 
     def _wages(self, people: list[dict]) -> None:
@@ -335,6 +348,7 @@ class Economy:
         end = {"height": end_height, "balances": {a: ch.balance(a, end_height) for a in start["everyone"]},
                "supply": ch.supply(end_height), "period": ch.view("welfare", "period_of", height=end_height)}
         summary = summarise(self, people, start, end, list(range(start["period"], end["period"] + 1)), programmes)
+        summary["planning"] = self.planner.summary()
         if self.fast_clock:
             # the demo's citizens leave the register: on a simulated clock a month passes every few
             # seconds, and their pensions would drain the fund (and then stall everyone's payouts)
@@ -378,11 +392,20 @@ class Economy:
         product = f"steel-{self.tag}"
         h = ch.height()
         close = h + 6
-        price = 2_500 * YUAN
-        ch.call(pa, "procurement", "publish_guidance",
-                {"product": product, "period": period, "unit": "tonne", "quantity": 1_000, "price": price,
-                 "band": 1_000, "optin_close": close, "ends": close + 400})
+        # the quantity, price and band come from the planning law's guidance for the month (plan_share);
+        # on a chain dated before plan_share is in force the agency sets the same numbers by hand
+        if ch.view("procurement", "param", {"name": "plan_share"}):
+            ch.call(pa, "procurement", "publish_from_plan", {"product": product, "period": period,
+                                                             "optin_close": close, "ends": close + 400})
+        else:
+            pg = ch.view("planning", "guidance", {"product": product, "period": period})
+            ch.call(pa, "procurement", "publish_guidance",
+                    {"product": product, "period": period, "unit": "tonne", "quantity": pg["recommended"],
+                     "price": (pg["price_lo"] + pg["price_hi"]) // 2, "band": 1_000, "optin_close": close,
+                     "ends": close + 400})
         self.flush("procurement: guidance")
+        g = ch.view("procurement", "guidance", {"product": product, "period": period})
+        price = g["price"]
         sellers = self.enterprises[:4]
         caps = [600, 400, 300, 200]
         buyers = self.enterprises[4:6]
@@ -416,7 +439,8 @@ class Economy:
             confirmer = pa if o["kind"] == "purchase" else next(e for e in buyers if e.addr == o["enterprise"])
             ch.call(confirmer, "procurement", "confirm_delivery", {"order_id": o["id"]})
         settled = self.flush("procurement: delivery confirmed, settled")
-        out = {"product": product, "period": period, "quantity_planned": 1_000, "band_bps": 1_000, "price": price,
+        out = {"product": product, "period": period, "quantity_planned": g["quantity"], "band_bps": g["band"],
+               "price": price, "from_plan": bool(ch.view("procurement", "param", {"name": "plan_share"})),
                "orders_placed": len(orders), "orders_settled": 0, "purchases_value": 0, "sales_value": 0,
                "paid_to_sellers": 0, "fees_to_treasury": 0, "sale_proceeds_to_treasury": 0,
                "over_quota_refused": [r["code"] for r in recs if r["expect"]],

@@ -93,9 +93,26 @@ def _programme_lines(s: dict) -> list[str]:
     a = L.append
     p = s["procurement"]
     if p:
-        a(f"procurement {p['product']} period {p['period']}: {p['orders_settled']}/{p['orders_placed']} orders settled, "
+        a(f"procurement {p['product']} period {p['period']}: Q {p['quantity_planned']} "
+          f"({'from the plan guidance' if p.get('from_plan') else 'set by hand'}), band {p['band_bps']} bps; "
+          f"{p['orders_settled']}/{p['orders_placed']} orders settled, "
           f"state bought {_yuan(p['purchases_value'])} (sellers got {_yuan(p['paid_to_sellers'])}), sold {_yuan(p['sales_value'])}, "
           f"fees to treasury {_yuan(p['fees_to_treasury'])}; over-quota order refused with code {p['over_quota_refused']}")
+    pl = s.get("planning")
+    if pl:
+        for code, x in pl["products"].items():
+            bt = x["backtest_at_first_publication"] or {}
+            closed = [r for r in x["periods"] if r["realised"] is not None]
+            cover = (f"realised inside the 80 % interval {sum(1 for r in closed if r['in80'])}/{len(closed)}, "
+                     f"95 % {sum(1 for r in closed if r['in95'])}/{len(closed)}") if closed else "no month closed"
+            methods = ", ".join(sorted(set(r["method"] for r in x["periods"])))
+            a(f"planning {code}: guidance each month ({methods}); "
+              + ("; ".join(f"{r['period']} forecast {r['forecast']} [{r['lo80']}..{r['hi80']}] realised {r['realised']}"
+                           for r in x["periods"][:3]) + ("; ..." if len(x["periods"]) > 3 else "")))
+            if bt.get("origins"):
+                a(f"  back-test ({bt['origins']} rolling origins): MASE {bt['mase_e3'] / 1000:.2f} against seasonal naive "
+                  f"{bt['naive_mase_e3'] / 1000:.2f}; 80 % interval covered {bt['cov80_bps'] / 100:.0f} %, "
+                  f"95 % {bt['cov95_bps'] / 100:.0f} %; {cover}")
     r = s["rations"]
     if r:
         a(f"ration {r['good']}: {r['coupons_issued']} coupons issued ({r['coupon_holders']} citizens x {r['per_capita']}), "

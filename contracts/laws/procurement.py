@@ -90,6 +90,7 @@ SCHEMA = {
     "market_logistics_fee": ("bps", "bps"),
     "max_band": ("bps", "bps"),
     "delivery_window": ("count", "blocks"),
+    "plan_share": ("bps", "bps"),
 }
 
 PARAM_FIELDS = ("label", "unit", "reference", "values")
@@ -119,10 +120,16 @@ PARAMS = {
         "reference": "esoc policy (about one week of 6-second blocks)",
         "values": ((20250101, 100_800),),
     },
+    "plan_share": {
+        "label": "Q is this share of the planning law's recommended quantity (0: Q is set by hand)",
+        "unit": "bps",
+        "reference": "esoc policy: issue 12, quotas follow the published plan guidance (docs/planning.md)",
+        "values": ((20250101, 0), (20260601, 10000)),
+    },
 }
 
 ENTRIES = (
-    "set_treasury", "publish_guidance", "add_inspector", "remove_inspector", "opt_in",
+    "set_treasury", "publish_guidance", "publish_from_plan", "add_inspector", "remove_inspector", "opt_in",
     "state_purchase", "state_sale", "confirm_delivery", "cancel",
 )
 VIEWS = (
@@ -285,6 +292,36 @@ def publish_guidance(product: str, period: int, unit: str, quantity: int, price:
     may be placed.
     """
     require_planning()
+    if param("plan_share") > 0:
+        fail(E_BAD_ARGUMENT, "Q follows the planning law's guidance while plan_share is in force: use publish_from_plan")
+    return store_guidance(product, period, unit, quantity, price, band, optin_close, ends)
+
+
+def publish_from_plan(product: str, period: int, optin_close: int, ends: int) -> dict:
+    """Guidance from the planning law's published guidance for the product and period.
+
+    ``Q = floor(recommended x plan_share / 10000)``; the price is the middle of
+    the published price band; the band is the 80 % interval's upper end above
+    the recommended quantity, in bps, rounded up and capped at ``max_band``."""
+    require_planning()
+    share_bps = param("plan_share")
+    if share_bps == 0:
+        fail(E_BAD_ARGUMENT, "plan_share is 0 on this date: guidance is set by hand")
+    check_name(product)
+    pg = call("planning", "guidance", {"product": product, "period": period})
+    if pg is None:
+        fail(E_NO_GUIDANCE, "the planning law has no guidance for this product and period")
+    rec = pg["recommended"]
+    if rec == 0:
+        fail(E_NO_GUIDANCE, "the planning law recommends 0 for this product and period")
+    band = min(param("max_band"), mul_div(max(0, pg["hi80"] - rec), 10000, rec, "up"))
+    unit = call("planning", "product", {"code": product})["unit"]
+    return store_guidance(product, period, unit, mul_div(rec, share_bps, 10000), (pg["price_lo"] + pg["price_hi"]) // 2,
+                          band, optin_close, ends)
+
+
+def store_guidance(product: str, period: int, unit: str, quantity: int, price: int, band: int,
+                   optin_close: int, ends: int) -> dict:
     check_name(product)
     if not is_int(period) or period < 0:
         fail(E_BAD_ARGUMENT, "period must be an int >= 0")

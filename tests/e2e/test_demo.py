@@ -103,9 +103,20 @@ def test_demo_economy_small_run_adds_up(net, capsys, monkeypatch):
     lt = s["lottery"]
     assert lt["draw_code"] == 0 and lt["beacon_height"] == lt["draw_at"] and lt["winners"] == lt["redeemed"] > 0
     assert lt["winners"] <= sum(lt["options"].values())
+    # planning: guidance published each month, each month closed and judged; procurement's Q came from it
+    pl = s["planning"]
+    assert pl["months"] == 2 and len(pl["products"]) == 2
+    for x in pl["products"].values():
+        assert [r["method"] for r in x["periods"]] == ["ets-ana", "ets-ana"]
+        assert all(r["realised"] is not None and r["lo95"] <= r["forecast"] <= r["hi95"] for r in x["periods"])
+        assert x["backtest_at_first_publication"]["origins"] == 12
+    assert pl["scorecard"]["overall"]["n"] >= 4
+    steel = pl["products"][proc["product"]]["periods"][1]  # procurement runs in month 2
+    assert proc["from_plan"] and proc["quantity_planned"] == steel["recommended"]
     # the summary for people renders every section
     text = render(s)
-    for word in ("taxes", "welfare paid", "procurement", "ration", "lottery", "transactions", "supply", "checks"):
+    for word in ("taxes", "welfare paid", "procurement", "planning", "ration", "lottery", "transactions", "supply",
+                 "checks"):
         assert word in text
     # and the welfare hook kept running without a failure
     with net.nodes[0].client() as c:

@@ -193,10 +193,21 @@ def test_profit_declaration_collects_enterprise_income_tax(net, a):
 def wheat(net, a):
     """The docs' worked example: wheat, Q = 1,000 t, band 10 %, 2,500 yuan/t; farms 900 t and 300 t, a mill 2,000 t."""
     assert a.send("central-bank", "issue", Issue(to=decode_address(a.addr("planning-agency")), amount=3_000_000 * YUAN))["code"] == 0
+    # Q comes from the planning law's guidance (procurement's plan_share is 100 % from 2026-06-01):
+    # recommended 1,000 t, 80 % interval up to 1,100 t (band 10 %), price band 2,500 yuan/t
+    a.ok("planning-agency", "planning", "add_product", {"code": "wheat", "name": "Wheat", "unit": "tonne"})
+    plan = {"product": "wheat", "forecast": 1_000, "lo80": 900, "hi80": 1_100, "lo95": 850, "hi95": 1_150,
+            "recommended": 1_000, "price_lo": 2_500 * YUAN, "price_hi": 2_500 * YUAN, "n": 0, "method": "none",
+            "digest": "00" * 32, "params": {}, "backtest": {}}
+    a.ok("planning-agency", "planning", "publish", {"period": 202507, "model": "by hand", "model_version": "1",
+                                                    "data_from": 1, "data_to": a.height(), "items": [plan]})
     h = a.height()
     g = {"product": "wheat", "period": 202507, "unit": "tonne", "quantity": 1_000, "price": 2_500 * YUAN,
          "band": 1_000, "optin_close": h + 12, "ends": h + 500}
-    assert a.ok("planning-agency", "procurement", "publish_guidance", g)["upper"] == 1_100
+    published = a.ok("planning-agency", "procurement", "publish_from_plan",
+                     {k: g[k] for k in ("product", "period", "optin_close", "ends")})
+    assert (published["upper"], published["quantity"], published["price"], published["band"]) == (1_100, 1_000,
+                                                                                                   2_500 * YUAN, 1_000)
     # the three opt-ins go out together (each sequential wait costs a block; on a busy machine three
     # could outlast a short opt-in window, which the law then rightly refuses)
     opted = a.together([

@@ -15,7 +15,7 @@ DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "laws"
 
 
 @pytest.mark.parametrize("law", ["tax", "procurement", "welfare", "allocation", "currency", "congress", "pilot",
-                                 "assembly", "forum", "tickets"])
+                                 "assembly", "forum", "tickets", "planning"])
 def test_page_names_every_entry_and_view(law):
     page = (DOCS / f"{law}.md").read_text(encoding="utf-8")
     c = compile_contract(law, SOURCES[law])
