@@ -250,13 +250,19 @@ def node_start(home):
 
 def _register() -> None:
     from .demo import demo_group
+    from .demo.governance import governance
+    from .forum import forum
     from .genesis_cmd import genesis
+    from .gov import gov
     from .law import law
     from .payroll import payroll
+    from .plan import plan
+    from .ticket import ticket
     from .tx import tx
     from .wallet_cmd import wallet
 
-    for g in (wallet, tx, law, payroll, genesis, demo_group):
+    demo_group.add_command(governance)
+    for g in (wallet, tx, law, gov, forum, ticket, plan, payroll, genesis, demo_group):
         cli.add_command(g)
 
 

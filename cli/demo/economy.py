@@ -445,6 +445,13 @@ class Economy:
                "paid_to_sellers": 0, "fees_to_treasury": 0, "sale_proceeds_to_treasury": 0,
                "over_quota_refused": [r["code"] for r in recs if r["expect"]],
                "quotas": {e.name: quotas[e.addr]["purchase"] or quotas[e.addr]["sale"] for e in sellers + buyers}}
+        self._settlement(out, settled, books)
+        out["escrow_open_after"] = ch.view("procurement", "escrow_open")
+        return out
+
+    @staticmethod
+    def _settlement(out: dict, settled: list[dict], books: dict) -> None:
+        """Settled orders into the cycle's figures and the enterprises' books."""
         for r in settled:
             if r["code"] != 0:
                 continue
@@ -460,8 +467,6 @@ class Economy:
                 out["sale_proceeds_to_treasury"] += o["amount"]
                 out["fees_to_treasury"] += o["fee"]
                 books[o["enterprise"]]["revenue"] -= o["escrow"]
-        out["escrow_open_after"] = ch.view("procurement", "escrow_open")
-        return out
 
     # rations ----------------------------------------------------------------
     def ration_open(self, people: list) -> dict:
