@@ -44,7 +44,7 @@ def _keys():
 
 
 def _genesis(cb, reg, emp, cit):
-    from chain.genesis import Genesis, GenesisAccount, GenesisLaw
+    from ledger.genesis import Genesis, GenesisAccount, GenesisLaw
     from contracts.runtime.registry import law_sources
     from ledger.address import address_of
     from ledger.crypto import PrivateKey

@@ -22,9 +22,9 @@ def forum():
 
 
 @forum.command("post", help="Post a topic (optionally about a congress proposal).")
-@click.option("--from", "sender", required=True, metavar="NAME")
-@click.option("--title", required=True)
-@click.option("--proposal", type=int, default=0, metavar="ID")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
+@click.option("--title", required=True, help="The proposal's title.")
+@click.option("--proposal", type=int, default=0, metavar="ID", help="The proposal concerned.")
 @click.argument("text")
 @global_options
 @pass_settings
@@ -35,7 +35,7 @@ def post(settings, sender, title, proposal, text):
 
 
 @forum.command("reply", help="Reply to a post.")
-@click.option("--from", "sender", required=True, metavar="NAME")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
 @click.argument("to", type=int)
 @click.argument("text")
 @global_options
@@ -47,7 +47,7 @@ def reply(settings, sender, to, text):
 
 
 def _react(stance):
-    @click.option("--from", "sender", required=True, metavar="NAME")
+    @click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
     @click.argument("post_id", type=int, metavar="ID")
     @global_options
     @pass_settings
@@ -64,7 +64,7 @@ forum.command("oppose", help="Oppose a post.")(_react("oppose"))
 
 
 @forum.command("follow", help="Follow a topic (citizens; enough followers convene a reform assembly).")
-@click.option("--from", "sender", required=True, metavar="CITIZEN")
+@click.option("--from", "sender", required=True, metavar="CITIZEN", help="The signing account (a keystore name or an address).")
 @click.argument("topic", type=int)
 @global_options
 @pass_settings
@@ -106,9 +106,9 @@ def show(settings, post_id):
 
 
 @forum.command("poll-open", help="Open a poll: --option twice or more, closing at a height.")
-@click.option("--from", "sender", required=True, metavar="NAME")
-@click.option("--option", "options", multiple=True, required=True)
-@click.option("--closes", type=int, required=True, metavar="HEIGHT")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
+@click.option("--option", "options", multiple=True, required=True, help="A poll option (repeat for each).")
+@click.option("--closes", type=int, required=True, metavar="HEIGHT", help="The height at which it closes.")
 @click.argument("question")
 @global_options
 @pass_settings
@@ -119,7 +119,7 @@ def poll_open(settings, sender, options, closes, question):
 
 
 @forum.command("poll-vote", help="Vote in a poll (option number from 0).")
-@click.option("--from", "sender", required=True, metavar="NAME")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
 @click.argument("poll_id", type=int, metavar="ID")
 @click.argument("option", type=int)
 @global_options

@@ -149,18 +149,18 @@ def gov():
 
 
 @gov.command("propose", help="Submit a proposal (a delegate's goes straight on; anyone else's gathers co-signatures).")
-@click.option("--from", "sender", required=True, metavar="NAME")
-@click.option("--title", required=True)
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
+@click.option("--title", required=True, help="The proposal's title.")
 @click.option("--amend", metavar="LAW", help="a law's new source (with --source FILE); a new name adds a law")
-@click.option("--source", "source_file", metavar="FILE")
+@click.option("--source", "source_file", metavar="FILE", help="The law's new source file.")
 @click.option("--params", "params_law", metavar="LAW", help="new dated parameter values (with --values FILE)")
 @click.option("--values", "values_file", metavar="FILE", help='JSON {"name": [[YYYYMMDD, value], ...]}')
 @click.option("--role", metavar="ROLE", help="grant ROLE to --account (or --revoke it)")
-@click.option("--account", metavar="WHO")
-@click.option("--revoke", is_flag=True)
+@click.option("--account", metavar="WHO", help="The account concerned (keystore name or address).")
+@click.option("--revoke", is_flag=True, help="Revoke the role instead of granting it.")
 @click.option("--validator", metavar="PUBKEY", help="a validator's key (hex) with --power N (0 removes)")
-@click.option("--power", type=int)
-@click.option("--name", "val_name", default="")
+@click.option("--power", type=int, help="The validator's voting power (0 removes it).")
+@click.option("--name", "val_name", default="", help="The validator's moniker (a --validator proposal).")
 @click.option("--text", "text_file", metavar="FILE", help="a signalling text (or the explanation of another class)")
 @click.option("--cancel", type=int, metavar="ID", help="cancel an accepted decision before its activation")
 @click.option("--scenario", metavar="FILE", help='JSON list of calls for the pilot: [{"sender", "entry", "args"}]')
@@ -211,7 +211,7 @@ def propose(settings, sender, title, amend, source_file, params_law, values_file
 
 
 @gov.command("cosign", help="Co-sign a proposal gathering co-signatures.")
-@click.option("--from", "sender", required=True, metavar="NAME")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
 @click.argument("pid", type=int, metavar="ID")
 @global_options
 @pass_settings
@@ -224,7 +224,7 @@ def cosign(settings, sender, pid):
 
 
 @gov.command("vote", help="A delegate votes yes, no or abstain (once, in public).")
-@click.option("--from", "sender", required=True, metavar="DELEGATE")
+@click.option("--from", "sender", required=True, metavar="DELEGATE", help="The signing account (a keystore name or an address).")
 @click.argument("pid", type=int, metavar="ID")
 @click.argument("choice", type=click.Choice(["yes", "no", "abstain"]))
 @global_options
@@ -238,8 +238,8 @@ def vote(settings, sender, pid, choice):
 
 
 @gov.command("review", help="A constituent opposes or supports their delegate's vote within its window.")
-@click.option("--from", "sender", required=True, metavar="CITIZEN")
-@click.option("--delegate", required=True, metavar="NAME")
+@click.option("--from", "sender", required=True, metavar="CITIZEN", help="The signing account (a keystore name or an address).")
+@click.option("--delegate", required=True, metavar="NAME", help="The delegate whose vote is reviewed.")
 @click.argument("pid", type=int, metavar="ID")
 @click.argument("stance", type=click.Choice(["oppose", "support"]))
 @global_options
@@ -299,7 +299,7 @@ def show(settings, pid):
 
 
 @gov.command("list", help="Proposals, newest first.")
-@click.option("--status", default="")
+@click.option("--status", default="", help="Only items with this status.")
 @global_options
 @pass_settings
 @guard
@@ -310,7 +310,7 @@ def list_(settings, status):
 
 @gov.command("pilot", help="The pilot report fixed on chain (--recompute: run it again here and compare hashes).")
 @click.argument("pid", type=int, metavar="ID")
-@click.option("--recompute", is_flag=True)
+@click.option("--recompute", is_flag=True, help="Recompute the report locally from the chain and compare its hash.")
 @global_options
 @pass_settings
 @guard
@@ -431,7 +431,7 @@ def elect():
 
 
 @elect.command("open", help="Open an election for a constituency's free seats.")
-@click.option("--from", "sender", required=True, metavar="NAME")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
 @click.argument("constituency")
 @global_options
 @pass_settings
@@ -443,7 +443,7 @@ def elect_open(settings, sender, constituency):
 
 
 @elect.command("ballot", help="Vote for any member of your constituency.")
-@click.option("--from", "sender", required=True, metavar="CITIZEN")
+@click.option("--from", "sender", required=True, metavar="CITIZEN", help="The signing account (a keystore name or an address).")
 @click.argument("eid", type=int, metavar="ELECTION")
 @click.argument("candidate")
 @global_options
@@ -455,7 +455,7 @@ def elect_ballot(settings, sender, eid, candidate):
 
 
 @elect.command("close", help="Seat the most voted (ties by the beacon) once the election has closed.")
-@click.option("--from", "sender", required=True, metavar="NAME")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
 @click.argument("eid", type=int, metavar="ELECTION")
 @global_options
 @pass_settings
@@ -487,7 +487,7 @@ def recall():
 
 
 @recall.command("sign", help="Sign the petition to recall your delegate.")
-@click.option("--from", "sender", required=True, metavar="CITIZEN")
+@click.option("--from", "sender", required=True, metavar="CITIZEN", help="The signing account (a keystore name or an address).")
 @click.argument("delegate")
 @global_options
 @pass_settings
@@ -498,7 +498,7 @@ def recall_sign(settings, sender, delegate):
 
 
 @recall.command("vote", help="Vote in a recall (yes recalls).")
-@click.option("--from", "sender", required=True, metavar="CITIZEN")
+@click.option("--from", "sender", required=True, metavar="CITIZEN", help="The signing account (a keystore name or an address).")
 @click.argument("delegate")
 @click.argument("choice", type=click.Choice(["yes", "no"]))
 @global_options
@@ -510,7 +510,7 @@ def recall_vote(settings, sender, delegate, choice):
 
 
 @recall.command("close", help="Close a finished recall vote.")
-@click.option("--from", "sender", required=True, metavar="NAME")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
 @click.argument("delegate")
 @global_options
 @pass_settings
@@ -528,7 +528,7 @@ def assembly():
 
 
 @assembly.command("convene", help="Convene an assembly for a forum topic followed by enough citizens.")
-@click.option("--from", "sender", required=True, metavar="NAME")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
 @click.argument("topic", type=int)
 @global_options
 @pass_settings
@@ -540,7 +540,7 @@ def assembly_convene(settings, sender, topic):
 
 
 @assembly.command("ballot", help="Vote for any citizen to sit in the assembly.")
-@click.option("--from", "sender", required=True, metavar="CITIZEN")
+@click.option("--from", "sender", required=True, metavar="CITIZEN", help="The signing account (a keystore name or an address).")
 @click.argument("aid", type=int, metavar="ASSEMBLY")
 @click.argument("candidate")
 @global_options
@@ -552,7 +552,7 @@ def assembly_ballot(settings, sender, aid, candidate):
 
 
 @assembly.command("seat", help="Seat the most voted once the election has closed.")
-@click.option("--from", "sender", required=True, metavar="NAME")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
 @click.argument("aid", type=int, metavar="ASSEMBLY")
 @global_options
 @pass_settings
@@ -564,8 +564,8 @@ def assembly_seat(settings, sender, aid):
 
 
 @assembly.command("resolve", help="Move a resolution: KIND and a JSON payload (urgent kinds act when passed).")
-@click.option("--from", "sender", required=True, metavar="MEMBER")
-@click.option("--text", default="")
+@click.option("--from", "sender", required=True, metavar="MEMBER", help="The signing account (a keystore name or an address).")
+@click.option("--text", default="", help="A text file: the message or explanation.")
 @click.argument("aid", type=int, metavar="ASSEMBLY")
 @click.argument("kind", type=click.Choice(["suspend_delegate", "suspend_role", "reorganise", "recall", "investigate",
                                            "propose"]))
@@ -588,7 +588,7 @@ def assembly_resolve(settings, sender, text, aid, kind, payload):
 
 
 @assembly.command("decide", help="A member votes yes or no on a resolution.")
-@click.option("--from", "sender", required=True, metavar="MEMBER")
+@click.option("--from", "sender", required=True, metavar="MEMBER", help="The signing account (a keystore name or an address).")
 @click.argument("aid", type=int, metavar="ASSEMBLY")
 @click.argument("rid", type=int, metavar="RESOLUTION")
 @click.argument("choice", type=click.Choice(["yes", "no"]))

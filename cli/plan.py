@@ -191,7 +191,7 @@ def verify(settings, period, no_refit, no_backtest):
 @plan.command("show")
 @click.argument("product")
 @click.option("--last", "last", default=None, help="Last period shown (default: the latest published period).")
-@click.option("--months", type=click.IntRange(1, 120), default=24, show_default=True)
+@click.option("--months", type=click.IntRange(1, 120), default=24, show_default=True, help="How many months of history to show.")
 @click.option("--svg", "svg_file", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write a forecast-against-outcome chart (SVG) to this file.")
 @global_options
@@ -250,7 +250,7 @@ def scorecard(settings):
 
 
 @plan.command("suggestions")
-@click.option("--min-followers", type=click.IntRange(0), default=10, show_default=True)
+@click.option("--min-followers", type=click.IntRange(0), default=10, show_default=True, help="Only requests with at least this many followers.")
 @global_options
 @pass_settings
 def suggestions(settings, min_followers):
@@ -274,7 +274,7 @@ def _write(settings, sender, password, entry, args, human):
 @click.argument("period")
 @click.argument("quantity", type=int)
 @click.option("--from", "sender", required=True, help="Keystore name of the citizen or enterprise.")
-@click.option("--password", default=None)
+@click.option("--password", default=None, help="The keystore password (default: ESOC_PASSWORD, or asked in a terminal).")
 @global_options
 @pass_settings
 def reserve(settings, product, period, quantity, sender, password):
@@ -287,8 +287,8 @@ def reserve(settings, product, period, quantity, sender, password):
 @click.argument("code")
 @click.argument("description")
 @click.option("--near", default="", help="The nearest existing product (its producers get the suggestion).")
-@click.option("--from", "sender", required=True)
-@click.option("--password", default=None)
+@click.option("--from", "sender", required=True, help="The signing account (a keystore name or an address).")
+@click.option("--password", default=None, help="The keystore password (default: ESOC_PASSWORD, or asked in a terminal).")
 @global_options
 @pass_settings
 def request(settings, code, description, near, sender, password):
@@ -299,8 +299,8 @@ def request(settings, code, description, near, sender, password):
 
 @plan.command("follow")
 @click.argument("request_id", type=int)
-@click.option("--from", "sender", required=True)
-@click.option("--password", default=None)
+@click.option("--from", "sender", required=True, help="The signing account (a keystore name or an address).")
+@click.option("--password", default=None, help="The keystore password (default: ESOC_PASSWORD, or asked in a terminal).")
 @global_options
 @pass_settings
 def follow(settings, request_id, sender, password):
@@ -311,11 +311,11 @@ def follow(settings, request_id, sender, password):
 @plan.command("declare")
 @click.argument("product")
 @click.argument("period")
-@click.option("--production", type=int, required=True)
+@click.option("--production", type=int, required=True, help="Declared production (units).")
 @click.option("--inventory", type=int, required=True, help="Unsold stock at the period's end.")
 @click.option("--stockout", type=int, default=0, help="Demand that could not be served.")
 @click.option("--from", "sender", required=True, help="Keystore name of the producing enterprise.")
-@click.option("--password", default=None)
+@click.option("--password", default=None, help="The keystore password (default: ESOC_PASSWORD, or asked in a terminal).")
 @global_options
 @pass_settings
 def declare(settings, product, period, production, inventory, stockout, sender, password):
@@ -327,8 +327,8 @@ def declare(settings, product, period, production, inventory, stockout, sender, 
 
 @plan.command("close")
 @click.argument("period")
-@click.option("--as", "sender", default=AGENCY_KEY, show_default=True)
-@click.option("--password", default=None)
+@click.option("--as", "sender", default=AGENCY_KEY, show_default=True, help="The planning agency's account that signs (keystore name).")
+@click.option("--password", default=None, help="The keystore password (default: ESOC_PASSWORD, or asked in a terminal).")
 @global_options
 @pass_settings
 def close(settings, period, sender, password):

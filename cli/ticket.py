@@ -27,9 +27,9 @@ def ticket():
 
 
 @ticket.command("open", help="Open a ticket to an agency (kinds: see `esoc ticket kinds`).")
-@click.option("--from", "sender", required=True, metavar="NAME")
-@click.option("--agency", required=True)
-@click.option("--kind", required=True)
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
+@click.option("--agency", required=True, help="The agency the work order is for (keystore name or address).")
+@click.option("--kind", required=True, help="The kind of work order (information, complaint, permit, repair).")
 @click.argument("text")
 @global_options
 @pass_settings
@@ -41,7 +41,7 @@ def open_(settings, sender, agency, kind, text):
 
 
 @ticket.command("respond", help="The agency (or one of its officials) responds.")
-@click.option("--from", "sender", required=True, metavar="NAME")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
 @click.argument("tid", type=int, metavar="ID")
 @click.argument("text")
 @global_options
@@ -53,8 +53,8 @@ def respond(settings, sender, tid, text):
 
 
 @ticket.command("escalate", help="Pass the ticket to another agency (its deadline starts again).")
-@click.option("--from", "sender", required=True, metavar="NAME")
-@click.option("--to", "to", required=True)
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
+@click.option("--to", "to", required=True, help="The agency that takes the ticket over.")
 @click.argument("tid", type=int, metavar="ID")
 @global_options
 @pass_settings
@@ -65,7 +65,7 @@ def escalate(settings, sender, to, tid):
 
 
 @ticket.command("rate", help="The opener rates the response, 1 to 5.")
-@click.option("--from", "sender", required=True, metavar="NAME")
+@click.option("--from", "sender", required=True, metavar="NAME", help="The signing account (a keystore name or an address).")
 @click.argument("tid", type=int, metavar="ID")
 @click.argument("stars", type=click.IntRange(1, 5))
 @global_options
@@ -77,8 +77,8 @@ def rate(settings, sender, tid, stars):
 
 
 @ticket.command("official", help="An agency names (or --remove) an official who may respond for it.")
-@click.option("--from", "sender", required=True, metavar="AGENCY")
-@click.option("--remove", is_flag=True)
+@click.option("--from", "sender", required=True, metavar="AGENCY", help="The signing account (a keystore name or an address).")
+@click.option("--remove", is_flag=True, help="Remove instead of add.")
 @click.argument("official")
 @global_options
 @pass_settings

@@ -12,7 +12,7 @@ import pytest
 from chain.app import Application
 from chain.contract_host import Laws
 from ledger.crypto import tagged_hash
-from chain.genesis import Genesis, GenesisAccount, GenesisLaw
+from ledger.genesis import Genesis, GenesisAccount, GenesisLaw
 from cli.gov_source import with_values
 from contracts.runtime.registry import law_sources
 from ledger.address import encode_address

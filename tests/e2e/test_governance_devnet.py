@@ -22,7 +22,7 @@ import sys
 
 import pytest
 
-from chain.genesis import Genesis
+from ledger.genesis import Genesis
 from node.config import Home
 
 from .harness import ROOT, Devnet, wait_until

@@ -12,7 +12,7 @@ import pytest
 
 from chain.app import open_application
 from chain.contract_host import LawQueries
-from chain.genesis import GenesisLaw
+from ledger.genesis import GenesisLaw
 from contracts.runtime.registry import law_sources
 from ledger.address import encode_address
 from ledger.codec import decode
