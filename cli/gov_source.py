@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 import difflib
 
+from ledger.constexpr import module_constants
+
 
 class SourceError(ValueError):
     pass
@@ -54,9 +56,13 @@ def _offset(lines: list[str], lineno: int, col: int) -> int:
 
 
 def param_values(source: str, name: str) -> list:
+    """The dated values of parameter ``name``, with the law's named units evaluated (never run)."""
     tree = ast.parse(source)
-    node = _values_node(_params_dict(tree), name)
-    return [list(p) for p in ast.literal_eval(ast.get_source_segment(source, node))]
+    _values_node(_params_dict(tree), name)  # a clear error when the table or the name is missing
+    params = module_constants(source).get("PARAMS")
+    if not isinstance(params, dict) or not isinstance(params.get(name), dict):
+        raise SourceError("the law's PARAMS table is not made of constants (literals and named units)")
+    return [list(p) for p in params[name].get("values", ())]
 
 
 def with_values(source: str, changes: dict) -> str:
