@@ -209,9 +209,21 @@ def node():
 @click.option("--grpc", default="127.0.0.1:50051", show_default=True, help="Address the gRPC API listens on.")
 @click.option("--p2p", default="0.0.0.0:26656", show_default=True, help="Address the peer-to-peer port listens on.")
 @click.option("--peer", multiple=True, metavar="PUBKEYHEX@HOST:PORT", help="A peer to dial (repeatable).")
+@click.option("--tls-cert", default="", metavar="FILE", help="Serve gRPC over TLS with this certificate (PEM; with --tls-key).")
+@click.option("--tls-key", default="", metavar="FILE", help="The TLS certificate's private key (PEM).")
+@click.option("--tls-client-ca", default="", metavar="FILE",
+              help="Mutual TLS: clients must present a certificate signed by a CA in this bundle (PEM).")
+@click.option("--tls-client-allow", multiple=True, metavar="SHA256HEX",
+              help="Mutual TLS: only this client certificate fingerprint (repeatable; reloaded on SIGHUP).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log lines as text, or as one JSON object per line for log pipelines.")
+@click.option("--log-file", default="node.log", show_default=True, help="The log file in the home (empty: stderr only).")
+@click.option("--block-time-drift-ms", type=click.IntRange(min=0), default=5000, show_default=True,
+              help="How far ahead of this node's clock a proposed block's time may be.")
 @global_options
 @pass_settings
-def node_init(settings, home, moniker, genesis, grpc, p2p, peer):
+def node_init(settings, home, moniker, genesis, grpc, p2p, peer, tls_cert, tls_key, tls_client_ca, tls_client_allow,
+              log_format, log_file, block_time_drift_ms):
     """Create a node's home: its key, config.toml and (with --genesis) genesis.json."""
     from ledger.crypto import PrivateKey
 
@@ -223,8 +235,14 @@ def node_init(settings, home, moniker, genesis, grpc, p2p, peer):
     os.makedirs(h.path, exist_ok=True)
     key = PrivateKey.generate()
     h.save_key(key)
+    if bool(tls_cert) != bool(tls_key):
+        raise UserError("--tls-cert and --tls-key go together")
+    if (tls_client_ca or tls_client_allow) and not tls_cert:
+        raise UserError("mutual TLS (--tls-client-ca, --tls-client-allow) needs --tls-cert and --tls-key")
     cfg = NodeConfig(moniker=moniker or os.path.basename(os.path.abspath(h.path)), grpc_listen=grpc, p2p_listen=p2p,
-                     peers=list(peer))
+                     peers=list(peer), tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca,
+                     tls_client_allow=list(tls_client_allow), log_format=log_format, log_file=log_file,
+                     block_time_drift_ms=block_time_drift_ms)
     cfg.save(h.config_file)
     if genesis:
         import shutil
@@ -241,6 +259,26 @@ def node_start(home):
     from node.service import run_node
 
     run_node(home)
+
+
+@node.command("reload")
+@click.option("--home", required=True, help="The running node's folder.")
+def node_reload(home):
+    """Apply config.toml's peers, allow_peers and tls_client_allow to the running node (SIGHUP)."""
+    import signal
+
+    from node.config import Home
+
+    pidfile = os.path.join(Home(home).path, "node.pid")
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, signal.SIGHUP)
+    except FileNotFoundError:
+        raise UserError(f"no running node in {home} (no {pidfile})") from None
+    except (ValueError, ProcessLookupError):
+        raise UserError(f"{pidfile} names no running node") from None
+    click.echo(f"sent SIGHUP to the node (pid {pid}): peers, allow_peers and tls_client_allow reloaded", err=True)
 
 
 # --------------------------------------------------------------------------

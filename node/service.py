@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
 import threading
 import time
@@ -208,6 +209,9 @@ def run_node(home_path: str) -> None:
     cfg = NodeConfig.load(home.config_file)  # a ConfigError is the CLI's to print
     setup_logging(cfg.log_level, cfg.log_format, log_file_path(home.path, cfg.log_file))
     node = Node(home, cfg)
+    pidfile = os.path.join(home.path, "node.pid")  # `esoc node reload` sends SIGHUP to this pid
+    with open(pidfile, "w") as f:
+        f.write(f"{os.getpid()}\n")
     try:
         trio.run(node.run)
     except BaseException as e:
@@ -222,3 +226,8 @@ def run_node(home_path: str) -> None:
         if isinstance(first, FatalError):
             raise SystemExit(f"esoc: halting: {first}") from None
         raise RuntimeError(f"{type(first).__name__}: {first}") from None
+    finally:
+        try:
+            os.remove(pidfile)
+        except OSError:
+            pass
