@@ -147,7 +147,10 @@ class Chain:
                 if not bad:
                     break
                 if all(x.code in (codes.RATE_LIMITED, codes.MEMPOOL_FULL) for _, x in bad):
-                    time.sleep(0.5)  # back-pressure: resubmit the chunk (duplicates are harmless)
+                    # back-pressure: resubmit only what was refused (what was admitted may be committed by
+                    # then, and a committed transaction sent again is a stale nonce, not a duplicate)
+                    chunk = [t for t, _ in bad]
+                    time.sleep(0.5)
                     continue
                 t, x = bad[0]
                 raise DemoError(f"the node refused {meta[t.hash]['tag']} from {meta[t.hash]['sender']}: "
