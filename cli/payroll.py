@@ -37,6 +37,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import click
 
+from node.admission import retry_after_ms
+
+from ledger import codes
 from ledger.address import AddressError, decode_address, encode_address
 from ledger.block import Receipt
 from ledger.codec import decode
@@ -383,19 +386,30 @@ def _submit_and_wait(c, signed: list, batch_size: int, in_flight: int, timeout: 
         while not stopped and pos < len(queue) and len(inflight) < in_flight:
             chunk = queue[pos: pos + min(batch_size, in_flight - len(inflight))]
             resp = c.submit_batch([tx for _, tx in chunk])
-            for (r, tx), res in zip(chunk, resp.results):
+            backoff = None
+            for k, ((r, tx), res) in enumerate(zip(chunk, resp.results)):
                 if res.code == 0:
                     inflight[tx.hash] = r
+                elif res.code in (codes.MEMPOOL_FULL, codes.RATE_LIMITED):
+                    # the node is at capacity: back off for its hint, then go on from this row
+                    backoff = (retry_after_ms(res.reason) or 500) / 1000
+                    chunk = chunk[:k]
+                    break
                 else:  # later nonces cannot be admitted after a refusal: stop submitting
                     r.status, r.error = "not_submitted", f"refused by the node: {res.reason}"
                     stopped = True
             pos += len(chunk)
+            if backoff is not None:
+                time.sleep(min(backoff, 5.0))
+                break
             if stopped:
                 for r, _ in queue[pos:]:
                     r.status, r.error = "not_submitted", "not submitted after an earlier refusal"
                 pos = len(queue)
         if not inflight:
-            break
+            if stopped or pos >= len(queue):
+                break
+            continue  # everything was refused for capacity: the back-off has passed, submit again
         top = c.status().height
         if top < next_height:
             if time.monotonic() - last_block > timeout:
