@@ -54,7 +54,7 @@ _MAPS = (dict, MappingProxyType)
 _SEQS = (list, tuple)
 _KINDS = {list: "list", tuple: "tuple", dict: "dict", MappingProxyType: "dict", bytes: "bytes"}
 
-DATE_CALL = 12  # a date helper: ~20 integer operations in Python (bench_gas_fairness)
+DATE_CALL = 30  # a date helper: ~20 integer operations in Python (bench_gas_fairness)
 MONEY_CALL = 4  # mul_div / div_round: exact rounding in Python
 KEY_ELEM = 2  # gas per element of list keys checked before sorted/min/max compare them
 PARAM_ERROR = 4  # param_in_force/param_value fail with this code (every law's E_NO_PARAMETER)
