@@ -303,6 +303,7 @@ class _Offer:
         self.retry = retry  # resend what a busy node refused, after its hint (as the wallet does)
         self.resend: dict[int, list] = {}  # tick -> [(node, raw)]
         self.resent = 0
+        self.retried: set = set()
         self.lock = threading.Lock()
         self.stats = {"accepted": 0, "rejected": 0, "failed": 0, "refused": 0, "reasons": {}}
         self.sent_at = [[0.0] * plan.ticks for _ in range(plan.nodes)]
@@ -370,7 +371,8 @@ class _Offer:
         m = re.search(r"retry after (\d+) ms", reason)
         wait = int(m.group(1)) / 1000 if m else 1.0
         tick = max(j + 1, int((time.monotonic() - self.t_start + wait) / TICK) + 1)
-        if tick < self.plan.ticks:
+        if tick < self.plan.ticks and raw not in self.retried:  # once per transaction, as a client gives up
+            self.retried.add(raw)
             self.resend.setdefault(tick, []).append((k, raw))
 
     def drain(self, watcher) -> float:
