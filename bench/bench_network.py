@@ -298,8 +298,12 @@ class _Plan:
 class _Offer:
     """Sends one SubmitTxBatch per node per tick, asynchronously, and tallies the answers."""
 
-    def __init__(self, plan: _Plan, clients: list, reqs: list):
+    def __init__(self, plan: _Plan, clients: list, reqs: list, retry: bool = False):
         self.plan, self.clients, self.reqs = plan, clients, reqs
+        self.retry = retry  # resend what a busy node refused, after its hint (as the wallet does)
+        self.resend: dict[int, list] = {}  # tick -> [(node, raw)]
+        self.resent = 0
+        self.retried: set = set()
         self.lock = threading.Lock()
         self.stats = {"accepted": 0, "rejected": 0, "failed": 0, "refused": 0, "reasons": {}}
         self.sent_at = [[0.0] * plan.ticks for _ in range(plan.nodes)]
@@ -310,7 +314,7 @@ class _Offer:
     def _count(self, key: str, n: int) -> None:
         self.stats["reasons"][key] = self.stats["reasons"].get(key, 0) + n
 
-    def on_done(self, fut) -> None:
+    def on_done(self, fut, k: int = 0, raws: list | None = None, j: int = 0) -> None:
         n = self.plan.per_node_tick
         try:
             r = fut.result()
@@ -323,10 +327,12 @@ class _Offer:
         with self.lock:
             self.stats["accepted"] += r.accepted
             self.stats["rejected"] += len(r.results) - r.accepted
-            for res in r.results:
+            for i, res in enumerate(r.results):
                 if res.code:
                     if "RESOURCE_EXHAUSTED" in res.reason or "busy" in res.reason:
                         self.stats["refused"] += 1
+                        if self.retry and raws is not None:
+                            self._schedule(k, raws[i], res.reason, j)
                     self._count(res.reason[:60], 1)
 
     def run(self, watcher, start_h: int, verbose: bool) -> None:
@@ -339,10 +345,17 @@ class _Offer:
                 time.sleep(due - now)
             else:
                 self.lag_max = max(self.lag_max, now - due)
+            with self.lock:
+                again = self.resend.pop(j, [])
             for k in range(plan.nodes):
                 self.sent_at[k][j] = time.monotonic()
-                f = self.clients[k].stub.SubmitTxBatch.future(self.reqs[k][j], timeout=60)
-                f.add_done_callback(self.on_done)
+                req = self.reqs[k][j]
+                extra = [raw for kk, raw in again if kk == k]
+                if extra:
+                    req = type(req)(txs=list(req.txs) + extra)
+                    self.resent += len(extra)
+                f = self.clients[k].stub.SubmitTxBatch.future(req, timeout=60)
+                f.add_done_callback(lambda fut, k=k, raws=list(req.txs), j=j: self.on_done(fut, k, raws, j))
                 self.futures.append(f)
             if verbose and j and j % int(10 / TICK) == 0:
                 seen = sum(len(b[2]) for b in watcher.blocks)
@@ -350,6 +363,17 @@ class _Offer:
                       f"height {watcher.blocks[-1][0] if watcher.blocks else start_h}", file=sys.stderr, flush=True)
         self.t_end = self.t_start + plan.ticks * TICK
         time.sleep(max(0.0, self.t_end - time.monotonic()))
+
+    def _schedule(self, k: int, raw: bytes, reason: str, j: int) -> None:
+        """Resend ``raw`` to node k after the node's hint (called under the lock)."""
+        import re
+
+        m = re.search(r"retry after (\d+) ms", reason)
+        wait = int(m.group(1)) / 1000 if m else 1.0
+        tick = max(j + 1, int((time.monotonic() - self.t_start + wait) / TICK) + 1)
+        if tick < self.plan.ticks and raw not in self.retried:  # once per transaction, as a client gives up
+            self.retried.add(raw)
+            self.resend.setdefault(tick, []).append((k, raw))
 
     def drain(self, watcher) -> float:
         """Wait until every accepted transaction is seen or DRAIN_S passes; the drain time."""
@@ -415,12 +439,13 @@ def _summary(plan: _Plan, offer: _Offer, seen: dict, extra: dict) -> dict:
         "blocks_in_window": blocks, "txs_per_block": (in_window / blocks if blocks else 0.0),
         "blocks_per_s": blocks / dur, "accounts": plan.accounts, "send_lag_max": offer.lag_max,
         "max_block": max((n for _, n in heights), default=0),
-        "node_cpu_ms_per_tx": sum(extra["node_cpu_s"]) / max(1, in_window) * 1000, **extra,
+        "node_cpu_ms_per_tx": sum(extra["node_cpu_s"]) / max(1, in_window) * 1000, "resent": offer.resent, **extra,
     }
 
 
 def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profile_dir: str | None = None,
-              settings: dict | None = None, sampler=None, spacing: float = SPACING_S, validators: int = 4) -> dict:
+              settings: dict | None = None, sampler=None, spacing: float = SPACING_S, validators: int = 4,
+              retry: bool = False) -> dict:
     """Part 1 (see the module doc): a devnet, pre-signed load offered open loop, latencies from node 0's stream."""
     from proto import esoc_pb2 as pb
     from wallet.client import Client
@@ -448,7 +473,7 @@ def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profil
         clients = [Client(n.grpc, timeout=30) for n in net.nodes]
         for c in clients:
             c.status()  # channels connected before the clock starts
-        offer = _Offer(plan, clients, reqs)
+        offer = _Offer(plan, clients, reqs, retry=retry)
         profile_dir = profile_dir or os.environ.get("ESOC_BENCH_NET_PROFILE")
         if profile_dir:
             profilers = _start_profilers(net, min(seconds, 30), profile_dir, sampler)

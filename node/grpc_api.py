@@ -235,7 +235,10 @@ class NodeServicer(pbg.NodeServicer):
     def _batch(self, raws, context) -> pb.SubmitTxBatchResponse:
         results: list = [None] * len(raws)
         ok = []
-        for i, raw in enumerate(raws):
+        refused = getattr(self.node, "admission_refusals", lambda n: [])(len(raws))  # over the latency bound
+        for i, rej in enumerate(refused, start=len(raws) - len(refused)):
+            results[i] = pb.TxResult(code=rej.code, reason=rej.reason)
+        for i, raw in enumerate(raws[:len(raws) - len(refused)]):
             try:
                 ok.append((i, self._prepare(raw)))
             except (TxError, CodecError) as e:

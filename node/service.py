@@ -94,6 +94,16 @@ class Node:
             self.driver.relay_txs(admitted)
         return out
 
+    def admission_refusals(self, n: int) -> list:
+        """Called from gRPC threads before decoding: Rejected for each of the last transactions of a batch
+        of ``n`` that cannot fit under the latency bound now (so a refusal costs no signature check)."""
+        if self.admission is None:
+            return []
+        now = time.monotonic()
+        queued = len(self.app.mempool)
+        over = n - self.admission.room(now, queued)
+        return [Rejected(*self.admission.refusal(now, queued)) for _ in range(max(0, over))]
+
     def pending_tx(self, h: bytes) -> bytes | None:
         tx = self.app.mempool.get(h)
         return tx.raw if tx is not None else None
