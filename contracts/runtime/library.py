@@ -503,11 +503,28 @@ class Library:
             size += len(f) + 2
         m.alloc(len(fields) * (ENTRY + SLOT) + 2 * size + OBJECT)
         known = dict.fromkeys(fields)  # membership by (salted) str hash: O(len(field))
-        fields_text = ", ".join(fields)
         out: list = []
         if type(params) not in _MAPS:
             self._say(out, "parameters must be a dict")
             return out
+        specs = self._param_specs(params, schema, out)
+        entries = tuple(params.items())
+        m.alloc(len(entries) * SLOT + OBJECT)
+        for name, entry in entries:
+            _need(type(name) is str)
+            m.tick(gas.PARAM_ROW)
+            m.work(len(name))
+            if name not in specs:
+                self._say(out, name, ": unknown parameter")
+            elif type(entry) not in _MAPS:
+                self._say(out, name, ": must be a dict of ", ", ".join(fields))
+            elif self._param_entry(name, entry, specs[name][1], fields, known, size, out):
+                self._param_values(name, specs[name][0], entry["values"], check, out)
+        return out
+
+    def _param_specs(self, params, schema, out: list) -> dict:
+        """``schema``'s ``name -> (kind, unit)``, checked; each schema name missing from ``params`` said."""
+        m = self.m
         names = self.items(schema)
         m.tick(len(names) * gas.PARAM_ROW)
         m.alloc(len(names) * ENTRY + OBJECT)
@@ -519,65 +536,61 @@ class Library:
             m.work(len(name))
             if name not in params:
                 self._say(out, name, ": missing")
-        entries = tuple(params.items())
-        m.alloc(len(entries) * SLOT + OBJECT)
-        for name, entry in entries:
-            _need(type(name) is str)
-            m.tick(gas.PARAM_ROW)
-            m.work(len(name))
-            if name not in specs:
-                self._say(out, name, ": unknown parameter")
+        return specs
+
+    def _param_entry(self, name: str, entry, unit: str, fields: tuple, known: dict, size: int, out: list) -> bool:
+        """An entry's fields, unit, label and reference; True when its ``values`` can be walked."""
+        m = self.m
+        keys = tuple(entry)
+        m.alloc(len(keys) * SLOT + OBJECT)
+        m.tick((len(keys) + len(fields)) * gas.PARAM_VALUE)
+        m.work(size)
+        for field in keys:
+            _need(type(field) is str)
+            m.work(len(field))
+            if field not in known:
+                self._say(out, name, ".", field, ": unknown field")
+        for field in fields:
+            if field not in entry:
+                self._say(out, name, ".", field, ": missing")
+        if "unit" in entry:
+            u = entry["unit"]
+            if type(u) is str:
+                m.work(min(len(u), len(unit)))
+            if type(u) is not str or u != unit:
+                self._say(out, name, ".unit: must be ", unit)
+        for field in ("label", "reference"):
+            if field in entry and (type(entry[field]) is not str or len(entry[field]) == 0):
+                self._say(out, name, ".", field, ": must be a non-empty str")
+        values = entry.get("values")
+        if type(values) not in _SEQS or len(values) == 0:
+            self._say(out, name, ".values: must be a non-empty sequence of (since, value)")
+            return False
+        return True
+
+    def _param_values(self, name: str, kind, values, check, out: list) -> None:
+        """Each ``(since, value)``: a date from 1900, increasing, and what the law's ``check`` says."""
+        m = self.m
+        pairs = tuple(values)
+        m.alloc(len(pairs) * SLOT + OBJECT)
+        m.tick(len(pairs) * gas.PARAM_VALUE)
+        previous = 0
+        for pair in pairs:
+            if type(pair) not in _SEQS or len(pair) != 2:
+                self._say(out, name, ".values: each item must be (since, value)")
                 continue
-            if type(entry) not in _MAPS:
-                self._say(out, name, ": must be a dict of ", fields_text)
-                continue
-            keys = tuple(entry)
-            m.alloc(len(keys) * SLOT + OBJECT)
-            m.tick((len(keys) + len(fields)) * gas.PARAM_VALUE)
-            m.work(size)
-            for field in keys:
-                _need(type(field) is str)
-                m.work(len(field))
-                if field not in known:
-                    self._say(out, name, ".", field, ": unknown field")
-            for field in fields:
-                if field not in entry:
-                    self._say(out, name, ".", field, ": missing")
-            kind, unit = specs[name]
-            if "unit" in entry:
-                u = entry["unit"]
-                if type(u) is str:
-                    m.work(min(len(u), len(unit)))
-                if type(u) is not str or u != unit:
-                    self._say(out, name, ".unit: must be ", unit)
-            for field in ("label", "reference"):
-                if field in entry and (type(entry[field]) is not str or len(entry[field]) == 0):
-                    self._say(out, name, ".", field, ": must be a non-empty str")
-            values = entry.get("values")
-            if type(values) not in _SEQS or len(values) == 0:
-                self._say(out, name, ".values: must be a non-empty sequence of (since, value)")
-                continue
-            pairs = tuple(values)
-            m.alloc(len(pairs) * SLOT + OBJECT)
-            m.tick(len(pairs) * gas.PARAM_VALUE)
-            previous = 0
-            for pair in pairs:
-                if type(pair) not in _SEQS or len(pair) != 2:
-                    self._say(out, name, ".values: each item must be (since, value)")
-                    continue
-                since, value = pair[0], pair[1]
-                if not is_date(since) or since < FIRST_SINCE:
-                    self._say(out, name, ".values: ", _show(since), " is not a date YYYYMMDD")
-                elif since <= previous:
-                    self._say(out, name, ".values: dates must increase")
-                else:
-                    previous = since
-                if check is not None:
-                    why = check(kind, value)
-                    _need(type(why) is str)
-                    if why:
-                        self._say(out, name, ".values[", _show(since), "]: ", why)
-        return out
+            since, value = pair[0], pair[1]
+            if not is_date(since) or since < FIRST_SINCE:
+                self._say(out, name, ".values: ", _show(since), " is not a date YYYYMMDD")
+            elif since <= previous:
+                self._say(out, name, ".values: dates must increase")
+            else:
+                previous = since
+            if check is not None:
+                why = check(kind, value)
+                _need(type(why) is str)
+                if why:
+                    self._say(out, name, ".values[", _show(since), "]: ", why)
 
     def _say(self, out: list, *parts: str) -> None:
         """Append one problem text, charged for its size before it is built."""
