@@ -189,6 +189,7 @@ class BlockWatcher(threading.Thread):
         self.blocks: list[tuple[int, float, list[bytes], list[int], int]] = []  # height, seen, hashes, codes, time_ms
         self.error: BaseException | None = None
 
+    # Long by design: the network benchmark's phases in order (start, warm, load, catch-up, figures); a benchmark reads best top to bottom.
     def run(self):
         from ledger.codec import decode
 

@@ -92,6 +92,7 @@ def _send_all(c, key, chain_id: str, kind: str, payloads: list, nonce: int) -> N
     _wait(lambda: c.account(me).nonce >= nonce + len(txs), 300, f"{kind} transactions to commit")
 
 
+# Long by design: one benchmark scenario in its measured order (devnet, CSV, run, re-run, figures); cut up, the timed sequence would be scattered over helpers that share its clocks.
 def run() -> list[dict]:
     from cli.devnet import init_devnet, node_command
     from ledger.crypto import PrivateKey

@@ -68,6 +68,7 @@ def bench_hash_ceiling() -> list[dict]:
     return [_fig("smt_node_hash", n / dt, "hashes/s", note="the ceiling: one tagged BLAKE3 of 64 bytes")]
 
 
+# Long by design: one measured sequence per tree size, its timers shared by every step; a benchmark reads best top to bottom.
 def bench_tree(n_keys: int, batch: int, rounds: int = 5, leveldb: bool = True, seed: int = 1) -> list[dict]:
     rnd = random.Random(seed)
     out: list[dict] = []

@@ -376,6 +376,7 @@ def payroll_run(settings, file, employer_key, period, results, batch_size, in_fl
         raise SystemExit(1)
 
 
+# Long by design: one loop with three states (submit within the in-flight bound, back off at capacity, read receipts from new blocks); split, the states' shared bookkeeping would travel between functions.
 def _submit_and_wait(c, signed: list, batch_size: int, in_flight: int, timeout: float, bar: Progress, next_height: int):
     queue = list(signed)
     pos = 0

@@ -168,6 +168,7 @@ def verify(reader, period: int | None = None, refit: bool = True, backtest: bool
         "local_model_version": local, "agree": all(x["agree"] for x in out), "products": out}
 
 
+# Long by design: the verification's steps in the order docs/planning.md states them (data digest, exact recomputation, re-fit within tolerance), each a few lines that feed one report.
 def verify_publication(reader, head: dict, refit: bool, backtest: bool) -> list:
     period, height = head["period"], head["data_to"]
     out = []

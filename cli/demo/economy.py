@@ -387,6 +387,7 @@ class Economy:
                 self.expected_failures += 1
 
     # procurement -----------------------------------------------------------
+    # Long by design: one procurement cycle in the order the law runs it (guidance, opt-in, quotas, orders, delivery, settlement).
     def procurement_cycle(self, period: int, books: dict) -> dict:
         ch, pa = self.ch, self.ag["planning-agency"]
         product = f"steel-{self.tag}"

@@ -493,6 +493,7 @@ def payment(employer: str, payment_id: str):
     return storage.get(payment_key(employer, payment_id))
 
 
+# Long by design: the withholding statute's steps in order (checks, cumulative record, tax, transfers, events), as a legislator reads them.
 def pay_wage(employee: str, gross: int, social_insurance: int = 0,
              special_additional: int = 0, other_deductions: int = 0, payment_id: str = "") -> dict:
     """Pay ``gross`` wage to ``employee``, withholding the tax in the same transaction.

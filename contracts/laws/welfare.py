@@ -471,6 +471,7 @@ def cursor() -> dict:
     return storage.get("cursor", {"period": period_of(), "next": 0})
 
 
+# Long by design: the statute's monthly pass in one readable piece: who may run it, the cursor, each citizen's payment, the batch's event.
 def on_block() -> dict:
     """Pay the next batch of citizens (called by the node after every block).
 

@@ -53,6 +53,7 @@ def chain_figures(net: Devnet) -> dict:
                 "retired": sup.retired, "height": c.status().height}
 
 
+# Long by design: the demo's summary checked figure by figure against the chain: one story.
 def test_demo_economy_small_run_adds_up(net, capsys, monkeypatch):
     monkeypatch.setenv("ESOC_PASSWORD", "devnet")
     before = chain_figures(net)

@@ -33,6 +33,7 @@ def started(request):
         x.stop()
 
 
+# Long by design: a full node's life on a real network as one story (join, follow, serve proofs, relay).
 def test_full_node_follows_serves_reads_and_relays_transactions(tmp_path, started):
     net = Devnet(str(tmp_path / "net"), validators=4)
     full = init_full_node(net, "full")

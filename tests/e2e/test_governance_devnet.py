@@ -72,6 +72,7 @@ def gj(net, *args, node=0):
     return json.loads(gov(net, *args, "--json", node=node).stdout)
 
 
+# Long by design: the governance issue's whole amendment cycle as one story on a real devnet (propose, pilot, vote, void, enact, evaluate before and after).
 def test_amendment_cycle(net, tmp_path):
     # item 9: a wage right after genesis, with no set-up step
     wage = json.dumps({"employee": net.account("alice")["address"], "gross": 2_000_000})

@@ -253,6 +253,7 @@ def _corrupted(v: Vote) -> Vote:
     return v.with_signature(bytes(sig))
 
 
+# Long by design: an attack scenario told in order (kill, forge each kind of bad vote, read the WAL); a test reads as one story.
 async def _forged_votes(net: Devnet, keys: list[PrivateKey], first_height: int) -> dict:
     pk = [k.public for k in keys]
     obs = _Observer(pk)
