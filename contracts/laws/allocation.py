@@ -58,6 +58,7 @@ an enacted governance decision (until governance exists: a genesis change).
 
 LAW = "allocation"
 VERSION = 1
+LIBRARY = 2  # the runtime supplies today, param, params_at, check_params, version (contracts/runtime/lawkit.py)
 
 ROLE_AGENCY = "planning_agency"
 ROLE_FLAG = "registrar"
@@ -89,8 +90,6 @@ SCHEMA = {
     "draw_delay": ("count", "blocks"),
     "draw_batch": ("count", "applicants/transaction"),
 }
-
-PARAM_FIELDS = ("label", "unit", "reference", "values")
 
 PARAMS = {
     "max_choices": {
@@ -131,25 +130,6 @@ VIEWS = (
 
 
 # ---------------------------------------------------------------- dates and parameters
-def today() -> int:
-    ymd = date_of(ctx.time)
-    return ymd[0] * 10000 + ymd[1] * 100 + ymd[2]
-
-
-def param(name: str, on: int = 0) -> int:
-    """The value of parameter ``name`` on date ``on`` (YYYYMMDD; 0 = today).
-
-    Error ``E_NO_PARAMETER`` for an unknown name or a date before its first value.
-    """
-    return param_value(PARAMS, name, on if on else today())
-
-
-def params_at(on: int = 0) -> dict:
-    """Every parameter's ``[since, value]`` in force on date ``on`` (0 = today)."""
-    when = on if on else today()
-    return {name: param_in_force(PARAMS, name, when) for name in SCHEMA}
-
-
 def is_seq(x) -> bool:
     return is_list(x) or is_tuple(x)
 
@@ -158,22 +138,6 @@ def value_error(kind: str, v) -> str:
     if kind == "count":
         return "" if is_int(v) and 0 < v <= 100_000 else "must be an int in 1..100000"
     return "unknown kind"
-
-
-def check_params(params: dict | None = None) -> list:
-    """Every way ``params`` (default: PARAMS) breaks the schema; [] if none.
-
-    ``check_param_table`` (library) makes the checks every law makes: names,
-    fields, units, label and reference, increasing YYYYMMDD dates; and it
-    asks ``value_error`` about each value (all are counts here).
-    """
-    if params is None:
-        params = PARAMS
-    return check_param_table(params, SCHEMA, PARAM_FIELDS, value_error)
-
-
-def version() -> dict:
-    return {"law": LAW, "version": VERSION}
 
 
 # ---------------------------------------------------------------- checks

@@ -58,6 +58,7 @@ an enacted governance decision (until governance exists: a genesis change).
 
 LAW = "procurement"
 VERSION = 1
+LIBRARY = 2  # the runtime supplies today, param, params_at, check_params, version (contracts/runtime/lawkit.py)
 
 # ---------------------------------------------------------------- units
 # Money is an integer count of fen; shares and fees are basis points.
@@ -139,25 +140,6 @@ VIEWS = (
 
 
 # ---------------------------------------------------------------- dates and parameters
-def today() -> int:
-    ymd = date_of(ctx.time)
-    return ymd[0] * 10000 + ymd[1] * 100 + ymd[2]
-
-
-def param(name: str, on: int = 0) -> int:
-    """The value of parameter ``name`` on date ``on`` (YYYYMMDD; 0 = today).
-
-    Error ``E_NO_PARAMETER`` for an unknown name or a date before its first value.
-    """
-    return param_value(PARAMS, name, on if on else today())
-
-
-def params_at(on: int = 0) -> dict:
-    """Every parameter's ``[since, value]`` in force on date ``on`` (0 = today)."""
-    when = on if on else today()
-    return {name: param_in_force(PARAMS, name, when) for name in SCHEMA}
-
-
 def value_error(kind: str, v) -> str:
     if kind == "bps":
         return "" if is_int(v) and 0 <= v <= ALL else "must be an int in 0..10000 (bps)"
@@ -187,10 +169,6 @@ def check_params(params: dict | None = None) -> list:
             if market is not None and fee >= market:
                 errors.append(f"scheme_logistics_fee.values[{since}]: must be below the market fee {market}")
     return errors
-
-
-def version() -> dict:
-    return {"law": LAW, "version": VERSION}
 
 
 # ---------------------------------------------------------------- pure computations

@@ -71,6 +71,7 @@ an enacted governance decision (until governance exists: a genesis change).
 
 LAW = "tax"
 VERSION = 1
+LIBRARY = 2  # the runtime supplies today, param, params_at, check_params, version (contracts/runtime/lawkit.py)
 
 # ---------------------------------------------------------------- units
 # Money is an integer count of fen; rates are integer basis points.
@@ -107,8 +108,6 @@ SCHEMA = {
     "capital_gains_rate": ("bps", "bps"),
     "transfer_tax_ladder": ("ladder", "fen; bps"),
 }
-
-PARAM_FIELDS = ("label", "unit", "reference", "values")
 
 PARAMS = {
     "iit_brackets": {
@@ -200,12 +199,6 @@ VIEWS = (
 
 
 # ---------------------------------------------------------------- dates and parameters
-def today() -> int:
-    """The block's date as YYYYMMDD."""
-    ymd = date_of(ctx.time)
-    return ymd[0] * 10000 + ymd[1] * 100 + ymd[2]
-
-
 def jan_1(year: int) -> int:
     """1 January of ``year`` as YYYYMMDD: a tax year's parameters are those in force that day."""
     return year * 10000 + 101
@@ -218,20 +211,6 @@ def tax_year(year: int) -> int:
     if not is_int(year) or year < 1900 or year > 9999:
         fail(E_BAD_YEAR, "year out of range")
     return year
-
-
-def param(name: str, on: int = 0) -> int | list:
-    """The value of parameter ``name`` on date ``on`` (YYYYMMDD; 0 = today).
-
-    Error ``E_NO_PARAMETER`` for an unknown name or a date before its first value.
-    """
-    return param_value(PARAMS, name, on if on else today())
-
-
-def params_at(on: int = 0) -> dict:
-    """Every parameter's ``[since, value]`` in force on date ``on`` (0 = today)."""
-    when = on if on else today()
-    return {name: param_in_force(PARAMS, name, when) for name in SCHEMA}
 
 
 def is_seq(x) -> bool:
@@ -275,26 +254,6 @@ def value_error(kind: str, v) -> str:
                 lower = upper
         return ""
     return "unknown kind"
-
-
-def check_params(params: dict | None = None) -> list:
-    """Every way ``params`` (default: this law's PARAMS) breaks the schema.
-
-    An empty list means the table is valid.  Unknown names and fields are
-    errors, never ignored.  The library's ``check_param_table`` makes the
-    checks every law makes (each SCHEMA name present and no other, exactly
-    the PARAM_FIELDS, SCHEMA's unit, a label and a reference, (since, value)
-    pairs with valid, increasing YYYYMMDD dates); it asks ``value_error``
-    above about each value: money, rates, and the bracket tables whose
-    quick deductions must follow from their rates.
-    """
-    if params is None:
-        params = PARAMS
-    return check_param_table(params, SCHEMA, PARAM_FIELDS, value_error)
-
-
-def version() -> dict:
-    return {"law": LAW, "version": VERSION}
 
 
 # ---------------------------------------------------------------- pure computations

@@ -50,6 +50,7 @@ an enacted governance decision (until governance exists: a genesis change).
 
 LAW = "welfare"
 VERSION = 1
+LIBRARY = 2  # the runtime supplies today, param, params_at, check_params, version (contracts/runtime/lawkit.py)
 
 # ---------------------------------------------------------------- units
 # Money is an integer count of fen; dates are integers YYYYMMDD.
@@ -87,8 +88,6 @@ SCHEMA = {
     "education_age_limit": ("years", "years"),
     "batch_size": ("count", "citizens/block"),
 }
-
-PARAM_FIELDS = ("label", "unit", "reference", "values")
 
 PARAMS = {
     "pension_age": {
@@ -158,11 +157,6 @@ VIEWS = (
 
 
 # ---------------------------------------------------------------- dates and parameters
-def today() -> int:
-    ymd = date_of(ctx.time)
-    return ymd[0] * 10000 + ymd[1] * 100 + ymd[2]
-
-
 def period_of(date: int = 0) -> int:
     """The month of a date (YYYYMMDD; 0 = today) as a count: year x 12 + month - 1."""
     d = date if date else today()
@@ -174,20 +168,6 @@ def first_day(period: int) -> int:
     return (period // 12) * 10000 + (period % 12 + 1) * 100 + 1
 
 
-def param(name: str, on: int = 0) -> int:
-    """The value of parameter ``name`` on date ``on`` (YYYYMMDD; 0 = today).
-
-    Error ``E_NO_PARAMETER`` for an unknown name or a date before its first value.
-    """
-    return param_value(PARAMS, name, on if on else today())
-
-
-def params_at(on: int = 0) -> dict:
-    """Every parameter's ``[since, value]`` in force on date ``on`` (0 = today)."""
-    when = on if on else today()
-    return {name: param_in_force(PARAMS, name, when) for name in SCHEMA}
-
-
 def value_error(kind: str, v) -> str:
     if kind == "money":
         return "" if is_int(v) and v >= 0 else "must be an int >= 0 (fen)"
@@ -196,22 +176,6 @@ def value_error(kind: str, v) -> str:
     if kind == "count":
         return "" if is_int(v) and 0 < v <= 100_000 else "must be an int in 1..100000"
     return "unknown kind"
-
-
-def check_params(params: dict | None = None) -> list:
-    """Every way ``params`` (default: PARAMS) breaks the schema; [] if none.
-
-    ``check_param_table`` (library) makes the checks every law makes: names,
-    fields, units, label and reference, increasing YYYYMMDD dates; and it
-    asks ``value_error`` about each value (money, years, counts).
-    """
-    if params is None:
-        params = PARAMS
-    return check_param_table(params, SCHEMA, PARAM_FIELDS, value_error)
-
-
-def version() -> dict:
-    return {"law": LAW, "version": VERSION}
 
 
 # ---------------------------------------------------------------- pure computations

@@ -35,6 +35,7 @@ import warnings
 from . import interp
 from .errors import Violation
 from .gas import INT_LIMIT, MAX_INT_BITS
+from .lawkit import VERSIONS, kit_names, library_version
 from .names import ATTRIBUTE_NAMES, FORBIDDEN_NAMES, HOST_NAMES, LIBRARY_NAMES
 
 MAX_SOURCE_BYTES = 128 * 1024  # the largest law is 26 KiB; parsing is paid by every node, uncharged
@@ -226,6 +227,7 @@ class _Checker:
         self.module_names: set[str] = set()
         self.functions: set[str] = set()
         self.scopes: list[set[str]] = []
+        self.kit: frozenset = frozenset()  # names library version 2 supplies (lawkit.py)
 
     def bad(self, node: ast.AST, rule: str) -> None:
         self.out.append(Violation(_line(node), rule))
@@ -233,6 +235,9 @@ class _Checker:
     # ------------------------------------------------------------ module
     def run(self, tree: ast.Module) -> list[Violation]:
         body = tree.body
+        if library_version(tree) is None:
+            self.bad(tree.body[0] if tree.body else tree, f"LIBRARY must be one of {VERSIONS} (an int literal)")
+        self.kit = kit_names(tree)
         decls: dict[str, tuple[ast.AST, list[str]]] = {}
         # first collect module names so functions may call later functions
         for stmt in body:
@@ -294,7 +299,7 @@ class _Checker:
                 continue
             node, names = decls[kind]
             for n in names:
-                if n not in self.functions:
+                if n not in self.functions and n not in self.kit:
                     self.bad(node, f"{kind} names '{n}', which is not a function of this module")
                 elif n in seen:
                     self.bad(node, f"'{n}' is declared twice in ENTRIES/VIEWS")
@@ -547,7 +552,7 @@ class _Checker:
             return
         if name.startswith("_"):
             self.bad(e, "names starting with '_' are not allowed")
-        elif any(name in s for s in self.scopes) or name in self.module_names:
+        elif any(name in s for s in self.scopes) or name in self.module_names or name in self.kit:
             return
         elif name in LIBRARY_NAMES or name in HOST_NAMES:
             return

@@ -38,7 +38,7 @@ from typing import Any
 
 import blake3
 
-from . import gas, instrument, interp
+from . import gas, instrument, interp, lawkit
 from .checker import check_source, parse
 from .errors import CheckError, ErrorCode, Fault, SandboxBreach
 from .host import Effects, Host
@@ -184,7 +184,7 @@ def _compile_violation():
 
 def _declarations(tree: ast.Module) -> tuple[tuple, tuple, dict]:
     decl = {"ENTRIES": (), "VIEWS": ()}
-    params = {}
+    params = {name: lawkit.KIT_PARAMS[name] for name in lawkit.kit_names(tree)}  # a law's own definition wins
     for s in tree.body:
         if isinstance(s, (ast.Assign, ast.AnnAssign)):
             t = s.targets[0] if isinstance(s, ast.Assign) else s.target
@@ -302,6 +302,8 @@ class Machine:
         g["beacon"] = frame.beacon
         self.active.append(contract.name)
         exec(contract.code, g)
+        if g.get("LIBRARY") == lawkit.KIT_VERSION:
+            lawkit.bind(g, self.kit.library, self.time)
         value = g[function](**args)
         self.active.pop()
         return copy_value(m, value)
