@@ -26,6 +26,9 @@ import sys
 import tempfile
 import time
 
+from ledger import codes
+from node.admission import retry_after_ms
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 YUAN = 100
 GROSS = 9_000 * YUAN
@@ -85,10 +88,17 @@ def _send_all(c, key, chain_id: str, kind: str, payloads: list, nonce: int) -> N
             continue
         chunk = txs[sent: sent + min(room, 2000)]
         r = c.submit_batch(chunk)
-        bad = [x.reason for x in r.results if x.code != 0]
+        ok = 0
+        for x in r.results:  # admitted in order; the tail refused for capacity is sent again after the hint
+            if x.code != 0:
+                break
+            ok += 1
+        bad = [x for x in r.results[ok:] if x.code not in (codes.MEMPOOL_FULL, codes.RATE_LIMITED)]
         if bad:
-            raise RuntimeError(f"setup transaction refused: {bad[0]}")
-        sent += len(chunk)
+            raise RuntimeError(f"setup transaction refused: {bad[0].reason}")
+        sent += ok
+        if ok < len(chunk):
+            time.sleep((retry_after_ms(r.results[ok].reason) or 200) / 1000)
     _wait(lambda: c.account(me).nonce >= nonce + len(txs), 300, f"{kind} transactions to commit")
 
 
