@@ -28,35 +28,11 @@ import time
 
 from ledger import codes
 from node.admission import retry_after_ms
+from tests.e2e.harness import free_port_block
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 YUAN = 100
 GROSS = 9_000 * YUAN
-
-
-def _free_base(n: int) -> int:
-    import socket
-
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
-        s.close()
-        if base + 200 + n < 65535:
-            ok = True
-            for off in [*range(n), *(100 + i for i in range(n)), *(200 + i for i in range(n))]:
-                t = socket.socket()
-                try:
-                    t.bind(("127.0.0.1", base + off))
-                except OSError:
-                    ok = False
-                finally:
-                    t.close()
-                if not ok:
-                    break
-            if ok:
-                return base
-    raise RuntimeError("no free ports")
 
 
 def _wait(pred, timeout: float, what: str):
@@ -117,7 +93,7 @@ def run() -> list[dict]:
     home = tempfile.mkdtemp(prefix="esoc-bench-payroll-")
     procs = []
     try:
-        desc = init_devnet(home, nval, _free_base(nval), fast_kdf=True, block_interval_ms=200)
+        desc = init_devnet(home, nval, free_port_block(nval), fast_kdf=True, block_interval_ms=200)
         for n in desc["nodes"]:
             cfg = NodeConfig.load(os.path.join(n["home"], "config.toml"))
             cfg.log_level = "warning"
