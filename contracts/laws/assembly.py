@@ -32,6 +32,7 @@ Decisions
 
 LAW = "assembly"
 VERSION = 1
+LIBRARY = 2  # the runtime supplies param, today, version (contracts/runtime/lawkit.py)
 
 URGENT = ("suspend_delegate", "suspend_role", "reorganise", "recall", "investigate")
 MAX_CANDIDATES = 200
@@ -53,20 +54,6 @@ PARAMS = {
 
 ENTRIES = ("convene", "ballot", "seat", "resolve", "decide")
 VIEWS = ("get", "resolution", "investigation", "version")
-
-
-def today() -> int:
-    ymd = date_of(ctx.time)
-    return ymd[0] * 10000 + ymd[1] * 100 + ymd[2]
-
-
-def param(name: str):
-    return param_value(PARAMS, name, today())
-
-
-def version() -> dict:
-    """This law's name and version."""
-    return {"law": LAW, "version": VERSION}
 
 
 def need(cond, code: int, detail: str) -> None:

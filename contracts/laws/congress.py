@@ -74,6 +74,7 @@ block's date applies); every duration is in blocks.
 
 LAW = "congress"
 VERSION = 1
+LIBRARY = 2  # the runtime supplies today, version (contracts/runtime/lawkit.py)
 
 CLASSES = ("amend", "params", "role", "validator", "text", "cancel")
 CODE_CLASSES = ("amend", "params")
@@ -149,11 +150,6 @@ VIEWS = (
 
 
 # ---------------------------------------------------------------- basics
-def today() -> int:
-    ymd = date_of(ctx.time)
-    return ymd[0] * 10000 + ymd[1] * 100 + ymd[2]
-
-
 def param(name: str, on: int = 0):
     """The value in force on date ``on`` (0: today): the latest-dated of the
     source's table and of dated values a chain's genesis seeded under the
@@ -165,11 +161,6 @@ def param(name: str, on: int = 0):
         if pair[0] <= when and pair[0] >= found[0]:
             found = pair
     return found[1]
-
-
-def version() -> dict:
-    """This law's name and version."""
-    return {"law": LAW, "version": VERSION}
 
 
 def need(cond, code: int, detail: str) -> None:

@@ -39,6 +39,7 @@ Rate limits
 
 LAW = "forum"
 VERSION = 1
+LIBRARY = 2  # the runtime supplies param, today, version (contracts/runtime/lawkit.py)
 
 MAX_TITLE = 200
 MAX_TEXT = 2000
@@ -67,20 +68,6 @@ PARAMS = {
 ENTRIES = ("post", "reply", "support", "oppose", "follow", "unfollow", "poll_open", "poll_vote")
 VIEWS = ("get", "replies", "hot", "most_opposed", "followers", "follows", "poll", "recommended",
          "citizens", "triggers_assembly", "version")
-
-
-def today() -> int:
-    ymd = date_of(ctx.time)
-    return ymd[0] * 10000 + ymd[1] * 100 + ymd[2]
-
-
-def param(name: str):
-    return param_value(PARAMS, name, today())
-
-
-def version() -> dict:
-    """This law's name and version."""
-    return {"law": LAW, "version": VERSION}
 
 
 def need(cond, code: int, detail: str) -> None:

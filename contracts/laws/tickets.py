@@ -22,6 +22,7 @@ opened, responded, overdue, escalated, the sum of response times in blocks
 
 LAW = "tickets"
 VERSION = 1
+LIBRARY = 2  # the runtime supplies today, version (contracts/runtime/lawkit.py)
 
 MAX_TEXT = 1000
 MAX_DUE_PER_HEIGHT = 64
@@ -41,16 +42,6 @@ PARAMS = {
 
 ENTRIES = ("open_ticket", "respond", "escalate", "rate", "name_official", "on_block")
 VIEWS = ("ticket", "stats", "list_for", "kinds", "version")
-
-
-def today() -> int:
-    ymd = date_of(ctx.time)
-    return ymd[0] * 10000 + ymd[1] * 100 + ymd[2]
-
-
-def version() -> dict:
-    """This law's name and version."""
-    return {"law": LAW, "version": VERSION}
 
 
 def need(cond, code: int, detail: str) -> None:
