@@ -14,11 +14,9 @@ Entry points: :func:`serve_explorer` (a trio service:
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import logging
 import os
-from typing import Any, Callable
 
 import anyio
 import trio
@@ -34,6 +32,7 @@ from . import views
 from .index import Index
 from .openapi import RESPONSES
 from .render import register_filters
+from .routing import LIMIT, PAGE, Page, Param, PathParam
 from .views import BadRequest, Ctx, NotFound
 
 log = logging.getLogger("esoc.explorer")
@@ -41,77 +40,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_SSE_CLIENTS = 200
 SSE_LIFETIME_S = 300  # a live stream ends after this; htmx reconnects
 CSV_MAX_ROWS = 100_000
-
-
-@dataclasses.dataclass(frozen=True)
-class Param:
-    name: str
-    kind: str = "int"  # int | str
-    default: Any = None
-    lo: int = 1
-    hi: int = 100
-    max_len: int = 256
-    doc: str = ""
-
-    def parse(self, request: Request):
-        vals = request.query_params.getlist(self.name)
-        if not vals:
-            return self.default
-        if len(vals) > 1:
-            raise BadRequest(f"parameter {self.name!r} given {len(vals)} times")
-        raw = vals[0]
-        if self.kind == "str":
-            if any(ord(c) < 32 and c not in "\t" for c in raw):
-                raise BadRequest(f"parameter {self.name!r} contains a control character")
-            if len(raw) > self.max_len:
-                raise BadRequest(f"parameter {self.name!r} is longer than {self.max_len} characters")
-            return raw
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
-            raise BadRequest(f"parameter {self.name!r} must be a whole number from {self.lo} to {self.hi}")
-        v = int(raw)
-        if not self.lo <= v <= self.hi:
-            raise BadRequest(f"parameter {self.name!r} must be from {self.lo} to {self.hi}, not {v}")
-        return v
-
-    def schema(self) -> dict:
-        s: dict = ({"type": "integer", "minimum": self.lo, "maximum": self.hi} if self.kind == "int"
-                   else {"type": "string", "maxLength": self.max_len})
-        if self.default is not None:
-            s["default"] = self.default
-        return {"name": self.name, "in": "query", "required": False, "schema": s, "description": self.doc}
-
-
-PAGE = Param("page", default=1, lo=1, hi=10_000, doc="page number, from 1")
-LIMIT = Param("limit", default=25, lo=1, hi=100, doc="items per page (at most 100)")
-
-
-@dataclasses.dataclass(frozen=True)
-class PathParam:
-    name: str
-    kind: str  # int | hash | address | law
-    doc: str = ""
-
-    def schema(self) -> dict:
-        s = {"int": {"type": "integer", "minimum": 1, "maximum": views.MAX_HEIGHT},
-             "hash": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
-             "address": {"type": "string", "maxLength": 128},
-             "law": {"type": "string", "maxLength": 64}}[self.kind]
-        return {"name": self.name, "in": "path", "required": True, "schema": s, "description": self.doc}
-
-
-@dataclasses.dataclass(frozen=True)
-class Page:
-    path: str  # Starlette path, e.g. /block/{height:int}
-    view: Callable
-    template: str | None
-    summary: str
-    params: tuple = ()
-    path_params: tuple = ()
-    csv: Callable | None = None  # data -> rows (header first): served at path + ".csv"
-
-    @property
-    def openapi_path(self) -> str:
-        return self.path.replace(":int", "")
 
 
 def _blocks_csv(d: dict) -> list[list]:
@@ -139,7 +67,7 @@ def _laws_csv(d: dict) -> list[list]:
     return [keys] + [[x[k] for k in keys] for x in d["items"]]
 
 
-ROUTES: list[Page] = [
+CORE_ROUTES: list[Page] = [
     Page("/", views.home, "home.html", "Home: chain figures, latest blocks and transactions"),
     Page("/status", views.status, None, "The index's height and the chain it follows"),
     Page("/blocks", views.blocks, "blocks.html", "Blocks, newest first",
@@ -163,6 +91,15 @@ ROUTES: list[Page] = [
          (Param("q", kind="str", default="", max_len=256, doc="what to look for"),
           Param("limit", default=20, lo=1, hi=50, doc="results (at most 50)"))),
 ]
+
+
+def _all_routes() -> list[Page]:
+    from . import governance, plan
+
+    return CORE_ROUTES + governance.ROUTES + plan.ROUTES
+
+
+ROUTES: list[Page] = _all_routes()
 
 
 def _kwargs(page: Page, request: Request) -> dict:
@@ -337,7 +274,7 @@ def openapi_document() -> dict:
             "summary": p.summary, "operationId": path.strip("/").replace("/", "_").replace("{", "").replace("}", ""),
             "parameters": [q.schema() for q in p.path_params] + [q.schema() for q in p.params],
             "responses": {"200": {"description": "OK", "content": {"application/json": {
-                "schema": RESPONSES.get(p.path, {"type": "object"})}}}, "400": err, "404": err}}}
+                "schema": p.schema or RESPONSES.get(p.path, {"type": "object"})}}}, "400": err, "404": err}}}
     for p in ROUTES:
         if p.csv is not None:
             paths["/api" + p.openapi_path + ".csv"] = {"get": {

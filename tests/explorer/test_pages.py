@@ -90,11 +90,12 @@ def test_html_pages_render_the_same_facts(explorer, chain):
 def test_paging_has_stable_fields_and_pages_do_not_overlap(explorer, chain):
     s, whole = get_json(explorer, f"/api/account/{chain.alice}?limit=100")
     total = whole["history"]["total"]
-    assert s == 200 and total >= 3 and len(whole["history"]["items"]) == total
+    # alice sent a transfer and was paid a wage (the browser tests, when they run first, add more)
+    assert s == 200 and total >= 2 and len(whole["history"]["items"]) == total
     pages, page = [], 1
     while page is not None:
-        s, a = get_json(explorer, f"/api/account/{chain.alice}?limit=2&page={page}")
-        assert s == 200 and a["history"]["page"] == page and a["history"]["limit"] == 2
+        s, a = get_json(explorer, f"/api/account/{chain.alice}?limit=1&page={page}")
+        assert s == 200 and a["history"]["page"] == page and a["history"]["limit"] == 1
         assert a["history"]["prev_page"] == (page - 1 if page > 1 else None)
         pages += a["history"]["items"]
         page = a["history"]["next_page"]
