@@ -301,4 +301,8 @@ def search(ctx: Ctx, q: str, limit: int) -> dict:
             out.append({"type": "account", "label": f"{n['name']} ({n['kind']})", "url": f"/account/{n['address']}"})
         if LAW_NAME.match(q) and ix.law_versions(q):
             out.append({"type": "law", "label": f"law {q}", "url": f"/laws/{q}"})
+        if len(q) <= 32 and ctx.client is not None:  # a product code of the planning law's catalogue
+            from .plan import search_products
+
+            out += search_products(ctx, q)
     return {"q": q, "items": out[:limit]}
