@@ -103,10 +103,13 @@ def make_history(chain) -> PlanHistory:
         actual = sales[36 + i]
         ph.batch("bakery", [("pay", {"product": PRODUCT, "period": period, "seller": steel, "quantity": actual,
                                      "amount": actual * 500})])
-        # steelworks follows the guidance (60 % of the forecast, inside its share of the 80 % interval),
-        # the clinic does not (three times the upper bound: unsold stock)
+        # steelworks follows the guidance (its share of last month's production, of the forecast: inside its
+        # share of the 80 % interval), the clinic does not (three times the upper bound: unsold stock)
+        prev = guidance.add_months(period, -1)
+        mine = ph.view("declaration", {"product": PRODUCT, "period": prev, "enterprise": steel})["production"]
+        theirs = ph.view("declaration", {"product": PRODUCT, "period": prev, "enterprise": clinic})["production"]
         ph.batch("steelworks", [("declare", {"product": PRODUCT, "period": period,
-                                             "production": g["forecast"] * 6 // 10, "inventory": 3})])
+                                             "production": g["forecast"] * mine // (mine + theirs), "inventory": 3})])
         ph.batch("clinic", [("declare", {"product": PRODUCT, "period": period, "production": 3 * g["hi80"],
                                          "inventory": 3 * g["hi80"] - actual // 3})])
         ph.batch("dan", [("reserve", {"product": PRODUCT, "period": guidance.add_months(period, 1),
@@ -176,6 +179,7 @@ def test_catalogue_shows_the_laws_latest_guidance_outcome_and_scorecard(explorer
     # followers against the others, from the last judged month's outcome
     f = next(x for x in d["followers"] if x["product"] == PRODUCT)
     assert f["period"] == JUDGED[-1] and f["followed"] == o["followed"] and f["other"] == o["other"]
+    assert f["followed"]["n"] == 1 and f["followed"]["inventory"] == 3  # steelworks
     assert f["other"]["n"] == 1 and f["other"]["production"] == 3 * o["hi80"]  # the clinic overproduced
     assert d["followers_total"]["other"]["n"] == sum(x["other"]["n"] for x in d["followers"])
     # tin has no history: fallback guidance with a wide interval, not a crash
@@ -252,6 +256,7 @@ def test_product_page_shows_each_forecast_beside_its_outcome(explorer, chain):
     assert rows[OPEN]["outcome"] is None and not rows[OPEN]["closed"] and rows[OPEN]["guidance"]
     assert d["followers"]["periods"] == 2
     assert d["followers"]["other"]["n"] == sum(rows[p]["outcome"]["other"]["n"] for p in JUDGED) == 2
+    assert d["followers"]["followed"]["n"] == 2 and d["followers"]["followed"]["inventory"] == 6
     # the latest guidance in detail: model, version, parameters, data range, back-test, the transaction
     g = ph.view("guidance", {"product": PRODUCT, "period": OPEN}, h)
     dg = d["guidance"]
@@ -435,7 +440,11 @@ def test_forecasts_ahead_are_shown_as_the_continuation_and_malformed_ones_ignore
          "followers": {"periods": 0, "followed": {}, "other": {}}}
     rows = product_csv(d)
     assert [r[0] for r in rows[1:]] == [202603, 202604, 202605] and rows[2][9:14] == [10, 8, 12, 6, 14]
-    ex = Explorer(Ctx(None))
+    class NoIndex:
+        def height(self):
+            return 0
+
+    ex = Explorer(Ctx(NoIndex()))
     page = ex.env.get_template("plan_product.html").render(**d)
     assert '<tr class="ahead" id="a-202604">' in page and "8–12" in page and "dashed" in page
     assert json.loads(re.search(r'id="plan-data">(.*?)</script>', page, re.S).group(1))["ahead"] == ahead
