@@ -29,7 +29,7 @@ from ledger.codec import decode
 
 from . import openapi as oa
 from .routing import LIMIT, PAGE, Page, Param, PathParam
-from .views import BadRequest, Ctx, NotFound, page_of
+from .views import SEARCH_MORE, BadRequest, Ctx, NotFound, page_of
 
 LAW = "planning"
 MAX_CODE = 32  # the law's limit on a product code
@@ -368,6 +368,8 @@ def product_csv(d: dict) -> list[list]:
 
 def search_products(ctx: Ctx, q: str) -> list[dict]:
     """A product code of the catalogue (exact) for the search box; nothing when the node does not answer."""
+    if ctx.client is None or len(q) > MAX_CODE:
+        return []
     try:
         code = check_product_code(q)
         p = read(ctx, "product", {"code": code}, height_of(ctx))
@@ -376,6 +378,9 @@ def search_products(ctx: Ctx, q: str) -> list[dict]:
     if not isinstance(p, dict):
         return []
     return [{"type": "product", "label": f"product {code} ({str(p.get('name', ''))[:100]})", "url": f"/plan/{code}"}]
+
+
+SEARCH_MORE.append(search_products)
 
 
 # ---- declarations ----------------------------------------------------------------------

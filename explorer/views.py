@@ -273,6 +273,9 @@ def dashboards(ctx: Ctx) -> dict:
             "procurement": ix.money_by_month("procurement"), "allocation": ix.money_by_month("allocation")}
 
 
+SEARCH_MORE: list = []  # more finders for the search box, ``(ctx, q) -> results``, added by the pages' modules
+
+
 def search(ctx: Ctx, q: str, limit: int) -> dict:
     """Height, block or transaction hash, address, registered name or law name -> results (bounded)."""
     q = q.strip()
@@ -301,8 +304,6 @@ def search(ctx: Ctx, q: str, limit: int) -> dict:
             out.append({"type": "account", "label": f"{n['name']} ({n['kind']})", "url": f"/account/{n['address']}"})
         if LAW_NAME.match(q) and ix.law_versions(q):
             out.append({"type": "law", "label": f"law {q}", "url": f"/laws/{q}"})
-        if len(q) <= 32 and ctx.client is not None:  # a product code of the planning law's catalogue
-            from .plan import search_products
-
-            out += search_products(ctx, q)
+        for find in SEARCH_MORE:  # e.g. a product code of the planning law (explorer/plan.py)
+            out += find(ctx, q)
     return {"q": q, "items": out[:limit]}
