@@ -278,7 +278,7 @@ def product_page(ctx: Ctx, product: str, last: int | None, months: int, period: 
         out["producers"] = [str(x) for x in (read(ctx, "producers", {"product": code}, height) or [])][:100]
         if last is None:
             last = _default_last(ctx, read(ctx, "latest", {}, height))
-        first = add_months(last, -(months - 1))
+        first = max(add_months(last, -(months - 1)), 100001)  # not before the first month a period can name
         out["first"], out["last"] = first, last
         track = read(ctx, "track", {"product": code, "first": first, "last": last}, height) or []
         series = {r["period"]: r for r in read(ctx, "series", {"product": code, "first": first, "last": last}, height)
@@ -296,7 +296,7 @@ def product_page(ctx: Ctx, product: str, last: int | None, months: int, period: 
             if not isinstance(item, dict):
                 raise NotFound(f"no guidance for {code!r} in {gp} is published")
             out["guidance"] = _detail(item, gp)
-            out["ahead"] = ahead_of(item)
+            out["ahead"] = [a for a in ahead_of(item) if a["period"] > last]  # after the months shown
             if _int(item.get("publication")):
                 head = read(ctx, "publication", {"pub_id": item["publication"]}, height)
                 if isinstance(head, dict):

@@ -318,6 +318,15 @@ def test_product_csv(explorer, chain):
     assert http(explorer.url + f"/api/plan/{PRODUCT}.csv?months=6")[2] == body
 
 
+def test_the_widest_and_the_earliest_windows(explorer, chain):
+    plan_ready(chain, explorer)
+    s, d = get_json(explorer, f"/api/plan/{PRODUCT}?months=120&last=202712")
+    assert s == 200 and d["error"] is None and d["first"] == 201801 and d["last"] == 202712
+    assert d["periods"][0]["period"] == START and d["periods"][-1]["period"] == 202712  # from its first month of data
+    s, d = get_json(explorer, f"/api/plan/{PRODUCT}?months=120&last=100002")
+    assert s == 200 and d["error"] is None and d["first"] == 100001 and d["periods"] == []
+
+
 def test_search_finds_a_product_code(explorer, chain):
     plan_ready(chain, explorer)
     s, r = get_json(explorer, f"/api/search?q={PRODUCT}")
