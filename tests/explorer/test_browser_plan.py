@@ -80,3 +80,28 @@ def test_the_product_page_without_javascript_and_at_phone_width(browser, explore
         pg.screenshot(path=os.path.join(artifacts, "plan-product-phone.png"), full_page=True)
     finally:
         ctx.close()
+
+
+def test_forecasts_ahead_continue_the_chart(page, explorer, chain):
+    """A publication may carry forecasts for later months (``ahead``); the law's items have none yet, so
+    the page's embedded data is given two on the way to the browser: plan.js draws them after the months."""
+    import json
+
+    ph = plan_ready(chain, explorer)
+    g = ph.view("guidance", {"product": PRODUCT, "period": OPEN})
+    ahead = [{"period": 202604, "forecast": g["forecast"] + 10, "lo80": g["lo80"], "hi80": g["hi80"] + 20,
+              "lo95": g["lo95"], "hi95": g["hi95"] + 30},
+             {"period": 202605, "forecast": g["forecast"] + 20, "lo80": g["lo80"], "hi80": g["hi80"] + 40,
+              "lo95": g["lo95"], "hi95": g["hi95"] + 60}]
+
+    def add_ahead(route):
+        r = route.fetch()
+        body = r.text()
+        assert '"ahead": []' in body
+        route.fulfill(response=r, body=body.replace('"ahead": []', '"ahead": ' + json.dumps(ahead), 1))
+
+    page.route(f"**/plan/{PRODUCT}", add_ahead)
+    page.goto(explorer.url + f"/plan/{PRODUCT}")
+    page.wait_for_function(f"({DRAWN})() > 1000")
+    assert int(page.get_attribute("#plan-chart", "data-drawn")) == 36 + 2
+    assert "forecast ahead" in page.inner_text(".u-legend")
