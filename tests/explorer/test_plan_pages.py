@@ -457,3 +457,25 @@ def test_forecasts_ahead_are_shown_as_the_continuation_and_malformed_ones_ignore
     page = ex.env.get_template("plan_product.html").render(**d)
     assert '<tr class="ahead" id="a-202604">' in page and "8–12" in page and "dashed" in page
     assert json.loads(re.search(r'id="plan-data">(.*?)</script>', page, re.S).group(1))["ahead"] == ahead
+
+
+def test_an_explorer_on_postgresql_shows_the_same_plan(explorer, chain, postgres_url, tmp_path):
+    """The publishing transaction is found in the index: the same on PostgreSQL as on SQLite."""
+    import psycopg
+
+    ph = plan_ready(chain, explorer)
+    with psycopg.connect(postgres_url, autocommit=True) as c:
+        c.execute("DROP DATABASE IF EXISTS explorer_plan")
+        c.execute("CREATE DATABASE explorer_plan")
+    pg = ExplorerProc(chain.grpc, postgres_url.rsplit("/", 1)[0] + "/explorer_plan", str(tmp_path / "pg.log")).start()
+    try:
+        top = explorer.status()["indexed_height"]
+        pg.wait_indexed(top)
+        explorer.wait_indexed(top)
+        for path in [f"/api/plan/{PRODUCT}?last={OPEN}", f"/api/plan/{PRODUCT}?period={JUDGED[0]}&last={OPEN}"]:
+            a, b = get_json(explorer, path)[1], get_json(pg, path)[1]
+            a.pop("height"), b.pop("height")  # each reads at its own index's height; the months shown are closed
+            assert a == b and a["publication"]["tx_hash"] in (ph.published[OPEN]["hash"],
+                                                              ph.published[JUDGED[0]]["hash"]), path
+    finally:
+        pg.stop()
