@@ -94,17 +94,18 @@ def http(url: str, timeout: float = 15) -> tuple[int, dict, bytes]:
 class ExplorerProc:
     """``python -m explorer`` as a real process."""
 
-    def __init__(self, grpc: str, db: str, log: str):
+    def __init__(self, grpc: str, db: str, log: str, extra: tuple = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.grpc, self.db, self.log_path = grpc, db, log
+        self.extra = list(extra)
         self.proc = None
 
     def start(self) -> "ExplorerProc":
         env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "explorer", "--node", self.grpc, "--db", self.db,
-                                      "--port", str(self.port)], stdout=self._log, stderr=subprocess.STDOUT,
+                                      "--port", str(self.port), *self.extra], stdout=self._log, stderr=subprocess.STDOUT,
                                      env=env, cwd=ROOT)
 
         def up():
