@@ -19,15 +19,19 @@ import os
 import pytest
 
 from contracts.runtime.registry import law_sources
+from explorer.index import Index
+from explorer.views import Ctx, law as law_view
 from ledger.genesis import Genesis
 from node.config import Home
 from tests.e2e.harness import Devnet, wait_until
 from tests.e2e.test_laws_devnet import Actors
+from wallet.client import Client
 
-from .conftest import ExplorerProc, http
+from .conftest import ExplorerProc, follow_to, http
 
-SHORT = {"vote_blocks": [[20200102, {"amend": 12, "params": 12, "role": 12, "validator": 12, "text": 12,
-                                     "cancel": 12}]],
+# the vote stays open 40 blocks (about 4 s at 100 ms a block): room for the three votes on a busy machine
+SHORT = {"vote_blocks": [[20200102, {"amend": 40, "params": 40, "role": 40, "validator": 40, "text": 40,
+                                     "cancel": 40}]],
          "review_blocks": [[20200102, 3]], "enact_delay_blocks": [[20200102, 3]]}
 OLD_RULE = "6. **Wallet tiers.**  None yet:"
 NEW_RULE = "6. **Wallet tiers.**  Still none:"
@@ -66,7 +70,9 @@ def api(ex: ExplorerProc, path: str) -> dict:
     return json.loads(body)
 
 
-def test_a_law_amended_on_chain_shows_v2_with_its_diff_and_decision(gov_net):
+@pytest.fixture(scope="module")
+def amended(gov_net):
+    """The amendment, through the congress, while the explorer follows: what it was and when."""
     net, ex = gov_net
     a = Actors(net)
     before = api(ex, "/laws/currency")
@@ -89,8 +95,13 @@ def test_a_law_amended_on_chain_shows_v2_with_its_diff_and_decision(gov_net):
                         for d in ("delegate-1", "delegate-2", "delegate-3")])
     assert [v["code"] for v in votes] == [0, 0, 0], votes
     wait_until(lambda: status() == "enacted", 120, "the enactment")
-    enact_at = a.view("congress", "proposal", {"id": pid})["enact_at"]
+    return {"pid": pid, "proposed_tx": proposed_tx, "enact_at": a.view("congress", "proposal", {"id": pid})["enact_at"],
+            "proposer": a.addr("delegate-1")}
 
+
+def test_a_law_amended_on_chain_shows_v2_with_its_diff_and_decision(gov_net, amended):
+    net, ex = gov_net
+    pid, proposed_tx, enact_at = amended["pid"], amended["proposed_tx"], amended["enact_at"]
     ex.wait_indexed(enact_at)
     law = api(ex, "/laws/currency")
     assert law["in_force"] == 2 and law["law"]["version"] == 2 and NEW_RULE in law["law"]["source"]
@@ -100,7 +111,7 @@ def test_a_law_amended_on_chain_shows_v2_with_its_diff_and_decision(gov_net):
     assert f"-{OLD_RULE}" in law["diff"] and f"+{NEW_RULE}" in law["diff"] and "+VERSION = 2" in law["diff"]
     d = law["decision"]
     assert d["proposal"] == pid and d["url"] == f"/proposals/{pid}" and d["class"] == "amend"
-    assert d["title"] == "Currency: restate the wallet tiers" and d["proposer"] == a.addr("delegate-1")
+    assert d["title"] == "Currency: restate the wallet tiers" and d["proposer"] == amended["proposer"]
     assert d["proposed_tx"] == proposed_tx and d["proposed_tx_url"] == f"/tx/{proposed_tx}"
     assert d["result"]["yes"] == 3 and d["result"]["no"] == 0 and d["result"]["accepted"] is True
     assert law["versions"][0]["decision"] is None  # genesis
@@ -113,3 +124,22 @@ def test_a_law_amended_on_chain_shows_v2_with_its_diff_and_decision(gov_net):
     assert v1["law"]["version"] == 1 and v1["in_force"] == 2 and v1["diff"] is None and v1["decision"] is None
     tx = api(ex, f"/tx/{proposed_tx}")
     assert tx["tx"]["kind"] == "call" and tx["tx"]["payload"]["entry"] == "propose"
+
+
+def test_the_same_law_page_from_a_postgresql_index(gov_net, amended, postgres_url):
+    import psycopg
+
+    net, ex = gov_net
+    enact_at = amended["enact_at"]
+    ex.wait_indexed(enact_at)
+    with psycopg.connect(postgres_url, autocommit=True) as c:
+        c.execute("DROP DATABASE IF EXISTS explorer_law_upgrade")
+        c.execute("CREATE DATABASE explorer_law_upgrade")
+    pg = Index(postgres_url.rsplit("/", 1)[0] + "/explorer_law_upgrade")
+    try:
+        follow_to(pg, net.nodes[0].grpc, enact_at)
+        with Client(net.nodes[0].grpc) as client:
+            mine = json.loads(json.dumps(law_view(Ctx(pg, client), "currency", None)))
+        assert mine == api(ex, "/laws/currency") and mine["decision"]["proposal"] and mine["in_force"] == 2
+    finally:
+        pg.close()
