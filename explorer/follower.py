@@ -32,12 +32,11 @@ import logging
 import threading
 
 from ledger.address import decode_address
+from ledger.block import validator_set_hash
 from ledger.codec import decode
 from ledger.smt import verify_proof
 from ledger.state import key_hash, path_bytes, value_hash
 from wallet.client import Client, ClientError
-
-from ledger.block import validator_set_hash
 
 from .index import Index, dumps
 from .verify import GenesisPin, Rejected, Verified, decode_block, hook_money, month_of, parse_commit, \
