@@ -214,9 +214,12 @@ def run_devnet(home: str, validators: int, base_port: int, explorer_port: int | 
 
 
 def explorer_command(home: str, node: str, port: int) -> list[str]:
-    """The explorer of a devnet: it indexes validator 0 into HOME/explorer.sqlite."""
+    """The explorer of a devnet: it indexes validator 0 into HOME/explorer.sqlite, pinned to the
+    devnet's HOME/genesis.json (it refuses a node of another genesis)."""
     db = "sqlite:///" + os.path.join(os.path.abspath(home), "explorer.sqlite")
-    return [sys.executable, "-m", "explorer", "--node", node, "--db", db, "--port", str(port)]
+    cmd = [sys.executable, "-m", "explorer", "--node", node, "--db", db, "--port", str(port)]
+    genesis = os.path.join(os.path.abspath(home), "genesis.json")
+    return cmd + (["--genesis", genesis] if os.path.isfile(genesis) else [])
 
 
 def _start_explorer(home: str, desc: dict, port: int, env: dict) -> subprocess.Popen:

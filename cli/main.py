@@ -185,13 +185,18 @@ def devnet(validators, home, base_port, explorer_port, time_step_ms):
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="HTTP port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for public).")
 @click.option("--no-follow", is_flag=True, help="Serve the index as it is, without following the node.")
+@click.option("--genesis", "genesis_file", metavar="FILE", default=None,
+              help="The chain's genesis file: refuse a node of another genesis, check block 1 against its validators.")
+@click.option("--genesis-hash", metavar="HEX", default=None, help="The chain's genesis hash: refuse a node of another genesis.")
 @global_options
 @pass_settings
-def explorer(settings, db, port, host, no_follow):
+def explorer(settings, db, port, host, no_follow, genesis_file, genesis_hash):
     """Run the block explorer: index the --node over gRPC and serve its pages (docs/explorer.md)."""
     from explorer.__main__ import main as explorer_main
 
     args = ["--node", settings.node, "--db", db, "--port", str(port), "--host", host]
+    args += ["--genesis", genesis_file] if genesis_file else []
+    args += ["--genesis-hash", genesis_hash] if genesis_hash else []
     rc = explorer_main(args + (["--no-follow"] if no_follow else []))
     if rc:
         raise SystemExit(rc)

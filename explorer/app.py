@@ -69,7 +69,7 @@ def _laws_csv(d: dict) -> list[list]:
 
 CORE_ROUTES: list[Page] = [
     Page("/", views.home, "home.html", "Home: chain figures, latest blocks and transactions"),
-    Page("/status", views.status, None, "The index's height and the chain it follows"),
+    Page("/status", views.status, "status.html", "The index's height, the chain it follows and whether its genesis is pinned"),
     Page("/blocks", views.blocks, "blocks.html", "Blocks, newest first",
          (Param("before", default=None, lo=1, hi=views.MAX_HEIGHT, doc="only blocks below this height"), LIMIT),
          csv=_blocks_csv),
@@ -306,8 +306,11 @@ def build(index: Index, node: str | None, follower=None) -> Explorer:
 
 
 async def serve_explorer(node: str, db_url: str, port: int, host: str = "127.0.0.1", follow: bool = True,
-                         task_status=trio.TASK_STATUS_IGNORED) -> None:
+                         pin=None, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Index ``node`` (HOST:PORT of its gRPC API) into ``db_url`` and serve the explorer on ``host:port``.
+
+    ``pin`` (an :class:`explorer.verify.GenesisPin`) is the genesis the
+    operator trusts; without it the node's genesis is trusted on first use.
 
     A trio service: ``await nursery.start(serve_explorer, ...)`` returns the
     URL once the web server listens; cancelling the scope stops both.
@@ -319,8 +322,9 @@ async def serve_explorer(node: str, db_url: str, port: int, host: str = "127.0.0
 
     index = Index(db_url)
     ex = build(index, node)
-    follower = Follower(index, node, notify=lambda h: ex.bump(h)) if follow else None
+    follower = Follower(index, node, notify=lambda h: ex.bump(h), pin=pin) if follow else None
     ex.ctx.follower = follower
+    ex.ctx.pin = pin
     cfg = Config()
     cfg.bind = [f"{host}:{port}"]
     cfg.graceful_timeout = 1.0
@@ -367,7 +371,7 @@ async def _watch_index(ex: Explorer, every: float = 1.0) -> None:
 
 
 def run(node: str, db_url: str = "sqlite:///explorer.sqlite", port: int = 8080, host: str = "127.0.0.1",
-        follow: bool = True) -> None:
+        follow: bool = True, pin=None) -> None:
     """Blocking: :func:`serve_explorer` until interrupted."""
 
     import signal
@@ -375,8 +379,10 @@ def run(node: str, db_url: str = "sqlite:///explorer.sqlite", port: int = 8080, 
     async def main():
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with trio.open_nursery() as n:
-                url = await n.start(serve_explorer, node, db_url, port, host, follow)
-                print(f"explorer: {url} (indexing {node} into {redact(db_url)})", flush=True)
+                url = await n.start(serve_explorer, node, db_url, port, host, follow, pin)
+                trust = (f"genesis pinned: {pin.genesis_hash.hex()[:16]}… from {pin.source}" if pin is not None
+                         else "genesis NOT pinned: trusting the node's on first use (see --genesis)")
+                print(f"explorer: {url} (indexing {node} into {redact(db_url)}; {trust})", flush=True)
                 async for _ in signals:  # stop cleanly: the follower's last block is whole or absent anyway
                     n.cancel_scope.cancel()
                     break

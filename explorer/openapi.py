@@ -43,8 +43,19 @@ def paged(items: dict, total: bool = True) -> dict:
 
 MONTHLY = arr(obj({"month": STR, "kind": STR, "amount": INT, "count": INT}))
 STATUS = obj({"chain_id": NSTR, "genesis_hash": NSTR, "indexed_height": INT, "blocks": INT, "transactions": INT,
-              "accounts_seen": INT, "following": BOOL, "follow_error": NSTR})
-LAW_INFO = obj({"version": INT, "code_hash": STR, "since_height": INT, "summary": STR, "seen_height": INT})
+              "accounts_seen": INT, "following": BOOL, "follow_error": NSTR},
+             {"genesis_pinned": BOOL, "trust": STR,
+              "genesis_pin": {"type": "object", "nullable": True, "properties": {
+                  "genesis_hash": STR, "chain_id": NSTR, "source": STR, "validators": NINT}}})
+DECISION = {"type": "object", "nullable": True, "properties": {
+    "proposal": NINT, "title": STR, "class": STR, "proposer": STR, "proposed_at": INT, "proposed_tx": NSTR,
+    "status": STR, "enact_at": INT, "result": ANY, "url": STR, "proposed_tx_url": NSTR, "note": STR}}
+LAW_INFO = obj({"version": INT, "code_hash": STR, "since_height": INT, "summary": STR, "seen_height": INT},
+               {"decision": DECISION})
+COUPONS = obj({"height": NINT, "items": arr(obj({"programme": STR, "id": STR, "good": NSTR, "price": NINT, "total": INT,
+                                                 "used": INT, "left": INT, "expires": NINT, "expired": BOOL,
+                                                 "law": STR})),
+               "error": NSTR})
 
 RESPONSES = {
     "/": obj({"status": STATUS, "blocks": arr(BLOCK), "txs": arr(TX), "supply": INT, "tax_collected": INT,
@@ -57,14 +68,16 @@ RESPONSES = {
     "/account/{address}": obj({"address": STR, "account": {"nullable": True}, "registered_name": {"nullable": True},
                                "history": paged(HISTORY), "taxes_paid": arr(obj({"kind": STR, "amount": INT,
                                                                                   "count": INT})),
-                               "benefits_used": arr(obj({"programme": STR, "kind": STR, "amount": INT, "count": INT}))}),
+                               "benefits_used": arr(obj({"programme": STR, "kind": STR, "amount": INT, "count": INT}))},
+                              {"coupons": COUPONS}),
     "/laws": obj({"items": arr(obj({"name": STR, "version": INT, "versions": INT, "summary": STR, "since_height": INT,
                                     "code_hash": STR}))}),
     "/laws/{name}": obj({"law": obj({"name": STR, "version": INT, "code_hash": STR, "since_height": INT,
                                      "summary": STR, "source": STR, "entries": arr(STR), "views": arr(STR)}),
                          "in_force": INT, "versions": arr(LAW_INFO), "diff": NSTR, "docstring": STR,
                          "params": arr(obj({"name": STR, "label": STR, "unit": STR, "reference": STR,
-                                            "values": arr(obj({"since": STR, "value": STR}))}))}),
+                                            "values": arr(obj({"since": STR, "value": STR}))}))},
+                        {"decision": DECISION}),
     "/validators": obj({"items": arr(obj({"pubkey": STR, "name": STR, "power": INT, "address": STR, "proposed": INT,
                                           "signed": INT, "missed": INT, "evidence": INT})),
                         "height": NINT, "hash": NSTR, "heights_checked": INT, "evidence": arr(ANY)}),

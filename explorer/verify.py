@@ -2,10 +2,13 @@
 
 The explorer trusts no node.  A block ``h`` enters the index only when:
 
-1. its header links to the block before it (``prev_hash``), and names the
-   validator set the block before announced (``next_validators_hash``), so
-   the chain of sets runs back to the set first seen at height 1 (the
-   anchor, kept in the index: trust on first use, or pinned by the operator);
+1. its header links to the block before it (``prev_hash``; block 1 to the
+   genesis hash), and names the validator set the block before announced
+   (``next_validators_hash``), so the chain of sets runs back to the set
+   that signed block 1: the anchor.  With a :class:`GenesisPin` (``esoc
+   explorer --genesis FILE``) the anchor is the operator's copy of the
+   genesis: its hash, chain id and first validator set.  Without one it is
+   whatever the node first said (trust on first use, kept in the index);
 2. the validator powers the node reports hash to the header's
    ``validators_hash`` (``ledger.block.validator_set_hash``);
 3. a commit for the block (the node's own, or block ``h+1``'s
@@ -36,6 +39,56 @@ class Rejected(ValueError):
     """A block the explorer refuses to index (the reason says why)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class GenesisPin:
+    """The genesis the operator trusts, given out of band (as a wallet's light client anchors).
+
+    From a genesis file: its hash, chain id and first validator set, so block
+    1 must be signed by those keys.  From ``--genesis-hash`` alone: the hash
+    (block 1 must follow from it), but the first validator set still comes
+    from the node, so only the file stops a node that forges a whole chain.
+    """
+
+    genesis_hash: bytes
+    chain_id: str | None = None
+    powers: dict | None = None  # pubkey -> power of the validators that sign block 1
+    source: str = ""
+
+    def describe(self) -> dict:
+        return {"genesis_hash": self.genesis_hash.hex(), "chain_id": self.chain_id, "source": self.source,
+                "validators": None if self.powers is None else len(self.powers)}
+
+
+def pin_from_genesis(text: str, source: str = "genesis file") -> GenesisPin:
+    """The pin a genesis document gives (``ledger.genesis``); ValueError with the reason."""
+    from ledger.genesis import Genesis, GenesisError
+
+    try:
+        g = Genesis.from_json(text)
+        g.validate()
+    except (GenesisError, ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"not a genesis document: {e}") from None
+    powers = {v.pubkey: v.power for v in g.validators}
+    return GenesisPin(g.hash, g.chain_id, powers, source)
+
+
+def pin_from_hash(text: str, source: str = "--genesis-hash") -> GenesisPin:
+    t = text.strip().lower()
+    if len(t) != 64 or any(c not in "0123456789abcdef" for c in t):
+        raise ValueError("a genesis hash is 64 hexadecimal digits")
+    return GenesisPin(bytes.fromhex(t), None, None, source)
+
+
+def join_pins(a: GenesisPin | None, b: GenesisPin | None) -> GenesisPin | None:
+    """``--genesis`` and ``--genesis-hash`` together must name the same genesis."""
+    if a is None or b is None:
+        return a or b
+    if a.genesis_hash != b.genesis_hash:
+        raise ValueError(f"the genesis file hashes to {a.genesis_hash.hex()}, not the --genesis-hash "
+                         f"{b.genesis_hash.hex()}")
+    return dataclasses.replace(a, source=f"{a.source} and {b.source}")
+
+
 @dataclasses.dataclass
 class Verified:
     block: Block
@@ -63,12 +116,16 @@ def decode_block(raw: bytes) -> Block:
 
 
 def verify_block(raw_block: bytes, raw_receipts: bytes, commit: Commit, powers: dict[bytes, int],
-                 prev: dict | None, chain_id: str | None) -> Verified:
-    """Check one block (see the module's rules); ``prev`` is the indexed block before it."""
+                 prev: dict | None, chain_id: str | None, genesis_hash: bytes | None = None) -> Verified:
+    """Check one block (see the module's rules); ``prev`` is the indexed block before it,
+    ``genesis_hash`` the genesis block 1 must follow from."""
     blk = decode_block(raw_block)
     hd = blk.header
     if chain_id is not None and hd.chain_id != chain_id:
         raise Rejected(f"block is for chain {hd.chain_id!r}, not {chain_id!r}")
+    if hd.height == 1 and genesis_hash is not None and hd.prev_hash != genesis_hash:
+        raise Rejected(f"block 1 does not follow from the genesis {genesis_hash.hex()[:16]} (its prev_hash is "
+                       f"{hd.prev_hash.hex()[:16]})")
     if prev is not None:
         if hd.height != prev["height"] + 1:
             raise Rejected(f"expected height {prev['height'] + 1}, got {hd.height}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import re
 
 from ledger.constexpr import constant
@@ -33,10 +34,11 @@ class BadRequest(Exception):
 class Ctx:
     """What the views read: the index, and the node for live values (balances, validators)."""
 
-    def __init__(self, index: Index, client=None, follower=None):
+    def __init__(self, index: Index, client=None, follower=None, pin=None):
         self.index = index
         self.client = client
         self.follower = follower
+        self.pin = pin  # the operator's GenesisPin (explorer.verify), or None: the node's genesis trusted on first use
 
 
 def page_of(items: list, page: int, limit: int, total: int | None = None) -> dict:
@@ -58,6 +60,17 @@ def status(ctx: Ctx) -> dict:
     f = ctx.follower
     out["following"] = bool(f and f.connected)
     out["follow_error"] = f.error if f else None
+    pin = ctx.pin if ctx.pin is not None else getattr(f, "pin", None)
+    out["genesis_pinned"] = pin is not None
+    out["genesis_pin"] = pin.describe() if pin is not None else None
+    if pin is None:
+        out["trust"] = ("genesis not pinned: the index trusts the genesis and first validator set of the node it "
+                        "first followed (run with --genesis FILE to pin them)")
+    elif pin.powers is None:
+        out["trust"] = (f"genesis hash pinned ({pin.source}); the first validator set is the node's "
+                        "(--genesis FILE pins it too)")
+    else:
+        out["trust"] = f"genesis pinned ({pin.source}): block 1 checked against its {len(pin.powers)} validator(s)"
     return out
 
 
@@ -153,7 +166,137 @@ def account(ctx: Ctx, address: str, page: int, limit: int) -> dict:
         raise NotFound(f"no account {addr} on this chain")
     return {"address": addr, "account": live, "registered_name": ctx.index.name_of(addr),
             "history": page_of(ctx.index.history(addr, (page - 1) * limit, limit), page, limit, total),
-            "taxes_paid": ctx.index.taxes_paid(addr), "benefits_used": ctx.index.benefits_used(addr)}
+            "taxes_paid": ctx.index.taxes_paid(addr), "benefits_used": ctx.index.benefits_used(addr),
+            "coupons": coupons(ctx, addr)}
+
+
+# ---- coupons and vouchers held ------------------------------------------------------------
+
+ALLOCATION, WELFARE, AGENCY_ROLE = "allocation", "welfare", "planning_agency"
+MAX_SCHEMES = 24  # allocation schemes asked about per account page (newest first)
+AGENCY_SCAN = 500  # transactions of each planning-agency holder looked at for scheme openings
+MAX_AGENCIES = 8
+
+
+class _NodeError(Exception):
+    pass
+
+
+def _eval(ctx: Ctx, law: str, fn: str, args: dict, height: int):
+    from ledger.codec import decode
+
+    from .verify import plain
+
+    r = ctx.client.eval_law(law, fn, args, height=height)
+    if r.code != 0:
+        raise _NodeError(f"{law}.{fn}: {r.error or r.code}")
+    return plain(decode(r.value)) if r.value else None
+
+
+def coupons(ctx: Ctx, addr: str) -> dict:
+    """What ``addr`` holds of the allocation law's schemes (rations, queues, lotteries, priority
+    grants, promotions) and of the welfare law's monthly vouchers, and what it used of each, as
+    the laws' own views say at the indexed height.  The schemes are those opened in the planning
+    agency's last :data:`AGENCY_SCAN` transactions (newest :data:`MAX_SCHEMES`)."""
+    h = ctx.index.height()
+    out: dict = {"height": h or None, "items": [], "error": None}
+    has_alloc, has_welfare = bool(ctx.index.law_versions(ALLOCATION)), bool(ctx.index.law_versions(WELFARE))
+    if h < 1 or not (has_alloc or has_welfare):
+        return out
+    if ctx.client is None:
+        out["error"] = "no node to ask (the explorer serves its index only)"
+        return out
+    items = out["items"]
+    try:
+        citizen = None
+        if has_welfare:
+            citizen = _eval(ctx, WELFARE, "citizen", {"who": addr}, h)
+            for kind, v in sorted((_eval(ctx, WELFARE, "vouchers", {"who": addr}, h) or {}).items()):
+                if isinstance(v, dict) and (v.get("entitled") or v.get("used")):
+                    items.append({"programme": "voucher", "id": kind, "good": kind, "price": None,
+                                  "total": v.get("entitled", 0), "used": v.get("used", 0), "left": v.get("left", 0),
+                                  "expires": None, "expired": False, "law": WELFARE})
+        if has_alloc:
+            for kind, sid in allocation_schemes(ctx, h)[:MAX_SCHEMES]:
+                if kind == "promotion":
+                    p = _eval(ctx, ALLOCATION, "promotion", {"promo_id": sid}, h)
+                    if not isinstance(p, dict):
+                        continue
+                    used = _promotion_used(ctx, sid, addr, h)
+                    active = isinstance(citizen, dict) and bool(citizen.get("active")) and bool(p.get("open"))
+                    total = p.get("discount", 0) if active or used else 0
+                    if not total and not used:
+                        continue
+                    items.append({"programme": "promotion", "id": sid, "good": p.get("good"), "price": None,
+                                  "total": total, "used": used, "left": max(0, total - used) if active else 0,
+                                  "expires": p.get("expires"), "expired": h > (p.get("expires") or 0),
+                                  "law": ALLOCATION})
+                    continue
+                e = _eval(ctx, ALLOCATION, "entitlement", {"kind": kind, "sid": sid, "who": addr}, h)
+                if not isinstance(e, dict) or not (e.get("total") or e.get("used")):
+                    continue
+                items.append({"programme": kind, "id": sid, "good": e.get("good"), "price": e.get("price"),
+                              "total": e.get("total", 0), "used": e.get("used", 0), "left": e.get("left", 0),
+                              "expires": e.get("expires"), "expired": h > (e.get("expires") or 0), "law": ALLOCATION})
+    except Exception as e:  # the node is down or refuses: the rest of the page still shows
+        out["error"] = str(e)[:200]
+    return out
+
+
+def _promotion_used(ctx: Ctx, sid: str, addr: str, height: int) -> int:
+    from ledger.codec import decode
+
+    r = ctx.client.state(("cstore", ALLOCATION, f"pu/{sid}/{addr}"), height=height)
+    v = decode(r.value) if r.exists else 0
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def allocation_schemes(ctx: Ctx, height: int) -> list[tuple[str, str]]:
+    """(kind, id) of the allocation schemes and promotions the planning agency opened, newest
+    first: read from the index (each holder's last AGENCY_SCAN transactions), cached until a
+    holder has a newer transaction."""
+    from ledger.codec import decode
+
+    r = ctx.client.state(("role_holders", AGENCY_ROLE), height=height)
+    holders = decode(r.value) if r.exists else []
+    agencies = sorted(encode_address(a) for a in holders if isinstance(a, bytes) and len(a) == 20)[:MAX_AGENCIES]
+    ix = ctx.index
+    key = tuple((a, ix.r.query("SELECT MAX(height) FROM history WHERE address = ?", (a,))[0][0]) for a in agencies)
+    cached = getattr(ctx, "_schemes", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    found: list[tuple[int, int, int, str, str]] = []
+    for a in agencies:
+        rows = ix.r.query("SELECT t.height, t.idx, t.events FROM (SELECT tx_hash FROM history WHERE address = ? "
+                          "ORDER BY height DESC, idx DESC LIMIT ?) h JOIN txs t ON t.hash = h.tx_hash "
+                          "WHERE t.code = 0", (a, AGENCY_SCAN))
+        for height_, idx, events in rows:
+            try:
+                evs = json.loads(events)
+            except ValueError:
+                continue
+            for n, e in enumerate(evs if isinstance(evs, list) else []):
+                if not (isinstance(e, dict) and e.get("type") == "law" and isinstance(e.get("data"), dict)):
+                    continue
+                d = e["data"]
+                if d.get("law", ALLOCATION) != ALLOCATION:
+                    continue
+                if e.get("name") == "scheme_opened" and isinstance(d.get("scheme"), dict):
+                    k, sid = d["scheme"].get("kind"), d["scheme"].get("id")
+                elif e.get("name") == "promotion_opened" and isinstance(d.get("promotion"), dict):
+                    k, sid = "promotion", d["promotion"].get("id")
+                else:
+                    continue
+                if isinstance(k, str) and isinstance(sid, str):
+                    found.append((int(height_), int(idx), n, k, sid))
+    seen: set = set()
+    out = []
+    for *_, k, sid in sorted(found, reverse=True):
+        if (k, sid) not in seen:
+            seen.add((k, sid))
+            out.append((k, sid))
+    ctx._schemes = (key, out)
+    return out
 
 
 def account_csv_rows(ctx: Ctx, address: str, limit: int):
@@ -232,8 +375,29 @@ def law(ctx: Ctx, name: str, version: int | None) -> dict:
             diff = "".join(difflib.unified_diff(prev["source"].splitlines(keepends=True),
                                                 cur["source"].splitlines(keepends=True),
                                                 f"{name} v{v - 1}", f"{name} v{v}", n=3))
+    for x in versions:
+        x["decision"] = decision_of(ctx, name, x)
     return {"law": cur, "in_force": versions[-1]["version"], "versions": versions, "diff": diff,
-            "docstring": docstring(cur["source"]), "params": params_table(cur["source"])}
+            "docstring": docstring(cur["source"]), "params": params_table(cur["source"]),
+            "decision": next((x["decision"] for x in versions if x["version"] == v), None)}
+
+
+def decision_of(ctx: Ctx, name: str, version: dict) -> dict | None:
+    """What enacted a law version: None for a genesis version, else the congress decision the
+    follower recorded (proposal, title, tally, proposing transaction), with links."""
+    if version["since_height"] <= 1:
+        return None
+    raw = ctx.index.get_meta(f"law_decision/{name}/{version['version']}")
+    try:
+        d = json.loads(raw) if raw else None
+    except ValueError:
+        d = None
+    if not isinstance(d, dict) or not isinstance(d.get("proposal"), int):
+        return {"proposal": None, "note": "the decision that enacted this version was not recorded by this index"}
+    d["url"] = f"/proposals/{d['proposal']}"
+    tx_hash = d.get("proposed_tx")
+    d["proposed_tx_url"] = f"/tx/{tx_hash}" if isinstance(tx_hash, str) and HEX64.match(tx_hash) else None
+    return d
 
 
 # ---- validators, dashboards, search -----------------------------------------------------------

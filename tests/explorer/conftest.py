@@ -1,5 +1,7 @@
 """Fixtures for the explorer tests: a real one-validator devnet with a
-transfer, a registration and a wage payment through the tax law; the
+transfer, a registration, a wage payment through the tax law, a pension
+paid by the welfare law's block hook and a bread ration and promotion of
+the allocation law, partly used; the
 explorer itself as a process (``python -m explorer``); PostgreSQL from
 Debian's packages; headless Debian Chromium through Playwright."""
 
@@ -59,6 +61,21 @@ class Chain:
         before = a.balance("carol")
         a.ok("registrar", "welfare", "register_citizen", {"who": self.carol, "born": 19500101, "residence": "east"})
         wait_until(lambda: a.balance("carol") - before == self.pension, 30, "the pension paid by on_block")
+        # allocation: the planning agency accredits the bakery for bread and opens a bread ration (5 a
+        # citizen at 1.50) and a promotion (0.80 off); carol, a registered citizen, redeems 2 rations
+        # and her promotion
+        self.bakery = a.addr("bakery")
+        opened = a.batch("planning-agency", [
+            ("allocation", "accredit_seller", {"seller": self.bakery, "good": "bread"}),
+            ("allocation", "open_ration", {"ration_id": "bread-1", "good": "bread", "per_capita": 5, "price": 150,
+                                           "expires": 1_000_000}),
+            ("allocation", "open_promotion", {"promo_id": "bread-promo", "good": "bread", "discount": 80,
+                                              "budget": 10_000, "expires": 1_000_000})])
+        assert [r["code"] for r in opened] == [0, 0, 0], opened
+        a.ok("carol", "allocation", "redeem", {"kind": "ration", "scheme_id": "bread-1", "seller": self.bakery,
+                                               "quantity": 2})
+        a.ok("carol", "allocation", "redeem_promotion", {"promo_id": "bread-promo", "seller": self.bakery,
+                                                         "price": 300})
         self.top = a.height()
 
 
@@ -94,17 +111,18 @@ def http(url: str, timeout: float = 15) -> tuple[int, dict, bytes]:
 class ExplorerProc:
     """``python -m explorer`` as a real process."""
 
-    def __init__(self, grpc: str, db: str, log: str):
+    def __init__(self, grpc: str, db: str, log: str, extra: tuple = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.grpc, self.db, self.log_path = grpc, db, log
+        self.extra = list(extra)
         self.proc = None
 
     def start(self) -> "ExplorerProc":
         env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "explorer", "--node", self.grpc, "--db", self.db,
-                                      "--port", str(self.port)], stdout=self._log, stderr=subprocess.STDOUT,
+                                      "--port", str(self.port), *self.extra], stdout=self._log, stderr=subprocess.STDOUT,
                                      env=env, cwd=ROOT)
 
         def up():
