@@ -301,4 +301,7 @@ def search(ctx: Ctx, q: str, limit: int) -> dict:
             out.append({"type": "account", "label": f"{n['name']} ({n['kind']})", "url": f"/account/{n['address']}"})
         if LAW_NAME.match(q) and ix.law_versions(q):
             out.append({"type": "law", "label": f"law {q}", "url": f"/laws/{q}"})
+        from .governance import search_items  # a proposal number, a delegate's or agency's address
+
+        out += search_items(ctx, q)
     return {"q": q, "items": out[:limit]}
