@@ -253,6 +253,9 @@ def delegates(ctx: Ctx, page: int, limit: int) -> dict:
     off = (page - 1) * limit
     items = ordered[off:off + limit]
     for it in items:
+        if not it["sitting"] and not errors:  # a former delegate: the constituency they still belong to
+            cid = _node(ctx, errors, "congress", "constituency_of", {"citizen": it["address"]}, default="") or ""
+            it["constituency"], it["constituency_name"] = cid, (consts.get(cid) or {}).get("name", "")
         it["name"] = _name(ctx, it["address"])
         it["votes"] = ctx.index.law_events_count("congress", ("voted",), kind="delegate", ref=it["address"])
     return {**page_of(items, page, limit, len(ordered)), "constituencies": [
