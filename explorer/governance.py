@@ -21,7 +21,6 @@ evaluations per page); a malformed id is a 404, a malformed query a 400.
 from __future__ import annotations
 
 import difflib
-import re
 
 from .openapi import ANY, BOOL, INT, NINT, NSTR, STR, arr, obj, paged
 from .routing import LIMIT, PAGE, Page, Param, PathParam
@@ -34,7 +33,9 @@ LAW_VIEW_MAX = 100  # congress.proposals returns at most this many
 MAX_LISTED = 1000  # delegates/agencies gathered before paging
 MAX_ROWS = 200  # votes, replies, tally rows shown on one page
 MAX_DIFF = 200_000  # characters of a law diff shown
-PROPOSAL_RE = re.compile(r"^\s*(?:(?:proposal|prop\.?)\s*#?\s*|#)\s*(\d{1,18})\s*$", re.IGNORECASE)
+
+
+NODE_DOWN = "the node is not answering"
 
 
 class NodeDown(Exception):
@@ -61,13 +62,19 @@ def law(ctx: Ctx, name: str, fn: str, args: dict | None = None):
     return plain(decode(r.value)) if r.value else None
 
 
+def _down(errors: list) -> bool:
+    return bool(errors) and errors[0].startswith(NODE_DOWN)
+
+
 def _node(ctx: Ctx, errors: list, name: str, fn: str, args: dict | None = None, default=None):
-    """``law(...)``, or ``default`` with the reason noted in ``errors``."""
+    """``law(...)``, or ``default`` with the reason noted in ``errors`` (once the node has failed on
+    this page, it is not asked again: a hung node costs one timeout, not one per row)."""
+    if _down(errors):
+        return default
     try:
         return law(ctx, name, fn, args)
     except NodeDown as e:
-        if not errors:
-            errors.append(f"the node is not answering: {e}")
+        errors.insert(0, f"{NODE_DOWN}: {e}")
         return default
     except LawRefused as e:
         errors.append(f"{name}.{fn}: {e}")
@@ -209,14 +216,16 @@ def proposal(ctx: Ctx, pid: int) -> dict:
     except LawRefused as e:
         raise NotFound(f"no proposal {pid}: {e}") from None
     except NodeDown as e:
-        first = next((x for x in reversed(events) if x["name"] in ("proposed", "urgent")), None)
+        found = ctx.index.law_events("congress", ("proposed", "urgent"), 0, 1, kind="proposal", ref=str(pid),
+                                     oldest_first=True)
+        first = found[0] if found else None
         if first is None:
             raise NotFound(f"no proposal {pid} in the index (and the node is not answering)") from None
         d = first["data"]
         p = {"id": pid, "class": d.get("class", "role"), "title": d.get("title", ""), "text": "", "status": "?",
              "proposer": d.get("proposer", ""), "proposed_at": first["height"], "payload": {}, "votes": {},
              "reviews": {}, "result": {}}
-        errors.append(f"the node is not answering: {e}")
+        errors.append(f"{NODE_DOWN}: {e}")
     if not isinstance(p, dict):
         raise NotFound(f"no proposal {pid}")
     tally = p.get("result") if p.get("result") and "yes" in p.get("result", {}) else None
@@ -227,7 +236,8 @@ def proposal(ctx: Ctx, pid: int) -> dict:
     info["proposer_name"] = _name(ctx, p.get("proposer"))
     info["payload"] = payload
     return {"proposal": info, "tally": tally, "votes": vote_rows(ctx, p, tally), "law": law_name, "diff": diff,
-            "pilot": _pilot(ctx, errors, p) if ctx.client is not None else None, "threads": threads,
+            "pilot": _pilot(ctx, errors, p) if ctx.client is not None and not _down(errors) else None,
+            "threads": threads,
             "events": events, "void_rule": "a delegate's vote is void when oppose x 2 > the members of the "
                                            "constituency at the snapshot",
             "height": ctx.index.height(), "error": _error(errors)}
@@ -253,7 +263,7 @@ def delegates(ctx: Ctx, page: int, limit: int) -> dict:
     off = (page - 1) * limit
     items = ordered[off:off + limit]
     for it in items:
-        if not it["sitting"] and not errors:  # a former delegate: the constituency they still belong to
+        if not it["sitting"] and not _down(errors):  # a former delegate: the constituency they still belong to
             cid = _node(ctx, errors, "congress", "constituency_of", {"citizen": it["address"]}, default="") or ""
             it["constituency"], it["constituency_name"] = cid, (consts.get(cid) or {}).get("name", "")
         it["name"] = _name(ctx, it["address"])
@@ -279,7 +289,7 @@ def delegate(ctx: Ctx, address: str, page: int, limit: int) -> dict:
     for e in ctx.index.law_events("congress", ("voted",), (page - 1) * limit, limit, kind="delegate", ref=addr):
         d = e["data"] if isinstance(e["data"], dict) else {}
         pid = d.get("id")
-        if pid not in props and isinstance(pid, int) and (ctx.client is not None) and not (errors and "node" in errors[0]):
+        if pid not in props and isinstance(pid, int):
             props[pid] = _node(ctx, errors, "congress", "proposal", {"id": pid})
         p = props.get(pid)
         row = {"proposal": pid, "title": "", "class": "", "status": "", "vote": d.get("vote"), "height": e["height"],
@@ -326,7 +336,7 @@ def elections(ctx: Ctx, page: int, limit: int) -> dict:
         row = {"id": d.get("id"), "constituency": d.get("constituency", ""), "seats": d.get("seats"),
                "kind": d.get("kind", ""), "opened": e["height"], "closes": d.get("closes"), "status": "",
                "ballots": None, "elected": []}
-        if isinstance(d.get("id"), int) and not errors:
+        if isinstance(d.get("id"), int):
             x = _node(ctx, errors, "congress", "election", {"id": d["id"]})
             if isinstance(x, dict):
                 row.update({"status": x.get("status", ""), "ballots": x.get("ballots"),
@@ -350,7 +360,7 @@ def election(ctx: Ctx, eid: int) -> dict:
         e = {"id": eid, "constituency": d.get("constituency", ""), "seats": d.get("seats"), "kind": d.get("kind", ""),
              "opened": ev[0]["height"], "closes": d.get("closes"), "tally": {}, "ballots": 0, "status": "?",
              "elected": [], "members": 0}
-        errors.append(f"the node is not answering: {x}")
+        errors.append(f"{NODE_DOWN}: {x}")
     tally = sorted(((e.get("tally") or {}).items()), key=lambda kv: (-kv[1], kv[0]))[:MAX_ROWS]
     elected = list(e.get("elected") or [])
     info = {k: e.get(k) for k in ("id", "constituency", "seats", "kind", "opened", "closes", "ballots", "status",
@@ -412,14 +422,14 @@ def forum_post(ctx: Ctx, post: int, page: int, limit: int) -> dict:
         p = {"id": pid, "parent": d.get("to", 0), "author": d.get("author", ""), "title": d.get("title", ""),
              "text": "", "height": ev[0]["height"], "support": None, "oppose": None, "replies": None,
              "followers": None, "proposal": 0}
-        errors.append(f"the node is not answering: {x}")
+        errors.append(f"{NODE_DOWN}: {x}")
     info = {k: p.get(k) for k in ("id", "parent", "author", "title", "text", "height", "support", "oppose", "replies",
                                   "followers", "proposal")}
     info["author_name"] = _name(ctx, p.get("author"))
     replies: list = []
     triggers = None
     assembly = None
-    if not errors:
+    if not _down(errors):
         rs = _node(ctx, errors, "forum", "replies", {"id": pid}, default=[]) or []
         replies = [{k: r.get(k) for k in ("id", "author", "text", "height", "support", "oppose")}
                    for r in rs if isinstance(r, dict)]
@@ -453,7 +463,7 @@ def agencies(ctx: Ctx, page: int, limit: int) -> dict:
     off = (page - 1) * limit
     items = []
     for a in ordered[off:off + limit]:
-        s = _node(ctx, errors, "tickets", "stats", {"account": a}) if not errors else None
+        s = _node(ctx, errors, "tickets", "stats", {"account": a})
         items.append({"address": a, "name": _name(ctx, a),
                       "work_orders": ctx.index.law_events_count("tickets", ("ticket_opened", "ticket_escalated"),
                                                                 kind="agency", ref=a),
@@ -476,8 +486,7 @@ def agency(ctx: Ctx, address: str, page: int, limit: int) -> dict:
         row = {"id": d.get("id"), "event": e["name"], "height": e["height"], "tx_hash": e["tx_hash"],
                "kind": d.get("kind", ""), "due": d.get("due"), "opener": "", "status": "", "overdue": None,
                "responded_at": None, "response_blocks": None, "rating": None, "text": "", "response": "", "by": ""}
-        t = _node(ctx, errors, "tickets", "ticket", {"id": d["id"]}) if isinstance(d.get("id"), int) and not (
-            errors and "node" in errors[0]) else None
+        t = _node(ctx, errors, "tickets", "ticket", {"id": d["id"]}) if isinstance(d.get("id"), int) else None
         if isinstance(t, dict):
             responded = t.get("responded_at") or 0
             row.update({"kind": t.get("kind", row["kind"]), "opener": t.get("opener", ""), "status": t.get("status", ""),
@@ -488,30 +497,6 @@ def agency(ctx: Ctx, address: str, page: int, limit: int) -> dict:
         orders.append(row)
     return {"agency": {"address": addr, "name": n["name"] if n else "", **_perf(stats), "stats_known": stats is not None},
             "work_orders": page_of(orders, page, limit, total), "height": ctx.index.height(), "error": _error(errors)}
-
-
-# ---- search (called by views.search) -------------------------------------------------------
-
-
-def search_items(ctx: Ctx, q: str) -> list[dict]:
-    """A proposal number ("proposal 3", "#3") and a delegate's address, from the index."""
-    out = []
-    m = PROPOSAL_RE.match(q)
-    if m:
-        pid = int(m.group(1))
-        if 1 <= pid <= MAX_HEIGHT and ctx.index.law_events_count("congress", ("proposed", "urgent"), kind="proposal",
-                                                                 ref=str(pid)):
-            out.append({"type": "proposal", "label": f"proposal {pid}", "url": f"/proposals/{pid}"})
-    elif q.startswith("esc") and len(q) <= 128:
-        try:
-            addr = check_address(q)
-        except NotFound:
-            return out
-        if ctx.index.law_events_count("congress", (), kind="delegate", ref=addr):
-            out.append({"type": "delegate", "label": f"delegate {addr}", "url": f"/delegates/{addr}"})
-        if ctx.index.law_events_count("tickets", ("ticket_opened", "ticket_escalated"), kind="agency", ref=addr):
-            out.append({"type": "agency", "label": f"agency {addr}", "url": f"/agencies/{addr}"})
-    return out
 
 
 # ---- CSV twins -------------------------------------------------------------------------------

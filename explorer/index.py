@@ -96,6 +96,8 @@ _REF_KEYS = {
 }
 _REF_OVERRIDES = {
     ("congress", "election_open"): {"id": "election", "constituency": "constituency"},
+    ("congress", "constituency"): {"id": "constituency"},
+    ("congress", "assigned"): {"citizen": "account", "constituency": "constituency"},
     ("forum", "poll"): {"id": "poll"},
     ("assembly", "resolution"): {"assembly": "assembly"},
     ("assembly", "decided"): {"assembly": "assembly"},
@@ -248,8 +250,8 @@ class Index:
         s = self.w.sql
         after = (0, -1)
         while True:
-            rows = self._txs(self.r.query(f"SELECT {self._TX} FROM txs WHERE height > ? OR (height = ? AND idx > ?) "
-                                          "ORDER BY height, idx LIMIT ?", (after[0], after[0], after[1], batch)))
+            rows = self._txs(self.r.query(f"SELECT {self._TX} FROM txs WHERE height > ? OR (height = ? AND "
+                                          "idx > ?) ORDER BY height, idx LIMIT ?", (after[0], after[0], after[1], batch)))
             if not rows:
                 break
             st: list[tuple[str, tuple]] = []
