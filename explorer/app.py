@@ -168,7 +168,8 @@ class Explorer:
             except NotFound as e:
                 return self.error(request, 404, str(e))
             if as_csv:
-                return csv_response(page.csv(data), page.path.strip("/") + ".csv")
+                return csv_response(page.csv(data), "-".join([page.path.strip("/").split("/")[0]]
+                                                             + [str(v) for v in request.path_params.values()]) + ".csv")
             if not html:
                 return JSONResponse(data)
             if page.view is views.search and request.query_params.get("go") != "0" and len(data["items"]) == 1:
@@ -278,8 +279,10 @@ def openapi_document() -> dict:
     for p in ROUTES:
         if p.csv is not None:
             paths["/api" + p.openapi_path + ".csv"] = {"get": {
-                "summary": p.summary + " (CSV)", "operationId": "api_" + p.path.strip("/") + "_csv",
-                "parameters": [q.schema() for q in p.params],
+                "summary": p.summary + " (CSV)",
+                "operationId": "api_" + p.openapi_path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
+                               + "_csv",
+                "parameters": [q.schema() for q in p.path_params] + [q.schema() for q in p.params],
                 "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
                               "400": err}}}
     paths["/api/account/{address}/history.csv"] = {"get": {

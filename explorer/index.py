@@ -65,6 +65,13 @@ SCHEMA = [
         PRIMARY KEY (kind, sub, month))""",
     """CREATE TABLE IF NOT EXISTS validator_stats (
         validator TEXT PRIMARY KEY, proposed BIGINT NOT NULL, signed BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS law_events (
+        height BIGINT NOT NULL, idx INTEGER NOT NULL, seq INTEGER NOT NULL, law TEXT NOT NULL, name TEXT NOT NULL,
+        tx_hash TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (height, idx, seq))""",
+    """CREATE TABLE IF NOT EXISTS law_refs (
+        kind TEXT NOT NULL, ref TEXT NOT NULL, height BIGINT NOT NULL, idx INTEGER NOT NULL, seq INTEGER NOT NULL,
+        PRIMARY KEY (kind, ref, height, idx, seq))""",
+    "CREATE INDEX IF NOT EXISTS law_events_name ON law_events (law, name, height DESC, idx DESC, seq DESC)",
     "CREATE INDEX IF NOT EXISTS money_party ON money (party, kind)",
     "CREATE INDEX IF NOT EXISTS history_addr ON history (address, height DESC, idx DESC)",
     "CREATE INDEX IF NOT EXISTS txs_height ON txs (height DESC, idx DESC)",
@@ -73,7 +80,70 @@ SCHEMA = [
 ]
 
 TABLES = ("meta", "blocks", "txs", "history", "money", "signatures", "evidence", "names", "law_versions", "stats",
-          "money_month", "validator_stats")
+          "money_month", "validator_stats", "law_events", "law_refs")
+
+# What a law event is about, for the governance pages: {law: {data key: ref kind}}, with per-event overrides.
+# A ref is (kind, text): "proposal"/"3", "delegate"/address, "agency"/address, "post"/"7", ...
+_REF_KEYS = {
+    "congress": {"id": "proposal", "target": "proposal", "delegate": "delegate", "election": "election",
+                 "elected": "delegate", "proposer": "account", "citizen": "account", "voter": "account",
+                 "candidate": "account"},
+    "forum": {"id": "post", "to": "post", "topic": "post", "author": "account", "account": "account",
+              "citizen": "account"},
+    "tickets": {"id": "ticket", "agency": "agency", "to": "agency", "by": "account", "official": "account"},
+    "assembly": {"id": "assembly", "assembly": "assembly", "topic": "post", "voter": "account",
+                 "candidate": "account", "members": "account"},
+}
+_REF_OVERRIDES = {
+    ("congress", "election_open"): {"id": "election", "constituency": "constituency"},
+    ("congress", "constituency"): {"id": "constituency"},
+    ("congress", "assigned"): {"citizen": "account", "constituency": "constituency"},
+    ("forum", "poll"): {"id": "poll"},
+    ("assembly", "resolution"): {"assembly": "assembly"},
+    ("assembly", "decided"): {"assembly": "assembly"},
+}
+MAX_REF = 128
+MAX_EVENT_DATA = 16_000  # characters of an event's data kept in law_events (a longer one is cut, marked)
+
+
+def _ref_values(v) -> list[str]:
+    if isinstance(v, bool):
+        return []
+    if isinstance(v, int):
+        return [str(v)] if 0 < v < 2**62 else []
+    if isinstance(v, str):
+        return [v] if 0 < len(v) <= MAX_REF else []
+    if isinstance(v, list):
+        return [x for item in v[:64] for x in _ref_values(item) if not isinstance(item, list)]
+    return []
+
+
+def law_event_rows(t: dict) -> tuple[list[tuple], list[tuple]]:
+    """(law_events rows, law_refs rows) of one indexed transaction: a pure function of its events
+    (and, for a forum post about a proposal, its call's arguments).  Refused transactions have none."""
+    if t["code"] != 0 or not isinstance(t["events"], list):
+        return [], []
+    events, refs = [], set()
+    p = t["payload"] if isinstance(t["payload"], dict) else {}
+    args = p.get("args") if isinstance(p.get("args"), dict) else {}
+    for seq, e in enumerate(t["events"]):
+        if not (isinstance(e, dict) and e.get("type") == "law" and isinstance(e.get("contract"), str)
+                and isinstance(e.get("name"), str)):
+            continue
+        law, name, data = e["contract"][:64], e["name"][:64], e.get("data")
+        text = dumps(data)
+        if len(text) > MAX_EVENT_DATA:
+            text = dumps({"truncated": True, "chars": len(text)})
+        events.append((t["height"], t["idx"], seq, law, name, t["hash"], text))
+        keys = _REF_OVERRIDES.get((law, name), _REF_KEYS.get(law, {}))
+        if isinstance(data, dict):
+            for k in sorted(keys):
+                for v in _ref_values(data.get(k)):
+                    refs.add((keys[k], v, t["height"], t["idx"], seq))
+        if (law, name) == ("forum", "posted") and p.get("contract") == "forum" and p.get("entry") == "post":
+            for v in _ref_values(args.get("proposal")):
+                refs.add(("proposal", v, t["height"], t["idx"], seq))
+    return events, sorted(refs)
 _BUMP = {
     "stats": "INSERT INTO stats (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = stats.v + excluded.v",
     "money_month": "INSERT INTO money_month (kind, sub, month, amount, n) VALUES (?, ?, ?, ?, ?) ON CONFLICT "
@@ -171,6 +241,31 @@ class Index:
         self.w, self.r, self.kind = _open(url)
         for q in SCHEMA:
             self.w.write([(q, ())])
+        if self.get_meta("law_events") is None:
+            self._backfill_law_events()
+
+    def _backfill_law_events(self, batch: int = 500) -> None:
+        """An index written before ``law_events`` existed: derive its rows from the stored transactions
+        (the same function :meth:`add_block` applies), in bounded batches, once."""
+        s = self.w.sql
+        after = (0, -1)
+        while True:
+            rows = self._txs(self.r.query(f"SELECT {self._TX} FROM txs WHERE height > ? OR (height = ? AND "
+                                          "idx > ?) ORDER BY height, idx LIMIT ?", (after[0], after[0], after[1], batch)))
+            if not rows:
+                break
+            st: list[tuple[str, tuple]] = []
+            for t in rows:
+                if self.r.query("SELECT 1 FROM law_events WHERE height = ? AND idx = ? LIMIT 1", (t["height"], t["idx"])):
+                    continue
+                evs, refs = law_event_rows(t)
+                st += [(s("INSERT INTO law_events (height, idx, seq, law, name, tx_hash, data) VALUES (?,?,?,?,?,?,?)"),
+                        r) for r in evs]
+                st += [(s("INSERT INTO law_refs (kind, ref, height, idx, seq) VALUES (?,?,?,?,?)"), r) for r in refs]
+            if st:
+                self.w.write(st)
+            after = (rows[-1]["height"], rows[-1]["idx"])
+        self.set_meta("law_events", "1")
 
     def close(self) -> None:
         self.w.close()
@@ -242,6 +337,13 @@ class Index:
         vals.setdefault(b["proposer_key"], [0, 0])[0] += 1
         for v in sorted(vals):
             st.append((s(_BUMP["validator_stats"]), (v, *vals[v])))
+        for t in txs:
+            evs, refs = law_event_rows(t)
+            for row in evs:
+                st.append((s("INSERT INTO law_events (height, idx, seq, law, name, tx_hash, data) "
+                             "VALUES (?,?,?,?,?,?,?)"), row))
+            for row in refs:
+                st.append((s("INSERT INTO law_refs (kind, ref, height, idx, seq) VALUES (?,?,?,?,?)"), row))
         for lv in laws:
             st.append((s("INSERT INTO law_versions (name, version, code_hash, since_height, summary, source, entries, "
                          "views, seen_height) VALUES (?,?,?,?,?,?,?,?,?)"),
@@ -421,6 +523,57 @@ class Index:
         return {"name": name, "version": int(r[0]), "code_hash": r[1], "since_height": int(r[2]), "summary": r[3],
                 "source": r[4], "entries": json.loads(r[5]), "views": json.loads(r[6])}
 
+    # ---- law events (governance pages) --------------------------------------------
+    _EV = "e.height, e.idx, e.seq, e.law, e.name, e.tx_hash, e.data"
+
+    def _events(self, rows) -> list[dict]:
+        return [{"height": int(r[0]), "idx": int(r[1]), "seq": int(r[2]), "law": r[3], "name": r[4], "tx_hash": r[5],
+                 "data": json.loads(r[6])} for r in rows]
+
+    @staticmethod
+    def _names_clause(names: tuple) -> tuple[str, tuple]:
+        if not names:
+            return "", ()
+        return " AND e.name IN (" + ",".join("?" * len(names)) + ")", tuple(names)
+
+    def law_events(self, law: str, names: tuple = (), offset: int = 0, limit: int = 25, kind: str | None = None,
+                   ref: str | None = None, oldest_first: bool = False) -> list[dict]:
+        """A law's events, newest first (optionally only those about ``kind``/``ref``)."""
+        nc, np = self._names_clause(tuple(names))
+        order = "ASC" if oldest_first else "DESC"
+        tail = f" ORDER BY e.height {order}, e.idx {order}, e.seq {order} LIMIT ? OFFSET ?"
+        if ref is None:
+            rows = self.r.query(f"SELECT {self._EV} FROM law_events e WHERE e.law = ?{nc}{tail}",
+                                (law, *np, limit, offset))
+        else:
+            rows = self.r.query(f"SELECT {self._EV} FROM law_refs r JOIN law_events e ON e.height = r.height AND "
+                                f"e.idx = r.idx AND e.seq = r.seq WHERE r.kind = ? AND r.ref = ? AND e.law = ?{nc}{tail}",
+                                (kind, ref, law, *np, limit, offset))
+        return self._events(rows)
+
+    def law_events_count(self, law: str, names: tuple = (), kind: str | None = None, ref: str | None = None) -> int:
+        nc, np = self._names_clause(tuple(names))
+        if ref is None:
+            rows = self.r.query(f"SELECT COUNT(*) FROM law_events e WHERE e.law = ?{nc}", (law, *np))
+        else:
+            rows = self.r.query(f"SELECT COUNT(*) FROM law_refs r JOIN law_events e ON e.height = r.height AND "
+                                f"e.idx = r.idx AND e.seq = r.seq WHERE r.kind = ? AND r.ref = ? AND e.law = ?{nc}",
+                                (kind, ref, law, *np))
+        return int(rows[0][0])
+
+    def law_refs(self, kind: str, offset: int = 0, limit: int = 25) -> list[dict]:
+        """The distinct things of one kind the law events are about (agencies, delegates...), with event counts."""
+        rows = self.r.query("SELECT ref, COUNT(*) FROM law_refs WHERE kind = ? GROUP BY ref ORDER BY ref "
+                            "LIMIT ? OFFSET ?", (kind, limit, offset))
+        return [{"ref": r[0], "events": int(r[1])} for r in rows]
+
+    def law_refs_count(self, kind: str) -> int:
+        return int(self.r.query("SELECT COUNT(DISTINCT ref) FROM law_refs WHERE kind = ?", (kind,))[0][0])
+
+    def names_of_kind(self, kind: str, limit: int) -> list[dict]:
+        rows = self.r.query("SELECT address, name FROM names WHERE kind = ? ORDER BY address LIMIT ?", (kind, limit))
+        return [{"address": r[0], "name": r[1]} for r in rows]
+
     def known_law_versions(self) -> set[tuple[str, int]]:
         return {(r[0], int(r[1])) for r in self.r.query("SELECT name, version FROM law_versions")}
 
@@ -430,7 +583,8 @@ class Index:
                  "history": ("address, height, idx", "height"), "money": ("height, idx, seq", "height"),
                  "signatures": ("height, validator", "height"), "names": ("address", "height"),
                  "evidence": ("height, seq", "height"),
-                 "law_versions": ("name, version", "seen_height")}
+                 "law_versions": ("name, version", "seen_height"), "law_events": ("height, idx, seq", "height"),
+                 "law_refs": ("kind, ref, height, idx, seq", "height")}
         cap = 2**62 if upto is None else upto
         return {t: [tuple(r) for r in self.r.query(f"SELECT * FROM {t} WHERE {h} <= ? ORDER BY {o}", (cap,))]
                 for t, (o, h) in order.items()}

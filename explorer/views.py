@@ -441,7 +441,8 @@ SEARCH_MORE: list = []  # more finders for the search box, ``(ctx, q) -> results
 
 
 def search(ctx: Ctx, q: str, limit: int) -> dict:
-    """Height, block or transaction hash, address, registered name or law name -> results (bounded)."""
+    """Height, block or transaction hash, address, registered name, law name, proposal number, delegate or
+    agency address -> results (bounded)."""
     q = q.strip()
     out: list[dict] = []
     if not q:
@@ -470,4 +471,29 @@ def search(ctx: Ctx, q: str, limit: int) -> dict:
             out.append({"type": "law", "label": f"law {q}", "url": f"/laws/{q}"})
         for find in SEARCH_MORE:  # e.g. a product code of the planning law (explorer/plan.py)
             out += find(ctx, q)
+        out += governance_hits(ix, q)
     return {"q": q, "items": out[:limit]}
+
+
+PROPOSAL_RE = re.compile(r"^\s*(?:(?:proposal|prop\.?)\s*#?\s*|#)\s*(\d{1,18})\s*$", re.IGNORECASE)
+
+
+def governance_hits(ix: Index, q: str) -> list[dict]:
+    """A proposal number ("proposal 3", "#3"), a delegate's or an agency's address, from the law events."""
+    out = []
+    m = PROPOSAL_RE.match(q)
+    if m:
+        pid = int(m.group(1))
+        if 1 <= pid <= MAX_HEIGHT and ix.law_events_count("congress", ("proposed", "urgent"), kind="proposal",
+                                                          ref=str(pid)):
+            out.append({"type": "proposal", "label": f"proposal {pid}", "url": f"/proposals/{pid}"})
+        return out
+    try:
+        addr = encode_address(decode_address(q))
+    except (AddressError, TypeError):
+        return out
+    if ix.law_events_count("congress", (), kind="delegate", ref=addr):
+        out.append({"type": "delegate", "label": f"delegate {addr}", "url": f"/delegates/{addr}"})
+    if ix.law_events_count("tickets", ("ticket_opened", "ticket_escalated"), kind="agency", ref=addr):
+        out.append({"type": "agency", "label": f"agency {addr}", "url": f"/agencies/{addr}"})
+    return out

@@ -253,3 +253,31 @@ def page(browser):
 def artifacts():
     os.makedirs(ARTIFACTS, exist_ok=True)
     return ARTIFACTS
+
+
+# ---- the governance devnet (tests/explorer/gov_chain.py) -----------------------------
+
+
+@pytest.fixture(scope="session")
+def gov_chain(tmp_path_factory):
+    from .gov_chain import GovChain, shorten_windows
+
+    net = Devnet(str(tmp_path_factory.mktemp("explorer-gov-net")), validators=1)
+    shorten_windows(net)
+    net.start()
+    try:
+        yield GovChain(net)
+    finally:
+        net.stop()
+
+
+@pytest.fixture(scope="session")
+def gov_explorer(gov_chain, tmp_path_factory):
+    d = tmp_path_factory.mktemp("explorer-gov")
+    ex = ExplorerProc(gov_chain.grpc, f"sqlite:///{d}/index.sqlite", str(d / "explorer.log")).start()
+    ex.db_path = str(d / "index.sqlite")
+    try:
+        ex.wait_indexed(gov_chain.top)
+        yield ex
+    finally:
+        ex.stop()
