@@ -15,10 +15,11 @@ which ``esoc plan verify`` checks with a stated tolerance (:data:`TOLERANCE`).
 Methods (``method`` in the guidance)
     ``ets-ana``  (at least :data:`MIN_ETS` periods) ETS(A,N,A): additive
         error, no trend, additive monthly season (m = 12), fitted by
-        statsmodels' ``ETSModel`` (maximum likelihood, L-BFGS-B, heuristic
-        initial states: the classical decomposition of the first two
-        years).  One-step interval: ``point ± z·σ`` with ``σ² = SSE / n`` of
-        the one-step errors.
+        statsmodels' ``ETSModel`` (maximum likelihood, L-BFGS-B; the initial
+        states are fixed beforehand by :func:`initial_states`, exactly, from
+        the complete years).  One-step interval: ``point ± z·σ`` with
+        ``σ² = SSE / (n − k) · (1 + 1/Y)`` of the one-step errors (``k``
+        fitted numbers, ``Y`` complete years: :func:`sigma_of`).
     ``seasonal-naive``  (13..:data:`MIN_ETS` - 1 periods) last year's value;
         ``σ`` is the root mean square of the seasonal differences, times
         :data:`WIDE` (the interval is deliberately wide).
