@@ -211,3 +211,26 @@ def test_guidance_with_missing_parameters_is_a_disagreement_not_a_crash(world):
     report = guidance.verify(w.reader, 202603)
     steel = report["products"][0]
     assert not report["agree"] and "cannot recompute: KeyError" in steel["differences"]["exact"]["params"]["recomputed"]
+
+
+def test_bad_input_is_refused_on_the_chain_with_a_clear_error(world):
+    """Through the real application: each refusal is a failed receipt with the law's reason, and nothing changes."""
+    w = world
+    before = w.reader("series", {"product": "steel", "first": 202608, "last": 202608})
+    good = guidance.compute(w.reader, 202608, w.store.height(), backtest_origins=0, products=["steel"])
+    bent = [dict(good["items"][0], ahead=[dict(a) for a in good["items"][0]["ahead"]])]
+    bent[0]["ahead"][0]["period"] = 202610  # skips 202609
+    res = w.run(
+        w.call("ent", "planning", "declare", {"product": "rice", "period": 202608, "production": 5, "inventory": 0}),
+        w.call("ent", "planning", "declare", {"product": "steel", "period": 202608, "production": -5, "inventory": 0}),
+        w.call("carol", "planning", "declare", {"product": "steel", "period": 202608, "production": 5, "inventory": 0}),
+        w.call("alice", "planning", "reserve", {"product": "steel", "period": 202608, "quantity": -1}),
+        w.call("dave", "planning", "publish", dict(good, items=bent)))
+    details = [(r["error"], r["detail"]) for _, r in res]
+    assert all(code != 0 for code, _ in res)
+    assert details == [(3, "unknown product 'rice'"), (2, "production must not be negative (got -5)"),
+                       (5, f"{addr('carol')} is not a registered producer of 'steel'"),
+                       (2, "quantity must not be negative (got -1)"),
+                       (2, "steel: ahead must list the periods after 202608 in order: expected 202609, got 202610")]
+    assert w.reader("series", {"product": "steel", "first": 202608, "last": 202608}) == before
+    assert w.reader("guidance", {"product": "steel", "period": 202608}) is None
