@@ -128,7 +128,9 @@ def _table(items: list) -> str:
         bt = it["backtest"]
         btxt = "—" if not bt.get("origins") else (
             f"{bt['origins']} origins, MASE {bt['mase_e3'] / 1000:.2f} (naive {bt['naive_mase_e3'] / 1000:.2f}), "
-            f"cover 80 % {bt['cov80_bps'] / 100:.0f} %, 95 % {bt['cov95_bps'] / 100:.0f} %")
+            f"cover 80 % {bt['cov80_bps'] / 100:.0f} %, 95 % {bt['cov95_bps'] / 100:.0f} %"
+            + "".join(f"; h{h} MASE {bt[f'h{h}_mase_e3'] / 1000:.2f}, 80 % {bt[f'h{h}_cov80_bps'] / 100:.0f} %"
+                      for h in range(2, 13) if f"h{h}_n" in bt))
         lines.append(f"{it['product']:<14} {it['method']:<15} {it['n']:>3} {it['forecast']:>9} "
                      f"{str(it['lo80']) + '..' + str(it['hi80']):>15} {str(it['lo95']) + '..' + str(it['hi95']):>15} "
                      f"{it['recommended']:>9} {str(it['price_lo']) + '..' + str(it['price_hi']):>17}  {btxt}")

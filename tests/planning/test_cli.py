@@ -98,3 +98,21 @@ def test_reading_a_tls_node_with_its_ca_works_and_without_it_does_not(tls_node):
         assert "cannot reach" not in r.output and "TLS" not in r.output
     r = CliRunner().invoke(plan, ["products", "--node", target])  # plaintext to a TLS node: no answer
     assert r.exit_code == 1 and "esoc: error: cannot reach a node" in r.output and "Traceback" not in r.output
+
+
+def test_the_tables_print_the_forecasts_ahead():
+    from cli.plan import _ahead_lines, _table
+
+    it = {"product": "steel", "method": "ets-ana", "n": 36, "forecast": 100, "lo80": 90, "hi80": 110, "lo95": 85,
+          "hi95": 115, "recommended": 95, "price_lo": 1, "price_hi": 2,
+          "backtest": {"origins": 12, "mase_e3": 500, "naive_mase_e3": 900, "cov80_bps": 8_333, "cov95_bps": 10_000,
+                       "h2_n": 11, "h2_mase_e3": 640, "h2_cov80_bps": 8_182},
+          "ahead": [{"period": 202602, "forecast": 120, "lo80": 104, "hi80": 136, "lo95": 96, "hi95": 144}]}
+    lines = _table([it]).splitlines()
+    assert "h2 MASE 0.64, 80 % 82 %" in lines[1]
+    assert lines[2].split() == ["then", "202602", "120", "104..136", "96..144"]
+    assert lines[1].index("100") == lines[2].index("120")  # the forecasts line up
+    rows = [{"period": 202601, "guidance": it}, {"period": 202602, "guidance": None}]
+    assert _ahead_lines(rows) == ["ahead (guidance for 202601):",
+                                  "202602                        120      104..136       96..144"]
+    assert _ahead_lines([{"period": 202601, "guidance": dict(it, ahead=[])}]) == []
