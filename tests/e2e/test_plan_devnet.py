@@ -9,7 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli.plan import plan
+from cli.main import cli
 from ledger.block import Receipt
 from ledger.tx import Call
 from planning import guidance, synthetic
@@ -52,7 +52,7 @@ def net(tmp_path_factory):
 
 
 def run(net, *args):
-    r = CliRunner().invoke(plan, [*args, "--node", net.nodes[0].grpc, "--keystore", net.keystore],
+    r = CliRunner().invoke(cli, ["plan", *args, "--node", net.nodes[0].grpc, "--keystore", net.keystore],
                            env={"ESOC_PASSWORD": "devnet"}, catch_exceptions=False)
     return r
 
