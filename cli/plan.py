@@ -27,9 +27,15 @@ AGENCY_KEY = "planning-agency"
 
 
 def _client(settings):
-    from wallet.client import Client
+    """A client of the node the settings name: TLS with ``--tls-ca`` (or ``ESOC_TLS_CA``) as every command.
 
-    return Client(settings.node, timeout=60)
+    A bad CA file or node address is a :class:`UserError` (one line)."""
+    from wallet.client import Client, ClientError
+
+    try:
+        return Client(settings.node, timeout=60, tls_ca=settings.tls_ca)
+    except ClientError as e:
+        raise UserError(str(e)) from None
 
 
 def _reader(client):
@@ -78,13 +84,13 @@ def send(settings, sender: str, entry: str, args: dict, password: str | None = N
         key = ks.unlock(sender, _password(password, sender))
     except Exception as e:  # noqa: BLE001 - a wrong password or a missing key: one line
         raise UserError(f"cannot unlock {sender!r} in {settings.keystore}: {e}") from None
-    try:
-        with _client(settings) as c:
+    with _client(settings) as c:
+        try:
             tx = c.sign(key, "call", Call(contract="planning", entry=entry, args=args, gas_limit=GAS))
             h = c.submit(tx)
             r = c.wait_for_tx(h, timeout=120)
-    except ClientError as e:
-        raise UserError(str(e)) from None
+        except ClientError as e:
+            raise UserError(str(e)) from None
     rc = Receipt.decode(r.receipt) if r.receipt else None
     result = rc.result if rc is not None else None
     if r.code != 0:
@@ -122,17 +128,28 @@ def _table(items: list) -> str:
         bt = it["backtest"]
         btxt = "—" if not bt.get("origins") else (
             f"{bt['origins']} origins, MASE {bt['mase_e3'] / 1000:.2f} (naive {bt['naive_mase_e3'] / 1000:.2f}), "
-            f"cover 80 % {bt['cov80_bps'] / 100:.0f} %, 95 % {bt['cov95_bps'] / 100:.0f} %")
+            f"cover 80 % {bt['cov80_bps'] / 100:.0f} %, 95 % {bt['cov95_bps'] / 100:.0f} %"
+            + "".join(f"; h{h} MASE {bt[f'h{h}_mase_e3'] / 1000:.2f}, 80 % {bt[f'h{h}_cov80_bps'] / 100:.0f} %"
+                      for h in range(2, 13) if f"h{h}_n" in bt))
         lines.append(f"{it['product']:<14} {it['method']:<15} {it['n']:>3} {it['forecast']:>9} "
                      f"{str(it['lo80']) + '..' + str(it['hi80']):>15} {str(it['lo95']) + '..' + str(it['hi95']):>15} "
                      f"{it['recommended']:>9} {str(it['price_lo']) + '..' + str(it['price_hi']):>17}  {btxt}")
+        lines += [f"{'':<14} {'  then ' + str(a['period']):<15} {'':>3} " + _bounds(a) for a in it.get("ahead") or []]
     return "\n".join(lines)
+
+
+def _bounds(b: dict) -> str:
+    """A forecast and its intervals in the columns of the tables: ``forecast  lo80..hi80  lo95..hi95``."""
+    return (f"{b['forecast']:>9} {str(b['lo80']) + '..' + str(b['hi80']):>15} "
+            f"{str(b['lo95']) + '..' + str(b['hi95']):>15}")
 
 
 @plan.command("compute")
 @click.argument("period")
 @click.option("--height", type=int, default=0, help="Read the data at this height (default: the tip).")
 @click.option("--origins", type=int, default=12, show_default=True, help="Rolling origins of the back-test (0: none).")
+@click.option("--horizon", type=int, default=None,
+              help="Periods forecast: PERIOD and the ones after it (1..6; default 3). Published as each item's 'ahead'.")
 @click.option("--product", "products", multiple=True,
               help="Only these products (repeatable; default: every product without guidance for PERIOD).")
 @click.option("--publish", is_flag=True, help="Sign and publish the guidance (the planning agency's key).")
@@ -140,17 +157,20 @@ def _table(items: list) -> str:
 @click.option("--password", default=None, help="Keystore password (default: ESOC_PASSWORD, else asked).")
 @global_options
 @pass_settings
-def compute(settings, period, height, origins, products, publish, sender, password):
-    """Compute guidance for PERIOD (YYYYMM) from the chain's data; with --publish, publish it."""
-    from planning import guidance
+def compute(settings, period, height, origins, horizon, products, publish, sender, password):
+    """Compute guidance for PERIOD (YYYYMM) and the periods after it from the chain's data; with --publish, publish it."""
+    from planning import guidance, model
 
     p = _period(period)
     if origins < 0 or origins > 60:
         raise UserError("--origins must be in 0..60")
+    horizon = model.HORIZON if horizon is None else horizon
+    if not 1 <= horizon <= model.MAX_HORIZON:
+        raise UserError(f"--horizon must be in 1..{model.MAX_HORIZON}")
     with _client(settings) as c:
         h = height or _guard(c.status).height
         progress(f"reading the planning law at height {h}, fitting each product ...")
-        args = _guard(guidance.compute, _reader(c), p, h, origins, list(products) or None)
+        args = _guard(guidance.compute, _reader(c), p, h, origins, list(products) or None, horizon)
     out = {"publish": args}
     if publish:
         out["published"] = send(settings, sender, "publish", args, password)
@@ -227,7 +247,20 @@ def show(settings, product, last, months, svg_file):
         otxt = "" if o is None else (f"error {o['error']:+d}, " + ("inside 80 %" if o["in80"] else (
             "inside 95 %" if o["in95"] else "outside 95 %")))
         lines.append(f"{row['period']:<7} {row['sales']:>7} {row['reserved']:>8} {gtxt}  {otxt}")
+    lines += _ahead_lines(data["periods"])
     emit(settings, data, "\n".join(lines))
+
+
+def _ahead_lines(rows: list) -> list[str]:
+    """The forecasts ahead of the latest guidance shown: the periods after it, with their intervals."""
+    latest = next((r for r in reversed(rows) if r["guidance"] and r["guidance"].get("ahead")), None)
+    if latest is None:
+        return []
+    out = [f"ahead (guidance for {latest['period']}):"]
+    for a in latest["guidance"]["ahead"]:
+        out.append(f"{a['period']:<7} {'':>7} {'':>8} {a['forecast']:>8} {str(a['lo80']) + '..' + str(a['hi80']):>13} "
+                   f"{str(a['lo95']) + '..' + str(a['hi95']):>13}")
+    return out
 
 
 @plan.command("scorecard")

@@ -92,19 +92,31 @@ def recommended(forecast: int, history: list) -> int:
     return max(0, forecast - carried)
 
 
-def item_for(product: str, period: int, rows: list, backtest_origins: int = BACKTEST_ORIGINS) -> dict:
-    """The published item of one product, from its rows ``first .. period`` (the last is the period itself)."""
+def ahead_of(period: int, later: list[dict]) -> list[dict]:
+    """The published ``ahead`` list: periods after ``period``, each with its forecast and bounds."""
+    return [{"period": add_months(period, h), **b} for h, b in enumerate(later, 1)]
+
+
+def item_for(product: str, period: int, rows: list, backtest_origins: int = BACKTEST_ORIGINS,
+             horizon: int = model.HORIZON) -> dict:
+    """The published item of one product, from its rows ``first .. period`` (the last is the period itself).
+
+    The item's own numbers are ``period``'s; with ``horizon`` > 1, ``ahead``
+    lists the ``horizon - 1`` periods after it."""
     history, nxt = rows[:-1], rows[-1]
     y = [row["sales"] for row in history]
     r = [row["reserved"] for row in history]
-    f = model.fit(y, r, nxt["reserved"])
+    f = model.fit(y, r, nxt["reserved"], horizon)
     lo, hi = price_band(history)
     params = dict(f.params)
     params["first_period"] = rows[0]["period"]
-    bt = model.backtest(y, r, origins=backtest_origins) if backtest_origins else {"origins": 0}
-    return {"product": product, **f.bounds(), "recommended": recommended(f.forecast, history),
+    bt = model.backtest(y, r, origins=backtest_origins, horizon=horizon) if backtest_origins else {"origins": 0}
+    item = {"product": product, **f.bounds(), "recommended": recommended(f.forecast, history),
             "price_lo": lo, "price_hi": hi, "n": f.n, "method": f.method, "digest": digest(rows),
             "params": params, "backtest": model.backtest_ints(bt)}
+    if horizon > 1:
+        item["ahead"] = ahead_of(period, f.later)
+    return item
 
 
 def rows_for(reader, product: str, period: int, height: int, first: int | None = None) -> list:
@@ -128,18 +140,24 @@ def open_products(reader, period: int, height: int) -> list[str]:
 
 
 def compute(reader, period: int, height: int, backtest_origins: int = BACKTEST_ORIGINS,
-            products: list[str] | None = None) -> dict:
+            products: list[str] | None = None, horizon: int = model.HORIZON) -> dict:
     """The ``publish`` arguments for ``period`` from the state at ``height``.
 
-    ``products``: the codes to include (default: :func:`open_products`)."""
+    ``products``: the codes to include (default: :func:`open_products`);
+    ``horizon``: periods forecast, ``period`` and the ``horizon - 1`` after it."""
     check_period(period)
+    try:
+        model.check_horizon(horizon)
+    except ValueError as e:
+        raise GuidanceError(str(e)) from None
     if products is None:
         if not reader("products", {}, height):
             raise GuidanceError("the catalogue is empty: the planning agency adds products first")
         products = open_products(reader, period, height)
         if not products:
             raise GuidanceError(f"every product already has guidance for {period} (or is closed for it)")
-    items = [item_for(code, period, rows_for(reader, code, period, height), backtest_origins) for code in products]
+    items = [item_for(code, period, rows_for(reader, code, period, height), backtest_origins, horizon)
+             for code in products]
     return {"period": period, "model": "statsmodels-ets-ana", "model_version": model.model_version(),
             "data_from": 1, "data_to": height, "items": items}
 
@@ -168,8 +186,101 @@ def verify(reader, period: int | None = None, refit: bool = True, backtest: bool
         "local_model_version": local, "agree": all(x["agree"] for x in out), "products": out}
 
 
-# Long by design: the verification's steps in the order docs/planning.md states them (data digest, exact recomputation, re-fit within tolerance), each a few lines that feed one report.
+def _differ(where: dict, field: str, published, recomputed) -> None:
+    if published != recomputed:
+        where[field] = {"published": published, "recomputed": recomputed}
+
+
+def horizon_of(g: dict) -> int:
+    """How many periods a published item forecasts: its own and those of ``ahead``."""
+    return 1 + len(g.get("ahead") or [])
+
+
+def _ahead_differences(where: dict, g: dict, period: int, later: list[dict], agree) -> None:
+    """Compare the published ``ahead`` with recomputed forecasts of periods 2..H (``agree(published, recomputed)``)."""
+    published = g.get("ahead") or []
+    mine = ahead_of(period, later)
+    if [a["period"] for a in published] != [a["period"] for a in mine]:
+        _differ(where, "ahead", published, mine)
+        return
+    for pub, rec in zip(published, mine):
+        for k, v in rec.items():
+            if k != "period" and not agree(pub.get(k), v):
+                where[f"ahead.{rec['period']}.{k}"] = {"published": pub.get(k), "recomputed": v}
+
+
+def exact_differences(g: dict, params: dict, rows: list) -> dict:
+    """Step 1 of docs/planning.md's verification: the data's digest, then every number from the published
+    integer parameters and the data (exact rational arithmetic): any difference is a disagreement."""
+    history, nxt = rows[:-1], rows[-1]
+    y = [row["sales"] for row in history]
+    r = [row["reserved"] for row in history]
+    exact: dict = {}
+    _differ(exact, "digest", g["digest"], digest(rows))
+    _differ(exact, "n", g["n"], len(y))
+    if g["method"] != model.method_for(len(y)):
+        _differ(exact, "method", g["method"], model.method_for(len(y)))
+        return exact
+    try:
+        again = model.path(g["method"], params, y, r, nxt["reserved"], horizon_of(g))
+        sigma = model.sigma_of(g["method"], params, y, r)
+    except (KeyError, ValueError, ZeroDivisionError, TypeError) as e:  # malformed published parameters
+        again, sigma = [], None
+        exact["params"] = {"published": params, "recomputed": f"cannot recompute: {type(e).__name__}: {e}"}
+    if again:
+        for k, v in again[0].items():
+            _differ(exact, k, g[k], v)
+        _ahead_differences(exact, g, nxt["period"], again[1:], lambda a, b: a == b)
+        if "sigma_e3" in params:
+            _differ(exact, "sigma_e3", params["sigma_e3"], sigma)
+    _differ(exact, "recommended", g["recommended"], recommended(g["forecast"], history))
+    lo, hi = price_band(history)
+    _differ(exact, "price_lo", g["price_lo"], lo)
+    _differ(exact, "price_hi", g["price_hi"], hi)
+    return exact
+
+
+def refit_differences(g: dict, params: dict, rows: list, backtest: bool) -> dict:
+    """Step 2: fit again (statsmodels, floats) and compare within :data:`planning.model.TOLERANCE`."""
+    history, nxt = rows[:-1], rows[-1]
+    y = [row["sales"] for row in history]
+    r = [row["reserved"] for row in history]
+    horizon = horizon_of(g)
+    f = model.fit(y, r, nxt["reserved"], horizon)
+    tol = model.TOLERANCE
+    rd: dict = {}
+    for k, v in f.params.items():
+        pub = params.get(k)
+        if pub is None:
+            rd[k] = {"published": None, "recomputed": v}
+        elif k in ("alpha_e6", "gamma_e6"):
+            if abs(pub - v) > tol["smoothing_e6"]:
+                rd[k] = {"published": pub, "recomputed": v}
+        elif k.endswith("_e3") and k != "sigma_e3" and k != "res_xbar_e3":
+            room = max(1000, abs(params.get("l0_e3", 0)) * tol["state_e3_rel"])  # 1 unit, or 1 % of the level
+            if abs(pub - v) > room:
+                rd[k] = {"published": pub, "recomputed": v}
+
+    def close(a, b) -> bool:
+        return isinstance(a, int) and _close(a, b, tol["forecast_rel"])
+
+    for k, v in f.bounds().items():
+        if not close(g[k], v):
+            rd[k] = {"published": g[k], "recomputed": v}
+    _ahead_differences(rd, g, nxt["period"], f.later, close)
+    if backtest and g["backtest"].get("origins", 0):
+        bt = model.backtest_ints(model.backtest(y, r, origins=g["backtest"]["origins"], horizon=horizon))
+        for k, v in bt.items():
+            pub = g["backtest"].get(k)
+            n = bt.get(k.split("_")[0] + "_n", bt["origins"]) if k.startswith("h") else bt["origins"]
+            room = 10_000 // max(1, n) if "cov" in k else max(10, abs(v) // 50)
+            if pub is None or abs(pub - v) > room:
+                rd[f"backtest.{k}"] = {"published": pub, "recomputed": v}
+    return rd
+
+
 def verify_publication(reader, head: dict, refit: bool, backtest: bool) -> list:
+    """Per product of one publication: the exact check, then (when it passed and ``refit``) the re-fit."""
     period, height = head["period"], head["data_to"]
     out = []
     for code in head["products"]:
@@ -177,63 +288,13 @@ def verify_publication(reader, head: dict, refit: bool, backtest: bool) -> list:
         params = dict(g["params"])
         first = params.pop("first_period")
         rows = rows_for(reader, code, period, height, first)
-        history, nxt = rows[:-1], rows[-1]
-        y = [row["sales"] for row in history]
-        r = [row["reserved"] for row in history]
         diffs: dict = {}
-
-        def differ(field, published, recomputed, where):
-            if published != recomputed:
-                where[field] = {"published": published, "recomputed": recomputed}
-
-        exact: dict = {}
-        differ("digest", g["digest"], digest(rows), exact)
-        differ("n", g["n"], len(y), exact)
-        if g["method"] != model.method_for(len(y)):
-            exact["method"] = {"published": g["method"], "recomputed": model.method_for(len(y))}
-        else:
-            try:
-                again = model.from_params(g["method"], params, y, r, nxt["reserved"])
-                sigma = model.sigma_of(g["method"], params, y, r)
-            except (KeyError, ValueError, ZeroDivisionError, TypeError) as e:  # malformed published parameters
-                again, sigma = {}, None
-                exact["params"] = {"published": params, "recomputed": f"cannot recompute: {type(e).__name__}: {e}"}
-            for k, v in again.items():
-                differ(k, g[k], v, exact)
-            if again and "sigma_e3" in params:
-                differ("sigma_e3", params["sigma_e3"], sigma, exact)
-            differ("recommended", g["recommended"], recommended(g["forecast"], history), exact)
-            lo, hi = price_band(history)
-            differ("price_lo", g["price_lo"], lo, exact)
-            differ("price_hi", g["price_hi"], hi, exact)
+        exact = exact_differences(g, params, rows)
         if exact:
             diffs["exact"] = exact
         refit_ok = None
         if refit and not exact:
-            f = model.fit(y, r, nxt["reserved"])
-            rd: dict = {}
-            tol = model.TOLERANCE
-            for k, v in f.params.items():
-                pub = params.get(k)
-                if pub is None:
-                    rd[k] = {"published": None, "recomputed": v}
-                elif k in ("alpha_e6", "gamma_e6"):
-                    if abs(pub - v) > tol["smoothing_e6"]:
-                        rd[k] = {"published": pub, "recomputed": v}
-                elif k.endswith("_e3") and k != "sigma_e3" and k != "res_xbar_e3":
-                    room = max(1000, abs(params.get("l0_e3", 0)) * tol["state_e3_rel"])  # 1 unit, or 1 % of the level
-                    if abs(pub - v) > room:
-                        rd[k] = {"published": pub, "recomputed": v}
-            for k, v in f.bounds().items():
-                if not _close(g[k], v, tol["forecast_rel"]):
-                    rd[k] = {"published": g[k], "recomputed": v}
-            if backtest and g["backtest"].get("origins", 0):
-                bt = model.backtest_ints(model.backtest(y, r, origins=g["backtest"]["origins"]))
-                for k, v in bt.items():
-                    pub = g["backtest"].get(k)
-                    room = 10_000 // max(1, bt["origins"]) if k.startswith("cov") else max(10, abs(v) // 50)
-                    if pub is None or abs(pub - v) > room:
-                        rd[f"backtest.{k}"] = {"published": pub, "recomputed": v}
+            rd = refit_differences(g, params, rows, backtest)
             if rd:
                 diffs["refit"] = rd
             refit_ok = not rd

@@ -15,10 +15,11 @@ which ``esoc plan verify`` checks with a stated tolerance (:data:`TOLERANCE`).
 Methods (``method`` in the guidance)
     ``ets-ana``  (at least :data:`MIN_ETS` periods) ETS(A,N,A): additive
         error, no trend, additive monthly season (m = 12), fitted by
-        statsmodels' ``ETSModel`` (maximum likelihood, L-BFGS-B, heuristic
-        initial states: the classical decomposition of the first two
-        years).  One-step interval: ``point ± z·σ`` with ``σ² = SSE / n`` of
-        the one-step errors.
+        statsmodels' ``ETSModel`` (maximum likelihood, L-BFGS-B; the initial
+        states are fixed beforehand by :func:`initial_states`, exactly, from
+        the complete years).  One-step interval: ``point ± z·σ`` with
+        ``σ² = SSE / (n − k) · (1 + 1/Y)`` of the one-step errors (``k``
+        fitted numbers, ``Y`` complete years: :func:`sigma_of`).
     ``seasonal-naive``  (13..:data:`MIN_ETS` - 1 periods) last year's value;
         ``σ`` is the root mean square of the seasonal differences, times
         :data:`WIDE` (the interval is deliberately wide).
@@ -36,6 +37,18 @@ Reservations (the leading indicator)
     error by at least :data:`RES_GAIN`, and only when the coming period has
     reservations (they may not have been made yet); otherwise ``b = 0``
     (published).  ``x_P`` is clamped to the range of the history's ``x``.
+
+Periods ahead (the horizon)
+    :func:`path` gives the forecasts for the next ``H`` periods (``H`` at most
+    :data:`MAX_HORIZON`; ``esoc plan compute`` uses :data:`HORIZON`).  The
+    first is the one-step forecast above, reservations' term included.  For
+    ``h >= 2`` no reservations are used (they are rarely made that far ahead):
+    ETS's point is the last level plus the season of that month, its variance
+    ``σ₀²·(1 + (h−1)·α² + k·γ·(2α + γ))`` with ``k = ⌊(h−1)/12⌋`` (Hyndman et
+    al. 2008, class 1) and ``σ₀`` the one-step σ of the ETS errors without the
+    reservations' term (recomputed exactly from the data, not published);
+    the seasonal naive method takes the same month a year earlier and its σ;
+    ``mean`` and ``none`` repeat the first period's numbers.
 
 Parameters are scaled integers: ``*_e6`` (millionths) for coefficients,
 ``*_e3`` (thousandths of a unit) for states and ``sigma_e3``.
@@ -56,7 +69,9 @@ RES_GAIN = Fraction(5, 100)
 WIDE = Fraction(3, 2)
 Z80 = Fraction(1_281_552, 1_000_000)  # standard normal quantiles, 6 decimals
 Z95 = Fraction(1_959_964, 1_000_000)
-METHOD_VERSION = "esoc-plan 1"
+METHOD_VERSION = "esoc-plan 2"  # 2: forecasts for several periods ahead (:func:`path`)
+HORIZON = 3  # periods forecast by ``esoc plan compute`` unless told otherwise (the first and 2 more)
+MAX_HORIZON = 6  # the back-test publishes 6 figures per extra period in at most 40 integers
 
 # ``esoc plan verify``: a re-fit agrees when every difference is within these
 TOLERANCE = {
@@ -94,6 +109,7 @@ class Forecast:
     hi95: int
     n: int
     fit_info: dict = dataclasses.field(default_factory=dict)  # floats of the fit (not published)
+    later: list = dataclasses.field(default_factory=list)  # periods 2..H: dicts of forecast and bounds (:func:`path`)
 
     def bounds(self) -> dict:
         return {"forecast": self.forecast, "lo80": self.lo80, "hi80": self.hi80, "lo95": self.lo95,
@@ -109,8 +125,12 @@ def _interval(point: Fraction, sigma_e3: int, wide: bool = False) -> dict:
             "lo95": min(p, max(0, round_half_up(point - Z95 * s))), "hi95": max(p, round_half_up(point + Z95 * s))}
 
 
-def ets_filter(y: list[int], alpha: Fraction, gamma: Fraction, level0: Fraction, seasonal0: list[Fraction]):
-    """ETS(A,N,A) one-step errors and the next period's level + season, exactly."""
+def ets_run(y: list[int], alpha: Fraction, gamma: Fraction, level0: Fraction, seasonal0: list[Fraction]):
+    """ETS(A,N,A) over the history, exactly: the one-step errors, the last level and every seasonal state.
+
+    ``seas[i]`` is the season used for period ``i`` (0-based; the list runs
+    ``12`` past the history, so ``seas[n + h - 1]`` is period ``n + h``'s for
+    ``h <= 12``)."""
     seas = list(seasonal0)  # seasonal0[0] is the oldest (time 1 - m), statsmodels' order
     level = level0
     errors = []
@@ -120,6 +140,12 @@ def ets_filter(y: list[int], alpha: Fraction, gamma: Fraction, level0: Fraction,
         errors.append(e)
         level = level + alpha * e
         seas.append(s + gamma * e)
+    return errors, level, seas
+
+
+def ets_filter(y: list[int], alpha: Fraction, gamma: Fraction, level0: Fraction, seasonal0: list[Fraction]):
+    """ETS(A,N,A) one-step errors and the next period's level + season, exactly."""
+    errors, level, seas = ets_run(y, alpha, gamma, level0, seasonal0)
     return errors, level + seas[len(y)]
 
 
@@ -177,6 +203,41 @@ def from_params(method: str, params: dict, y: list[int], r: list[int], r_next: i
         p = max(y[-1] if y else 0, r_next)
         return {"forecast": p, "lo80": 0, "hi80": 3 * max(p, 1), "lo95": 0, "hi95": 3 * max(p, 1)}
     raise ValueError(f"unknown method {method!r}")
+
+
+def check_horizon(horizon) -> int:
+    if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= MAX_HORIZON:
+        raise ValueError(f"the horizon must be 1..{MAX_HORIZON} periods, not {horizon!r}")
+    return horizon
+
+
+def _ets_params(params: dict) -> tuple[Fraction, Fraction, Fraction, list[Fraction]]:
+    return (Fraction(params["alpha_e6"], 10**6), Fraction(params["gamma_e6"], 10**6), Fraction(params["l0_e3"], 1000),
+            [Fraction(params[f"s{i}_e3"], 1000) for i in range(M)])
+
+
+def path(method: str, params: dict, y: list[int], r: list[int], r_next: int, horizon: int) -> list[dict]:
+    """The forecasts and intervals of the next ``horizon`` periods, exactly; the first is :func:`from_params`'s."""
+    check_horizon(horizon)
+    first = from_params(method, params, y, r, r_next)
+    out = [first]
+    if horizon == 1:
+        return out
+    n = len(y)
+    if method == "ets-ana":
+        alpha, gamma, level0, seas0 = _ets_params(params)
+        _, level, seas = ets_run(y, alpha, gamma, level0, seas0)
+        s0 = Fraction(sigma_of(method, dict(params, res_b_e6=0), y, r), 1000)  # the ETS errors' own σ
+        for h in range(2, horizon + 1):
+            k = (h - 1) // M
+            var = s0 * s0 * (1 + (h - 1) * alpha * alpha + k * gamma * (2 * alpha + gamma))
+            out.append(_interval(level + seas[n + (h - 1) % M], isqrt_scaled(var)))
+    elif method == "seasonal-naive":
+        for h in range(2, horizon + 1):
+            out.append(_interval(Fraction(y[n - M + (h - 1) % M]), params["sigma_e3"]))
+    else:  # mean, none: no season known, the same numbers
+        out += [dict(first) for _ in range(2, horizon + 1)]
+    return out
 
 
 def sigma_of(method: str, params: dict, y: list[int], r: list[int]) -> int:
@@ -242,8 +303,9 @@ def _fit_ets(y: list[int], l0_e3: int, s_e3: list[int]):
     return res
 
 
-def fit(y: list[int], r: list[int] | None = None, r_next: int = 0) -> Forecast:
-    """Fit the method the history's length calls for and forecast the next period."""
+def fit(y: list[int], r: list[int] | None = None, r_next: int = 0, horizon: int = 1) -> Forecast:
+    """Fit the method the history's length calls for and forecast the next ``horizon`` periods."""
+    check_horizon(horizon)
     r = list(r) if r is not None else [0] * len(y)
     if len(r) != len(y):
         raise ValueError("sales and reservations must have the same length")
@@ -274,31 +336,43 @@ def fit(y: list[int], r: list[int] | None = None, r_next: int = 0) -> Forecast:
     else:
         params = {}
     params["sigma_e3"] = sigma_of(method, params, y, r)
-    out = from_params(method, params, y, r, r_next)
-    return Forecast(method=method, params=params, n=n, fit_info=info, **out)
+    out = path(method, params, y, r, r_next, horizon)
+    return Forecast(method=method, params=params, n=n, fit_info=info, later=out[1:], **out[0])
 
 
 # ---------------------------------------------------------------- back-test
-def seasonal_naive_point(y: list[int]) -> int | None:
-    return y[len(y) - M] if len(y) >= M else None
+def backtest(y: list[int], r: list[int] | None = None, origins: int = 12, min_train: int = MIN_ETS,
+             horizon: int = 1) -> dict:
+    """Rolling-origin back-test over the last ``origins`` periods (each fit on what came before).
 
+    From each origin ``t`` (fit on periods ``< t``, with the reservations
+    for ``t``) the forecasts of periods ``t .. t + horizon - 1`` are compared
+    with what was sold; a horizon ``h`` is scored on the origins whose
+    period ``t + h - 1`` is in the history (so ``h = 2`` has one origin less).
 
-def backtest(y: list[int], r: list[int] | None = None, origins: int = 12, min_train: int = MIN_ETS) -> dict:
-    """Rolling-origin one-step back-test over the last ``origins`` periods (each fit on what came before).
-
-    Returns the counts and sums, and the figures: MAE, the seasonal naive
-    forecast's MAE on the same origins, MASE (MAE over the in-sample MAE of
-    the seasonal naive forecast on the whole history), MAPE and the share of
+    Returns the counts and sums, and the figures of ``h = 1`` (and per
+    horizon under ``horizons``): MAE, the seasonal naive forecast's MAE on
+    the same targets (the same month a year before the target, known at the
+    origin for ``h <= 12``), MASE (MAE over the in-sample MAE of the one-step
+    seasonal naive forecast on the whole history), MAPE and the share of
     realised values inside the 80 % and 95 % intervals."""
+    check_horizon(horizon)
     r = list(r) if r is not None else [0] * len(y)
     n = len(y)
     start = max(min_train, n - origins, M)
     rows = []
     for t in range(start, n):
-        f = fit(y[:t], r[:t], r[t])
-        rows.append({"t": t, "actual": y[t], "forecast": f.forecast, "naive": seasonal_naive_point(y[:t]),
-                     "in80": f.lo80 <= y[t] <= f.hi80, "in95": f.lo95 <= y[t] <= f.hi95, "method": f.method})
-    return summarise_backtest(y, rows)
+        f = fit(y[:t], r[:t], r[t], horizon)
+        for h, b in enumerate([f.bounds()] + f.later, 1):
+            j = t + h - 1
+            if j >= n:
+                break
+            rows.append({"t": t, "h": h, "actual": y[j], "forecast": b["forecast"], "naive": y[j - M],
+                         "in80": b["lo80"] <= y[j] <= b["hi80"], "in95": b["lo95"] <= y[j] <= b["hi95"],
+                         "method": f.method})
+    out = summarise_backtest(y, [x for x in rows if x["h"] == 1])
+    out["horizons"] = {h: summarise_backtest(y, [x for x in rows if x["h"] == h]) for h in range(1, horizon + 1)}
+    return out
 
 
 def summarise_backtest(y: list[int], rows: list[dict]) -> dict:
@@ -318,7 +392,7 @@ def summarise_backtest(y: list[int], rows: list[dict]) -> dict:
 
 
 def backtest_ints(bt: dict) -> dict:
-    """The back-test figures as the integers the law stores."""
+    """The back-test figures as the integers the law stores (at most 8 + 6 × 5 = 38 of the law's 40)."""
     if not bt["origins"]:
         return {"origins": 0}
 
@@ -328,6 +402,13 @@ def backtest_ints(bt: dict) -> dict:
     def bps(v):
         return -1 if v is None else round_half_up(v * 10000)
 
-    return {"origins": bt["origins"], "mae_e3": e3(bt["mae"]), "naive_mae_e3": e3(bt["naive_mae"]),
-            "mase_e3": e3(bt["mase"]), "naive_mase_e3": e3(bt["naive_mase"]), "mape_bps": bps(bt["mape"]),
-            "cov80_bps": bps(bt["cov80"]), "cov95_bps": bps(bt["cov95"])}
+    out = {"origins": bt["origins"], "mae_e3": e3(bt["mae"]), "naive_mae_e3": e3(bt["naive_mae"]),
+           "mase_e3": e3(bt["mase"]), "naive_mase_e3": e3(bt["naive_mase"]), "mape_bps": bps(bt["mape"]),
+           "cov80_bps": bps(bt["cov80"]), "cov95_bps": bps(bt["cov95"])}
+    for h, hb in sorted(bt.get("horizons", {}).items()):  # h >= 2: six figures each, prefixed ``h2_`` ...
+        if h == 1 or not hb["origins"]:
+            continue
+        out.update({f"h{h}_n": hb["origins"], f"h{h}_mae_e3": e3(hb["mae"]), f"h{h}_naive_mae_e3": e3(hb["naive_mae"]),
+                    f"h{h}_mase_e3": e3(hb["mase"]), f"h{h}_cov80_bps": bps(hb["cov80"]),
+                    f"h{h}_cov95_bps": bps(hb["cov95"])})
+    return out

@@ -37,9 +37,9 @@ class Economy:
         self.citizens = [Actor(f"citizen-{tag}-{i}", PrivateKey(_seed(rng))) for i in range(n_citizens)]
         self.enterprises = [Actor(f"enterprise-{tag}-{i}", PrivateKey(_seed(rng))) for i in range(n_enterprises)]
         self.law = {name: law_address(name) for name in LAWS}
-        # phases: setup 3, a month 1 (+1 each quarter), procurement 4, ration 3, lottery 4, welfare 1, summary 1;
+        # phases: setup 3, a month 1 (+1 each quarter), procurement 5, ration 3, lottery 4, welfare 1, summary 1;
         # a simulated clock adds a wait per month and the closing of the records
-        self.progress = Progress(3 + months + (months + 2) // 3 + 4 + 3 + 4 + 2 + (months + 1 if self.simulated else 0)
+        self.progress = Progress(3 + months + (months + 2) // 3 + 5 + 3 + 4 + 2 + (months + 1 if self.simulated else 0)
                                  + 1 + 2 * months,  # planning: the history, then each month's guidance and close
                                  progress)
         self.issued = 0
@@ -262,7 +262,8 @@ class Economy:
         period = self.yyyymm(year, m)
         self.planner.publish(period)  # guidance for the month, computed from the chain, one transaction
         self.check(self.flush(f"planning: guidance for {period}"), label)
-        self.planner.queue_month(period, m)
+        # procurement's month: part of its product's demand is bought from the state (cli/demo/planning.py)
+        self.planner.queue_month(period, m, f"steel-{self.tag}" if m == min(2, self.months) else None)
         self._wages(people)
         self._sales(people)
         if m in (1, 5, 9):  # medical vouchers at the clinic (lazy, per month of block time)
@@ -410,7 +411,7 @@ class Economy:
         sellers = self.enterprises[:4]
         caps = [600, 400, 300, 200]
         buyers = self.enterprises[4:6]
-        demand = [100, 50]
+        demand = self.planner.procurement_demand(product)  # the part of the month's demand left to the state
         for e, cap in zip(sellers, caps):
             ch.call(e, "procurement", "opt_in", {"product": product, "period": period, "capacity": cap, "demand": 0})
         for e, d in zip(buyers, demand):
@@ -448,6 +449,10 @@ class Economy:
                "quotas": {e.name: quotas[e.addr]["purchase"] or quotas[e.addr]["sale"] for e in sellers + buyers}}
         self._settlement(out, settled, books)
         out["escrow_open_after"] = ch.view("procurement", "escrow_open")
+        # the state's sales are demand for the product: counted by the planning law before the month closes
+        sales = [r["result"] for r in settled if r["code"] == 0 and r["result"]["kind"] == "sale"]
+        out["counted_as_demand"] = self.planner.count_procurement(product, sales)
+        self.check(self.flush("planning: the state's sales counted as demand"), "procurement")
         return out
 
     @staticmethod

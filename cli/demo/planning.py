@@ -10,6 +10,11 @@ producers' declarations.  Each month the agency computes guidance from the chain
 transaction; procurement then reads its quantity from it.  One producer of each product follows the
 guidance (produces its half of the recommended quantity), the other produces what it sold a year
 earlier; their declared inventory and stock-outs show the difference when the month is closed.
+
+In procurement's month a third of the procured product's demand is bought from the state instead
+(:data:`PROCURED`): the buyers opt in with that demand, and the state's settled sales are added to
+the product's sales by ``planning.record_settlement`` (what the state did not sell of it is paid to
+the producers as usual), so the month's realised demand is the known demand, served two ways.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ ORIGINS = 12  # rolling origins of the back-test published with each month's gui
 PUBLISH_GAS = 100_000_000
 CLOSE_GAS = 50_000_000
 GAS = 2_000_000
+PROCURED = (1, 3)  # in procurement's month this share of the product's demand is bought from the state
 
 
 class Planner:
@@ -44,6 +50,8 @@ class Planner:
                 HISTORY + months + 1, seed * 7 + i, level=lv, amplitude=p["amplitude"], phase=p["phase"],
                 sd_announced=0.04 * lv, sd_unannounced=0.03 * lv, sd_reservation=0.004 * lv)
         self.months = []  # one record per simulated month
+        self.held: dict = {}  # product -> demand left to procurement this month (not paid to the producers)
+        self.procured: dict = {}  # period -> the state's sales counted as demand (record_settlement)
 
     @property
     def codes(self) -> list[str]:
@@ -52,15 +60,20 @@ class Planner:
     def price(self, p: dict, t: int) -> int:
         return p["price"] * (100 + 2 * (t % 3 - 1)) // 100  # ±2 %: the published price band is not a point
 
-    def _sell(self, p: dict, period: int, t: int, productions: list[int] | None) -> None:
-        """Period ``t``'s demand: tagged payments to the producers (half each), their declarations."""
+    def _pay(self, p: dict, period: int, t: int, k: int, quantity: int) -> None:
+        self.ch.call(p["buyers"][k], "planning", "pay", {"product": p["code"], "period": period,
+                                                         "seller": p["producers"][k].addr, "quantity": quantity,
+                                                         "amount": quantity * self.price(p, t)}, gas=GAS)
+
+    def _sell(self, p: dict, period: int, t: int, productions: list[int] | None, held: int = 0) -> None:
+        """Period ``t``'s demand: tagged payments to the producers (half each) of all but ``held`` (which the
+        state sells in procurement's month), and the producers' declarations (of the whole demand)."""
         q = p["sales"][t]
         halves = [q // 2, q - q // 2]
-        for k, (producer, buyer) in enumerate(zip(p["producers"], p["buyers"])):
-            if halves[k]:
-                self.ch.call(buyer, "planning", "pay", {"product": p["code"], "period": period, "seller": producer.addr,
-                                                        "quantity": halves[k], "amount": halves[k] * self.price(p, t)},
-                             gas=GAS)
+        paid = [(q - held) // 2, q - held - (q - held) // 2]
+        for k, producer in enumerate(p["producers"]):
+            if paid[k]:
+                self._pay(p, period, t, k, paid[k])
             made = halves[k] if productions is None else productions[k]
             self.ch.call(producer, "planning", "declare",
                          {"product": p["code"], "period": period, "production": made,
@@ -98,16 +111,42 @@ class Planner:
         self.months.append(rec)
         return rec
 
-    def queue_month(self, period: int, m: int) -> None:
-        """Month ``m``'s demand and declarations for ``period`` and the reservations for the next month."""
+    def queue_month(self, period: int, m: int, procured: str | None = None) -> None:
+        """Month ``m``'s demand and declarations for ``period`` and the reservations for the next month.
+
+        ``procured``: the product procurement handles this month; :data:`PROCURED` of its demand is
+        left to the state's sales (:meth:`procurement_demand`, :meth:`count_procurement`)."""
         t = HISTORY + m - 1
         rec = self.months[-1]
         for p in self.products:
             rec_q = rec["items"][p["code"]]["recommended"]
             follower = (rec_q + 1) // 2
             other = p["sales"][t - 12] - p["sales"][t - 12] // 2  # what it sold a year earlier
-            self._sell(p, period, t, [follower, other])
+            held = p["sales"][t] * PROCURED[0] // PROCURED[1] if p["code"] == procured else 0
+            if held:
+                self.held[p["code"]] = (period, t, held)
+            self._sell(p, period, t, [follower, other], held)
             self._reserve(p, guidance.add_months(period, 1), t + 1)
+
+    def procurement_demand(self, code: str) -> list[int]:
+        """What the product's two buyers declare at procurement's opt-in: the held-back demand, 2 : 1."""
+        held = self.held[code][2]
+        return [held - held // 3, held // 3]
+
+    def count_procurement(self, code: str, sales: list[dict]) -> dict:
+        """The state's settled sales of ``code`` (procurement orders) counted as its demand, each once
+        (``planning.record_settlement``); the rest of the held-back demand is paid to the producers (queued)."""
+        period, t, held = self.held.pop(code)
+        p = next(x for x in self.products if x["code"] == code)
+        for o in sales:
+            self.ch.call(self.pa, "planning", "record_settlement", {"order_id": o["id"]}, gas=GAS)
+        sold = sum(o["quantity"] for o in sales)
+        if held > sold:
+            self._pay(p, period, t, 0, held - sold)
+        rec = {"product": code, "period": period, "orders": [o["id"] for o in sales], "quantity": sold,
+               "held": held, "paid_to_producers": max(0, held - sold)}
+        self.procured[period] = rec
+        return rec
 
     def close(self, period: int) -> None:
         self.ch.call(self.pa, "planning", "close_period", {"period": period, "products": self.codes}, gas=CLOSE_GAS)
@@ -120,7 +159,8 @@ class Planner:
             for rec in self.months:
                 o = self.ch.view("planning", "outcome", {"product": code, "period": rec["period"]})
                 it = rec["items"][code]
-                rows.append({"period": rec["period"], "method": it["method"], "forecast": it["forecast"],
+                rows.append({"period": rec["period"], "demand": p["sales"][HISTORY + len(rows)],
+                             "method": it["method"], "forecast": it["forecast"],
                              "lo80": it["lo80"], "hi80": it["hi80"], "lo95": it["lo95"], "hi95": it["hi95"],
                              "recommended": it["recommended"], "realised": None if o is None else o["realised"],
                              "in80": None if o is None else o["in80"], "in95": None if o is None else o["in95"],
@@ -129,5 +169,6 @@ class Planner:
             out["products"][code] = {"unit": p["unit"], "periods": rows,
                                      "backtest_at_first_publication": first["backtest"] if first else None,
                                      "price_band": [first["price_lo"], first["price_hi"]] if first else None}
+        out["procurement_counted"] = list(self.procured.values())
         out["scorecard"] = self.ch.view("planning", "scorecard")
         return out

@@ -113,6 +113,9 @@ def _programme_lines(s: dict) -> list[str]:
                 a(f"  back-test ({bt['origins']} rolling origins): MASE {bt['mase_e3'] / 1000:.2f} against seasonal naive "
                   f"{bt['naive_mase_e3'] / 1000:.2f}; 80 % interval covered {bt['cov80_bps'] / 100:.0f} %, "
                   f"95 % {bt['cov95_bps'] / 100:.0f} %; {cover}")
+        for c in pl.get("procurement_counted", []):
+            a(f"planning {c['product']} {c['period']}: the state's sales ({c['quantity']} in {len(c['orders'])} orders) "
+              f"counted as demand (record_settlement); {c['paid_to_producers']} more paid to the producers")
     r = s["rations"]
     if r:
         a(f"ration {r['good']}: {r['coupons_issued']} coupons issued ({r['coupon_holders']} citizens x {r['per_capita']}), "

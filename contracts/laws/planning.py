@@ -36,9 +36,12 @@ Guidance
     product: the point forecast, the 80 % and 95 % prediction intervals, the
     recommended quantity, the reference price band (fen per unit), the
     method, the fitted parameters (integers, scaled as their names say),
-    the digest of the data series read and back-test figures; and, for the
-    period, the model and its version and the exact data range (heights)
-    read.  Forecasts are computed off chain (``esoc plan compute``); anyone
+    the digest of the data series read and back-test figures; optionally
+    ``ahead``, the forecasts of the next periods (each period after this
+    one, in order: its forecast and 80 % / 95 % intervals; at most 11);
+    and, for the period, the model and its version and the exact data range
+    (heights) read.  The item's own numbers are the period's: procurement
+    reads those.  Forecasts are computed off chain (``esoc plan compute``); anyone
     can recompute them (``esoc plan verify``), see docs/planning.md.
 
 Outcome
@@ -70,6 +73,7 @@ MAX_REQUESTS = 1000
 MAX_SERIES = 120
 MAX_PARAMS = 40
 MAX_PUBLICATIONS = 100
+MAX_AHEAD = 11  # forecasts of at most 11 periods after the guidance's own (a year in all)
 MAX_QUANTITY = 10**15
 PROCUREMENT = "procurement"
 
@@ -86,6 +90,9 @@ E_NOT_SETTLED = 9
 E_LIMIT = 10
 
 ITEM_INTS = ("forecast", "lo80", "hi80", "lo95", "hi95", "recommended", "price_lo", "price_hi", "n")
+BOUNDS = ("forecast", "lo80", "hi80", "lo95", "hi95")
+AHEAD_FIELDS = ("period",) + BOUNDS
+AHEAD_TEXT = "period, forecast, lo80, hi80, lo95, hi95"
 
 ENTRIES = (
     "add_product", "add_producer", "remove_producer", "declare", "reserve", "pay", "record_settlement",
@@ -371,7 +378,8 @@ def series(product: str, first: int, last: int) -> list:
 
 
 def track(product: str, first: int, last: int) -> list:
-    """Per period: realised sales and reservations, the guidance's numbers and the outcome, if any."""
+    """Per period: realised sales and reservations, the guidance's numbers (with ``ahead``, the forecasts
+    it made for the periods after it: an empty list if none) and the outcome, if any."""
     out = []
     for row in series(product, first, last):
         p = row["period"]
@@ -381,7 +389,8 @@ def track(product: str, first: int, last: int) -> list:
                     "guidance": None if g is None else {
                         "forecast": g["forecast"], "lo80": g["lo80"], "hi80": g["hi80"], "lo95": g["lo95"],
                         "hi95": g["hi95"], "recommended": g["recommended"], "price_lo": g["price_lo"],
-                        "price_hi": g["price_hi"], "method": g["method"], "backtest": g["backtest"]},
+                        "price_hi": g["price_hi"], "method": g["method"], "backtest": g["backtest"],
+                        "ahead": g.get("ahead", [])},
                     "outcome": None if o is None else {"realised": o["realised"], "error": o["error"],
                                                        "in80": o["in80"], "in95": o["in95"]},
                     "closed": storage.has(f"closed/{product}/{p}")})
@@ -483,22 +492,49 @@ def check_int_dict(d, what: str) -> None:
             fail(E_BAD_ARGUMENT, f"{what}: {k} must be an integer")
 
 
-def check_item(it) -> None:
+def check_bounds(b: dict, what: str) -> None:
+    if not (b["lo95"] <= b["lo80"] <= b["forecast"] <= b["hi80"] <= b["hi95"]):
+        fail(E_BAD_ARGUMENT, f"{what}: need lo95 <= lo80 <= forecast <= hi80 <= hi95")
+
+
+def check_ahead(code: str, period: int, ahead) -> None:
+    """``ahead``: 1..11 forecasts of the periods right after ``period``, in order, each with ordered bounds."""
+    if not is_list(ahead) or len(ahead) == 0 or len(ahead) > MAX_AHEAD:
+        fail(E_BAD_ARGUMENT, f"{code}: ahead must be a list of 1..{MAX_AHEAD} forecasts")
+    want = period
+    for a in ahead:
+        want = next_period(want)
+        if not is_dict(a) or len(a) != len(AHEAD_FIELDS):
+            fail(E_BAD_ARGUMENT, f"{code}: each ahead entry must be a dict of {AHEAD_TEXT}")
+        for k in AHEAD_FIELDS:
+            if k not in a:
+                fail(E_BAD_ARGUMENT, f"{code}: an ahead entry lacks {k}")
+        if a["period"] != want:
+            got = a["period"]
+            fail(E_BAD_ARGUMENT, f"{code}: ahead must list the periods after {period} in order: expected {want}, got {got}")
+        for k in BOUNDS:
+            check_quantity(a[k], f"ahead {want} {k}")
+        check_bounds(a, f"{code} ahead {want}")
+
+
+def check_item(it, period: int) -> None:
     if not is_dict(it):
         fail(E_BAD_ARGUMENT, "each item must be a dict")
     code = it.get("product")
     known_product(code)
     for k in ITEM_INTS:
         check_quantity(it.get(k), k)
-    if not (it["lo95"] <= it["lo80"] <= it["forecast"] <= it["hi80"] <= it["hi95"]):
-        fail(E_BAD_ARGUMENT, f"{code}: need lo95 <= lo80 <= forecast <= hi80 <= hi95")
+    check_bounds(it, code)
     if it["price_lo"] > it["price_hi"]:
         fail(E_BAD_ARGUMENT, f"{code}: need price_lo <= price_hi")
     check_text(it.get("method"), "method", 64)
     check_text(it.get("digest"), "digest", 64)
     check_int_dict(it.get("params"), "params")
     check_int_dict(it.get("backtest"), "backtest")
-    extra = [k for k in it.keys() if k not in ITEM_INTS and k not in ("product", "method", "digest", "params", "backtest")]
+    if "ahead" in it:
+        check_ahead(code, period, it["ahead"])
+    extra = [k for k in it.keys() if k not in ITEM_INTS and k not in ("product", "method", "digest", "params", "backtest",
+                                                                       "ahead")]
     if extra:
         fail(E_BAD_ARGUMENT, f"{code}: unknown field {extra[0]}")
 
@@ -518,7 +554,7 @@ def publish(period: int, model: str, model_version: str, data_from: int, data_to
         fail(E_BAD_ARGUMENT, "items must be a non-empty list")
     codes = []
     for it in items:
-        check_item(it)
+        check_item(it, period)
         code = it["product"]
         if code in codes:
             fail(E_BAD_ARGUMENT, f"product {code} listed twice")

@@ -114,10 +114,20 @@ def test_demo_economy_small_run_adds_up(net, capsys, monkeypatch):
     assert pl["scorecard"]["overall"]["n"] >= 4
     steel = pl["products"][proc["product"]]["periods"][1]  # procurement runs in month 2
     assert proc["from_plan"] and proc["quantity_planned"] == steel["recommended"]
+    # the state's sales are the product's demand: counted once by the planning law (record_settlement),
+    # so each month's realised demand is the demo's known demand, nothing lost or counted twice
+    counted = pl["procurement_counted"]
+    assert [(c["product"], c["period"], len(c["orders"])) for c in counted] == [(proc["product"], proc["period"], 2)]
+    assert counted[0]["quantity"] * proc["price"] == proc["sales_value"] > 0 and counted[0]["quantity"] <= steel["demand"]
+    for x in pl["products"].values():
+        assert [r["realised"] for r in x["periods"]] == [r["demand"] for r in x["periods"]]
+    with net.nodes[0].client() as c:
+        sold = decode(c.eval_law("planning", "sales", {"product": proc["product"], "period": proc["period"]}).value)
+    assert sold["quantity"] == steel["demand"] and sold["count"] >= 2 + 2  # two tagged payments, two state sales
     # the summary for people renders every section
     text = render(s)
     for word in ("taxes", "welfare paid", "procurement", "planning", "ration", "lottery", "transactions", "supply",
-                 "checks"):
+                 "checks", "counted as demand"):
         assert word in text
     # and the welfare hook kept running without a failure
     with net.nodes[0].client() as c:

@@ -9,7 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli.plan import plan
+from cli.main import cli
 from ledger.block import Receipt
 from ledger.tx import Call
 from planning import guidance, synthetic
@@ -52,7 +52,7 @@ def net(tmp_path_factory):
 
 
 def run(net, *args):
-    r = CliRunner().invoke(plan, [*args, "--node", net.nodes[0].grpc, "--keystore", net.keystore],
+    r = CliRunner().invoke(cli, ["plan", *args, "--node", net.nodes[0].grpc, "--keystore", net.keystore],
                            env={"ESOC_PASSWORD": "devnet"}, catch_exceptions=False)
     return r
 
@@ -83,6 +83,7 @@ def test_plan_on_a_devnet(net, tmp_path):
     out = json.loads(r.stdout)
     item = out["publish"]["items"][0]
     assert item["method"] == "ets-ana" and out["published"]["height"] > out["publish"]["data_to"]
+    assert [a["period"] for a in item["ahead"]] == [202602, 202603]  # the default horizon: 3 periods
     r = run(net, "verify", "--json")
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
@@ -90,8 +91,11 @@ def test_plan_on_a_devnet(net, tmp_path):
     r = run(net, "show", "steel", "--json")
     rows = json.loads(r.stdout)["periods"]
     assert rows[-1]["period"] == TARGET and rows[-1]["guidance"]["forecast"] == item["forecast"]
+    assert rows[-1]["guidance"]["ahead"] == item["ahead"]
     r = run(net, "show", "steel")
     assert "202601" in r.output and str(item["forecast"]) in r.output
+    later = r.output.split("ahead (guidance for 202601):")[1].splitlines()[1:]
+    assert [line.split()[:2] for line in later] == [[str(a["period"]), str(a["forecast"])] for a in item["ahead"]]
     chart = tmp_path / "steel.svg"
     r = run(net, "show", "steel", "--svg", str(chart))
     assert r.exit_code == 0 and chart.read_text().startswith("<svg") and "forecast" in chart.read_text()

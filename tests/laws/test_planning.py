@@ -3,6 +3,8 @@ and procurement reading its quantity from the published guidance."""
 
 from __future__ import annotations
 
+import pytest
+
 from .helpers import PLANNING, TREASURY, at, call, make_host, ok, refused, set_time, view
 
 LAW = "planning"
@@ -215,3 +217,70 @@ def test_a_settled_procurement_sale_counts_as_a_sale_once():
     s = ok(call(host, LAW, "record_settlement", {"order_id": sold["id"]}, sender=ALICE))
     assert s == {"quantity": 30, "value": 30 * 250_000, "count": 1}
     refused(call(host, LAW, "record_settlement", {"order_id": sold["id"]}, sender=ALICE), E_ALREADY)
+
+
+def ahead(*periods, forecast=1_000, lo80=880, hi80=1_120, lo95=820, hi95=1_180):
+    return [{"period": p, "forecast": forecast, "lo80": lo80, "hi80": hi80, "lo95": lo95, "hi95": hi95}
+            for p in periods]
+
+
+def test_guidance_carries_forecasts_for_the_next_periods():
+    host = setup()
+    args = {"period": 202611, "model": "m", "model_version": "1", "data_from": 1, "data_to": 10,
+            "items": [item(ahead=ahead(202612, 202701)), item("flour", 50, 40, 60, 30, 70, 50)]}
+    ok(call(host, LAW, "publish", args, sender=PLANNING))
+    g = view(host, LAW, "guidance", {"product": "steel", "period": 202611})
+    assert g["forecast"] == 1_000 and [a["period"] for a in g["ahead"]] == [202612, 202701]  # across the year
+    rows = view(host, LAW, "track", {"product": "steel", "first": 202611, "last": 202611})
+    assert rows[0]["guidance"]["ahead"] == ahead(202612, 202701)
+    flour = view(host, LAW, "track", {"product": "flour", "first": 202611, "last": 202611})
+    assert flour[0]["guidance"]["ahead"] == []  # optional: published without it
+
+
+@pytest.mark.parametrize("bad, detail", [
+    ([], "steel: ahead must be a list of 1..11 forecasts"),
+    ({"period": 202612}, "steel: ahead must be a list of 1..11 forecasts"),
+    (ahead(*[202612 + i for i in range(0, 1)], *[202701 + i for i in range(11)]),
+     "steel: ahead must be a list of 1..11 forecasts"),  # 12 periods: too long
+    (ahead(202701), "steel: ahead must list the periods after 202611 in order: expected 202612, got 202701"),
+    (ahead(202612, 202612), "steel: ahead must list the periods after 202611 in order: expected 202701, got 202612"),
+    (ahead(202611), "steel: ahead must list the periods after 202611 in order: expected 202612, got 202611"),
+    (ahead(202612, lo80=1_001), "steel ahead 202612: need lo95 <= lo80 <= forecast <= hi80 <= hi95"),
+    (ahead(202612, lo95=-1), "ahead 202612 lo95 must not be negative (got -1)"),
+    (ahead(202612, hi95="1180"), "ahead 202612 hi95 must be an integer"),
+    ([{"period": 202612, "forecast": 1, "lo80": 1, "hi80": 1, "lo95": 1, "hi95": 1, "note": 2}],
+     "steel: each ahead entry must be a dict of period, forecast, lo80, hi80, lo95, hi95"),
+    ([{"period": 202612, "forecast": 1, "lo80": 1, "hi80": 1, "lo95": 1, "note": 1}],
+     "steel: an ahead entry lacks hi95"),
+    (["202612"], "steel: each ahead entry must be a dict of period, forecast, lo80, hi80, lo95, hi95"),
+])
+def test_a_malformed_ahead_is_refused_with_a_clear_error(bad, detail):
+    host = setup()
+    args = {"period": 202611, "model": "m", "model_version": "1", "data_from": 1, "data_to": 10,
+            "items": [item(ahead=bad)]}
+    r = call(host, LAW, "publish", args, sender=PLANNING)
+    refused(r, E_BAD_ARGUMENT)
+    assert r.value["detail"] == detail
+    assert view(host, LAW, "guidance", {"product": "steel", "period": 202611}) is None  # nothing stored
+
+
+def test_bad_sales_and_reservations_are_refused_with_a_clear_error():
+    host = setup()
+    r = call(host, LAW, "reserve", {"product": "tin", "period": 202601, "quantity": 5}, sender=ALICE)
+    refused(r, E_UNKNOWN_PRODUCT)
+    assert r.value["detail"] == "unknown product 'tin'"
+    r = call(host, LAW, "reserve", {"product": "steel", "period": 202601, "quantity": -3}, sender=ALICE)
+    refused(r, E_BAD_ARGUMENT)
+    assert r.value["detail"] == "quantity must not be negative (got -3)"
+    r = call(host, LAW, "pay", {"product": "steel", "period": 202601, "seller": STEEL_A, "quantity": -1,
+                                "amount": 5}, sender=MILL)
+    refused(r, E_BAD_ARGUMENT)
+    assert r.value["detail"] == "quantity must not be negative (got -1)"
+    r = call(host, LAW, "pay", {"product": "rice", "period": 202601, "seller": STEEL_A, "quantity": 1,
+                                "amount": 5}, sender=MILL)
+    refused(r, E_UNKNOWN_PRODUCT)
+    r = call(host, LAW, "record_settlement", {"order_id": -4}, sender=ALICE)
+    refused(r, E_BAD_ARGUMENT)
+    assert r.value["detail"] == "order_id must be a positive integer"
+    refused(call(host, LAW, "record_settlement", {"order_id": 77}, sender=ALICE), 9)  # no such order
+    assert view(host, LAW, "sales", {"product": "steel", "period": 202601}) == {"quantity": 0, "value": 0, "count": 0}

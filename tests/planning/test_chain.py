@@ -102,12 +102,17 @@ def test_guidance_is_computed_published_and_recomputed_by_anyone(world):
     assert steel["recommended"] == steel["forecast"] - 5  # less the inventory declared at the end of 2025-12
     assert steel["price_lo"] == steel["price_hi"] == 250_000 and steel["backtest"]["origins"] == 6
     assert tin["method"] == "none" and tin["n"] == 0 and tin["hi80"] == 3  # no history: no crash, wide
+    # the next periods: the item's own numbers are TARGET's, ahead lists the two months after it
+    assert [a["period"] for a in steel["ahead"]] == [202602, 202603] and len(tin["ahead"]) == 2
+    assert all(a["lo95"] <= a["lo80"] <= a["forecast"] <= a["hi80"] <= a["hi95"] for a in steel["ahead"])
+    assert steel["backtest"]["h2_n"] == 5 and steel["backtest"]["h3_n"] == 4
     assert [c for c, _ in w.run(w.call("dave", "planning", "publish", args))] == [0]
     report = guidance.verify(w.reader)  # the latest period
     assert report["period"] == TARGET and report["publications"][0]["data_to"] == h
     assert report["agree"], report
     assert [(x["product"], x["agree"], x["exact"]) for x in report["products"]] == [("steel", True, True),
                                                                                   ("tin", True, True)]
+    assert w.reader("guidance", {"product": "steel", "period": TARGET})["ahead"] == steel["ahead"]
 
 
 def test_tampered_guidance_is_caught_by_verify(world):
@@ -122,6 +127,30 @@ def test_tampered_guidance_is_caught_by_verify(world):
     assert not report["agree"] and not steel["agree"] and not steel["exact"]
     assert steel["differences"]["exact"]["forecast"]["published"] == steel["differences"]["exact"]["forecast"][
         "recomputed"] + 40
+
+
+def test_a_tampered_forecast_ahead_is_caught_by_verify(world):
+    w = world
+    args = guidance.compute(w.reader, 202604, w.store.height(), backtest_origins=0, products=["steel"])
+    a = args["items"][0]["ahead"][1]  # 202606
+    a["forecast"] += 1
+    a["hi80"] += 1
+    a["hi95"] += 1
+    assert [c for c, _ in w.run(w.call("dave", "planning", "publish", args))] == [0]
+    report = guidance.verify(w.reader, 202604, refit=False)
+    d = report["products"][0]["differences"]["exact"]
+    assert not report["agree"] and set(d) == {"ahead.202606.forecast", "ahead.202606.hi80", "ahead.202606.hi95"}
+    assert d["ahead.202606.forecast"]["published"] == d["ahead.202606.forecast"]["recomputed"] + 1
+
+
+def test_guidance_for_one_period_only_has_no_ahead_and_verifies(world):
+    w = world
+    args = guidance.compute(w.reader, 202605, w.store.height(), backtest_origins=3, products=["steel"], horizon=1)
+    assert "ahead" not in args["items"][0] and "h2_n" not in args["items"][0]["backtest"]
+    assert [c for c, _ in w.run(w.call("dave", "planning", "publish", args))] == [0]
+    assert guidance.verify(w.reader, 202605)["agree"]
+    with pytest.raises(guidance.GuidanceError, match="horizon must be 1..6"):
+        guidance.compute(w.reader, 202607, w.store.height(), products=["steel"], horizon=7)
 
 
 def test_procurement_quotas_follow_the_published_guidance(world):
@@ -182,3 +211,26 @@ def test_guidance_with_missing_parameters_is_a_disagreement_not_a_crash(world):
     report = guidance.verify(w.reader, 202603)
     steel = report["products"][0]
     assert not report["agree"] and "cannot recompute: KeyError" in steel["differences"]["exact"]["params"]["recomputed"]
+
+
+def test_bad_input_is_refused_on_the_chain_with_a_clear_error(world):
+    """Through the real application: each refusal is a failed receipt with the law's reason, and nothing changes."""
+    w = world
+    before = w.reader("series", {"product": "steel", "first": 202608, "last": 202608})
+    good = guidance.compute(w.reader, 202608, w.store.height(), backtest_origins=0, products=["steel"])
+    bent = [dict(good["items"][0], ahead=[dict(a) for a in good["items"][0]["ahead"]])]
+    bent[0]["ahead"][0]["period"] = 202610  # skips 202609
+    res = w.run(
+        w.call("ent", "planning", "declare", {"product": "rice", "period": 202608, "production": 5, "inventory": 0}),
+        w.call("ent", "planning", "declare", {"product": "steel", "period": 202608, "production": -5, "inventory": 0}),
+        w.call("carol", "planning", "declare", {"product": "steel", "period": 202608, "production": 5, "inventory": 0}),
+        w.call("alice", "planning", "reserve", {"product": "steel", "period": 202608, "quantity": -1}),
+        w.call("dave", "planning", "publish", dict(good, items=bent)))
+    details = [(r["error"], r["detail"]) for _, r in res]
+    assert all(code != 0 for code, _ in res)
+    assert details == [(3, "unknown product 'rice'"), (2, "production must not be negative (got -5)"),
+                       (5, f"{addr('carol')} is not a registered producer of 'steel'"),
+                       (2, "quantity must not be negative (got -1)"),
+                       (2, "steel: ahead must list the periods after 202608 in order: expected 202609, got 202610")]
+    assert w.reader("series", {"product": "steel", "first": 202608, "last": 202608}) == before
+    assert w.reader("guidance", {"product": "steel", "period": 202608}) is None

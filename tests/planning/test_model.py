@@ -17,7 +17,7 @@ def backtests():
     out = []
     for p in PRODUCTS:
         y, r = synthetic.product_series(60, p["seed"], level=p["level"], amplitude=p["amplitude"], phase=p["phase"])
-        out.append((y, r, model.backtest(y, r, origins=24)))
+        out.append((y, r, model.backtest(y, r, origins=24, horizon=3)))
     return out
 
 
@@ -33,6 +33,64 @@ def test_intervals_cover_what_they_say_and_the_forecast_beats_seasonal_naive(bac
         assert bt["mase"] < bt["naive_mase"] and all(row["method"] == "ets-ana" for row in bt["rows"])
     ints = model.backtest_ints(backtests[0][2])
     assert ints["origins"] == 24 and 0 < ints["cov80_bps"] <= 10_000 and ints["mase_e3"] < ints["naive_mase_e3"]
+
+
+def test_each_horizon_is_back_tested_and_keeps_its_coverage(backtests):
+    """h = 1..3 from the same rolling origins: 80 % coverage within 70-90 % and better than seasonal naive."""
+    for h in (1, 2, 3):
+        hbs = [bt["horizons"][h] for _, _, bt in backtests]
+        n = sum(hb["origins"] for hb in hbs)
+        assert n == 3 * (24 - (h - 1))  # horizon h is scored where period t + h - 1 is in the history
+        cov80 = sum(hb["cov80"] * hb["origins"] for hb in hbs) / n
+        cov95 = sum(hb["cov95"] * hb["origins"] for hb in hbs) / n
+        assert Fraction(70, 100) <= cov80 <= Fraction(90, 100), (h, float(cov80))
+        assert Fraction(85, 100) <= cov95 <= 1, (h, float(cov95))
+        assert sum(hb["mae"] for hb in hbs) < sum(hb["naive_mae"] for hb in hbs), h
+        assert all(x["h"] == h for hb in hbs for x in hb["rows"])
+    assert backtests[0][2]["horizons"][1]["mae"] == backtests[0][2]["mae"]  # the top-level figures are h = 1's
+    ints = model.backtest_ints(backtests[0][2])
+    assert ints["h2_n"] == 23 and ints["h3_n"] == 22 and "h1_n" not in ints and len(ints) == 8 + 2 * 6
+    worst = model.backtest_ints(model.backtest(backtests[0][0], backtests[0][1], origins=6, horizon=model.MAX_HORIZON))
+    assert len(worst) <= 40  # what the law stores: at most 40 integers
+
+
+def test_forecasts_for_the_next_periods_are_exact_and_widen():
+    y, r = synthetic.product_series(49, 21)
+    f = model.fit(y[:-1], r[:-1], r[-1], horizon=4)
+    steps = model.path(f.method, f.params, y[:-1], r[:-1], r[-1], 4)
+    assert steps == [f.bounds()] + f.later and len(f.later) == 3
+    assert steps[0] == model.from_params(f.method, f.params, y[:-1], r[:-1], r[-1])
+    widths = [s["hi95"] - s["lo95"] for s in steps[1:]]
+    alpha = Fraction(f.params["alpha_e6"], 10**6)
+    assert alpha > 0 and all(b >= a - 1 for a, b in zip(widths, widths[1:]))  # σ_h grows with h (within rounding)
+    s0 = Fraction(model.sigma_of(f.method, dict(f.params, res_b_e6=0), y[:-1], r[:-1]), 1000)
+    sd4 = s0 * float(1 + 3 * alpha * alpha) ** 0.5
+    assert abs(widths[-1] - 2 * float(model.Z95) * float(sd4)) <= 2  # σ₀²·(1 + (h−1)·α²) for h = 4
+    # h >= 2 is the ETS point: the last level plus that month's season, no reservations
+    again = model.fit(y[:-1], r[:-1], 0, horizon=4)
+    assert again.later == f.later and again.params["res_b_e6"] == 0
+    # one horizon does not change another's numbers
+    assert model.fit(y[:-1], r[:-1], r[-1], horizon=2).later == f.later[:1]
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 18])
+def test_fallbacks_forecast_the_next_periods_too(n):
+    y, r = synthetic.product_series(60, 9)
+    f = model.fit(y[:n], r[:n], r[n], horizon=3)
+    assert len(f.later) == 2
+    for s in f.later:
+        assert s["lo95"] <= s["lo80"] <= s["forecast"] <= s["hi80"] <= s["hi95"]
+    if f.method == "seasonal-naive":
+        assert [s["forecast"] for s in f.later] == [y[n - 12 + 1], y[n - 12 + 2]]  # the same months last year
+    else:
+        assert f.later == [f.bounds(), f.bounds()]
+
+
+def test_a_horizon_out_of_range_is_refused():
+    y, r = synthetic.product_series(30, 2)
+    for bad in (0, model.MAX_HORIZON + 1, "3", True):
+        with pytest.raises(ValueError, match="horizon"):
+            model.fit(y, r, 0, horizon=bad)
 
 
 def test_reservations_are_a_leading_indicator(backtests):
