@@ -41,9 +41,10 @@ def test_open_the_plan_click_a_product_and_see_its_chart_and_table(page, explore
     page.wait_for_function(f"({DRAWN})() > 1000")
     drawn = page.evaluate(f"({DRAWN})()")
     assert drawn > 1000
-    # one chart point per table row (the months shown, and nothing ahead on this chain)
+    # one chart point per table row: the 36 months shown, then the months ahead of the latest guidance
     rows = page.locator("#history tbody tr")
-    assert rows.count() == 36 == int(page.get_attribute("#plan-chart", "data-drawn"))
+    assert len(g["ahead"]) == 2 and page.locator("#history tbody tr.ahead").count() == 2
+    assert rows.count() == 36 + 2 == int(page.get_attribute("#plan-chart", "data-drawn"))
     assert page.locator(".u-legend").count() == 1 and "forecast" in page.inner_text(".u-legend")
     for p in JUDGED:
         o = ph.view("outcome", {"product": PRODUCT, "period": p})
@@ -67,7 +68,7 @@ def test_the_product_page_without_javascript_and_at_phone_width(browser, explore
         assert pg.locator("#plan-chart canvas").count() == 0  # no script: no chart, but the table holds it all
         o = ph.view("outcome", {"product": PRODUCT, "period": JUDGED[0]})
         assert pg.locator(f"#p-{JUDGED[0]} td.sold").inner_text() == str(o["realised"])
-        assert pg.locator("#history tbody tr").count() == 36
+        assert pg.locator("#history tbody tr").count() == 36 + 2  # the months shown and the two ahead
     finally:
         ctx.close()
     ctx = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True)
@@ -83,24 +84,11 @@ def test_the_product_page_without_javascript_and_at_phone_width(browser, explore
 
 
 def test_forecasts_ahead_continue_the_chart(page, explorer, chain):
-    """A publication may carry forecasts for later months (``ahead``); the law's items have none yet, so
-    the page's embedded data is given two on the way to the browser: plan.js draws them after the months."""
-    import json
-
+    """The guidance carries forecasts for the months after its own (``ahead``, esoc plan compute's horizon):
+    plan.js draws them after the months shown, dashed, with their own legend entry."""
     ph = plan_ready(chain, explorer)
     g = ph.view("guidance", {"product": PRODUCT, "period": OPEN})
-    ahead = [{"period": 202604, "forecast": g["forecast"] + 10, "lo80": g["lo80"], "hi80": g["hi80"] + 20,
-              "lo95": g["lo95"], "hi95": g["hi95"] + 30},
-             {"period": 202605, "forecast": g["forecast"] + 20, "lo80": g["lo80"], "hi80": g["hi80"] + 40,
-              "lo95": g["lo95"], "hi95": g["hi95"] + 60}]
-
-    def add_ahead(route):
-        r = route.fetch()
-        body = r.text()
-        assert '"ahead": []' in body
-        route.fulfill(response=r, body=body.replace('"ahead": []', '"ahead": ' + json.dumps(ahead), 1))
-
-    page.route(f"**/plan/{PRODUCT}", add_ahead)
+    assert [a["period"] for a in g["ahead"]] == [202604, 202605]
     page.goto(explorer.url + f"/plan/{PRODUCT}")
     page.wait_for_function(f"({DRAWN})() > 1000")
     assert int(page.get_attribute("#plan-chart", "data-drawn")) == 36 + 2

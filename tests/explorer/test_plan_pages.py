@@ -267,7 +267,9 @@ def test_product_page_shows_each_forecast_beside_its_outcome(explorer, chain):
     assert (pub["id"], pub["model"], pub["model_version"], pub["data_from"], pub["data_to"], pub["height"]) == (
         head["id"], head["model"], head["model_version"], head["data_from"], head["data_to"], head["height"])
     assert pub["tx_hash"] == ph.published[OPEN]["hash"] and pub["height"] == ph.published[OPEN]["height"]
-    assert d["ahead"] == []  # nothing published beyond the month (the law's items have no `ahead` yet)
+    # the months after the latest guidance's own, as published (esoc plan compute's horizon of 3: two more)
+    assert [a["period"] for a in g["ahead"]] == [OPEN + 1, OPEN + 2]
+    assert d["ahead"] == [{k: a[k] for k in ("period", "forecast", "lo80", "hi80", "lo95", "hi95")} for a in g["ahead"]]
     sc = ph.view("scorecard", {}, h)["products"][PRODUCT]
     assert {k: d["scorecard"][k] for k in sc} == sc and d["scorecard"]["n"] == 2
     # an older guidance in detail
@@ -308,7 +310,11 @@ def test_product_csv(explorer, chain):
     s, headers, body = http(explorer.url + f"/plan/{PRODUCT}.csv?months=6")
     assert s == 200 and headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(body.decode())))
-    assert [int(r["period"]) for r in rows] == [202510, 202511, 202512, 202601, 202602, 202603]
+    months = [r for r in rows if r["method"] != "ahead"]
+    assert [int(r["period"]) for r in months] == [202510, 202511, 202512, 202601, 202602, 202603]
+    g = ph.view("guidance", {"product": PRODUCT, "period": OPEN})
+    assert [(int(r["period"]), int(r["forecast"]), int(r["lo80"]), int(r["hi95"])) for r in rows[len(months):]] == [
+        (a["period"], a["forecast"], a["lo80"], a["hi95"]) for a in g["ahead"]]  # the months ahead, after
     for p in JUDGED:
         r = next(x for x in rows if int(x["period"]) == p)
         o = ph.view("outcome", {"product": PRODUCT, "period": p})
