@@ -153,7 +153,7 @@ def _print_banner(desc: dict, home: str, resumed: bool, out=sys.stderr) -> None:
 
 
 def run_devnet(home: str, validators: int, base_port: int, explorer_port: int | None = None,
-               time_step_ms: int = 0) -> int:
+               time_step_ms: int = 0, activity: bool = True) -> int:
     desc = load_devnet(home)
     resumed = desc is not None
     if desc is None:
@@ -164,6 +164,7 @@ def run_devnet(home: str, validators: int, base_port: int, explorer_port: int | 
     _print_banner(desc, home, resumed)
     procs: list[subprocess.Popen] = []
     explorer: subprocess.Popen | None = None
+    helper: subprocess.Popen | None = None  # `esoc demo activity` on a new home's first start
     stop = {"flag": False}
 
     def on_signal(signum, frame):
@@ -180,8 +181,14 @@ def run_devnet(home: str, validators: int, base_port: int, explorer_port: int | 
                                           start_new_session=True))
         print(f"started {len(procs)} validator process(es): pids {' '.join(str(p.pid) for p in procs)}", file=sys.stderr)
         explorer = _start_explorer(home, desc, explorer_port, env) if explorer_port else None
+        if activity and not resumed:
+            helper = _start_activity(home, desc, env)
         dead: set[int] = set()
         while not stop["flag"]:
+            if helper is not None and helper.poll() is not None:
+                print(f"demo activity {'done' if helper.returncode == 0 else f'failed (code {helper.returncode})'}; "
+                      f"see {home}/activity.log", file=sys.stderr)
+                helper = None
             if explorer is not None and explorer.poll() is not None:
                 print(f"the block explorer exited with code {explorer.returncode}; see {home}/explorer.log "
                       f"(the validators go on)", file=sys.stderr)
@@ -196,8 +203,7 @@ def run_devnet(home: str, validators: int, base_port: int, explorer_port: int | 
             time.sleep(0.2)
         return 0
     finally:
-        if explorer is not None:
-            procs = procs + [explorer]
+        procs = procs + [p for p in (explorer, helper) if p is not None]
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -227,6 +233,22 @@ def _start_explorer(home: str, desc: dict, port: int, env: dict) -> subprocess.P
     proc = subprocess.Popen(explorer_command(home, desc["nodes"][0]["grpc"], port), stdout=logf,
                             stderr=subprocess.STDOUT, env=env, start_new_session=True)
     print(f"block explorer: http://127.0.0.1:{port}/  (indexing {desc['nodes'][0]['grpc']}; log {home}/explorer.log)",
+          file=sys.stderr)
+    return proc
+
+
+def activity_command(home: str, node: str) -> list[str]:
+    """`esoc demo activity` against a devnet's validator 0, with its keystore."""
+    return [sys.executable, "-m", "cli.main", "demo", "activity", "--node", node,
+            "--keystore", os.path.join(os.path.abspath(home), "keystore")]
+
+
+def _start_activity(home: str, desc: dict, env: dict) -> subprocess.Popen:
+    logf = open(os.path.join(home, "activity.log"), "ab")
+    proc = subprocess.Popen(activity_command(home, desc["nodes"][0]["grpc"]), stdout=logf, stderr=subprocess.STDOUT,
+                            env=dict(env, ESOC_PASSWORD=PASSWORD), start_new_session=True)
+    print(f"demo activity: a transfer, wages, a work order, a forum topic and an amendment cycle with delegate votes "
+          f"run in the background for the explorer (about 3 minutes; log {home}/activity.log; --no-activity: none)",
           file=sys.stderr)
     return proc
 

@@ -36,9 +36,9 @@ GAS = 200_000_000
 
 # ---------------------------------------------------------------- plumbing
 def client(settings: Settings):
-    from wallet.client import Client
+    from .output import client as tls_client
 
-    return Client(settings.node)
+    return tls_client(settings)  # honours --tls-ca like every other command
 
 
 def keystore(settings: Settings):

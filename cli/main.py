@@ -172,11 +172,15 @@ def account(settings, who, verify, height):
               help="Port of the block explorer web page (0: no explorer).")
 @click.option("--time-step-ms", type=click.IntRange(min=0), default=0, show_default=True,
               help="Simulated block time: each block is this much later than the last (0: the wall clock).")
-def devnet(validators, home, base_port, explorer_port, time_step_ms):
+@click.option("--activity/--no-activity", default=True, show_default=True,
+              help="On a new home's first start, run `esoc demo activity` in the background (a transfer, wages, "
+                   "a work order, a forum topic, an amendment cycle with votes) so the explorer has something to show.")
+def devnet(validators, home, base_port, explorer_port, time_step_ms, activity):
     """Run a local network of validators, each its own process (Ctrl-C stops it)."""
     from .devnet import run_devnet
 
-    return run_devnet(home, validators, base_port, explorer_port=explorer_port or None, time_step_ms=time_step_ms)
+    return run_devnet(home, validators, base_port, explorer_port=explorer_port or None, time_step_ms=time_step_ms,
+                      activity=activity)
 
 
 @cli.command()
@@ -293,6 +297,7 @@ def node_reload(home):
 
 def _register() -> None:
     from .demo import demo_group
+    from .demo.activity import activity
     from .demo.governance import governance
     from .forum import forum
     from .genesis_cmd import genesis
@@ -305,6 +310,7 @@ def _register() -> None:
     from .wallet_cmd import wallet
 
     demo_group.add_command(governance)
+    demo_group.add_command(activity)
     for g in (wallet, tx, law, gov, forum, ticket, plan, payroll, genesis, demo_group):
         cli.add_command(g)
 

@@ -127,12 +127,16 @@ def test_devnet_explorer_port_reaches_run_devnet(esoc, monkeypatch):
 
     seen = {}
 
-    def fake_run_devnet(home, validators, base_port, explorer_port=None, time_step_ms=0):
+    def fake_run_devnet(home, validators, base_port, explorer_port=None, time_step_ms=0, activity=True):
         seen.update(home=home, validators=validators, base_port=base_port, explorer_port=explorer_port,
-                    time_step_ms=time_step_ms)
+                    time_step_ms=time_step_ms, activity=activity)
         return 0
 
     monkeypatch.setattr(d, "run_devnet", fake_run_devnet)
     r = esoc("devnet", "--explorer-port", "9191", "--validators", "2", "--home", "x", "--time-step-ms", "5")
     assert r.code == 0, r.err
-    assert seen == {"home": "x", "validators": 2, "base_port": 50051, "explorer_port": 9191, "time_step_ms": 5}
+    assert seen == {"home": "x", "validators": 2, "base_port": 50051, "explorer_port": 9191, "time_step_ms": 5,
+                    "activity": True}
+    r = esoc("devnet", "--home", "x", "--no-activity")
+    assert r.code == 0, r.err
+    assert seen["activity"] is False
