@@ -65,9 +65,68 @@ def param_values(source: str, name: str) -> list:
     return [list(p) for p in params[name].get("values", ())]
 
 
+# the named units a law's tables are written in: the unit column's name -> (constant, its value)
+UNIT_NAMES = {"fen": ("YUAN", 100), "bps": ("PERCENT", 100)}
+LINE_MAX = 110
+
+
+def _units(source: str, name: str) -> list[str]:
+    """The unit of each column of parameter ``name`` ("fen; bps; fen" -> ["fen", "bps", "fen"])."""
+    params = module_constants(source).get("PARAMS")
+    unit = params.get(name, {}).get("unit", "") if isinstance(params, dict) else ""
+    return [u.strip().split("/")[0].strip() for u in str(unit).split(";")]
+
+
+def _number(v, unit: str, consts: dict) -> str:
+    """An integer as the law writes it: ``36_000 * YUAN`` for fen, ``4 * PERCENT`` for bps, else ``12_345``."""
+    if isinstance(v, int) and not isinstance(v, bool) and v != 0 and unit in UNIT_NAMES:
+        cname, cval = UNIT_NAMES[unit]
+        if consts.get(cname) == cval and v % cval == 0:
+            return f"{v // cval:_} * {cname}"
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10_000:
+        return f"{v:_}"
+    return _literal(v)
+
+
+def _value_text(value, units: list[str], consts: dict, indent: str) -> str:
+    """A parameter's value in the law's style: named units, a table's rows one a line."""
+    if isinstance(value, (list, tuple)) and value and all(isinstance(r, (list, tuple)) for r in value):
+        rows = []
+        for r in value:
+            cells = [_number(x, units[i] if len(units) == len(r) else "", consts) for i, x in enumerate(r)]
+            rows.append(f"{indent}    ({', '.join(cells)}{',' if len(cells) == 1 else ''}),\n")
+        return "(\n" + "".join(rows) + indent + ")"
+    if isinstance(value, (list, tuple)):
+        cells = [_number(x, units[i] if len(units) == len(value) else "", consts) for i, x in enumerate(value)]
+        return f"({', '.join(cells)}{',' if len(cells) == 1 else ''})"
+    return _number(value, units[0] if len(units) == 1 else "", consts)
+
+
+def _values_text(source: str, name: str, node: ast.AST, values: tuple, kept: dict) -> str:
+    """The ``values`` tuple's new text: entries whose date is unchanged keep their text byte for byte,
+    new ones are written in the law's style; on one line when short, else one entry a line."""
+    lines = source.splitlines(keepends=True)
+    line = lines[node.lineno - 1]
+    indent = line[: len(line) - len(line.lstrip())]
+    units, consts = _units(source, name), module_constants(source)
+    entries = []
+    for since, value in values:
+        if since in kept:
+            entries.append(kept[since])
+        else:
+            v = _value_text(value, units, consts, indent + "    ")
+            entries.append(f"({since}, {v})")
+    inline = "(" + ", ".join(entries) + ("," if len(entries) == 1 else "") + ")"
+    if "\n" not in inline and len(line.rstrip()) - (node.end_col_offset - node.col_offset) + len(inline) <= LINE_MAX:
+        return inline
+    return "(\n" + "".join(f"{indent}    {e},\n" for e in entries) + indent + ")"
+
+
 def with_values(source: str, changes: dict) -> str:
     """``source`` with, for each ``name: [[since, value], ...]``, those dated values added (a value with
-    the same ``since`` is replaced); dates stay increasing.  ``VERSION`` is bumped by one."""
+    the same ``since`` is replaced); dates stay increasing.  Entries not changed keep their text; new
+    ones are written with the law's named units (``36_000 * YUAN``, ``4 * PERCENT``), so the diff of
+    the proposal reads like the law.  ``VERSION`` is bumped by one."""
     if not isinstance(changes, dict) or not changes:
         raise SourceError("the values file must be a JSON object: {parameter: [[since YYYYMMDD, value], ...]}")
     out = source
@@ -75,16 +134,26 @@ def with_values(source: str, changes: dict) -> str:
         new = changes[name]
         if not isinstance(new, list) or not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) for p in new):
             raise SourceError(f"{name}: give a list of [since YYYYMMDD, value] pairs")
-        merged = {since: value for since, value in param_values(out, name)}
+        for _, value in new:
+            _literal(value)  # a clear error for a value that is not int, str, None or tables of them
+        old = param_values(out, name)
+        merged = {since: value for since, value in old}
         for since, value in new:
             merged[since] = value
         values = tuple((since, merged[since]) for since in sorted(merged))
         tree = ast.parse(out)
         node = _values_node(_params_dict(tree), name)
+        changed = {since for since, _ in new}
+        kept = {}
+        if isinstance(node, ast.Tuple) and len(node.elts) == len(old):
+            for (since, _), elt in zip(old, node.elts):
+                text = ast.get_source_segment(out, elt)
+                if since not in changed and text is not None:
+                    kept[since] = text
         lines = out.splitlines(keepends=True)
         a = _offset(lines, node.lineno, node.col_offset)
         b = _offset(lines, node.end_lineno, node.end_col_offset)
-        out = out[:a] + _literal(values) + out[b:]
+        out = out[:a] + _values_text(out, name, node, values, kept) + out[b:]
     return bump_version(out)
 
 

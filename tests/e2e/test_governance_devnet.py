@@ -93,7 +93,7 @@ def test_amendment_cycle(net, tmp_path):
     wait_until(lambda: gj(net, "show", str(pid))["status"] != "piloting", 60, "the pilot to finish")
     shown = gj(net, "show", str(pid))
     assert shown["status"] == "voting" and shown["pilot"]["ok"], shown
-    assert any(line.startswith("+") and "(3600000, 400, 0)" in line for line in shown["diff"].splitlines())
+    assert any(line.startswith("+") and "(36_000 * YUAN, 4 * PERCENT, 0)" in line for line in shown["diff"].splitlines())
 
     # the same report on every node, recomputable from committed state
     reports = [gj(net, "pilot", str(pid), node=i) for i in range(4)]

@@ -42,7 +42,7 @@ def test_the_proposal_shows_the_votes_cast_the_void_and_the_activation(gov_chain
     assert t["final"] and t["accepted"]
     assert p["proposal"]["status"] == "enacted" and p["proposal"]["enact_at"] == g.enact_at
     assert p["proposal"]["class"] == "params" and p["law"] == "tax" and p["proposal"]["proposer_name"] == "delegate-1"
-    assert any(line.startswith("+") and "(3600000, 400, 0)" in line for line in p["diff"].splitlines())
+    assert any(line.startswith("+") and "(36_000 * YUAN, 4 * PERCENT, 0)" in line for line in p["diff"].splitlines())
     assert p["pilot"]["ok"] is True and len(p["pilot"]["hash"]) == 64
     alice = next(a for a in p["pilot"]["accounts"] if a["address"] == g.addr["alice"])
     assert alice["diff"] < 0  # alice would pay more
