@@ -30,6 +30,7 @@ for a contract to catch a failure, its own or a callee's.
 from __future__ import annotations
 
 import ast
+import collections
 import dataclasses
 import sys
 import threading
@@ -48,6 +49,8 @@ from .methods import call_method, get_attr
 from .ops import Ops
 
 CACHE_SIZE = 256
+MODULE_CACHE_SIZE = 32  # loaded law modules a thread's kit keeps (least recently used dropped)
+MODULE_MEM = 256 << 10  # logical bytes of constants above which a module is not kept
 COMPILE_STACK = 16 << 20  # bytes of stack of the thread that checks and compiles
 # Python frames kept free above the caller for a call: the meter counts
 # contract frames (functions and comprehensions, ``MAX_CALL_DEPTH``); each may
@@ -199,6 +202,24 @@ def _declarations(tree: ast.Module) -> tuple[tuple, tuple, dict]:
     return decl["ENTRIES"], decl["VIEWS"], params
 
 
+class _Module:
+    """A law's module body, run once on this kit: the names it defined and what it charged."""
+
+    __slots__ = ("g", "names", "gas", "mem", "busy")
+
+    def __init__(self, g: dict, names: dict, gas_: int, mem: int) -> None:
+        self.g = g  # the globals its functions were created in (refilled for every frame)
+        self.names = names
+        self.gas = gas_
+        self.mem = mem
+        self.busy = True  # the frame that ran the body is using it
+
+    def release(self) -> None:
+        """The frame is over: drop every reference to it (its host objects, the state behind them)."""
+        self.g.clear()
+        self.busy = False
+
+
 class _Kit:
     """The meter-independent part of a machine, reused between calls.
 
@@ -213,6 +234,7 @@ class _Kit:
         self.library = Library(ops)
         self.builtins = self.library.namespace()
         self.busy = False
+        self.modules: collections.OrderedDict[bytes, _Module] = collections.OrderedDict()
         self.helpers = {
             "_it": ops.iterate,
             "_add": ops.add, "_iadd": ops.iadd, "_sub": ops.sub, "_mul": ops.mul,
@@ -226,6 +248,50 @@ class _Kit:
             "_freeze": ops.freeze, "_ga": get_attr, "_inv": ops.invert, "_neg": ops.neg,
             "_cm": lambda obj, name, *a, **k: call_method(ops, obj, name, *a, **k),
         }
+
+    def load(self, contract: Contract, local: dict, m: gas.Meter) -> tuple[dict, "_Module | None"]:
+        """The globals of a new frame of ``contract``, its module body run (or its result reused).
+
+        Cold: fresh globals (helpers, the library, the frame's host objects
+        ``local``), the module body executed and metered.  If that succeeds
+        and its constants are small, the names the body defined are kept
+        (``_Module``) with the gas and memory the body charged.  Warm: the
+        kept dict is refilled (helpers, library, ``local``, the kept names)
+        and the meter is charged exactly that gas and memory, which is what
+        running the body would charge: the body is constants and function
+        definitions only (checker), so its charges depend on the code alone,
+        and ``left``/``mem`` only move one way, so it fails on this meter iff
+        ``left < gas`` or ``mem + memory > MEMORY_LIMIT``; then (and when
+        the kept module is in use by an outer frame) the cold path runs, and
+        fails exactly where the body would.  Nothing a frame does can reach
+        the kept names: contracts cannot assign globals (no ``global``, and
+        module constants are frozen: tuples, read-only dicts, scalars).
+        """
+        mod = self.modules.get(contract.code_hash)
+        if mod is not None and not mod.busy and m.left >= mod.gas and m.mem + mod.mem <= gas.MEMORY_LIMIT:
+            m.left -= mod.gas
+            m.mem += mod.mem
+            g = mod.g
+            g.update(self.helpers)
+            g["__builtins__"] = self.builtins
+            g.update(local)
+            g.update(mod.names)
+            mod.busy = True
+            self.modules.move_to_end(contract.code_hash)
+            return g, mod
+        g = dict(self.helpers)
+        g["__builtins__"] = self.builtins
+        g.update(local)
+        left, mem = m.left, m.mem
+        exec(contract.code, g)
+        if mod is not None or m.mem - mem > MODULE_MEM or not contract.code_hash:
+            return g, None
+        names = {k: v for k, v in g.items() if k not in self.helpers and k not in local and k != "__builtins__"}
+        mod = _Module(g, names, left - m.left, m.mem - mem)
+        self.modules[contract.code_hash] = mod
+        if len(self.modules) > MODULE_CACHE_SIZE:
+            self.modules.popitem(last=False)
+        return g, mod
 
     def bind(self, meter: gas.Meter) -> None:
         self.ops.m = self.library.m = meter
@@ -291,20 +357,19 @@ class Machine:
             args = copy_value(m, args)
         address = str(host_call(self.host.contract_address, contract.name))
         frame = Frame(self, contract.name, address, caller, read_only or function in contract.views, direct)
-        g = dict(self.helpers)
-        g["__builtins__"] = self.builtins
-        g["ctx"] = Ctx(frame)
-        g["storage"] = Storage(frame)
-        g["state"] = State(frame)
-        g["emit"] = frame.emit
-        g["call"] = frame.call
-        g["fail"] = frame.fail
-        g["beacon"] = frame.beacon
+        local = {
+            "ctx": Ctx(frame), "storage": Storage(frame), "state": State(frame), "emit": frame.emit,
+            "call": frame.call, "fail": frame.fail, "beacon": frame.beacon,
+        }
         self.active.append(contract.name)
-        exec(contract.code, g)
-        if g.get("LIBRARY") == lawkit.KIT_VERSION:
-            lawkit.bind(g, self.kit.library, self.time)
-        value = g[function](**args)
+        g, module = self.kit.load(contract, local, m)
+        try:
+            if g.get("LIBRARY") == lawkit.KIT_VERSION:
+                lawkit.bind(g, self.kit.library, self.time)
+            value = g[function](**args)
+        finally:
+            if module is not None:
+                module.release()
         self.active.pop()
         return copy_value(m, value)
 
