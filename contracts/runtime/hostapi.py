@@ -37,6 +37,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Protocol
 
+import msgpack
+
 from ledger import codec
 
 from . import gas, methods
@@ -149,24 +151,41 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
         m.reserve(n * gas.ENTRY + gas.OBJECT)
         m.elems(n * WIRE_NODE)  # (the encoder sorts the keys in C: no more than the walk)
         out = {}
-        for k, x in v.items():
+        for k, x in v.items():  # walked (and charged) in the value's own order
             if type(k) is not str:
                 raise Fault(ErrorCode.NOT_ENCODABLE)
             out[_plain(m, k, depth + 1)] = _plain(m, x, depth + 1)
+        keys = list(out)
+        if n > 1 and keys != sorted(keys):  # canonical order: str order is UTF-8 byte order
+            return {k: out[k] for k in sorted(keys)}
         return out
     raise Fault(ErrorCode.NOT_ENCODABLE)
 
 
 def _encode(meter: gas.Meter, value: Any) -> tuple[bytes, int]:
     """Canonical bytes of a contract value and the logical bytes paid for its copy."""
+    raw, size, _ = _encode_copy(meter, value)
+    return raw, size
+
+
+def _encode_copy(meter: gas.Meter, value: Any) -> tuple[bytes, int, Any]:
+    """``_encode`` and the fresh canonical copy it made on the way.
+
+    The copy is exactly what decoding the bytes would give (lists, dicts of
+    str keys in sorted order, scalars; all containers new), and is already
+    in canonical shape, so msgpack packs it directly (``codec.encode``'s
+    ``_canon`` would copy it again to the same bytes).  An int outside the
+    64-bit range is msgpack's ``OverflowError``, as it is inside
+    ``codec.encode``: NOT_ENCODABLE after the whole walk, as before.
+    """
     before = meter.mem
     plain = _plain(meter, value, 0)
     try:
-        raw = codec.encode(plain)
-    except codec.CodecError:
+        raw = msgpack.packb(plain, use_bin_type=True, strict_types=True)
+    except (TypeError, ValueError, OverflowError):
         raise Fault(ErrorCode.NOT_ENCODABLE) from None
     meter.work(len(raw) * 2)
-    return raw, meter.mem - before + gas.OBJECT
+    return raw, meter.mem - before + gas.OBJECT, plain
 
 
 def to_wire(meter: gas.Meter, value: Any) -> bytes:
@@ -220,9 +239,21 @@ def measure(value: Any) -> tuple[int, int, int]:
 
 
 def copy_value(meter: gas.Meter, value: Any) -> Any:
-    """A fresh copy of canonical data (arguments, results), paid for in full first."""
-    raw, size = _encode(meter, value)
-    return from_wire(meter, raw, size)
+    """A fresh copy of canonical data (arguments, results), paid for in full first.
+
+    Charged as ``from_wire(meter, *_encode(meter, value))`` (the bytes, then
+    the new objects' memory); the copy the encoder walked is the result, so
+    the bytes are not decoded again.
+    """
+    raw, size, plain = _encode_copy(meter, value)
+    return _charged_copy(meter, raw, size, plain)
+
+
+def _charged_copy(meter: gas.Meter, raw: bytes, size: int, plain: Any) -> Any:
+    """What ``from_wire(meter, raw, size)`` charges, returning ``plain`` (== ``decode(raw)``, fresh)."""
+    meter.work(len(raw))
+    meter.alloc(size + gas.OBJECT)
+    return plain
 
 
 class Overlay:
@@ -301,11 +332,11 @@ class Frame:
         if not 0 < len(name) <= MAX_EVENT_NAME or not text_ok(name):
             raise Fault(ErrorCode.VALUE_ERROR)
         m.tick(gas.EMIT)
-        raw, size = _encode(m, data)
+        raw, size, plain = _encode_copy(m, data)
         if len(raw) > MAX_EVENT_BYTES:
             raise Fault(ErrorCode.VALUE_TOO_LARGE)
         # the event is kept until the call ends (memory) and goes into the receipt
-        self.machine.overlay.events.append(Event(self.name, name, from_wire(m, raw, size + len(name))))
+        self.machine.overlay.events.append(Event(self.name, name, _charged_copy(m, raw, size + len(name), plain)))
 
     def call(self, contract, function, args=None):
         if args is None:
