@@ -141,11 +141,28 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
     if t is bytes:
         m.work(len(v))
         return v
+    # Containers: scalar elements are handled inline, exactly as the call
+    # ``_plain(m, x, depth + 1)`` would (same charges, same order), when that
+    # depth is allowed; otherwise the call raises at the first element.
+    d = depth + 1
+    inline = d <= codec.MAX_DEPTH
     if t is list or t is tuple:
         n = len(v)
         m.reserve(n * gas.SLOT + gas.OBJECT)  # the transient copy: memory now, gas per element
         m.elems(n * WIRE_NODE)
-        return [_plain(m, x, depth + 1) for x in v]
+        if not inline:
+            return [_plain(m, x, d) for x in v]
+        out_l = []
+        for x in v:
+            tx = type(x)
+            if tx is int or tx is bool or x is None:
+                out_l.append(x)
+            elif tx is str and x.isascii():
+                m.work(len(x))
+                out_l.append(x)
+            else:
+                out_l.append(_plain(m, x, d))
+        return out_l
     if t is dict or t is MappingProxyType:
         n = len(v)
         m.reserve(n * gas.ENTRY + gas.OBJECT)
@@ -154,7 +171,18 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
         for k, x in v.items():  # walked (and charged) in the value's own order
             if type(k) is not str:
                 raise Fault(ErrorCode.NOT_ENCODABLE)
-            out[_plain(m, k, depth + 1)] = _plain(m, x, depth + 1)
+            if not inline or not k.isascii():
+                k = _plain(m, k, d)
+            else:
+                m.work(len(k))
+            tx = type(x)
+            if inline and (tx is int or tx is bool or x is None):
+                out[k] = x
+            elif inline and tx is str and x.isascii():
+                m.work(len(x))
+                out[k] = x
+            else:
+                out[k] = _plain(m, x, d)
         keys = list(out)
         if n > 1 and keys != sorted(keys):  # canonical order: str order is UTF-8 byte order
             return {k: out[k] for k in sorted(keys)}
