@@ -32,6 +32,7 @@ from __future__ import annotations
 import ast
 import collections
 import dataclasses
+import functools
 import sys
 import threading
 import types
@@ -246,7 +247,7 @@ class _Kit:
             "_gs": ops.getslice, "_si": ops.setitem, "_di": ops.delitem,
             "_key": ops.key, "_fmt": ops.fmt, "_assert_fail": ops.assert_fail,
             "_freeze": ops.freeze, "_ga": get_attr, "_inv": ops.invert, "_neg": ops.neg,
-            "_cm": lambda obj, name, *a, **k: call_method(ops, obj, name, *a, **k),
+            "_cm": functools.partial(call_method, ops),
         }
 
     def load(self, contract: Contract, local: dict, m: gas.Meter) -> tuple[dict, "_Module | None"]:

@@ -70,6 +70,7 @@ MAX_AMOUNT = 2**63 - 1
 MAX_HOST_TEXT = 256  # characters of an address, role or contract name handed to the host
 WIRE_NODE = 2  # gas per value copied across a boundary (walk + encode), see bench_gas_fairness
 DECODE_ELEM = 2  # gas per element of a value read from storage (decode + checks + measure)
+READ_MEMO = 64  # storage answers remembered per call (Overlay.reads)
 DECODE_CONTAINER = 6  # ... and more per list or dict among them (a new object, a recursion)
 
 
@@ -284,6 +285,9 @@ def _charged_copy(meter: gas.Meter, raw: bytes, size: int, plain: Any) -> Any:
     return plain
 
 
+_UNSET = object()
+
+
 class Overlay:
     """Buffered effects of one top-level call; reads see them first."""
 
@@ -294,11 +298,21 @@ class Overlay:
         self.deltas: dict[str, int] = {}
         self.transfers: list[tuple[str, str, int]] = []
         self.events: list[Event] = []
+        # what the host answered, per key: its state cannot change during the call (effects are
+        # applied after it), so a second read of a key (a law's treasury account) is not asked again
+        self.reads: dict[tuple[str, str], bytes | None] = {}
 
     def get(self, contract: str, key: str) -> bytes | None:
-        if (contract, key) in self.writes:
-            return self.writes[(contract, key)]
-        return host_call(self.host.storage_get, contract, key)
+        k = (contract, key)
+        w = self.writes.get(k, _UNSET)
+        if w is not _UNSET:
+            return w
+        r = self.reads.get(k, _UNSET)
+        if r is _UNSET:
+            r = host_call(self.host.storage_get, contract, key)
+            if len(self.reads) < READ_MEMO:  # a bounded memo: only the first keys a call reads
+                self.reads[k] = r
+        return r
 
     def put(self, contract: str, key: str, raw: bytes | None) -> None:
         old = self.get(contract, key)
