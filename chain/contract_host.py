@@ -216,6 +216,7 @@ class Laws:
         # change in any block), never the 26 KiB source again.
         self._compiled: dict[tuple[str, bytes, int], Contract] = {}
         self._compiled_lock = threading.Lock()
+        self._versions: dict[str, tuple[bytes, tuple]] = {}  # name -> (raw versions record, decoded)
 
     # ---- versions -----------------------------------------------------------
     @staticmethod
@@ -287,8 +288,27 @@ class Laws:
         """A host over ``state`` in which ``law`` has ``source`` (a pilot replay)."""
         return PilotHost(self, state, sender, height, time_ms, law, source)
 
+    def _version_in_force(self, state: State, name: str, height: int) -> dict | None:
+        """``version_at``, decoding the versions record only when its bytes changed (read-only result)."""
+        raw = state.get_bytes(("contract", name))
+        if raw is None:
+            return None
+        hit = self._versions.get(name)
+        if hit is None or hit[0] != raw:
+            rec = decode(raw)
+            hit = (raw, tuple(rec["versions"]) if rec else ())
+            with self._compiled_lock:
+                if len(self._versions) >= self.COMPILED:
+                    self._versions.clear()
+                self._versions[name] = hit
+        found = None
+        for v in hit[1]:
+            if v["since"] <= height:
+                found = v
+        return found
+
     def contract(self, state: State, name: str, height: int) -> Contract | None:
-        v = self.version_at(state, name, height)
+        v = self._version_in_force(state, name, height)
         if v is None:
             return None
         key = (name, v["code_hash"], v["version"])
