@@ -169,21 +169,21 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
         m.reserve(n * gas.ENTRY + gas.OBJECT)
         m.elems(n * WIRE_NODE)  # (the encoder sorts the keys in C: no more than the walk)
         out = {}
-        for k, x in v.items():  # walked (and charged) in the value's own order
+        for k, x in v.items():  # walked (and charged) in the value's own order: each value, then its key
             if type(k) is not str:
                 raise Fault(ErrorCode.NOT_ENCODABLE)
-            if not inline or not k.isascii():
-                k = _plain(m, k, d)
-            else:
-                m.work(len(k))
             tx = type(x)
             if inline and (tx is int or tx is bool or x is None):
-                out[k] = x
+                pass
             elif inline and tx is str and x.isascii():
                 m.work(len(x))
-                out[k] = x
             else:
-                out[k] = _plain(m, x, d)
+                x = _plain(m, x, d)
+            if inline and k.isascii():
+                m.work(len(k))
+            else:
+                k = _plain(m, k, d)
+            out[k] = x
         keys = list(out)
         if n > 1 and keys != sorted(keys):  # canonical order: str order is UTF-8 byte order
             return {k: out[k] for k in sorted(keys)}
