@@ -232,12 +232,83 @@ def from_wire(meter: gas.Meter, raw: bytes, size: int | None = None) -> Any:
     charged ``DECODE_ELEM`` before the contract can touch it.
     """
     meter.work(len(raw))
-    value = codec.decode(raw)
     if size is None:
-        elems, containers, size = measure(value)
+        value, elems, containers, size = load(raw)
         meter.elems(elems * DECODE_ELEM + containers * DECODE_CONTAINER)
+    else:
+        value = codec.decode(raw)
     meter.alloc(size + gas.OBJECT)
     return value
+
+
+def load(raw: Any) -> tuple[Any, int, int, int]:
+    """``codec.decode(raw)`` and ``measure()`` of the value, in one walk.
+
+    The same value and the same verdict as ``codec.decode`` (anything not
+    canonical raises ``CodecError``: map keys not str, or not sorted, or
+    repeated; floats, ext types, trailing bytes; an integer or a length not
+    in its smallest form; nesting over ``codec.MAX_DEPTH``; oversize or empty
+    input) and the same counts as ``measure``; tests/contracts/
+    test_module_cache.py holds the two side by side.  Storage reads are the
+    runtime's most frequent decode (a welfare pass reads every record it
+    visits): this walks each value once where decode-then-measure walked it
+    three times (the pairs hook, the type check, the measure).
+    """
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise codec.CodecError("expected bytes")
+    data = bytes(raw)
+    if len(data) > codec.MAX_DECODE_SIZE or not data:
+        raise codec.CodecError("empty or oversize input")
+    try:
+        value = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True, max_bin_len=codec.MAX_DECODE_SIZE,
+                                max_str_len=codec.MAX_DECODE_SIZE, max_array_len=codec.MAX_DECODE_SIZE,
+                                max_map_len=codec.MAX_DECODE_SIZE, max_ext_len=0)
+    except Exception:  # noqa: BLE001 - every malformed input is the codec's refusal
+        raise codec.CodecError("malformed encoding") from None
+    elems = containers = size = 0
+    level = [value]
+    depth = 0
+    small = gas.SMALL_INT
+    while level:
+        if depth > codec.MAX_DEPTH:
+            raise codec.CodecError("value nested too deep")
+        below: list = []
+        for v in level:
+            t = type(v)
+            if t is str:
+                size += (len(v) if v.isascii() else 4 * len(v)) + gas.OBJECT
+            elif t is int:
+                if not -small < v < small:
+                    size += (v.bit_length() >> 3) + gas.OBJECT
+            elif t is dict:
+                containers += 1
+                size += len(v) * gas.ENTRY + gas.OBJECT
+                keys = list(v)
+                for k in keys:
+                    if type(k) is not str:
+                        raise codec.CodecError("map key must be a string")
+                    size += len(k)
+                if len(keys) > 1 and keys != sorted(keys):  # valid UTF-8: code point order is byte order
+                    raise codec.CodecError("map keys not in sorted order")
+                below.extend(v.values())
+            elif t is list:
+                containers += 1
+                size += len(v) * gas.SLOT + gas.OBJECT
+                below.extend(v)
+            elif t is bytes:
+                size += len(v) + gas.OBJECT
+            elif v is not None and t is not bool:
+                raise codec.CodecError(f"type {t.__name__} is not allowed")
+        elems += len(level)
+        level = below
+        depth += 1
+    try:
+        again = msgpack.packb(value, use_bin_type=True, strict_types=True)
+    except Exception:  # noqa: BLE001
+        raise codec.CodecError("non-canonical value") from None
+    if again != data:  # non-minimal ints or lengths, and repeated keys (the map came out shorter)
+        raise codec.CodecError("non-canonical encoding")
+    return value, elems, containers, size
 
 
 def measure(value: Any) -> tuple[int, int, int]:

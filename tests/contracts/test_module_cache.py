@@ -423,3 +423,68 @@ def test_boundary_copies_charge_and_answer_as_before():
         if ref[0] == "fault":
             faults.add(ref[1])
     assert {int(ErrorCode.NOT_ENCODABLE), int(ErrorCode.OUT_OF_GAS), int(ErrorCode.MEMORY_LIMIT)} <= faults
+
+
+def _reference_load(raw):
+    from contracts.runtime.hostapi import measure
+    from ledger import codec
+
+    try:
+        value = codec.decode(raw)
+    except codec.CodecError:
+        return "refused"
+    return (repr(value), *measure(value))
+
+
+def _new_load(raw):
+    from contracts.runtime.hostapi import load
+    from ledger import codec
+
+    try:
+        value, *counts = load(raw)
+    except codec.CodecError:
+        return "refused"
+    return (repr(value), *counts)
+
+
+def test_storage_decode_gives_the_codecs_verdicts_values_and_measures():
+    """hostapi.load (one walk) against codec.decode then measure, on canonical bytes, on every
+    kind of non-canonical input and on random mutations of canonical bytes."""
+    import msgpack
+
+    from ledger import codec
+
+    rnd = random.Random(13)
+    samples = [b"", b"\xc1", b"\xcc\x05", b"\xd1\x00\x01", b"\xca\x00\x00\x00\x00", b"\xc7\x01\x05x",
+               msgpack.packb({"b": 1, "a": 2}), msgpack.packb([{"b": 1, "a": 2}]), b"\x82\xa1a\x01\xa1a\x02",
+               msgpack.packb({b"k": 1}, use_bin_type=True), msgpack.packb(1.5), msgpack.packb([1]) + b"\x00",
+               msgpack.packb({"\u00e9": 1, "z": 2}), msgpack.packb({"z": 1, "\u00e9": 2}),
+               b"\xa2\xed\xa0", codec.encode(2**64 - 1), codec.encode(-(2**63)), codec.encode(2**200 // 2**140)]
+    for depth in (31, 32, 33, 34):
+        v: object = 1
+        for _ in range(depth):
+            v = [v]
+        samples.append(msgpack.packb(v))
+    for _ in range(600):
+        try:
+            raw = codec.encode(_random_value(rnd))
+        except codec.CodecError:
+            continue
+        samples.append(raw)
+        m = bytearray(raw)
+        op = rnd.randrange(4)
+        if op == 0 and m:
+            m[rnd.randrange(len(m))] = rnd.randrange(256)
+        elif op == 1 and m:
+            del m[rnd.randrange(len(m)):]
+        elif op == 2:
+            m.insert(rnd.randrange(len(m) + 1), rnd.randrange(256))
+        else:
+            m += bytes([rnd.randrange(256)])
+        samples.append(bytes(m))
+    verdicts = set()
+    for raw in samples:
+        ref = _reference_load(raw)
+        assert _new_load(raw) == ref, raw
+        verdicts.add(ref == "refused")
+    assert verdicts == {True, False}
