@@ -159,6 +159,23 @@ class ChainHost(Host):
 
     def apply(self, effects: Effects) -> None:
         st = self.state
+        if effects.usage is not None and {c for c, _, _ in effects.writes} <= effects.usage.keys():
+            # the runtime counted every write's size change against the old values it read from
+            # this state (the same sums as below, without reading each old value again)
+            for contract, key, value in effects.writes:
+                if value is None:
+                    st.delete(("cstore", contract, key))
+                else:
+                    st.put(("cstore", contract, key), value)
+            for contract, (before, after) in effects.usage.items():
+                if after != before:
+                    st.put_value(("cusage", contract), after)
+        else:
+            self._apply_writes(effects)
+        self._apply_rest(effects)
+
+    def _apply_writes(self, effects: Effects) -> None:
+        st = self.state
         usage: dict[str, int] = {}
         for contract, key, value in effects.writes:
             path = ("cstore", contract, key)
@@ -175,6 +192,9 @@ class ChainHost(Host):
         for contract, delta in usage.items():
             if delta:
                 st.put_value(("cusage", contract), self.storage_usage(contract) + delta)
+
+    def _apply_rest(self, effects: Effects) -> None:
+        st = self.state
         for frm, to, amount in effects.transfers:
             f, t = decode_address(frm), decode_address(to)
             a = st.account(f)

@@ -366,6 +366,7 @@ class Overlay:
         self.host = host
         self.writes: dict[tuple[str, str], bytes | None] = {}
         self.usage: dict[str, int] = {}
+        self.usage_before: dict[str, int] = {}
         self.deltas: dict[str, int] = {}
         self.transfers: list[tuple[str, str, int]] = []
         self.events: list[Event] = []
@@ -391,7 +392,7 @@ class Overlay:
         before = 0 if old is None else klen + len(old)
         after = 0 if raw is None else klen + len(raw)
         if contract not in self.usage:
-            self.usage[contract] = host_call(self.host.storage_usage, contract)
+            self.usage[contract] = self.usage_before[contract] = host_call(self.host.storage_usage, contract)
         total = self.usage[contract] + after - before
         if after > before and total > MAX_CONTRACT_STORAGE:
             raise Fault(ErrorCode.STORAGE_LIMIT)
@@ -403,7 +404,8 @@ class Overlay:
 
     def effects(self) -> Effects:
         writes = [(c, k, v) for (c, k), v in self.writes.items()]
-        return Effects(writes=writes, transfers=list(self.transfers), events=list(self.events))
+        usage = {c: (self.usage_before[c], u) for c, u in self.usage.items()}
+        return Effects(writes=writes, transfers=list(self.transfers), events=list(self.events), usage=usage)
 
 
 def _key(key: Any) -> str:
