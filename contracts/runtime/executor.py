@@ -15,11 +15,15 @@ Theory of operation
 -------------------
 One :class:`Machine` serves one top-level call: a meter (gas, memory,
 depth), the operator helpers, the library, and the overlay of effects.  For
-every contract frame it builds *fresh* globals (helpers, host API objects
-bound to that frame, the library as ``__builtins__``) and executes the
-contract's module code in them, so nothing a contract does can persist into
-another call, and module constants are frozen anyway.  The module body is
-metered like any other code (its gas is charged on every call).
+every contract frame it fills globals (helpers, host API objects bound to
+that frame, the library as ``__builtins__``) and the names the contract's
+module body defines.  The body (constants and ``def``s only) runs on the
+first frame of a code hash on a thread's kit; its names and the gas and
+memory it charged are kept (``_Kit.load``), and later frames are charged
+exactly that gas and memory instead of running it again, so the charge
+depends on the code alone, warm or cold.  Contracts cannot assign globals
+and module constants are frozen, so nothing a frame does persists into
+another; the globals are emptied when the frame ends.
 
 A contract's declared functions are called with keyword arguments that were
 copied through the canonical codec; the result is copied back the same way.
@@ -341,7 +345,7 @@ class Machine:
 
     def run(self, contract: Contract, function: str, args: Any, caller: str, read_only: bool, direct: bool,
             copied: bool = False) -> Any:
-        """Run one frame: fresh globals, module body, then the function."""
+        """Run one frame: its globals (module body run or reused, ``_Kit.load``), then the function."""
         if not contract.is_public(function):
             raise Fault(ErrorCode.UNKNOWN_ENTRY)
         if type(args) not in (dict, types.MappingProxyType):
