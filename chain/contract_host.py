@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 
 from contracts.runtime import CheckError, Contract, Effects, ErrorCode, Host, SandboxBreach, compile_contract
 from contracts.runtime import execute as rt_execute
@@ -65,6 +66,22 @@ def contract_account(name: str) -> bytes:
     return tagged_hash("contract address", name.encode("utf-8"))[:20]
 
 
+ADDRESS_MEMO = 4096  # address texts remembered (a pure function: bytes -> bech32m text)
+_address_text: dict[bytes, str] = {}
+_contract_text: dict[str, str] = {}  # contract name -> its account's address text
+
+
+def address_text(addr: bytes) -> str:
+    """``encode_address(addr)``, remembered: the checksum was a tenth of a wage payment's time."""
+    t = _address_text.get(addr)
+    if t is None:
+        t = encode_address(addr)
+        if len(_address_text) >= ADDRESS_MEMO:
+            _address_text.clear()
+        _address_text[addr] = t
+    return t
+
+
 def _addr(text: str) -> bytes | None:
     try:
         return decode_address(text)
@@ -78,7 +95,7 @@ class ChainHost(Host):
     def __init__(self, laws: "Laws", state: State, sender: bytes | None, height: int, time_ms: int):
         self.laws = laws
         self.state = state
-        self._sender = encode_address(sender) if sender else ""
+        self._sender = address_text(sender) if sender else ""
         self._height = height
         self._time = time_ms // 1000
         self.events: list = []
@@ -125,7 +142,13 @@ class ChainHost(Host):
         return None if v is None else self.laws.source(self.state, v["code_hash"])
 
     def contract_address(self, name: str) -> str:
-        return encode_address(contract_account(name))
+        a = _contract_text.get(name)
+        if a is None:
+            a = encode_address(contract_account(name))
+            if len(_contract_text) >= ADDRESS_MEMO:
+                _contract_text.clear()
+            _contract_text[name] = a
+        return a
 
     def storage_get(self, contract: str, key: str) -> bytes | None:
         return self.state.get_bytes(("cstore", contract, key))
@@ -135,6 +158,23 @@ class ChainHost(Host):
         return v if isinstance(v, int) else 0
 
     def apply(self, effects: Effects) -> None:
+        st = self.state
+        if effects.usage is not None and {c for c, _, _ in effects.writes} <= effects.usage.keys():
+            # the runtime counted every write's size change against the old values it read from
+            # this state (the same sums as below, without reading each old value again)
+            for contract, key, value in effects.writes:
+                if value is None:
+                    st.delete(("cstore", contract, key))
+                else:
+                    st.put(("cstore", contract, key), value)
+            for contract, (before, after) in effects.usage.items():
+                if after != before:
+                    st.put_value(("cusage", contract), after)
+        else:
+            self._apply_writes(effects)
+        self._apply_rest(effects)
+
+    def _apply_writes(self, effects: Effects) -> None:
         st = self.state
         usage: dict[str, int] = {}
         for contract, key, value in effects.writes:
@@ -152,6 +192,9 @@ class ChainHost(Host):
         for contract, delta in usage.items():
             if delta:
                 st.put_value(("cusage", contract), self.storage_usage(contract) + delta)
+
+    def _apply_rest(self, effects: Effects) -> None:
+        st = self.state
         for frm, to, amount in effects.transfers:
             f, t = decode_address(frm), decode_address(to)
             a = st.account(f)
@@ -184,8 +227,16 @@ class PilotHost(ChainHost):
 class Laws:
     """The node's view of installed laws: versions, compiled code, calls."""
 
+    COMPILED = 64  # compiled versions kept (by name, code hash and version number)
+
     def __init__(self, sources: dict[str, str] | None = None):
         self.genesis_sources = dict(sources or {})
+        # A version's code is content-addressed (("code", code_hash) holds the source whose hash
+        # it is), so its compiled form can be kept: a call reads the versions record (which can
+        # change in any block), never the 26 KiB source again.
+        self._compiled: dict[tuple[str, bytes, int], Contract] = {}
+        self._compiled_lock = threading.Lock()
+        self._versions: dict[str, tuple[bytes, tuple]] = {}  # name -> (raw versions record, decoded)
 
     # ---- versions -----------------------------------------------------------
     @staticmethod
@@ -257,12 +308,41 @@ class Laws:
         """A host over ``state`` in which ``law`` has ``source`` (a pilot replay)."""
         return PilotHost(self, state, sender, height, time_ms, law, source)
 
+    def _version_in_force(self, state: State, name: str, height: int) -> dict | None:
+        """``version_at``, decoding the versions record only when its bytes changed (read-only result)."""
+        raw = state.get_bytes(("contract", name))
+        if raw is None:
+            return None
+        hit = self._versions.get(name)
+        if hit is None or hit[0] != raw:
+            rec = decode(raw)
+            hit = (raw, tuple(rec["versions"]) if rec else ())
+            with self._compiled_lock:
+                if len(self._versions) >= self.COMPILED:
+                    self._versions.clear()
+                self._versions[name] = hit
+        found = None
+        for v in hit[1]:
+            if v["since"] <= height:
+                found = v
+        return found
+
     def contract(self, state: State, name: str, height: int) -> Contract | None:
-        v = self.version_at(state, name, height)
+        v = self._version_in_force(state, name, height)
         if v is None:
             return None
-        src = self.source(state, v["code_hash"])
-        return compile_contract(name, src, version=v["version"])  # cached by code hash
+        key = (name, v["code_hash"], v["version"])
+        c = self._compiled.get(key)
+        if c is None:
+            src = self.source(state, v["code_hash"])
+            c = compile_contract(name, src, version=v["version"])  # checked and compiled once per code hash
+            if c.code_hash != v["code_hash"]:  # the state's source is not the one installed: never keep it
+                return c
+            with self._compiled_lock:  # queries compile on gRPC threads
+                if len(self._compiled) >= self.COMPILED:
+                    self._compiled.pop(next(iter(self._compiled)))
+                self._compiled[key] = c
+        return c
 
     # ---- block hooks ----------------------------------------------------------
     def begin_block(self, state: State, ctx, last_commit) -> None:

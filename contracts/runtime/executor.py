@@ -15,11 +15,15 @@ Theory of operation
 -------------------
 One :class:`Machine` serves one top-level call: a meter (gas, memory,
 depth), the operator helpers, the library, and the overlay of effects.  For
-every contract frame it builds *fresh* globals (helpers, host API objects
-bound to that frame, the library as ``__builtins__``) and executes the
-contract's module code in them, so nothing a contract does can persist into
-another call, and module constants are frozen anyway.  The module body is
-metered like any other code (its gas is charged on every call).
+every contract frame it fills globals (helpers, host API objects bound to
+that frame, the library as ``__builtins__``) and the names the contract's
+module body defines.  The body (constants and ``def``s only) runs on the
+first frame of a code hash on a thread's kit; its names and the gas and
+memory it charged are kept (``_Kit.load``), and later frames are charged
+exactly that gas and memory instead of running it again, so the charge
+depends on the code alone, warm or cold.  Contracts cannot assign globals
+and module constants are frozen, so nothing a frame does persists into
+another; the globals are emptied when the frame ends.
 
 A contract's declared functions are called with keyword arguments that were
 copied through the canonical codec; the result is copied back the same way.
@@ -30,7 +34,9 @@ for a contract to catch a failure, its own or a callee's.
 from __future__ import annotations
 
 import ast
+import collections
 import dataclasses
+import functools
 import sys
 import threading
 import types
@@ -48,6 +54,8 @@ from .methods import call_method, get_attr
 from .ops import Ops
 
 CACHE_SIZE = 256
+MODULE_CACHE_SIZE = 32  # loaded law modules a thread's kit keeps (least recently used dropped)
+MODULE_MEM = 256 << 10  # logical bytes of constants above which a module is not kept
 COMPILE_STACK = 16 << 20  # bytes of stack of the thread that checks and compiles
 # Python frames kept free above the caller for a call: the meter counts
 # contract frames (functions and comprehensions, ``MAX_CALL_DEPTH``); each may
@@ -199,6 +207,24 @@ def _declarations(tree: ast.Module) -> tuple[tuple, tuple, dict]:
     return decl["ENTRIES"], decl["VIEWS"], params
 
 
+class _Module:
+    """A law's module body, run once on this kit: the names it defined and what it charged."""
+
+    __slots__ = ("g", "names", "gas", "mem", "busy")
+
+    def __init__(self, g: dict, names: dict, gas_: int, mem: int) -> None:
+        self.g = g  # the globals its functions were created in (refilled for every frame)
+        self.names = names
+        self.gas = gas_
+        self.mem = mem
+        self.busy = True  # the frame that ran the body is using it
+
+    def release(self) -> None:
+        """The frame is over: drop every reference to it (its host objects, the state behind them)."""
+        self.g.clear()
+        self.busy = False
+
+
 class _Kit:
     """The meter-independent part of a machine, reused between calls.
 
@@ -213,6 +239,7 @@ class _Kit:
         self.library = Library(ops)
         self.builtins = self.library.namespace()
         self.busy = False
+        self.modules: collections.OrderedDict[bytes, _Module] = collections.OrderedDict()
         self.helpers = {
             "_it": ops.iterate,
             "_add": ops.add, "_iadd": ops.iadd, "_sub": ops.sub, "_mul": ops.mul,
@@ -224,8 +251,52 @@ class _Kit:
             "_gs": ops.getslice, "_si": ops.setitem, "_di": ops.delitem,
             "_key": ops.key, "_fmt": ops.fmt, "_assert_fail": ops.assert_fail,
             "_freeze": ops.freeze, "_ga": get_attr, "_inv": ops.invert, "_neg": ops.neg,
-            "_cm": lambda obj, name, *a, **k: call_method(ops, obj, name, *a, **k),
+            "_cm": functools.partial(call_method, ops),
         }
+
+    def load(self, contract: Contract, local: dict, m: gas.Meter) -> tuple[dict, "_Module | None"]:
+        """The globals of a new frame of ``contract``, its module body run (or its result reused).
+
+        Cold: fresh globals (helpers, the library, the frame's host objects
+        ``local``), the module body executed and metered.  If that succeeds
+        and its constants are small, the names the body defined are kept
+        (``_Module``) with the gas and memory the body charged.  Warm: the
+        kept dict is refilled (helpers, library, ``local``, the kept names)
+        and the meter is charged exactly that gas and memory, which is what
+        running the body would charge: the body is constants and function
+        definitions only (checker), so its charges depend on the code alone,
+        and ``left``/``mem`` only move one way, so it fails on this meter iff
+        ``left < gas`` or ``mem + memory > MEMORY_LIMIT``; then (and when
+        the kept module is in use by an outer frame) the cold path runs, and
+        fails exactly where the body would.  Nothing a frame does can reach
+        the kept names: contracts cannot assign globals (no ``global``, and
+        module constants are frozen: tuples, read-only dicts, scalars).
+        """
+        mod = self.modules.get(contract.code_hash)
+        if mod is not None and not mod.busy and m.left >= mod.gas and m.mem + mod.mem <= gas.MEMORY_LIMIT:
+            m.left -= mod.gas
+            m.mem += mod.mem
+            g = mod.g
+            g.update(self.helpers)
+            g["__builtins__"] = self.builtins
+            g.update(local)
+            g.update(mod.names)
+            mod.busy = True
+            self.modules.move_to_end(contract.code_hash)
+            return g, mod
+        g = dict(self.helpers)
+        g["__builtins__"] = self.builtins
+        g.update(local)
+        left, mem = m.left, m.mem
+        exec(contract.code, g)
+        if mod is not None or m.mem - mem > MODULE_MEM or not contract.code_hash:
+            return g, None
+        names = {k: v for k, v in g.items() if k not in self.helpers and k not in local and k != "__builtins__"}
+        mod = _Module(g, names, left - m.left, m.mem - mem)
+        self.modules[contract.code_hash] = mod
+        if len(self.modules) > MODULE_CACHE_SIZE:
+            self.modules.popitem(last=False)
+        return g, mod
 
     def bind(self, meter: gas.Meter) -> None:
         self.ops.m = self.library.m = meter
@@ -274,7 +345,7 @@ class Machine:
 
     def run(self, contract: Contract, function: str, args: Any, caller: str, read_only: bool, direct: bool,
             copied: bool = False) -> Any:
-        """Run one frame: fresh globals, module body, then the function."""
+        """Run one frame: its globals (module body run or reused, ``_Kit.load``), then the function."""
         if not contract.is_public(function):
             raise Fault(ErrorCode.UNKNOWN_ENTRY)
         if type(args) not in (dict, types.MappingProxyType):
@@ -291,20 +362,19 @@ class Machine:
             args = copy_value(m, args)
         address = str(host_call(self.host.contract_address, contract.name))
         frame = Frame(self, contract.name, address, caller, read_only or function in contract.views, direct)
-        g = dict(self.helpers)
-        g["__builtins__"] = self.builtins
-        g["ctx"] = Ctx(frame)
-        g["storage"] = Storage(frame)
-        g["state"] = State(frame)
-        g["emit"] = frame.emit
-        g["call"] = frame.call
-        g["fail"] = frame.fail
-        g["beacon"] = frame.beacon
+        local = {
+            "ctx": Ctx(frame), "storage": Storage(frame), "state": State(frame), "emit": frame.emit,
+            "call": frame.call, "fail": frame.fail, "beacon": frame.beacon,
+        }
         self.active.append(contract.name)
-        exec(contract.code, g)
-        if g.get("LIBRARY") == lawkit.KIT_VERSION:
-            lawkit.bind(g, self.kit.library, self.time)
-        value = g[function](**args)
+        g, module = self.kit.load(contract, local, m)
+        try:
+            if g.get("LIBRARY") == lawkit.KIT_VERSION:
+                lawkit.bind(g, self.kit.library, self.time)
+            value = g[function](**args)
+        finally:
+            if module is not None:
+                module.release()
         self.active.pop()
         return copy_value(m, value)
 

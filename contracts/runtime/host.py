@@ -45,6 +45,9 @@ class Effects:
     # the list holds only the final value of each (contract, key), in first-write order
     transfers: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
     events: list[Event] = dataclasses.field(default_factory=list)
+    # contract -> (bytes of storage in use before the call, after it), as the runtime counted them
+    # for the storage limit; a host may use it instead of re-reading every old value (None: not given)
+    usage: dict[str, tuple[int, int]] | None = None
 
 
 class Host(abc.ABC):

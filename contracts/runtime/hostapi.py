@@ -37,6 +37,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Protocol
 
+import msgpack
+
 from ledger import codec
 
 from . import gas, methods
@@ -68,6 +70,7 @@ MAX_AMOUNT = 2**63 - 1
 MAX_HOST_TEXT = 256  # characters of an address, role or contract name handed to the host
 WIRE_NODE = 2  # gas per value copied across a boundary (walk + encode), see bench_gas_fairness
 DECODE_ELEM = 2  # gas per element of a value read from storage (decode + checks + measure)
+READ_MEMO = 64  # storage answers remembered per call (Overlay.reads)
 DECODE_CONTAINER = 6  # ... and more per list or dict among them (a new object, a recursion)
 
 
@@ -139,34 +142,79 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
     if t is bytes:
         m.work(len(v))
         return v
+    # Containers: scalar elements are handled inline, exactly as the call
+    # ``_plain(m, x, depth + 1)`` would (same charges, same order), when that
+    # depth is allowed; otherwise the call raises at the first element.
+    d = depth + 1
+    inline = d <= codec.MAX_DEPTH
     if t is list or t is tuple:
         n = len(v)
         m.reserve(n * gas.SLOT + gas.OBJECT)  # the transient copy: memory now, gas per element
         m.elems(n * WIRE_NODE)
-        return [_plain(m, x, depth + 1) for x in v]
+        if not inline:
+            return [_plain(m, x, d) for x in v]
+        out_l = []
+        for x in v:
+            tx = type(x)
+            if tx is int or tx is bool or x is None:
+                out_l.append(x)
+            elif tx is str and x.isascii():
+                m.work(len(x))
+                out_l.append(x)
+            else:
+                out_l.append(_plain(m, x, d))
+        return out_l
     if t is dict or t is MappingProxyType:
         n = len(v)
         m.reserve(n * gas.ENTRY + gas.OBJECT)
         m.elems(n * WIRE_NODE)  # (the encoder sorts the keys in C: no more than the walk)
         out = {}
-        for k, x in v.items():
+        for k, x in v.items():  # walked (and charged) in the value's own order: each value, then its key
             if type(k) is not str:
                 raise Fault(ErrorCode.NOT_ENCODABLE)
-            out[_plain(m, k, depth + 1)] = _plain(m, x, depth + 1)
+            tx = type(x)
+            if inline and (tx is int or tx is bool or x is None):
+                pass
+            elif inline and tx is str and x.isascii():
+                m.work(len(x))
+            else:
+                x = _plain(m, x, d)
+            if inline and k.isascii():
+                m.work(len(k))
+            else:
+                k = _plain(m, k, d)
+            out[k] = x
+        keys = list(out)
+        if n > 1 and keys != sorted(keys):  # canonical order: str order is UTF-8 byte order
+            return {k: out[k] for k in sorted(keys)}
         return out
     raise Fault(ErrorCode.NOT_ENCODABLE)
 
 
 def _encode(meter: gas.Meter, value: Any) -> tuple[bytes, int]:
     """Canonical bytes of a contract value and the logical bytes paid for its copy."""
+    raw, size, _ = _encode_copy(meter, value)
+    return raw, size
+
+
+def _encode_copy(meter: gas.Meter, value: Any) -> tuple[bytes, int, Any]:
+    """``_encode`` and the fresh canonical copy it made on the way.
+
+    The copy is exactly what decoding the bytes would give (lists, dicts of
+    str keys in sorted order, scalars; all containers new), and is already
+    in canonical shape, so msgpack packs it directly (``codec.encode``'s
+    ``_canon`` would copy it again to the same bytes).  An int outside the
+    64-bit range is msgpack's ``OverflowError``, as it is inside
+    ``codec.encode``: NOT_ENCODABLE after the whole walk, as before.
+    """
     before = meter.mem
     plain = _plain(meter, value, 0)
     try:
-        raw = codec.encode(plain)
-    except codec.CodecError:
+        raw = msgpack.packb(plain, use_bin_type=True, strict_types=True)
+    except (TypeError, ValueError, OverflowError):
         raise Fault(ErrorCode.NOT_ENCODABLE) from None
     meter.work(len(raw) * 2)
-    return raw, meter.mem - before + gas.OBJECT
+    return raw, meter.mem - before + gas.OBJECT, plain
 
 
 def to_wire(meter: gas.Meter, value: Any) -> bytes:
@@ -184,12 +232,83 @@ def from_wire(meter: gas.Meter, raw: bytes, size: int | None = None) -> Any:
     charged ``DECODE_ELEM`` before the contract can touch it.
     """
     meter.work(len(raw))
-    value = codec.decode(raw)
     if size is None:
-        elems, containers, size = measure(value)
+        value, elems, containers, size = load(raw)
         meter.elems(elems * DECODE_ELEM + containers * DECODE_CONTAINER)
+    else:
+        value = codec.decode(raw)
     meter.alloc(size + gas.OBJECT)
     return value
+
+
+def load(raw: Any) -> tuple[Any, int, int, int]:
+    """``codec.decode(raw)`` and ``measure()`` of the value, in one walk.
+
+    The same value and the same verdict as ``codec.decode`` (anything not
+    canonical raises ``CodecError``: map keys not str, or not sorted, or
+    repeated; floats, ext types, trailing bytes; an integer or a length not
+    in its smallest form; nesting over ``codec.MAX_DEPTH``; oversize or empty
+    input) and the same counts as ``measure``; tests/contracts/
+    test_module_cache.py holds the two side by side.  Storage reads are the
+    runtime's most frequent decode (a welfare pass reads every record it
+    visits): this walks each value once where decode-then-measure walked it
+    three times (the pairs hook, the type check, the measure).
+    """
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise codec.CodecError("expected bytes")
+    data = bytes(raw)
+    if len(data) > codec.MAX_DECODE_SIZE or not data:
+        raise codec.CodecError("empty or oversize input")
+    try:
+        value = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True, max_bin_len=codec.MAX_DECODE_SIZE,
+                                max_str_len=codec.MAX_DECODE_SIZE, max_array_len=codec.MAX_DECODE_SIZE,
+                                max_map_len=codec.MAX_DECODE_SIZE, max_ext_len=0)
+    except Exception:  # noqa: BLE001 - every malformed input is the codec's refusal
+        raise codec.CodecError("malformed encoding") from None
+    elems = containers = size = 0
+    level = [value]
+    depth = 0
+    small = gas.SMALL_INT
+    while level:
+        if depth > codec.MAX_DEPTH:
+            raise codec.CodecError("value nested too deep")
+        below: list = []
+        for v in level:
+            t = type(v)
+            if t is str:
+                size += (len(v) if v.isascii() else 4 * len(v)) + gas.OBJECT
+            elif t is int:
+                if not -small < v < small:
+                    size += (v.bit_length() >> 3) + gas.OBJECT
+            elif t is dict:
+                containers += 1
+                size += len(v) * gas.ENTRY + gas.OBJECT
+                keys = list(v)
+                for k in keys:
+                    if type(k) is not str:
+                        raise codec.CodecError("map key must be a string")
+                    size += len(k)
+                if len(keys) > 1 and keys != sorted(keys):  # valid UTF-8: code point order is byte order
+                    raise codec.CodecError("map keys not in sorted order")
+                below.extend(v.values())
+            elif t is list:
+                containers += 1
+                size += len(v) * gas.SLOT + gas.OBJECT
+                below.extend(v)
+            elif t is bytes:
+                size += len(v) + gas.OBJECT
+            elif v is not None and t is not bool:
+                raise codec.CodecError(f"type {t.__name__} is not allowed")
+        elems += len(level)
+        level = below
+        depth += 1
+    try:
+        again = msgpack.packb(value, use_bin_type=True, strict_types=True)
+    except Exception:  # noqa: BLE001
+        raise codec.CodecError("non-canonical value") from None
+    if again != data:  # non-minimal ints or lengths, and repeated keys (the map came out shorter)
+        raise codec.CodecError("non-canonical encoding")
+    return value, elems, containers, size
 
 
 def measure(value: Any) -> tuple[int, int, int]:
@@ -220,9 +339,24 @@ def measure(value: Any) -> tuple[int, int, int]:
 
 
 def copy_value(meter: gas.Meter, value: Any) -> Any:
-    """A fresh copy of canonical data (arguments, results), paid for in full first."""
-    raw, size = _encode(meter, value)
-    return from_wire(meter, raw, size)
+    """A fresh copy of canonical data (arguments, results), paid for in full first.
+
+    Charged as ``from_wire(meter, *_encode(meter, value))`` (the bytes, then
+    the new objects' memory); the copy the encoder walked is the result, so
+    the bytes are not decoded again.
+    """
+    raw, size, plain = _encode_copy(meter, value)
+    return _charged_copy(meter, raw, size, plain)
+
+
+def _charged_copy(meter: gas.Meter, raw: bytes, size: int, plain: Any) -> Any:
+    """What ``from_wire(meter, raw, size)`` charges, returning ``plain`` (== ``decode(raw)``, fresh)."""
+    meter.work(len(raw))
+    meter.alloc(size + gas.OBJECT)
+    return plain
+
+
+_UNSET = object()
 
 
 class Overlay:
@@ -232,14 +366,25 @@ class Overlay:
         self.host = host
         self.writes: dict[tuple[str, str], bytes | None] = {}
         self.usage: dict[str, int] = {}
+        self.usage_before: dict[str, int] = {}
         self.deltas: dict[str, int] = {}
         self.transfers: list[tuple[str, str, int]] = []
         self.events: list[Event] = []
+        # what the host answered, per key: its state cannot change during the call (effects are
+        # applied after it), so a second read of a key (a law's treasury account) is not asked again
+        self.reads: dict[tuple[str, str], bytes | None] = {}
 
     def get(self, contract: str, key: str) -> bytes | None:
-        if (contract, key) in self.writes:
-            return self.writes[(contract, key)]
-        return host_call(self.host.storage_get, contract, key)
+        k = (contract, key)
+        w = self.writes.get(k, _UNSET)
+        if w is not _UNSET:
+            return w
+        r = self.reads.get(k, _UNSET)
+        if r is _UNSET:
+            r = host_call(self.host.storage_get, contract, key)
+            if len(self.reads) < READ_MEMO:  # a bounded memo: only the first keys a call reads
+                self.reads[k] = r
+        return r
 
     def put(self, contract: str, key: str, raw: bytes | None) -> None:
         old = self.get(contract, key)
@@ -247,7 +392,7 @@ class Overlay:
         before = 0 if old is None else klen + len(old)
         after = 0 if raw is None else klen + len(raw)
         if contract not in self.usage:
-            self.usage[contract] = host_call(self.host.storage_usage, contract)
+            self.usage[contract] = self.usage_before[contract] = host_call(self.host.storage_usage, contract)
         total = self.usage[contract] + after - before
         if after > before and total > MAX_CONTRACT_STORAGE:
             raise Fault(ErrorCode.STORAGE_LIMIT)
@@ -259,7 +404,8 @@ class Overlay:
 
     def effects(self) -> Effects:
         writes = [(c, k, v) for (c, k), v in self.writes.items()]
-        return Effects(writes=writes, transfers=list(self.transfers), events=list(self.events))
+        usage = {c: (self.usage_before[c], u) for c, u in self.usage.items()}
+        return Effects(writes=writes, transfers=list(self.transfers), events=list(self.events), usage=usage)
 
 
 def _key(key: Any) -> str:
@@ -301,11 +447,11 @@ class Frame:
         if not 0 < len(name) <= MAX_EVENT_NAME or not text_ok(name):
             raise Fault(ErrorCode.VALUE_ERROR)
         m.tick(gas.EMIT)
-        raw, size = _encode(m, data)
+        raw, size, plain = _encode_copy(m, data)
         if len(raw) > MAX_EVENT_BYTES:
             raise Fault(ErrorCode.VALUE_TOO_LARGE)
         # the event is kept until the call ends (memory) and goes into the receipt
-        self.machine.overlay.events.append(Event(self.name, name, from_wire(m, raw, size + len(name))))
+        self.machine.overlay.events.append(Event(self.name, name, _charged_copy(m, raw, size + len(name), plain)))
 
     def call(self, contract, function, args=None):
         if args is None:
