@@ -102,6 +102,7 @@ class Executed:
     receipts: list[Receipt]
     diff: StateDiff
     receipts_encoded: list[bytes]
+    tx_hashes: list[bytes] | None = None  # of block.txs, in order (kept from execution: not hashed again at commit)
 
 
 class Application:
@@ -230,7 +231,7 @@ class Application:
             beacon_proof=proof,
         )
         block = Block(header=header, txs=raw_txs, evidence=tuple(evidence), last_commit=last_commit)
-        ex = Executed(block, block.encode(), receipts, diff, encoded)
+        ex = Executed(block, block.encode(), receipts, diff, encoded, [t.hash for t in included])
         self._remember(ex)
         return ex
 
@@ -263,8 +264,9 @@ class Application:
         fields = {"height": hd.height, "time_ms": hd.time_ms, "proposer": hd.proposer, "beacon_proof": hd.beacon_proof}
         # transactions this node already holds decoded and checked are not decoded again
         txs = [self.mempool.get(tx_hash(r)) or r for r in block.txs]
-        receipts, encoded, _, diff, vals, next_vals = self._execute(fields, txs, self.mempool.is_verified,
-                                                                  evidence=block.evidence, last_commit=block.last_commit)
+        receipts, encoded, included, diff, vals, next_vals = self._execute(fields, txs, self.mempool.is_verified,
+                                                                         evidence=block.evidence,
+                                                                         last_commit=block.last_commit)
         if hd.validators_hash != vals.hash():
             raise InvalidBlock("validators hash does not match")
         if hd.next_validators_hash != next_vals.hash():
@@ -273,7 +275,7 @@ class Application:
             raise InvalidBlock("receipts root does not match")
         if hd.state_root != diff.root:
             raise InvalidBlock("state root does not match")
-        ex = Executed(block, block.encode(), receipts, diff, encoded)
+        ex = Executed(block, block.encode(), receipts, diff, encoded, [t.hash for t in included])
         self._remember(ex)
         return ex
 
@@ -289,7 +291,8 @@ class Application:
         self.store.commit_block(ex.block, ex.raw, commit, ex.receipts, ex.diff, ex.receipts_encoded)
         self._height = ex.block.header.height
         self._executed.clear()
-        self.mempool.update([tx_hash(t) for t in ex.block.txs], self.state(), self.height + 1)
+        hashes = ex.tx_hashes if ex.tx_hashes is not None else [tx_hash(t) for t in ex.block.txs]
+        self.mempool.update(hashes, self.state(), self.height + 1)
 
 
 RANDOMNESS = ("randomness",)  # R_H of the last executed block (consensus/beacon.py)

@@ -42,8 +42,12 @@ class BlockContext:
     proposer: bytes
 
 
-def admission_error(state: State, tx: SignedTx, chain_id: str, height: int, verified: bool) -> tuple[int, str] | None:
-    """Return (code, reason) if ``tx`` may not enter a block at ``height``."""
+def admission_error(state: State, tx: SignedTx, chain_id: str, height: int, verified: bool,
+                    acct: Account | None = None) -> tuple[int, str] | None:
+    """Return (code, reason) if ``tx`` may not enter a block at ``height``.
+
+    ``acct``: the sender's account in ``state``, when the caller has read it already.
+    """
     b = tx.body
     if b.chain_id != chain_id:
         return codes.WRONG_CHAIN, f"transaction is for chain {b.chain_id!r}, this is {chain_id!r}"
@@ -51,7 +55,8 @@ def admission_error(state: State, tx: SignedTx, chain_id: str, height: int, veri
         return codes.EXPIRED, f"transaction expired at height {b.expiry}; next block is {height}"
     if not verified and not tx.verify_signature():
         return codes.BAD_SIGNATURE, "signature does not verify"
-    acct = state.account(tx.sender)
+    if acct is None:
+        acct = state.account(tx.sender)
     if not acct.registered:
         return codes.SENDER_NOT_REGISTERED, "sender is not a registered account"
     if b.nonce != acct.nonce:
@@ -90,10 +95,14 @@ class Executor:
             "call": call,
         }
 
-    def apply_tx(self, state: State, tx: SignedTx, ctx: BlockContext) -> Receipt:
-        """Apply an admitted transaction; always returns a receipt."""
+    def apply_tx(self, state: State, tx: SignedTx, ctx: BlockContext, acct: Account | None = None) -> Receipt:
+        """Apply an admitted transaction; always returns a receipt.
+
+        ``acct``: the sender's account in ``state``, when the caller has just read it.
+        """
         sender = tx.sender
-        acct = state.account(sender)
+        if acct is None:
+            acct = state.account(sender)
         state.set_account(sender, acct.with_nonce(acct.nonce + 1))
         mark = state.mark()
         events: list = []
@@ -142,12 +151,13 @@ class Executor:
                     continue
                 raise InvalidBlock(f"transaction {i}: {e}") from None
             is_verified = verified(tx.hash) if verified else False
-            err = admission_error(state, tx, self.chain_id, ctx.height, is_verified)
+            acct = state.account(tx.sender)
+            err = admission_error(state, tx, self.chain_id, ctx.height, is_verified, acct)
             if err is not None:
                 if skip_inadmissible:
                     continue
                 raise InvalidBlock(f"transaction {i} ({tx.hash.hex()[:16]}): {err[1]}")
-            receipts.append(self.apply_tx(state, tx, ctx))
+            receipts.append(self.apply_tx(state, tx, ctx, acct))
             included.append(tx)
         return receipts, included
 
@@ -177,13 +187,10 @@ def move(state: State, frm: bytes, to: bytes, amount: int, events: list, kind: s
     b = state.account(to)
     if not b.registered:
         raise TxFailed(codes.RECIPIENT_NOT_REGISTERED)
-    if frm == to:
-        events.append({"type": kind, "from": frm, "to": to, "amount": amount})
-        return
-    state.set_account(frm, a.with_balance(a.balance - amount))
-    b = state.account(to)
-    state.set_account(to, b.with_balance(b.balance + amount))
-    events.append({"type": kind, "from": frm, "to": to, "amount": amount})
+    if frm != to:  # (b is read before a is written: they are different accounts)
+        state.set_account(frm, a.with_balance(a.balance - amount))
+        state.set_account(to, b.with_balance(b.balance + amount))
+    events.append({"amount": amount, "from": frm, "to": to, "type": kind})  # keys in canonical order
 
 
 def transfer(executor: Executor, state: State, tx: SignedTx, payload, ctx: BlockContext, events: list) -> None:

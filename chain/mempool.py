@@ -84,13 +84,14 @@ class Mempool:
         if len(pending) >= self.max_per_sender:
             raise Rejected(codes.MEMPOOL_FULL, "too many pending transactions from this sender")
         verified = verified or h in self._verified
-        err = admission_error(state, tx, self.chain_id, next_height, verified)
+        acct = state.account(sender)
+        err = admission_error(state, tx, self.chain_id, next_height, verified, acct)
         # admission_error checks the nonce last, so BAD_NONCE (or None) means
         # every other check passed; the nonce must then follow the sender's
         # pending ones -- also when it equals the account's nonce and others
         # are pending (a second transaction with a nonce already queued).
         if (err is None and pending) or (err is not None and err[0] == codes.BAD_NONCE):
-            expected = state.account(sender).nonce + len(pending)
+            expected = acct.nonce + len(pending)
             if tx.body.nonce == expected:
                 err = None
             else:
@@ -100,7 +101,7 @@ class Mempool:
         spend = spend_of(tx)
         if spend:
             held = self._spend.get(sender, 0)
-            balance = state.account(sender).balance
+            balance = acct.balance
             if held + spend > balance:
                 promised = f", {held} fen of it promised to its pending transactions" if held else ""
                 raise Rejected(codes.INSUFFICIENT_FUNDS,

@@ -154,10 +154,13 @@ def acct_path(addr: bytes) -> tuple:
 
 
 _ACCT_PREFIX = path_bytes(("acct",))
+_ACCT20_PREFIX = _ACCT_PREFIX + b"b\x00\x14"  # an address is 20 bytes
 
 
 def acct_path_bytes(addr: bytes) -> bytes:
     """``path_bytes(acct_path(addr))``, without the general encoder (hot path)."""
+    if len(addr) == 20:
+        return _ACCT20_PREFIX + addr
     return _ACCT_PREFIX + b"b" + len(addr).to_bytes(2, "big") + addr
 
 
