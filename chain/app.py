@@ -288,7 +288,7 @@ class Application:
         """Write a decided block, its receipts and state in one atomic batch."""
         if ex.block.header.height != self.height + 1:
             raise StoreError("block does not follow the committed height")
-        self.store.commit_block(ex.block, ex.raw, commit, ex.receipts, ex.diff, ex.receipts_encoded)
+        self.store.commit_block(ex.block, ex.raw, commit, ex.receipts, ex.diff, ex.receipts_encoded, ex.tx_hashes)
         self._height = ex.block.header.height
         self._executed.clear()
         hashes = ex.tx_hashes if ex.tx_hashes is not None else [tx_hash(t) for t in ex.block.txs]

@@ -179,13 +179,16 @@ class State:
     (encoded only at commit), or None for a deletion.
     """
 
-    def __init__(self, read_committed: Callable[[bytes], bytes | None], root: bytes, height: int):
+    def __init__(self, read_committed: Callable[[bytes], bytes | None], root: bytes, height: int,
+                 cache: dict | None = None):
         self._read = read_committed
         self.root = root
         self.height = height  # the height whose state this is
         self._overlay: dict[bytes, Any] = {}
         self._journal: list[tuple[bytes, Any]] = []
-        self._cache: dict[bytes, Any] = {}  # decoded records of committed values
+        # decoded records of committed values: this state's own, or the store's, shared by every
+        # working state of one height (ChainStore.state_at; records are frozen, so sharing is safe)
+        self._cache: dict[bytes, Any] = {} if cache is None else cache
 
     # ---- raw access -------------------------------------------------------
     def get_bytes(self, path: tuple) -> bytes | None:
@@ -209,7 +212,7 @@ class State:
         v = self._overlay.get(pb, _MISSING)
         if v is _MISSING:
             c = self._cache.get(pb)
-            if c is not None:
+            if c is not None and type(c) is cls:
                 return c
             b = self._read(pb)
             if b is None:
@@ -281,6 +284,7 @@ class State:
     def commit(self, smt) -> "StateDiff":
         """Compute the new root; return what the store must write."""
         changes = self.changes()
+        records = {pb: v for pb, v in self._overlay.items() if isinstance(v, Record)}
         tree_changes: dict[bytes, bytes | None] = {}
         values: dict[bytes, bytes] = {}
         for pb, v in changes.items():
@@ -291,7 +295,7 @@ class State:
                 values[vh] = v
                 tree_changes[key_hash(pb)] = vh
         new_root, nodes = smt.update(self.root, tree_changes)
-        return StateDiff(root=new_root, changes=changes, values=values, nodes=nodes)
+        return StateDiff(root=new_root, changes=changes, values=values, nodes=nodes, records=records)
 
 
 @dataclasses.dataclass
@@ -300,3 +304,4 @@ class StateDiff:
     changes: dict[bytes, bytes | None]  # path bytes -> value bytes / None
     values: dict[bytes, bytes]  # value hash -> value bytes
     nodes: dict[bytes, bytes]  # tree node hash -> node bytes
+    records: dict[bytes, Any] = dataclasses.field(default_factory=dict)  # path bytes -> the Record written there
