@@ -33,6 +33,7 @@ from chain.mempool import Rejected
 from .metrics import NodeMetrics
 from . import statesync
 from .admission import Admission
+from .verifier import VerifyPool
 
 log = logging.getLogger("esoc.node")
 
@@ -58,6 +59,8 @@ class Node:
             raise ConfigError(str(e)) from None
         self.grpc_servicer = None
         self.store = ChainStore(home.data_dir)
+        # signature checks of submitted and relayed batches, in worker processes started on first use
+        self.verifier = VerifyPool(self.config.verify_workers or None)
         self.snapshots = statesync.serve_snapshots(self.store, home.data_dir, self.config, self.genesis)
         self.admission = (Admission(self.config.admission_latency_ms / 1000,
                                     floor=min(500, int(self.genesis.param("max_block_txs", 5000))))
@@ -164,6 +167,7 @@ class Node:
             with self.block_cond:
                 self.block_cond.notify_all()
             server.stop(grace=1).wait()
+            self.verifier.close()
             self.store.close()
             log.info("stopped")
 

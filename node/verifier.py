@@ -153,3 +153,13 @@ def _inline_future(txs: Sequence[SignedTx]) -> cf.Future:
     f: cf.Future = cf.Future()
     f.set_result(bytes(1 if ok else 0 for ok in check_inline(txs)))
     return f
+
+
+MIN_BATCH = 32  # smaller batches are checked on the calling thread: a round trip to a worker costs more
+
+
+def verify_txs(pool: VerifyPool | None, txs: Sequence[SignedTx]) -> list[bool]:
+    """Verdicts for ``txs``: in the pool for a batch, inline for a few (or without a pool)."""
+    if pool is None or len(txs) < MIN_BATCH:
+        return check_inline(txs)
+    return pool.verify(txs)
