@@ -21,6 +21,9 @@ callers are bounded in turn: gRPC worker threads, the p2p inbox loop) or,
 with ``block=False``, returns None so the caller can refuse or check inline.
 A hostile sender cannot grow the queue: it can only make its own batch wait.
 
+A worker ends by itself when the node's process is gone (it watches its
+parent), so a node killed with -9 leaves no workers behind.
+
 Failure: if a worker dies (kill -9, out of memory) the batch is checked
 inline on the caller's thread and the pool is started again on next use;
 admission never depends on the pool being alive.
@@ -32,6 +35,7 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 import threading
+import time
 from typing import Sequence
 
 from ledger.crypto import verify
@@ -50,7 +54,17 @@ def _check_items(items: list) -> bytes:
     return bytes(1 if verify(signer, "tx", chain_id, body, sig) else 0 for signer, chain_id, body, sig in items)
 
 
-def _warm(nice: int = 0) -> None:  # pragma: no cover - runs in the worker
+def _watch_parent(parent: int) -> None:  # pragma: no cover - runs in the worker
+    """End this worker when the node is gone (kill -9 included): nothing else would tell it."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _warm(nice: int = 0, parent: int = 0) -> None:  # pragma: no cover - runs in the worker
+    if parent:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="parent-watch").start()
     if nice:
         try:
             os.nice(nice)
@@ -107,7 +121,7 @@ class VerifyPool:
                 raise RuntimeError("verify pool is closed")
             if self._pool is None:
                 self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
-                                                    initializer=_warm, initargs=(self.nice,))
+                                                    initializer=_warm, initargs=(self.nice, os.getpid()))
             return self._pool
 
     def _broken(self) -> None:

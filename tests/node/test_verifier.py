@@ -80,3 +80,44 @@ def test_relayed_batches_drop_malformed_and_wrongly_signed(pool):
     out = _decode_verify_batch(raws, pool)
     assert [i for i, t in enumerate(out) if t is None] == [5, 9]
     assert out[0].hash == txs[0].hash
+
+
+CHILD = """
+import sys
+from node.verifier import VerifyPool
+p = VerifyPool(workers=2)
+p.start()
+print(" ".join(str(x) for x in p._pool._processes), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_workers_end_when_the_node_is_killed():
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, cwd=os.getcwd())
+    pids = [int(x) for x in proc.stdout.readline().split()]
+    assert len(pids) == 2
+    proc.kill()  # kill -9: no cleanup runs in the node
+    proc.wait()
+    deadline = time.monotonic() + 30
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if _alive(p)]
+        time.sleep(0.1)
+    assert alive == [], f"workers {alive} outlived the node"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by init) counts as gone
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
