@@ -22,8 +22,6 @@ may still meet an overdraft, which execution refuses with the same code.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from ledger import codes
 from ledger.state import State
 from ledger.tx import SignedTx, TxError
@@ -44,11 +42,11 @@ class Mempool:
         self.max_txs = max_txs
         self.max_bytes = max_bytes
         self.max_per_sender = max_per_sender
-        self._txs: OrderedDict[bytes, SignedTx] = OrderedDict()  # by hash, in arrival order
+        self._txs: dict[bytes, SignedTx] = {}  # by hash, in arrival order (dicts keep it)
         self._by_sender: dict[bytes, list[bytes]] = {}  # sender -> tx hashes in nonce order
         self._bytes = 0
         self._spend: dict[bytes, int] = {}  # sender -> fen its pending transfers and retirements move out
-        self._verified: OrderedDict[bytes, None] = OrderedDict()
+        self._verified: dict[bytes, None] = {}  # oldest first
 
     def __len__(self) -> int:
         return len(self._txs)
@@ -65,9 +63,10 @@ class Mempool:
         return self._txs.get(h)
 
     def mark_verified(self, h: bytes) -> None:
-        self._verified[h] = None
-        if len(self._verified) > 4 * self.max_txs:
-            self._verified.popitem(last=False)
+        v = self._verified
+        v[h] = None
+        if len(v) > 4 * self.max_txs:
+            del v[next(iter(v))]
 
     def is_verified(self, h: bytes) -> bool:
         return h in self._verified

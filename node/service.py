@@ -33,7 +33,7 @@ from chain.mempool import Rejected
 from .metrics import NodeMetrics
 from . import statesync
 from .admission import Admission
-from .verifier import VerifyPool
+from .verifier import VerifyPool, verify_txs
 
 log = logging.getLogger("esoc.node")
 
@@ -66,6 +66,7 @@ class Node:
                                     floor=min(500, int(self.genesis.param("max_block_txs", 5000))))
                           if self.config.admission_latency_ms > 0 else None)
         self.app = open_application(self.store, self.genesis)
+        self.app.verify_batch = lambda txs: verify_txs(self.verifier, txs)  # a proposal's unseen transactions
         self.laws = LawQueries(self.app.contracts, self.store, self.genesis.genesis_time_ms)
         self.block_cond = threading.Condition()
         self.stopping = False

@@ -478,3 +478,33 @@ def test_expiry_is_the_last_height_a_tx_may_be_in(worlds):
     second = a.app.build_block(a.time + 1_000, KEYS["val"], None)
     with pytest.raises(InvalidBlock, match="expired"):
         b.app.execute_block(with_txs(second.block, (t2.raw,)))
+
+
+def test_a_proposals_unseen_transactions_are_checked_in_one_batch(worlds, monkeypatch):
+    """With ``verify_batch`` set (the node's worker pool), a block's transactions the node has not
+    seen are decoded once and checked in one batch; execution checks none of them again, and a
+    wrongly signed one still makes the block invalid with its reason."""
+    a, b = worlds("a"), worlds("b")
+    txs = [a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=i + 1)) for i in range(3)]
+    for t in txs:
+        a.submit(t)
+    good = a.app.build_block(2_000, KEYS["val"], None)
+    batches = []
+
+    def batch(decoded):
+        batches.append([t.hash for t in decoded])
+        return [t.verify_signature() for t in decoded]
+
+    b.app.verify_batch = batch
+    forged = with_txs(good.block, (txs[0].raw, forge(txs[1]).raw))
+    with pytest.raises(InvalidBlock, match="transaction 1 .*signature does not verify"):
+        b.app.execute_block(forged)
+    assert batches == [[txs[0].hash, forge(txs[1]).hash]]
+    batches.clear()
+    inline = []
+    real = SignedTx.verify_signature
+    monkeypatch.setattr(SignedTx, "verify_signature", lambda self: inline.append(self.hash) or real(self))
+    ex = b.app.execute_block(good.block)
+    assert ex.diff.root == good.diff.root
+    assert batches == [[txs[1].hash, txs[2].hash]]  # txs[0] was checked in the first batch already
+    assert inline == [txs[1].hash, txs[2].hash]  # only inside the batch function, never by execution
