@@ -22,7 +22,6 @@ import dataclasses
 from typing import Callable, Protocol
 
 from ledger import codes
-from ledger.codec import make
 from ledger.block import Receipt
 from ledger.state import Account, State, Supply, SUPPLY
 from ledger.tx import ACCOUNT_KINDS, ROLES, SignedTx, TxError, decode_tx
@@ -130,8 +129,7 @@ class Executor:
             state.revert(mark)
             events = []
             code = codes.INVALID_ARGUMENT
-        return make(Receipt, {"tx_hash": tx.hash, "code": code, "gas_used": gas, "events": tuple(events),
-                              "result": result})
+        return Receipt(tx_hash=tx.hash, code=code, gas_used=gas, events=tuple(events), result=result)
 
     def apply_block(
         self, state: State, raw_txs, ctx: BlockContext, verified: Callable[[bytes], bool] | None = None,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Iterable
 
-from .codec import Bytes, List, Record, Str, UInt, decode, encode, make
+from .codec import Bytes, List, Record, Str, UInt, decode, encode
 from .crypto import tagged_hash
 
 PathPart = str | bytes | int
@@ -113,12 +113,10 @@ class Account(Record):
         return self.kind != ""
 
     def with_balance(self, balance: int) -> "Account":
-        return make(Account, {"balance": balance, "nonce": self.nonce, "kind": self.kind, "roles": self.roles,
-                              "name": self.name})
+        return Account(balance, self.nonce, self.kind, self.roles, self.name)
 
     def with_nonce(self, nonce: int) -> "Account":
-        return make(Account, {"balance": self.balance, "nonce": nonce, "kind": self.kind, "roles": self.roles,
-                              "name": self.name})
+        return Account(self.balance, nonce, self.kind, self.roles, self.name)
 
     def has_role(self, role: str) -> bool:
         return role in self.roles

@@ -376,12 +376,11 @@ def _decode_transfer(raw: bytes) -> SignedTx | None:
             return None
     except IndexError:
         return None
-    body = codec.make(TxBody, {"chain_id": chain_id, "kind": "transfer",
-                               "payload": {"amount": amount, "memo": memo, "to": to},
-                               "signer": signer, "nonce": nonce, "expiry": expiry})
+    body = TxBody(chain_id=chain_id, kind="transfer", payload={"amount": amount, "memo": memo, "to": to},
+                  signer=signer, nonce=nonce, expiry=expiry)
     tx = SignedTx(body, raw[end_body + 6:], bb)
     tx._raw = raw
-    tx._payload = codec.make(Transfer, {"to": to, "amount": amount, "memo": memo})
+    tx._payload = Transfer(to=to, amount=amount, memo=memo)
     return tx
 
 
