@@ -46,7 +46,7 @@ MAX_CHUNK = 512  # transactions per task sent to a worker
 # resource (everything under the GIL), so the scheduler gives it its core first and the
 # workers fill the rest.  At equal priority, three runnable processes on two cores left the
 # state thread two thirds of a core (bench_ledger, 2026-12-04).
-WORKER_NICE = 5
+WORKER_NICE = int(os.environ.get("ESOC_VERIFY_NICE", "5"))
 
 
 def _check_items(items: list) -> bytes:
@@ -109,7 +109,9 @@ class VerifyPool:
     def __init__(self, workers: int | None = None, max_in_flight: int | None = None, nice: int = WORKER_NICE):
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.nice = nice
-        self.max_in_flight = max_in_flight or 4 * self.workers
+        # enough queued to keep the workers busy while the state thread builds and commits a block
+        # of 5,000 (~100 ms): 8 chunks a worker, 8,192 transactions with two workers
+        self.max_in_flight = max_in_flight or 8 * self.workers
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
         self._lock = threading.Lock()
         self._pool: cf.ProcessPoolExecutor | None = None
