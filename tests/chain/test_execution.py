@@ -508,3 +508,33 @@ def test_a_proposals_unseen_transactions_are_checked_in_one_batch(worlds, monkey
     assert ex.diff.root == good.diff.root
     assert batches == [[txs[1].hash, txs[2].hash]]  # txs[0] was checked in the first batch already
     assert inline == [txs[1].hash, txs[2].hash]  # only inside the batch function, never by execution
+
+
+def test_the_transfer_fast_path_writes_and_receipts_as_the_general_path(worlds):
+    """``_apply_transfer`` (one write of the sender) against the general handler path, on every outcome:
+    success, to oneself, zero, overdraft, unregistered recipient; same receipts, same state, same root."""
+    import chain.execution as ex_mod
+
+    def general(executor, state, tx, payload, ctx, events):  # the same rule, not the fast path's identity
+        return ex_mod.transfer(executor, state, tx, payload, ctx, events)
+
+    cases = [("alice", "bob", 10), ("alice", "alice", 5), ("ent", "bob", 0), ("bob", "alice", 10**9),
+             ("alice", "carol", 1), ("ent", "alice", 500), ("alice", "bob", 990)]
+    results = []
+    for name, fast in (("fast", True), ("general", False)):
+        w = worlds(name)
+        if not fast:
+            w.app.executor.handlers["transfer"] = general
+        txs = [w.tx(frm, "transfer", Transfer(to=ADDR[to], amount=amt)) for frm, to, amt in cases]
+        ex = w.build_exactly(txs)
+        w.app.commit(ex, None)
+        results.append(([r.encode() for r in ex.receipts], ex.diff.root, w.all_state()))
+    assert results[0] == results[1]
+    codes_seen = {decode_receipt_code(r) for r in results[0][0]}
+    assert codes_seen == {codes.OK, codes.INVALID_ARGUMENT, codes.INSUFFICIENT_FUNDS, codes.RECIPIENT_NOT_REGISTERED}
+
+
+def decode_receipt_code(raw: bytes) -> int:
+    from ledger.codec import decode
+
+    return decode(raw)["code"]
