@@ -44,9 +44,11 @@ from ledger.tx import SignedTx
 MAX_CHUNK = 512  # transactions per task sent to a worker
 # The workers run at a lower priority than the node: the state thread is the one serial
 # resource (everything under the GIL), so the scheduler gives it its core first and the
-# workers fill the rest.  At equal priority, three runnable processes on two cores left the
-# state thread two thirds of a core (bench_ledger, 2026-12-04).
+# workers fill the rest (at equal priority, three runnable processes on two cores leave it
+# two thirds of a core).  On a machine shared with other work the workers then get less than
+# their share: bench_ledger measured both ways on 2026-12-04 with no clear winner under load.
 WORKER_NICE = int(os.environ.get("ESOC_VERIFY_NICE", "5"))
+WAIT_S = 30.0  # longest wait for a slot or a verdict; then the caller checks the batch itself
 
 
 def _check_items(items: list) -> bytes:
@@ -96,11 +98,13 @@ class Pending:
         out: list[bool] = []
         try:
             for f in self._futures:
-                out.extend(b == 1 for b in f.result())
+                out.extend(b == 1 for b in f.result(timeout=WAIT_S))
             return out
         except cf.process.BrokenProcessPool:
             self._pool._broken()
-            return check_inline(self._txs)
+        except Exception:  # a hung worker (timeout), a cancelled batch: admission never waits on the pool
+            pass
+        return check_inline(self._txs)
 
 
 class VerifyPool:
@@ -144,7 +148,7 @@ class VerifyPool:
         futures = []
         try:
             for c in chunks:
-                if not self._slots.acquire(blocking=block):
+                if not (self._slots.acquire(timeout=WAIT_S) if block else self._slots.acquire(blocking=False)):
                     break
                 taken += 1
                 f = self._executor().submit(_check_items, _items(c))
@@ -158,7 +162,7 @@ class VerifyPool:
             for _ in range(taken):
                 self._slots.release()
             return Pending(self, txs, [_inline_future(c) for c in chunks])
-        # not blocking, and the queue filled part way: what was sent is still checked, then dropped
+        # no room (not blocking, or not within WAIT_S): what was sent is still checked, then dropped
         return None
 
     def verify(self, txs: Sequence[SignedTx]) -> list[bool]:
