@@ -1,8 +1,8 @@
 """The mempool: admitted transactions waiting for a block.
 
 Sans-IO: no threads, no clock.  Signature checking is done *before* a
-transaction reaches :meth:`Mempool.add` (in the gRPC worker threads, which
-run in parallel because libsodium releases the GIL); the mempool records the
+transaction reaches :meth:`Mempool.add` (by the node's signature worker
+processes, node/verifier.py, or its gRPC threads for a few); the mempool records the
 hash of every transaction whose signature it has seen verified, so executing
 a block does not verify it again.
 

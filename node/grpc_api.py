@@ -3,9 +3,10 @@
 gRPC's Python server runs handlers in a thread pool.  Reads go straight to
 LevelDB (plyvel is thread-safe; a block is written in one atomic batch).
 Writes, that is transaction admission, are bridged into the node's trio
-loop with ``trio.from_thread.run_sync``, after the expensive part (strict
-decoding and the Ed25519 check, during which libsodium releases the GIL) has
-run in the worker thread.
+loop with ``trio.from_thread.run_sync``, after the expensive part has run:
+strict decoding in the worker thread, and the Ed25519 checks of a batch in the
+node's signature worker processes (``node/verifier.py``; a single
+transaction or a small batch is checked in the worker thread itself).
 
 Every malformed request gets INVALID_ARGUMENT with a one-line reason; a
 flooding client gets RESOURCE_EXHAUSTED from a per-client token bucket; no
