@@ -358,13 +358,26 @@ def _decode_transfer(raw: bytes) -> SignedTx | None:
         expiry, i = _uint_at(bb, i + 7)
         if expiry < 0 or bb[i:i + 20] != _K_KIND_TRANSFER:
             return None
-        nonce, i = _uint_at(bb, i + 20)
+        i += 20
+        nonce = bb[i]  # a positive fixint read here, any other form by _uint_at
+        if nonce < 0x80:
+            i += 1
+        else:
+            nonce, i = _uint_at(bb, i)
         if nonce < 0 or bb[i:i + 16] != _K_PAYLOAD:
             return None
-        amount, i = _uint_at(bb, i + 16)
+        i += 16
+        amount = bb[i]
+        if amount < 0x80:
+            i += 1
+        else:
+            amount, i = _uint_at(bb, i)
         if amount < 0 or bb[i:i + 5] != _K_MEMO:
             return None
-        memo, i = _str_at(bb, i + 5, 256)
+        if bb[i + 5] == 0xA0:  # the empty memo
+            memo, i = "", i + 6
+        else:
+            memo, i = _str_at(bb, i + 5, 256)
         if memo is None or bb[i:i + 5] != _K_TO:
             return None
         to = bb[i + 5:i + 25]

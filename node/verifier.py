@@ -38,7 +38,9 @@ import threading
 import time
 from typing import Sequence
 
-from ledger.crypto import verify
+import msgpack
+
+from ledger.crypto import tagged_hash, verify, verify_raw
 from ledger.tx import SignedTx
 
 MAX_CHUNK = 512  # transactions per task sent to a worker
@@ -52,8 +54,16 @@ WAIT_S = 30.0  # longest wait for a slot or a verdict; then the caller checks th
 
 
 def _check_items(items: list) -> bytes:
-    """In a worker: one byte per (signer, chain_id, body_bytes, sig): 1 if the signature verifies."""
-    return bytes(1 if verify(signer, "tx", chain_id, body, sig) else 0 for signer, chain_id, body, sig in items)
+    """In a worker: one byte per (signer, chain_id, body_bytes, sig): 1 if the signature verifies
+    (``ledger.crypto.verify`` in the ``tx`` domain, its signing hash and check inlined)."""
+    out = bytearray(len(items))
+    for i, (signer, chain_id, body, sig) in enumerate(items):
+        if type(chain_id) is str and type(body) is bytes:
+            msg = tagged_hash("sign tx", msgpack.packb([chain_id, body], use_bin_type=True))
+            out[i] = verify_raw(signer, msg, sig)
+        else:
+            out[i] = verify(signer, "tx", chain_id, body, sig)
+    return bytes(out)
 
 
 def _watch_parent(parent: int) -> None:  # pragma: no cover - runs in the worker
