@@ -43,10 +43,12 @@ class BlockContext:
 
 
 def admission_error(state: State, tx: SignedTx, chain_id: str, height: int, verified: bool,
-                    acct: Account | None = None) -> tuple[int, str] | None:
+                    acct: Account | None = None, queued: int = 0) -> tuple[int, str] | None:
     """Return (code, reason) if ``tx`` may not enter a block at ``height``.
 
     ``acct``: the sender's account in ``state``, when the caller has read it already.
+    ``queued``: the sender's transactions already pending ahead of this one (the mempool's),
+    so the nonce expected is the account's plus that many.
     """
     b = tx.body
     if b.chain_id != chain_id:
@@ -59,8 +61,8 @@ def admission_error(state: State, tx: SignedTx, chain_id: str, height: int, veri
         acct = state.account(tx.sender)
     if not acct.registered:
         return codes.SENDER_NOT_REGISTERED, "sender is not a registered account"
-    if b.nonce != acct.nonce:
-        return codes.BAD_NONCE, f"nonce {b.nonce} does not match the account's next nonce {acct.nonce}"
+    if b.nonce != acct.nonce + queued:
+        return codes.BAD_NONCE, f"nonce {b.nonce} does not match the account's next nonce {acct.nonce + queued}"
     return None
 
 

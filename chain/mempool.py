@@ -84,17 +84,9 @@ class Mempool:
             raise Rejected(codes.MEMPOOL_FULL, "too many pending transactions from this sender")
         verified = verified or h in self._verified
         acct = state.account(sender)
-        err = admission_error(state, tx, self.chain_id, next_height, verified, acct)
-        # admission_error checks the nonce last, so BAD_NONCE (or None) means
-        # every other check passed; the nonce must then follow the sender's
-        # pending ones -- also when it equals the account's nonce and others
-        # are pending (a second transaction with a nonce already queued).
-        if (err is None and pending) or (err is not None and err[0] == codes.BAD_NONCE):
-            expected = acct.nonce + len(pending)
-            if tx.body.nonce == expected:
-                err = None
-            else:
-                err = (codes.BAD_NONCE, f"nonce {tx.body.nonce} does not match the account's next nonce {expected}")
+        # the nonce must follow the sender's pending ones -- also when it equals the account's
+        # nonce and others are pending (a second transaction with a nonce already queued)
+        err = admission_error(state, tx, self.chain_id, next_height, verified, acct, len(pending))
         if err is not None:
             raise Rejected(*err)
         spend = spend_of(tx)
