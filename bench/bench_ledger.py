@@ -12,6 +12,7 @@ verification rate on all cores, measured in the same run.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import tempfile
@@ -72,12 +73,15 @@ def _proc_cpu_s(pids) -> float:
 def transfers_applied_per_s(n_accounts: int = 2000, n_txs: int = 40000, block_txs: int = 5000,
                             batch: int = 500, signed: tuple | None = None) -> dict:
     """One run: {rate, applied, serial_us (state thread CPU a transfer), worker_us (workers' CPU a transfer)}."""
+    from node.service import tune_gc
     from node.verifier import VerifyPool
 
     keys, g = signed[0] if signed else _setup(n_accounts)
     raws = signed[1] if signed else _sign_load(keys, n_txs)
     pool = VerifyPool()
     pool.start()  # the node starts its workers with the node, not per transaction
+    gc_before = gc.get_threshold()
+    tune_gc()  # as the node does once started (node/service.py)
     pids = list(pool._pool._processes)
     worker_cpu = _proc_cpu_s(pids)
     with tempfile.TemporaryDirectory() as d:
@@ -121,6 +125,8 @@ def transfers_applied_per_s(n_accounts: int = 2000, n_txs: int = 40000, block_tx
         worker_cpu = _proc_cpu_s(pids) - worker_cpu
         store.close()
     pool.close()
+    gc.unfreeze()
+    gc.set_threshold(*gc_before)
     return {"rate": applied / dt, "applied": applied, "serial_us": serial / applied * 1e6,
             "worker_us": worker_cpu / applied * 1e6}
 
