@@ -27,6 +27,7 @@ ESOC_BENCH_BUDGET_SECONDS (25) shape it.
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import shutil
 import subprocess
@@ -105,15 +106,18 @@ def _one_node_run(n_accounts: int, n_txs: int, block_txs: int, instrument: bool)
     from chain.app import Application
     from ledger import tx as tx_mod
     from ledger.store import ChainStore
+    from node.service import tune_gc
 
     from .bench_ledger import _setup, _sign_load
 
     keys, g = _setup(n_accounts)
     raws = _sign_load(keys, n_txs)
     spans = Spans() if instrument else None
+    gc_before = gc.get_threshold()
     with tempfile.TemporaryDirectory() as d:
         store = ChainStore(d)
         app = Application(store, g)
+        tune_gc()  # as the node does once open (node/service.py)
         if spans:
             _instrument(spans)
         try:
@@ -135,6 +139,8 @@ def _one_node_run(n_accounts: int, n_txs: int, block_txs: int, instrument: bool)
             if spans:
                 spans.restore()
             store.close()
+            gc.unfreeze()
+            gc.set_threshold(*gc_before)
     return dt, applied, spans
 
 
