@@ -1,8 +1,8 @@
 """The mempool: admitted transactions waiting for a block.
 
 Sans-IO: no threads, no clock.  Signature checking is done *before* a
-transaction reaches :meth:`Mempool.add` (in the gRPC worker threads, which
-run in parallel because libsodium releases the GIL); the mempool records the
+transaction reaches :meth:`Mempool.add` (by the node's signature worker
+processes, node/verifier.py, or its gRPC threads for a few); the mempool records the
 hash of every transaction whose signature it has seen verified, so executing
 a block does not verify it again.
 
@@ -21,8 +21,6 @@ may still meet an overdraft, which execution refuses with the same code.
 """
 
 from __future__ import annotations
-
-from collections import OrderedDict
 
 from ledger import codes
 from ledger.state import State
@@ -44,11 +42,11 @@ class Mempool:
         self.max_txs = max_txs
         self.max_bytes = max_bytes
         self.max_per_sender = max_per_sender
-        self._txs: OrderedDict[bytes, SignedTx] = OrderedDict()  # by hash, in arrival order
+        self._txs: dict[bytes, SignedTx] = {}  # by hash, in arrival order (dicts keep it)
         self._by_sender: dict[bytes, list[bytes]] = {}  # sender -> tx hashes in nonce order
         self._bytes = 0
         self._spend: dict[bytes, int] = {}  # sender -> fen its pending transfers and retirements move out
-        self._verified: OrderedDict[bytes, None] = OrderedDict()
+        self._verified: dict[bytes, None] = {}  # oldest first
 
     def __len__(self) -> int:
         return len(self._txs)
@@ -65,9 +63,10 @@ class Mempool:
         return self._txs.get(h)
 
     def mark_verified(self, h: bytes) -> None:
-        self._verified[h] = None
-        if len(self._verified) > 4 * self.max_txs:
-            self._verified.popitem(last=False)
+        v = self._verified
+        v[h] = None
+        if len(v) > 4 * self.max_txs:
+            del v[next(iter(v))]
 
     def is_verified(self, h: bytes) -> bool:
         return h in self._verified
@@ -84,23 +83,16 @@ class Mempool:
         if len(pending) >= self.max_per_sender:
             raise Rejected(codes.MEMPOOL_FULL, "too many pending transactions from this sender")
         verified = verified or h in self._verified
-        err = admission_error(state, tx, self.chain_id, next_height, verified)
-        # admission_error checks the nonce last, so BAD_NONCE (or None) means
-        # every other check passed; the nonce must then follow the sender's
-        # pending ones -- also when it equals the account's nonce and others
-        # are pending (a second transaction with a nonce already queued).
-        if (err is None and pending) or (err is not None and err[0] == codes.BAD_NONCE):
-            expected = state.account(sender).nonce + len(pending)
-            if tx.body.nonce == expected:
-                err = None
-            else:
-                err = (codes.BAD_NONCE, f"nonce {tx.body.nonce} does not match the account's next nonce {expected}")
+        acct = state.account(sender)
+        # the nonce must follow the sender's pending ones -- also when it equals the account's
+        # nonce and others are pending (a second transaction with a nonce already queued)
+        err = admission_error(state, tx, self.chain_id, next_height, verified, acct, len(pending))
         if err is not None:
             raise Rejected(*err)
         spend = spend_of(tx)
         if spend:
             held = self._spend.get(sender, 0)
-            balance = state.account(sender).balance
+            balance = acct.balance
             if held + spend > balance:
                 promised = f", {held} fen of it promised to its pending transactions" if held else ""
                 raise Rejected(codes.INSUFFICIENT_FUNDS,

@@ -17,7 +17,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .codec import Any_, Bytes, List, Nested, Opt, Record, Str, UInt, encode
+import msgpack
+
+from .codec import I64_MIN, U64_MAX, Any_, Bytes, List, Nested, Opt, Record, Str, UInt, _canon, encode
 from .crypto import tagged_hash
 from .merkle import merkle_root
 
@@ -187,6 +189,43 @@ class Receipt(Record):
     gas_used: int
     events: tuple
     result: Any
+
+    def encode(self) -> bytes:
+        """The canonical bytes (as ``Record.encode``), without the general copy for plain receipts.
+
+        A receipt whose events are flat maps already in key order (a transfer's
+        are) is packed as it stands; anything else goes through the codec.
+        """
+        code, gas, h, r = self.code, self.gas_used, self.tx_hash, self.result
+        if type(code) is not int or type(gas) is not int or type(h) is not bytes or not 0 <= gas <= U64_MAX \
+                or not 0 <= code <= U64_MAX:
+            return super().encode()
+        events = [e if _flat_sorted(e) else _canon(e) for e in self.events]
+        return msgpack.packb({"code": code, "events": events, "gas_used": gas,
+                              "result": None if r is None else _canon(r), "tx_hash": h},
+                             use_bin_type=True, strict_types=True)
+
+
+_SORTED_KEYS: set = set()  # key tuples seen to be str and in canonical order (a handful of event shapes)
+
+
+def _flat_sorted(e) -> bool:
+    """True for a map of str keys in canonical order whose values are ints in range, bytes, str, bools or None."""
+    if type(e) is not dict:
+        return False
+    keys = tuple(e)
+    if keys not in _SORTED_KEYS:
+        if not all(type(k) is str for k in keys) or list(keys) != sorted(keys) or len(_SORTED_KEYS) > 1024:
+            return False
+        _SORTED_KEYS.add(keys)
+    for v in e.values():
+        t = type(v)
+        if t is int:
+            if not I64_MIN <= v <= U64_MAX:
+                return False
+        elif not (t is bytes or t is str or t is bool or v is None):
+            return False
+    return True
 
 
 def commit_hash(commit: Commit | None) -> bytes:

@@ -55,6 +55,22 @@ def _canon(value: Any, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH and (t is dict or t is list or t is tuple) and len(value):
         raise CodecError(f"value nested deeper than {MAX_DEPTH}")
     if t is dict:
+        keys = list(value)
+        for k in keys:
+            if type(k) is not str:
+                break
+        else:  # the common case: str keys; leaves copied inline, the same values _canon returns for them
+            keys.sort()
+            d = depth + 1
+            out = {}
+            for k in keys:
+                v = value[k]
+                tv = type(v)
+                if tv is bytes or tv is str or tv is bool or v is None or (tv is int and I64_MIN <= v <= U64_MAX):
+                    out[k] = v
+                else:
+                    out[k] = _canon(v, d)
+            return out
         try:
             keys = sorted(value)
         except TypeError:
@@ -66,7 +82,14 @@ def _canon(value: Any, depth: int = 0) -> Any:
         return {k: _canon(value[k], d) for k in keys}
     if t is list or t is tuple:
         d = depth + 1
-        return [_canon(v, d) for v in value]
+        out_l = []
+        for v in value:
+            tv = type(v)
+            if tv is bytes or tv is str or tv is bool or v is None or (tv is int and I64_MIN <= v <= U64_MAX):
+                out_l.append(v)
+            else:
+                out_l.append(_canon(v, d))
+        return out_l
     if t is bytearray or t is memoryview:
         return bytes(value)
     if isinstance(value, Record):
@@ -134,6 +157,68 @@ def _check_types(value: Any, depth: int = 0) -> None:
             _check_types(v, depth + 1)
 
 
+def _plain_sorted(value: Any, depth: int) -> bool:
+    """True if a container decoded without the pairs hook is already canonical in shape: plain types
+    only, str keys in strictly ascending order, nested at most as deep as ``_check_types`` allows
+    (conservatively: anything doubtful answers False and the strict path decides)."""
+    if depth >= MAX_DEPTH:
+        return False
+    t = type(value)
+    if t is dict:
+        prev = None
+        for k, v in value.items():
+            if type(k) is not str or (prev is not None and k <= prev):
+                return False
+            prev = k
+            tv = type(v)
+            if tv is int or tv is bytes or tv is str or tv is bool or v is None:
+                continue
+            if (tv is not dict and tv is not list) or not _plain_sorted(v, depth + 1):
+                return False
+        return True
+    if t is list:
+        for v in value:
+            tv = type(v)
+            if tv is int or tv is bytes or tv is str or tv is bool or v is None:
+                continue
+            if (tv is not dict and tv is not list) or not _plain_sorted(v, depth + 1):
+                return False
+        return True
+    return False
+
+
+def _decode_fast(data: bytes, max_size: int) -> Any:
+    """The value of canonical ``data``, or ``_NOT_FAST`` when the strict path must judge it.
+
+    msgpack decodes without a Python callback per map; the shape is then
+    checked in one walk (str keys strictly ascending: sorted and no
+    duplicates among those kept) and the value re-encoded and compared, as
+    the strict path does.  A value accepted here is exactly the value the
+    strict path returns for the same bytes (it would pass each of its
+    checks); anything else, valid or not, goes to the strict path, which
+    gives the precise error.
+    """
+    try:
+        value = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True, max_bin_len=max_size,
+                                max_str_len=max_size, max_array_len=max_size, max_map_len=max_size, max_ext_len=0)
+    except Exception:
+        return _NOT_FAST
+    t = type(value)
+    if t is dict or t is list:
+        if not _plain_sorted(value, 0):
+            return _NOT_FAST
+    elif not (t is int or t is bytes or t is str or t is bool or value is None):
+        return _NOT_FAST
+    try:
+        again = msgpack.packb(value, use_bin_type=True, strict_types=True)
+    except Exception:
+        return _NOT_FAST
+    return value if again == data else _NOT_FAST
+
+
+_NOT_FAST = object()
+
+
 def decode(data: bytes, max_size: int = MAX_DECODE_SIZE) -> Any:
     """Decode canonical bytes; raise :class:`CodecError` on anything else."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -143,6 +228,14 @@ def decode(data: bytes, max_size: int = MAX_DECODE_SIZE) -> Any:
         raise CodecError(f"encoded value is {len(data)} bytes, over the limit of {max_size}")
     if not data:
         raise CodecError("empty input")
+    value = _decode_fast(data, max_size)
+    if value is not _NOT_FAST:
+        return value
+    return _decode_strict(data, max_size)
+
+
+def _decode_strict(data: bytes, max_size: int) -> Any:
+    """The strict decoder (every check done the simple way, each with its own error)."""
     try:
         value = msgpack.unpackb(
             data,
@@ -289,6 +382,9 @@ class Nested(Spec):
         return v.to_obj()
 
 
+_WHERES: dict = {}  # (record class, where) -> {field: "where.field"}: the error paths, formatted once
+
+
 class Record:
     """Base for frozen dataclasses with a schema ``SCHEMA = {field: Spec}``.
 
@@ -310,14 +406,18 @@ class Record:
         if type(obj) is not dict:
             raise CodecError(f"{where}: expected a map")
         schema = cls.SCHEMA
-        extra = [k for k in obj if k not in schema]
-        if extra:
-            raise CodecError(f"{where}: unknown field {extra[0]!r}")
-        missing = [k for k in schema if k not in obj]
-        if missing:
+        if len(obj) != len(schema) or any(k not in schema for k in obj):
+            extra = [k for k in obj if k not in schema]
+            if extra:
+                raise CodecError(f"{where}: unknown field {extra[0]!r}")
+            missing = [k for k in schema if k not in obj]
             raise CodecError(f"{where}: missing field {missing[0]!r}")
-        kwargs = {name: spec.load(obj[name], f"{where}.{name}") for name, spec in schema.items()}
-        return cls(**kwargs)
+        wheres = _WHERES.get((cls, where))
+        if wheres is None:
+            wheres = {name: f"{where}.{name}" for name in schema}
+            if len(_WHERES) < 4096:
+                _WHERES[(cls, where)] = wheres
+        return cls(**{name: spec.load(obj[name], wheres[name]) for name, spec in schema.items()})
 
     @classmethod
     def decode(cls, data: bytes, max_size: int = MAX_DECODE_SIZE):

@@ -27,7 +27,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Iterable
 
-from .codec import Bytes, List, Record, Str, UInt, decode, encode
+import msgpack
+
+from .codec import U64_MAX, Bytes, List, Record, Str, UInt, decode, encode
 from .crypto import tagged_hash
 
 PathPart = str | bytes | int
@@ -112,6 +114,15 @@ class Account(Record):
     def registered(self) -> bool:
         return self.kind != ""
 
+    def encode(self) -> bytes:
+        """The canonical bytes (as ``Record.encode``), packed directly: every block writes thousands."""
+        b, n, k, r, name = self.balance, self.nonce, self.kind, self.roles, self.name
+        if type(b) is int and type(n) is int and 0 <= b <= U64_MAX and 0 <= n <= U64_MAX and type(k) is str \
+                and type(name) is str and type(r) is tuple and all(type(x) is str for x in r):
+            return msgpack.packb({"balance": b, "kind": k, "name": name, "nonce": n, "roles": list(r)},
+                                 use_bin_type=True)
+        return super().encode()
+
     def with_balance(self, balance: int) -> "Account":
         return Account(balance, self.nonce, self.kind, self.roles, self.name)
 
@@ -154,10 +165,13 @@ def acct_path(addr: bytes) -> tuple:
 
 
 _ACCT_PREFIX = path_bytes(("acct",))
+_ACCT20_PREFIX = _ACCT_PREFIX + b"b\x00\x14"  # an address is 20 bytes
 
 
 def acct_path_bytes(addr: bytes) -> bytes:
     """``path_bytes(acct_path(addr))``, without the general encoder (hot path)."""
+    if len(addr) == 20:
+        return _ACCT20_PREFIX + addr
     return _ACCT_PREFIX + b"b" + len(addr).to_bytes(2, "big") + addr
 
 
@@ -176,13 +190,16 @@ class State:
     (encoded only at commit), or None for a deletion.
     """
 
-    def __init__(self, read_committed: Callable[[bytes], bytes | None], root: bytes, height: int):
+    def __init__(self, read_committed: Callable[[bytes], bytes | None], root: bytes, height: int,
+                 cache: dict | None = None):
         self._read = read_committed
         self.root = root
         self.height = height  # the height whose state this is
         self._overlay: dict[bytes, Any] = {}
         self._journal: list[tuple[bytes, Any]] = []
-        self._cache: dict[bytes, Any] = {}  # decoded records of committed values
+        # decoded records of committed values: this state's own, or the store's, shared by every
+        # working state of one height (ChainStore.state_at; records are frozen, so sharing is safe)
+        self._cache: dict[bytes, Any] = {} if cache is None else cache
 
     # ---- raw access -------------------------------------------------------
     def get_bytes(self, path: tuple) -> bytes | None:
@@ -206,7 +223,7 @@ class State:
         v = self._overlay.get(pb, _MISSING)
         if v is _MISSING:
             c = self._cache.get(pb)
-            if c is not None:
+            if c is not None and type(c) is cls:
                 return c
             b = self._read(pb)
             if b is None:
@@ -278,6 +295,7 @@ class State:
     def commit(self, smt) -> "StateDiff":
         """Compute the new root; return what the store must write."""
         changes = self.changes()
+        records = {pb: v for pb, v in self._overlay.items() if isinstance(v, Record)}
         tree_changes: dict[bytes, bytes | None] = {}
         values: dict[bytes, bytes] = {}
         for pb, v in changes.items():
@@ -288,7 +306,7 @@ class State:
                 values[vh] = v
                 tree_changes[key_hash(pb)] = vh
         new_root, nodes = smt.update(self.root, tree_changes)
-        return StateDiff(root=new_root, changes=changes, values=values, nodes=nodes)
+        return StateDiff(root=new_root, changes=changes, values=values, nodes=nodes, records=records)
 
 
 @dataclasses.dataclass
@@ -297,3 +315,4 @@ class StateDiff:
     changes: dict[bytes, bytes | None]  # path bytes -> value bytes / None
     values: dict[bytes, bytes]  # value hash -> value bytes
     nodes: dict[bytes, bytes]  # tree node hash -> node bytes
+    records: dict[bytes, Any] = dataclasses.field(default_factory=dict)  # path bytes -> the Record written there

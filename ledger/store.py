@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
+import msgpack
 import plyvel
 
 from .block import Block, Commit, Receipt
@@ -46,6 +47,7 @@ def _h(height: int) -> bytes:
 
 
 NODE_CACHE_ENTRIES = 300_000  # ~60 MB: the top of a 1M-account tree, read by every block and proof
+RECORD_CACHE_ENTRIES = 100_000  # decoded records of the latest state (accounts), ~40 MB; emptied when full
 
 
 class ChainStore:
@@ -62,6 +64,10 @@ class ChainStore:
         # writes are added after its batch is written (commit_block)
         self.node_cache = NodeCache(self.get_node, node_cache) if node_cache > 0 else None
         self.smt = SparseMerkleTree(self.node_cache.get if self.node_cache else self.get_node)
+        # decoded records of the latest state, shared by its working states (State's cache): valid
+        # for one height; commit_block carries them to the next with the block's own records
+        self._records: dict[bytes, object] = {}
+        self._records_height = -1
 
     def close(self) -> None:
         self.db.close()
@@ -120,7 +126,10 @@ class ChainStore:
         h = self.height() if height is None else height
         if h != self.height():
             raise StoreError("a working state is only built on the latest height")
-        return State(self.read_latest, self.state_root(h), h)
+        if self._records_height != h or len(self._records) > RECORD_CACHE_ENTRIES:
+            self._records.clear()
+            self._records_height = h
+        return State(self.read_latest, self.state_root(h), h, cache=self._records)
 
     def _root_at(self, height: int) -> bytes:
         if height > self.height() or height < 0:
@@ -174,6 +183,7 @@ class ChainStore:
         receipts: list[Receipt],
         diff: StateDiff,
         receipts_encoded: list[bytes] | None = None,
+        tx_hashes: list[bytes] | None = None,
     ) -> None:
         h = block.header.height
         if h != self.height() + 1:
@@ -187,14 +197,31 @@ class ChainStore:
         if receipts_encoded is None:
             receipts_encoded = [r.encode() for r in receipts]
         wb.put(b"r/" + hb, encode_array_of_encoded(receipts_encoded))
-        for i, raw in enumerate(block.txs):
-            wb.put(b"t/" + tx_hash(raw), encode([h, i]))
+        if tx_hashes is None or len(tx_hashes) != len(block.txs):
+            tx_hashes = [tx_hash(raw) for raw in block.txs]
+        for i, th in enumerate(tx_hashes):
+            wb.put(b"t/" + th, msgpack.packb([h, i]))  # = encode([h, i]): two unsigned ints
         self._write_diff(wb, diff)
         wb.put(b"o/" + hb, diff.root)
         wb.put(P_META_HEIGHT, hb)
         wb.write()
+        self._carry_records(h, diff)
         if self.node_cache is not None:
             self.node_cache.add(diff.nodes)
+
+    def _carry_records(self, h: int, diff: StateDiff) -> None:
+        """After block ``h`` is written: the decoded records of ``h - 1`` stay valid but for what it changed."""
+        recs = self._records
+        if self._records_height != h - 1:
+            recs.clear()
+        else:
+            for pb in diff.changes:
+                r = diff.records.get(pb)
+                if r is None:
+                    recs.pop(pb, None)
+                else:
+                    recs[pb] = r
+        self._records_height = h
 
     def save_commit(self, height: int, commit: Commit) -> None:
         """Record the commit seen for a block already stored (e.g. the latest)."""

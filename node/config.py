@@ -69,6 +69,8 @@ class NodeConfig:
     # admission (node/admission.py): refuse what cannot commit within this bound at the measured rate (0 = off)
     admission_latency_ms: int = 1000
     snapshot_keep: int = 2
+    # processes that check the signatures of submitted and relayed batches (node/verifier.py); 0 = one a core
+    verify_workers: int = 0
     statesync_rpc: list = dataclasses.field(default_factory=list)
     statesync_trust_hash: str = ""  # hex block hash at the snapshot height, needed if validators changed
 
@@ -101,7 +103,7 @@ class NodeConfig:
 
         ints = ("block_interval_ms", "block_time_step_ms", "block_time_drift_ms", "timeout_propose_ms",
                 "timeout_prevote_ms", "timeout_precommit_ms", "timeout_delta_ms", "timeout_max_ms",
-                "submit_rate_per_s", "submit_burst")
+                "submit_rate_per_s", "submit_burst", "verify_workers")
         for name in ints:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:

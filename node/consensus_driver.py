@@ -60,6 +60,7 @@ from ledger.block import Block, Commit
 from ledger.codec import CodecError
 from ledger.crypto import tagged_hash
 from ledger.tx import TxError, decode_tx, tx_hash
+from .verifier import verify_txs
 
 from chain.errors import InvalidBlock
 from chain.mempool import Rejected
@@ -531,7 +532,8 @@ class ConsensusDriver:
             self.tx_wakeup = trio.Event()
             if self.tx_inbox:
                 batch, self.tx_inbox = self.tx_inbox, []
-                checked = await trio.to_thread.run_sync(_decode_verify_batch, [r for _, r in batch])
+                checked = await trio.to_thread.run_sync(_decode_verify_batch, [r for _, r in batch],
+                                                        getattr(self.node, "verifier", None))
                 state = self.app.state()
                 nh = self.app.height + 1
                 for (peer, _), tx in zip(batch, checked):
@@ -651,16 +653,18 @@ class _StartHeight:
         self.height = height
 
 
-def _decode_verify_batch(raws: list[bytes]) -> list:
-    out = []
+def _decode_verify_batch(raws: list[bytes], verifier=None) -> list:
+    """Each transaction decoded (once, here) and its signature checked (in the worker processes
+    for a batch): the decoded transaction, or None if it is malformed or wrongly signed."""
+    txs = []
     for raw in raws:
         try:
-            tx = decode_tx(raw)
+            txs.append(decode_tx(raw))
         except TxError:
-            out.append(None)
-            continue
-        out.append(tx if tx.verify_signature() else None)
-    return out
+            txs.append(None)
+    good = [t for t in txs if t is not None]
+    verdicts = iter(verify_txs(verifier, good))
+    return [t if t is not None and next(verdicts) else None for t in txs]
 
 
 async def run_consensus(node, task_status=trio.TASK_STATUS_IGNORED) -> None:

@@ -3,9 +3,10 @@
 gRPC's Python server runs handlers in a thread pool.  Reads go straight to
 LevelDB (plyvel is thread-safe; a block is written in one atomic batch).
 Writes, that is transaction admission, are bridged into the node's trio
-loop with ``trio.from_thread.run_sync``, after the expensive part (strict
-decoding and the Ed25519 check, during which libsodium releases the GIL) has
-run in the worker thread.
+loop with ``trio.from_thread.run_sync``, after the expensive part has run:
+strict decoding in the worker thread, and the Ed25519 checks of a batch in the
+node's signature worker processes (``node/verifier.py``; a single
+transaction or a small batch is checked in the worker thread itself).
 
 Every malformed request gets INVALID_ARGUMENT with a one-line reason; a
 flooding client gets RESOURCE_EXHAUSTED from a per-client token bucket; no
@@ -45,6 +46,7 @@ from ledger.block import Block
 from ledger.codec import CodecError, decode, encode
 from ledger.state import Account, acct_path, path_bytes
 from ledger.tx import TxError, decode_tx
+from .verifier import verify_txs
 from proto import esoc_pb2 as pb
 from proto import esoc_pb2_grpc as pbg
 
@@ -211,10 +213,14 @@ class NodeServicer(pbg.NodeServicer):
         return None
 
     # ---- writes -----------------------------------------------------------
-    def _prepare(self, raw: bytes):
+    def _decode(self, raw: bytes):
         tx = decode_tx(raw)
         if tx.body.chain_id != self.node.chain_id:
             raise Rejected(codes.WRONG_CHAIN, f"transaction is for chain {tx.body.chain_id!r}, this is {self.node.chain_id!r}")
+        return tx
+
+    def _prepare(self, raw: bytes):
+        tx = self._decode(raw)
         if not tx.verify_signature():
             raise Rejected(codes.BAD_SIGNATURE, "signature does not verify")
         return tx
@@ -238,13 +244,21 @@ class NodeServicer(pbg.NodeServicer):
         refused = getattr(self.node, "admission_refusals", lambda n: [])(len(raws))  # over the latency bound
         for i, rej in enumerate(refused, start=len(raws) - len(refused)):
             results[i] = pb.TxResult(code=rej.code, reason=rej.reason)
+        decoded = []
         for i, raw in enumerate(raws[:len(raws) - len(refused)]):
             try:
-                ok.append((i, self._prepare(raw)))
+                decoded.append((i, self._decode(raw)))  # decoded once, here; never again on this node
             except (TxError, CodecError) as e:
                 results[i] = pb.TxResult(code=codes.MALFORMED, reason=str(e))
             except Rejected as e:
                 results[i] = pb.TxResult(code=e.code, reason=e.reason)
+        # signatures checked in the node's worker processes (node/verifier.py), this thread waiting
+        verdicts = verify_txs(getattr(self.node, "verifier", None), [t for _, t in decoded])
+        for (i, tx), good in zip(decoded, verdicts):
+            if good:
+                ok.append((i, tx))
+            else:
+                results[i] = pb.TxResult(code=codes.BAD_SIGNATURE, reason="signature does not verify")
         if ok:
             outs = self._admit([t for _, t in ok])
             for (i, tx), out in zip(ok, outs):

@@ -11,6 +11,7 @@ follows the chain as a full node and serves reads.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -33,6 +34,7 @@ from chain.mempool import Rejected
 from .metrics import NodeMetrics
 from . import statesync
 from .admission import Admission
+from .verifier import VerifyPool, verify_txs
 
 log = logging.getLogger("esoc.node")
 
@@ -58,11 +60,14 @@ class Node:
             raise ConfigError(str(e)) from None
         self.grpc_servicer = None
         self.store = ChainStore(home.data_dir)
+        # signature checks of submitted and relayed batches, in worker processes started on first use
+        self.verifier = VerifyPool(self.config.verify_workers or None)
         self.snapshots = statesync.serve_snapshots(self.store, home.data_dir, self.config, self.genesis)
         self.admission = (Admission(self.config.admission_latency_ms / 1000,
                                     floor=min(500, int(self.genesis.param("max_block_txs", 5000))))
                           if self.config.admission_latency_ms > 0 else None)
         self.app = open_application(self.store, self.genesis)
+        self.app.verify_batch = lambda txs: verify_txs(self.verifier, txs)  # a proposal's unseen transactions
         self.laws = LawQueries(self.app.contracts, self.store, self.genesis.genesis_time_ms)
         self.block_cond = threading.Condition()
         self.stopping = False
@@ -164,6 +169,7 @@ class Node:
             with self.block_cond:
                 self.block_cond.notify_all()
             server.stop(grace=1).wait()
+            self.verifier.close()
             self.store.close()
             log.info("stopped")
 
@@ -205,6 +211,23 @@ class Node:
         return True
 
 
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """The collector's settings for a node under load, called once the node has opened its state.
+
+    With CPython's defaults (700, 10, 10) the cyclic collector ran ~660 times during 40,000
+    transfers in bench_ledger and took ~15 % of the state thread (0.25 s of 1.6 s; its third
+    generation alone 0.15 s, five full passes over every live object).  Objects alive after
+    start-up (genesis, laws, caches) are frozen out of its passes, and a collection waits for
+    50,000 new objects instead of 700: 0.11 s, and +2.5 % transfers/s (2026-12-04).  Garbage in
+    cycles still goes, a few hundred milliseconds later.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def _leaves(e: BaseException) -> list[BaseException]:
     if isinstance(e, BaseExceptionGroup):
         out = []
@@ -219,6 +242,7 @@ def run_node(home_path: str) -> None:
     cfg = NodeConfig.load(home.config_file)  # a ConfigError is the CLI's to print
     setup_logging(cfg.log_level, cfg.log_format, log_file_path(home.path, cfg.log_file))
     node = Node(home, cfg)
+    tune_gc()
     pidfile = os.path.join(home.path, "node.pid")  # `esoc node reload` sends SIGHUP to this pid
     with open(pidfile, "w") as f:
         f.write(f"{os.getpid()}\n")

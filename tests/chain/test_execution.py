@@ -478,3 +478,63 @@ def test_expiry_is_the_last_height_a_tx_may_be_in(worlds):
     second = a.app.build_block(a.time + 1_000, KEYS["val"], None)
     with pytest.raises(InvalidBlock, match="expired"):
         b.app.execute_block(with_txs(second.block, (t2.raw,)))
+
+
+def test_a_proposals_unseen_transactions_are_checked_in_one_batch(worlds, monkeypatch):
+    """With ``verify_batch`` set (the node's worker pool), a block's transactions the node has not
+    seen are decoded once and checked in one batch; execution checks none of them again, and a
+    wrongly signed one still makes the block invalid with its reason."""
+    a, b = worlds("a"), worlds("b")
+    txs = [a.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=i + 1)) for i in range(3)]
+    for t in txs:
+        a.submit(t)
+    good = a.app.build_block(2_000, KEYS["val"], None)
+    batches = []
+
+    def batch(decoded):
+        batches.append([t.hash for t in decoded])
+        return [t.verify_signature() for t in decoded]
+
+    b.app.verify_batch = batch
+    forged = with_txs(good.block, (txs[0].raw, forge(txs[1]).raw))
+    with pytest.raises(InvalidBlock, match="transaction 1 .*signature does not verify"):
+        b.app.execute_block(forged)
+    assert batches == [[txs[0].hash, forge(txs[1]).hash]]
+    batches.clear()
+    inline = []
+    real = SignedTx.verify_signature
+    monkeypatch.setattr(SignedTx, "verify_signature", lambda self: inline.append(self.hash) or real(self))
+    ex = b.app.execute_block(good.block)
+    assert ex.diff.root == good.diff.root
+    assert batches == [[txs[1].hash, txs[2].hash]]  # txs[0] was checked in the first batch already
+    assert inline == [txs[1].hash, txs[2].hash]  # only inside the batch function, never by execution
+
+
+def test_the_transfer_fast_path_writes_and_receipts_as_the_general_path(worlds):
+    """``_apply_transfer`` (one write of the sender) against the general handler path, on every outcome:
+    success, to oneself, zero, overdraft, unregistered recipient; same receipts, same state, same root."""
+    import chain.execution as ex_mod
+
+    def general(executor, state, tx, payload, ctx, events):  # the same rule, not the fast path's identity
+        return ex_mod.transfer(executor, state, tx, payload, ctx, events)
+
+    cases = [("alice", "bob", 10), ("alice", "alice", 5), ("ent", "bob", 0), ("bob", "alice", 10**9),
+             ("alice", "carol", 1), ("ent", "alice", 500), ("alice", "bob", 990)]
+    results = []
+    for name, fast in (("fast", True), ("general", False)):
+        w = worlds(name)
+        if not fast:
+            w.app.executor.handlers["transfer"] = general
+        txs = [w.tx(frm, "transfer", Transfer(to=ADDR[to], amount=amt)) for frm, to, amt in cases]
+        ex = w.build_exactly(txs)
+        w.app.commit(ex, None)
+        results.append(([r.encode() for r in ex.receipts], ex.diff.root, w.all_state()))
+    assert results[0] == results[1]
+    codes_seen = {decode_receipt_code(r) for r in results[0][0]}
+    assert codes_seen == {codes.OK, codes.INVALID_ARGUMENT, codes.INSUFFICIENT_FUNDS, codes.RECIPIENT_NOT_REGISTERED}
+
+
+def decode_receipt_code(raw: bytes) -> int:
+    from ledger.codec import decode
+
+    return decode(raw)["code"]
