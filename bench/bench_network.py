@@ -235,14 +235,39 @@ def _start_profilers(net, seconds: float, outdir: str, sampler=None) -> list[sub
 # ---------------------------------------------------------------------------
 # part 1: open-loop load
 # ---------------------------------------------------------------------------
-def _cpu_s(pid: int) -> float:
-    """utime + stime of a process, in seconds (Linux /proc)."""
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def _cpu_s(pid: int, tree: bool = True) -> float:
+    """CPU seconds (user + system) of a process and (``tree``) of every process below it (Linux /proc):
+    a validator's signature workers (node/verifier.py) count as the validator's, live or reaped."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        fields = _stat(pid)
     except (OSError, ValueError, IndexError):
         return float("nan")
+    ticks = int(fields[11]) + int(fields[12])
+    if not tree:
+        return ticks / os.sysconf("SC_CLK_TCK")
+    ticks += int(fields[13]) + int(fields[14])  # reaped children
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                children.setdefault(int(_stat(int(d))[1]), []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                continue
+    todo = list(children.get(pid, []))
+    while todo:
+        c = todo.pop()
+        try:
+            f = _stat(c)
+        except (OSError, ValueError, IndexError):
+            continue
+        ticks += int(f[11]) + int(f[12])
+        todo += children.get(c, [])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _scrape(metrics_addr: str) -> dict[str, float]:
@@ -480,9 +505,11 @@ def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profil
             profilers = _start_profilers(net, min(seconds, 30), profile_dir, sampler)
             time.sleep(1.0)  # py-spy attaches
         cpu0 = [_cpu_s(n.proc.pid) for n in net.nodes]
+        own0 = [_cpu_s(n.proc.pid, tree=False) for n in net.nodes]
         met0 = _scrape(net.desc["nodes"][1]["metrics"])
         offer.run(watcher, start_h, verbose)
-        extra["node_cpu_s"] = [_cpu_s(n.proc.pid) - c for n, c in zip(net.nodes, cpu0)]
+        extra["node_cpu_s"] = [_cpu_s(n.proc.pid) - c for n, c in zip(net.nodes, cpu0)]  # with signature workers
+        extra["node_own_cpu_s"] = [_cpu_s(n.proc.pid, tree=False) - c for n, c in zip(net.nodes, own0)]
         met1 = _scrape(net.desc["nodes"][1]["metrics"])
         extra["drain_s"] = offer.drain(watcher)
         _stop_profilers(profilers, wait=True)
