@@ -22,6 +22,23 @@ from wallet.client import Client, ClientError
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def set_congress_params(net: "Devnet", params: dict) -> None:
+    """Before a devnet's first start: seed the congress law's dated parameters (e.g. shorter voting
+    windows) into the genesis of the devnet's home and of every node."""
+    from ledger.genesis import Genesis
+    from node.config import Home
+
+    for path in [os.path.join(net.home, "genesis.json")] + [Home(n["home"]).genesis_file for n in net.desc["nodes"]]:
+        with open(path) as f:
+            g = Genesis.from_json(f.read())
+        p = dict(g.params)
+        p["law_storage"]["congress"]["params"] = params
+        g = Genesis(chain_id=g.chain_id, genesis_time_ms=g.genesis_time_ms, accounts=g.accounts,
+                    validators=g.validators, params=p, laws=g.laws)
+        with open(path, "w") as f:
+            f.write(g.to_json())
+
+
 def free_port_block(n: int) -> int:
     """A base port b such that b .. b+n-1, b+100.., b+200.. look free."""
     for _ in range(200):

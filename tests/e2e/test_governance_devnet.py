@@ -22,10 +22,8 @@ import sys
 
 import pytest
 
-from ledger.genesis import Genesis
-from node.config import Home
 
-from .harness import ROOT, Devnet, wait_until
+from .harness import ROOT, Devnet, set_congress_params, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +35,7 @@ SHORT = {"vote_blocks": [[20200102, {"amend": 60, "params": 60, "role": 40, "val
 
 
 def shorten_windows(net: Devnet) -> None:
-    homes = [os.path.join(net.home)] + [n["home"] for n in net.desc["nodes"]]
-    for h in homes:
-        path = os.path.join(h, "genesis.json") if h == net.home else Home(h).genesis_file
-        g = Genesis.from_json(open(path).read())
-        params = dict(g.params)
-        params["law_storage"]["congress"]["params"] = SHORT
-        g = Genesis(chain_id=g.chain_id, genesis_time_ms=g.genesis_time_ms, accounts=g.accounts,
-                    validators=g.validators, params=params, laws=g.laws)
-        with open(path, "w") as f:
-            f.write(g.to_json())
+    set_congress_params(net, SHORT)
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,8 @@ value (as tests/e2e/test_governance_devnet.py does):
 
 from __future__ import annotations
 
-import os
-
 from ledger.codec import decode
-from ledger.genesis import Genesis
-from node.config import Home
-from tests.e2e.harness import Devnet, wait_until
+from tests.e2e.harness import Devnet, set_congress_params, wait_until
 from tests.e2e.test_laws_devnet import Actors
 
 NEW_BRACKETS = [[3_600_000, 400, 0], [14_400_000, 1000, 216_000], [30_000_000, 2000, 1_656_000],
@@ -41,15 +37,7 @@ GAS = 200_000_000
 
 
 def shorten_windows(net: Devnet) -> None:
-    for h in [net.home] + [n["home"] for n in net.desc["nodes"]]:
-        path = os.path.join(h, "genesis.json") if h == net.home else Home(h).genesis_file
-        g = Genesis.from_json(open(path).read())
-        params = dict(g.params)
-        params["law_storage"]["congress"]["params"] = SHORT
-        g = Genesis(chain_id=g.chain_id, genesis_time_ms=g.genesis_time_ms, accounts=g.accounts,
-                    validators=g.validators, params=params, laws=g.laws)
-        with open(path, "w") as f:
-            f.write(g.to_json())
+    set_congress_params(net, SHORT)
 
 
 class GovChain:

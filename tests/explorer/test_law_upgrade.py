@@ -21,9 +21,7 @@ import pytest
 from contracts.runtime.registry import law_sources
 from explorer.index import Index
 from explorer.views import Ctx, law as law_view
-from ledger.genesis import Genesis
-from node.config import Home
-from tests.e2e.harness import Devnet, wait_until
+from tests.e2e.harness import Devnet, set_congress_params, wait_until
 from tests.e2e.test_laws_devnet import Actors
 from wallet.client import Client
 
@@ -38,14 +36,7 @@ NEW_RULE = "6. **Wallet tiers.**  Still none:"
 
 
 def shorten_windows(net: Devnet) -> None:
-    for path in [os.path.join(net.home, "genesis.json")] + [Home(n["home"]).genesis_file for n in net.desc["nodes"]]:
-        g = Genesis.from_json(open(path).read())
-        params = dict(g.params)
-        params["law_storage"]["congress"]["params"] = SHORT
-        g = Genesis(chain_id=g.chain_id, genesis_time_ms=g.genesis_time_ms, accounts=g.accounts,
-                    validators=g.validators, params=params, laws=g.laws)
-        with open(path, "w") as f:
-            f.write(g.to_json())
+    set_congress_params(net, SHORT)
 
 
 @pytest.fixture(scope="module")
