@@ -263,7 +263,7 @@ class ConsensusDriver:
         if f is not None:  # being completed: one more peer that can answer, maybe one more round
             if peer not in f.announcers:
                 f.announcers.append(peer)
-            if all(p.round != proposal.round for p in f.proposals):
+            if len(f.proposals) < 8 and all(p.round != proposal.round for p in f.proposals):
                 f.proposals.append(proposal)
             f.answered.set()
             return
