@@ -632,8 +632,8 @@ def run(rate: int | None = None, seconds: float | None = None, catchup_blocks: i
                          f"took {r['height_s']:.2f} s from start to decision, executing a proposal {r['exec_s']:.2f} s")
             ptx = r.get("esoc_proposal_txs_sent_total", 0.0)
             if ptx:
-                note_load += (f"; proposals: {r['esoc_proposal_bytes_sent_total'] / ptx:.1f} bytes sent a transaction "
-                              f"(all peers) against {r['esoc_proposal_full_bytes_total'] / ptx:.1f} in full, "
+                note_load += (f"; proposals: {r['esoc_proposal_bytes_sent_total'] / ptx:.1f} bytes a transaction to each peer "
+                              f"against {r['esoc_proposal_full_bytes_total'] / ptx:.1f} in full, "
                               f"{r.get('esoc_compact_fetched_txs_total', 0.0):,.0f} transactions fetched")
             met = r["finalized_per_s"] >= 0.5 * ceiling
             rows.append({"name": "finalized transfers/s (4 validators, one machine)", "value": r["finalized_per_s"],

@@ -44,7 +44,7 @@ def test_four_validators_commit_transfers_with_compact_blocks_and_send_far_fewer
     sent, full = totals["esoc_proposal_bytes_sent_total"], totals["esoc_proposal_full_bytes_total"]
     txs = totals["esoc_proposal_txs_sent_total"]
     print(f"proposal bytes sent {sent:.0f}, as full blocks {full:.0f}, txs {txs:.0f}: "
-          f"{sent / max(txs, 1):.1f} B/tx sent against {full / max(txs, 1):.1f} B/tx in full; "
+          f"{sent / max(txs, 1):.1f} B/tx to each peer against {full / max(txs, 1):.1f} B/tx in full; "
           f"rebuilt {totals.get('esoc_compact_rebuilt_total', 0):.0f}, "
           f"fetched {totals.get('esoc_compact_fetched_txs_total', 0):.0f}")
     assert txs >= 200  # the load's transfers went out in proposals
