@@ -265,7 +265,8 @@ class ConsensusDriver:
                 f.announcers.append(peer)
             if len(f.proposals) < 8 and all(p.round != proposal.round for p in f.proposals):
                 f.proposals.append(proposal)
-            f.answered.set()
+            if f.asked is None:  # no request in flight (no peer could be asked): ask this one now
+                f.answered.set()
             return
         hashes = tuple(msg.tx_hashes)
         missing = {}

@@ -233,6 +233,11 @@ def test_an_answer_nobody_asked_for_is_ignored(pair):
             # from a peer not asked
             await pair.db._on_message(PEER_C, TxFetchResponse(prop.value_id, (pair.txs[7].raw,)).encode())
             assert len(pair.db._fetches[prop.value_id].missing) == 6
+            # another announcer while a request is in flight: no second request, the first still awaited
+            await pair.db._on_message(PEER_C, data)
+            await trio.testing.wait_all_tasks_blocked()
+            assert [p for p, _ in pair.db.p2p.of(TxFetchRequest)] == [PEER_A]
+            assert pair.db._fetches[prop.value_id].announcers == [PEER_A, PEER_C]
             n.cancel_scope.cancel()
     trio.run(main)
 
