@@ -53,6 +53,7 @@ Knobs (environment): ESOC_BENCH_NET_RATE (offered tx/s; default 1400),
 ESOC_BENCH_NET_SECONDS (60), ESOC_BENCH_NET_BLOCKS (1000),
 ESOC_BENCH_NET_PROFILE=DIR (py-spy record every node during the load window
 into DIR, collapsed stacks; needs ``pip install py-spy``),
+ESOC_BENCH_NET_COMPACT=1|0 (compact blocks on or off; default: the node's default),
 ESOC_BENCH_NET_PART=load|catchup (run one part only), ESOC_BENCH_NET_KEEP=1
 (keep the devnet homes for inspection), ESOC_BENCH_NET_LOG=info|debug (node
 log level in part 1).
@@ -507,9 +508,11 @@ def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profil
         cpu0 = [_cpu_s(n.proc.pid) for n in net.nodes]
         own0 = [_cpu_s(n.proc.pid, tree=False) for n in net.nodes]
         met0 = _scrape(net.desc["nodes"][1]["metrics"])
+        prop0 = _proposal_counters(net)
         offer.run(watcher, start_h, verbose)
         extra["node_cpu_s"] = [_cpu_s(n.proc.pid) - c for n, c in zip(net.nodes, cpu0)]  # with signature workers
         extra["node_own_cpu_s"] = [_cpu_s(n.proc.pid, tree=False) - c for n, c in zip(net.nodes, own0)]
+        extra.update({k: v - prop0.get(k, 0.0) for k, v in _proposal_counters(net).items()})
         met1 = _scrape(net.desc["nodes"][1]["metrics"])
         extra["drain_s"] = offer.drain(watcher)
         _stop_profilers(profilers, wait=True)
@@ -524,6 +527,17 @@ def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profil
             c.close()
         _stop_all(net)
     return _summary(plan, offer, _latencies(plan, signed, offer, watcher.blocks), extra)
+
+
+def _proposal_counters(net) -> dict[str, float]:
+    """Proposal bytes sent (all peers), what they would have been in full, and their transactions: 4 nodes summed."""
+    out: dict[str, float] = {}
+    for n in net.desc["nodes"]:
+        m = _scrape(n["metrics"])
+        for k in ("esoc_proposal_bytes_sent_total", "esoc_proposal_full_bytes_total", "esoc_proposal_txs_sent_total",
+                  "esoc_compact_fetched_txs_total"):
+            out[k] = out.get(k, 0.0) + m.get(k, 0.0)
+    return out
 
 
 def _mempool_size(client) -> int:
@@ -627,7 +641,9 @@ def run(rate: int | None = None, seconds: float | None = None, catchup_blocks: i
               f"{ceiling:,.0f} tx/s for 4 validators; targets: >= 50% of it, p50 <= 1 s, p99 <= 3 s",
               file=sys.stderr, flush=True)
         if part in ("", "load"):
-            r = load_test(os.path.join(tmp, "load"), rate, seconds)
+            compact = os.environ.get("ESOC_BENCH_NET_COMPACT")
+            r = load_test(os.path.join(tmp, "load"), rate, seconds,
+                          settings=None if compact is None else {"compact_blocks": compact not in ("0", "", "false")})
             # the machine is shared: measure again after the load, use the mean
             verify1 = ed25519_verify_rate(2.0)
             verify = (verify0 + verify1) / 2
@@ -641,6 +657,11 @@ def run(rate: int | None = None, seconds: float | None = None, catchup_blocks: i
                          f"the 4 nodes used {cpu_share:.0%} of the machine's cores, "
                          f"{r['node_cpu_ms_per_tx']:.2f} CPU-ms per finalized tx (all 4 together); on node 1 a height "
                          f"took {r['height_s']:.2f} s from start to decision, executing a proposal {r['exec_s']:.2f} s")
+            ptx = r.get("esoc_proposal_txs_sent_total", 0.0)
+            if ptx:
+                note_load += (f"; proposals: {r['esoc_proposal_bytes_sent_total'] / ptx:.1f} bytes a transaction to each peer "
+                              f"against {r['esoc_proposal_full_bytes_total'] / ptx:.1f} in full, "
+                              f"{r.get('esoc_compact_fetched_txs_total', 0.0):,.0f} transactions fetched")
             met = r["finalized_per_s"] >= 0.5 * ceiling
             rows.append({"name": "finalized transfers/s (4 validators, one machine)", "value": r["finalized_per_s"],
                          "unit": "tx/s", "limit": ceiling, "ratio": r["finalized_per_s"] / ceiling, "target": 0.5,

@@ -33,6 +33,23 @@ for a while, the engine's ``gossip()`` names the messages worth re-sending
 (the paper assumes what one correct node receives, all receive).
 Transactions admitted by the gRPC API or from a peer are relayed in batches
 to peers not known to have them.
+
+Compact blocks (``compact_blocks``, docs/p2p.md): a proposal goes out as the
+block's shell (header, evidence, last commit) and its transactions' hashes.
+A receiver rebuilds the block from its mempool (the transactions there were
+decoded and checked once, on admission: they are not again) and asks the
+peers that announced the proposal, then its proposer, for exactly the
+transactions it lacks: at most ``FETCH_MAX_TXS`` a request, ``FETCH_MAX_BYTES``
+an answer, one request in flight per proposal, at most ``MAX_PENDING_FETCHES``
+proposals being fetched, each given up after the round's three timeouts.  An
+answer holding a transaction not asked for (wrong, extra, or past the byte
+bound) is refused whole and its peer not asked again for that proposal.  The
+fetched transactions are decoded and batch-verified as gossiped ones are and
+admitted to the mempool; the rebuilt block then goes to the engine exactly as
+a full proposal's block would (its hash is the header's, which the proposal
+signs; its transactions root is checked by execution before any vote).  The
+engine, its WAL and block sync only ever see full blocks.  Compact proposals
+are accepted whatever the switch says: it chooses what this node sends.
 """
 
 from __future__ import annotations
@@ -65,8 +82,9 @@ from .verifier import verify_txs
 from chain.errors import InvalidBlock
 from chain.mempool import Rejected
 from .p2p import (
-    AllowList, BlockRequest, BlockResponse, EvidenceMsg, P2PConfig, PeerAddress, PeerMisbehaved, ProposalMsg,
-    StatusMsg, TxMsg, TxsMsg, VoteMsg, decode_message, serve_p2p,
+    FETCH_MAX_BYTES, FETCH_MAX_TXS, AllowList, BlockRequest, BlockResponse, CompactProposalMsg, EvidenceMsg,
+    P2PConfig, PeerAddress, PeerMisbehaved, ProposalMsg, StatusMsg, TxFetchRequest, TxFetchResponse, TxMsg, TxsMsg,
+    VoteMsg, decode_message, serve_p2p,
 )
 
 log = logging.getLogger("esoc.consensus")
@@ -75,6 +93,9 @@ SYNC_WINDOW = 32  # blocks requested ahead of the committed height
 SYNC_RETRY_S = 2.0
 STATUS_EVERY_S = 1.0
 TX_RELAY_BATCH = 500
+MAX_PENDING_FETCHES = 4  # compact proposals being completed at once (the oldest is given up for a newer)
+FETCH_RETRY_S = 1.0  # a fetch unanswered this long is asked of the next peer
+BLOCK_TXS_KEPT = 8  # recent blocks whose transactions this node serves to fetches
 
 
 class FatalError(Exception):
@@ -125,6 +146,12 @@ class ConsensusDriver:
         self.nursery = None
         self.metrics = getattr(node, "metrics", None)
         self.clock_ms = lambda: int(time.time() * 1000)  # the wall clock (tests put their own)
+        # compact blocks
+        self.compact = bool(getattr(cfg, "compact_blocks", False))
+        self._compact: collections.OrderedDict[bytes, tuple[bytes, tuple]] = collections.OrderedDict()  # raw key ->
+        self._block_txs: collections.OrderedDict[bytes, dict] = collections.OrderedDict()  # value id -> {hash: raw}
+        self._fetches: dict[bytes, _Fetch] = {}  # value id -> the compact proposal being completed
+        self._built: tuple = (None, 0)  # the block this node last built, and its transaction count
 
     # ------------------------------------------------------------------
     def _block_id(self, raw: bytes) -> bytes:
@@ -156,8 +183,221 @@ class ConsensusDriver:
             if isinstance(eff, BroadcastVote):
                 out.append(VoteMsg(eff.vote.encode()).encode())
             elif isinstance(eff, BroadcastProposal):
-                out.append(ProposalMsg(eff.proposal.encode(), eff.value).encode())
+                out.append(self._proposal_msg(eff.proposal, eff.value)[0])
         return out
+
+    # ---- compact blocks -----------------------------------------------------
+    def _proposal_msg(self, proposal: Proposal, value: bytes) -> tuple[bytes, int]:
+        """The p2p message for a proposal: compact (shell and hashes) when the switch is on; and its tx count."""
+        if self.compact:
+            parts = self._compact_parts(value)
+            if parts is not None:
+                shell, hashes = parts
+                return CompactProposalMsg(proposal.encode(), shell, hashes).encode(), len(hashes)
+        return ProposalMsg(proposal.encode(), value).encode(), -1
+
+    def _compact_parts(self, value: bytes, blk: Block | None = None) -> tuple[bytes, tuple] | None:
+        """(shell, tx hashes) of a block's bytes, cached; None for bytes that are no block."""
+        key = tagged_hash("raw block", value)
+        got = self._compact.get(key)
+        if got is not None:
+            return got
+        try:
+            if blk is None:
+                blk = Block.decode(value)
+        except (CodecError, ValueError, TypeError):
+            return None
+        self._remember_id(key, blk.hash)
+        hashes = tuple(tx_hash(r) for r in blk.txs)
+        got = self._compact[key] = (Block(blk.header, (), blk.evidence, blk.last_commit).encode(), hashes)
+        if len(self._compact) > BLOCK_TXS_KEPT:
+            self._compact.popitem(last=False)
+        self._remember_block(blk.hash, dict(zip(hashes, blk.txs)))
+        return got
+
+    def _remember_block(self, vid: bytes, txs: dict) -> None:
+        self._block_txs[vid] = txs
+        self._block_txs.move_to_end(vid)
+        if len(self._block_txs) > BLOCK_TXS_KEPT:
+            self._block_txs.popitem(last=False)
+
+    def _send_proposal(self, proposal: Proposal, value: bytes) -> None:
+        if self.p2p is None:
+            return
+        data, ntx = self._proposal_msg(proposal, value)
+        n = self.p2p.broadcast(data)
+        if self.metrics is not None and n:
+            full = len(data) if ntx < 0 else len(ProposalMsg(proposal.encode(), value).encode())
+            if ntx < 0:
+                ntx = self._built[1] if self._built[0] is value else 0
+            self.metrics.proposal_bytes.inc(len(data) * n)
+            self.metrics.proposal_full_bytes.inc(full * n)
+            self.metrics.proposal_txs.inc(ntx * n)
+
+    def _lookup_tx(self, h: bytes) -> bytes | None:
+        """A transaction's bytes from the mempool or a recent block, or None."""
+        tx = self.app.mempool.get(h)
+        if tx is not None:
+            return tx.raw
+        for txs in reversed(self._block_txs.values()):
+            raw = txs.get(h)
+            if raw is not None:
+                return raw
+        return None
+
+    async def _on_compact(self, peer: bytes, msg: CompactProposalMsg) -> None:
+        proposal = Proposal.decode(msg.proposal)
+        shell = Block.decode(msg.shell)
+        if shell.txs:
+            raise PeerMisbehaved("compact proposal: the shell carries transactions")
+        vid = shell.hash
+        if proposal.value_id != vid:
+            log.warning("compact proposal from %s: the proposal signs another block than the shell's; refused",
+                        peer.hex()[:16])
+            if self.metrics is not None:
+                self.metrics.compact_refused.inc()
+            return
+        if not self.app.height < shell.height <= self.app.height + 2:
+            return  # decided already, or far ahead: block sync brings it
+        f = self._fetches.get(vid)
+        if f is not None:  # being completed: one more peer that can answer, maybe one more round
+            if peer not in f.announcers:
+                f.announcers.append(peer)
+            if len(f.proposals) < 8 and all(p.round != proposal.round for p in f.proposals):
+                f.proposals.append(proposal)
+            if f.asked is None:  # no request in flight (no peer could be asked): ask this one now
+                f.answered.set()
+            return
+        hashes = tuple(msg.tx_hashes)
+        missing = {}
+        for h in hashes:
+            if self._lookup_tx(h) is None:
+                missing[h] = None
+        if not missing:
+            await self._feed_compact([proposal], shell, hashes, {})
+            return
+        if len(self._fetches) >= MAX_PENDING_FETCHES:
+            old = next(iter(self._fetches.values()))
+            old.scope.cancel()
+            del self._fetches[old.vid]
+        f = self._fetches[vid] = _Fetch(vid, proposal, shell, hashes, missing, peer)
+        if self.nursery is not None:
+            self.nursery.start_soon(self._fetch, f)
+
+    async def _feed_compact(self, proposals: list, shell: Block, hashes: tuple, fetched: dict) -> None:
+        raws = []
+        for h in hashes:
+            raw = fetched.get(h) or self._lookup_tx(h)
+            if raw is None:  # left the mempool meanwhile (a commit): the round goes on without it
+                log.info("compact proposal for height %d: a transaction left the mempool before the rebuild",
+                         shell.height)
+                return
+            raws.append(raw)
+        raw = Block(shell.header, tuple(raws), shell.evidence, shell.last_commit).encode()
+        self._remember_id(tagged_hash("raw block", raw), shell.hash)
+        self._remember_block(shell.hash, dict(zip(hashes, raws)))
+        if self.metrics is not None:
+            self.metrics.compact_rebuilt.inc()
+        for p in proposals:
+            await self.send_inbox.send(ProposalReceived(p, raw))
+
+    def _fetch_peer(self, f: "_Fetch") -> bytes | None:
+        connected = set(self.p2p.peers()) if self.p2p is not None else set()
+        cands = []
+        for x in f.announcers + [f.proposals[0].proposer]:
+            if x in connected and x not in f.refused and x not in cands:
+                cands.append(x)
+        if not cands:
+            return None
+        f.turn += 1
+        return cands[(f.turn - 1) % len(cands)]
+
+    async def _fetch(self, f: "_Fetch") -> None:
+        cfg = self.node.config
+        give_up_s = (cfg.timeout_propose_ms + cfg.timeout_prevote_ms + cfg.timeout_precommit_ms) / 1000
+        with f.scope:
+            f.scope.deadline = trio.current_time() + give_up_s
+            while f.missing:
+                f.answered = trio.Event()
+                peer = self._fetch_peer(f)
+                if peer is not None:
+                    ask = tuple(h for h, _ in zip(f.missing, range(FETCH_MAX_TXS)))
+                    f.asked = (peer, frozenset(ask))
+                    self.p2p.send(peer, TxFetchRequest(f.vid, ask).encode())
+                with trio.move_on_after(FETCH_RETRY_S):
+                    await f.answered.wait()
+                f.asked = None  # unanswered in time: the next peer is asked
+        if self._fetches.get(f.vid) is f:
+            del self._fetches[f.vid]
+        if f.missing:
+            log.warning("compact proposal for height %d: %d transactions not fetched in time; the round goes on",
+                        f.shell.height, len(f.missing))
+            return
+        try:
+            await self._complete(f)
+        except Exception as e:  # noqa: BLE001 - a proposal that cannot be completed is dropped, the node goes on
+            log.error("compact proposal for height %d could not be completed: %s: %s", f.shell.height,
+                      type(e).__name__, e)
+
+    async def _complete(self, f: "_Fetch") -> None:
+        order = [f.got[h] for h in f.hashes if h in f.got]
+        checked = await trio.to_thread.run_sync(_decode_verify_batch, order, getattr(self.node, "verifier", None))
+        mp = self.app.mempool
+        state, nh = self.app.state(), self.app.height + 1
+        for tx in checked:
+            if tx is None:
+                continue  # malformed or wrongly signed: execution refuses the block for it
+            mp.mark_verified(tx.hash)
+            self._tx_seen[tx.hash] = None  # a relay echo of it is not decoded again
+            try:
+                mp.add(tx, state, nh, verified=True)
+            except Rejected:
+                pass
+        if self.metrics is not None:
+            self.metrics.compact_fetched.inc(len(order))
+        if f.shell.height == self.app.height + 1 or f.shell.height == self.app.height + 2:
+            await self._feed_compact(f.proposals, f.shell, f.hashes, f.got)
+
+    def _on_fetched(self, peer: bytes, msg: TxFetchResponse) -> None:
+        f = self._fetches.get(msg.value_id)
+        if f is None or f.asked is None or f.asked[0] != peer:
+            return  # not asked of this peer now (late, or never): ignored, nothing kept
+        asked = f.asked[1]
+        got: dict[bytes, bytes] = {}
+        size = 0
+        for raw in msg.txs:
+            size += len(raw)
+            h = tx_hash(raw)
+            if h not in asked or h in got or size > FETCH_MAX_BYTES:
+                log.warning("peer %s answered a transaction fetch for height %d with %s; answer refused",
+                            peer.hex()[:16], f.shell.height,
+                            f"more than {FETCH_MAX_BYTES} bytes" if size > FETCH_MAX_BYTES else "a transaction not asked")
+                if self.metrics is not None:
+                    self.metrics.compact_refused.inc()
+                f.refused.add(peer)
+                f.asked = None
+                f.answered.set()
+                return
+            got[h] = raw
+        f.asked = None
+        for h, raw in got.items():
+            if f.missing.pop(h, 0) is None:
+                f.got[h] = raw
+        f.answered.set()
+
+    def _serve_fetch(self, peer: bytes, msg: TxFetchRequest) -> None:
+        txs, size = [], 0
+        block = self._block_txs.get(msg.value_id, {})
+        for h in msg.tx_hashes:
+            raw = block.get(h) or self._lookup_tx(h)
+            if raw is None:
+                continue
+            if size + len(raw) > FETCH_MAX_BYTES:
+                break
+            txs.append(raw)
+            size += len(raw)
+        if self.p2p is not None:
+            self.p2p.send(peer, TxFetchResponse(msg.value_id, tuple(txs)).encode())
 
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.node.config
@@ -270,7 +510,7 @@ class ConsensusDriver:
             elif t is BroadcastVote:
                 self._broadcast(VoteMsg(eff.vote.encode()).encode())
             elif t is BroadcastProposal:
-                self._broadcast(ProposalMsg(eff.proposal.encode(), eff.value).encode())
+                self._send_proposal(eff.proposal, eff.value)
             elif t is ScheduleTimeout:
                 self.nursery.start_soon(self._timer, eff)
             elif t is SignVote:
@@ -335,6 +575,9 @@ class ConsensusDriver:
                       exc_info=not isinstance(e, InvalidBlock))
             return None
         log.debug("built block %d with %d txs in %.3fs", height, len(ex.block.txs), time.monotonic() - t0)
+        if self.compact:
+            self._compact_parts(ex.raw, ex.block)  # decoded already: the compact message needs no second decode
+        self._built = (ex.raw, len(ex.block.txs))
         return ex.raw
 
     def latest_block_time_ms(self) -> int:
@@ -416,6 +659,8 @@ class ConsensusDriver:
             self.evidence_pool.pop(Evidence.from_obj(ev).hash(), None)
         for h in [h for h in self.sync_blocks if h <= d.height]:
             del self.sync_blocks[h]
+        for vid in [v for v, f in self._fetches.items() if f.shell.height <= d.height]:
+            self._fetches.pop(vid).scope.cancel()
         now = time.monotonic()
         if self.metrics:
             self.metrics.on_commit(blk, ex, now - self.height_started)
@@ -484,6 +729,12 @@ class ConsensusDriver:
             elif t is ProposalMsg:
                 self._block_id(msg.block)  # refuse bytes that are no block before they reach consensus
                 await self.send_inbox.send(ProposalReceived(Proposal.decode(msg.proposal), msg.block))
+            elif t is CompactProposalMsg:
+                await self._on_compact(peer, msg)
+            elif t is TxFetchRequest:
+                self._serve_fetch(peer, msg)
+            elif t is TxFetchResponse:
+                self._on_fetched(peer, msg)
             elif t is TxMsg:
                 self._queue_txs(peer, [msg.tx])
             elif t is TxsMsg:
@@ -642,6 +893,24 @@ class ConsensusDriver:
             for data in self._gossip_messages():
                 self._broadcast(data)
             self.last_progress = time.monotonic() - 1.0
+
+
+class _Fetch:
+    """A compact proposal whose missing transactions are being fetched (bounded: see the module doc)."""
+
+    def __init__(self, vid: bytes, proposal: Proposal, shell: Block, hashes: tuple, missing: dict, peer: bytes):
+        self.vid = vid
+        self.proposals = [proposal]
+        self.shell = shell
+        self.hashes = hashes
+        self.missing = missing  # hash -> None, block order
+        self.got: dict[bytes, bytes] = {}
+        self.announcers = [peer]
+        self.refused: set[bytes] = set()
+        self.asked: tuple[bytes, frozenset] | None = None
+        self.answered = trio.Event()
+        self.scope = trio.CancelScope()
+        self.turn = 0
 
 
 class _StartHeight:

@@ -35,6 +35,17 @@ class NodeMetrics:
                                          buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
         self.block_txs = Histogram("esoc_block_txs", "Transactions per block", registry=r,
                                    buckets=(0, 1, 10, 100, 500, 1000, 2000, 5000, 10000))
+        # compact blocks (docs/p2p.md): proposal bytes this node sent, and what the full blocks would have been
+        self.proposal_bytes = Counter("esoc_proposal_bytes_sent", "Bytes of proposal messages sent (all peers)",
+                                      registry=r)
+        self.proposal_full_bytes = Counter("esoc_proposal_full_bytes", "Bytes the same proposals would have "
+                                           "taken as full blocks (all peers)", registry=r)
+        self.proposal_txs = Counter("esoc_proposal_txs_sent", "Transactions in proposals sent (all peers)", registry=r)
+        self.compact_rebuilt = Counter("esoc_compact_rebuilt", "Compact proposals rebuilt into blocks", registry=r)
+        self.compact_fetched = Counter("esoc_compact_fetched_txs", "Transactions fetched for compact proposals",
+                                       registry=r)
+        self.compact_refused = Counter("esoc_compact_refused", "Fetch answers or compact proposals refused",
+                                       registry=r)
         self._last_commit = None
 
     def on_step(self, step_label: str, seconds: float) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ledger.codec import Bytes, CodecError, List, Opt, Record, UInt, decode
+from ledger.block import MAX_BLOCK_TXS
 from ledger.crypto import HASH_SIZE
 
 from .secure import DEFAULT_MAX_MESSAGE_SIZE
@@ -32,12 +33,20 @@ __all__ = [
     "BlockRequest",
     "BlockResponse",
     "StatusMsg",
+    "CompactProposalMsg",
+    "TxFetchRequest",
+    "TxFetchResponse",
+    "FETCH_MAX_TXS",
+    "FETCH_MAX_BYTES",
     "MESSAGE_TYPES",
     "decode_message",
 ]
 
 _BIG = DEFAULT_MAX_MESSAGE_SIZE  # a block or a proposal fills at most one frame
 _SMALL = 1 << 20  # a transaction, a vote, a piece of evidence
+_TX = 64 * 1024  # one transaction in a block (ledger/block.py's bound)
+FETCH_MAX_TXS = 4096  # transactions asked for in one tx_fetch (compact blocks)
+FETCH_MAX_BYTES = 2 * 1024 * 1024  # bytes of transactions in one tx_fetched answer
 
 
 class P2PMessage(Record):
@@ -144,9 +153,52 @@ class StatusMsg(P2PMessage):
     block_hash: bytes
 
 
+@dataclass(frozen=True)
+class CompactProposalMsg(P2PMessage):
+    """A consensus proposal and its block named, not carried (compact blocks, docs/p2p.md).
+
+    ``shell`` is the block's canonical encoding with an empty transaction list
+    (header, evidence, last commit); ``tx_hashes`` are the block's transactions'
+    hashes in block order.  The receiver rebuilds the block from its mempool and
+    fetches what it lacks with :class:`TxFetchRequest`; the rebuilt block's hash
+    and transactions root are checked as any proposed block's are.
+    """
+
+    TYPE = "compact_proposal"
+    SCHEMA = {
+        "proposal": Bytes(max_size=_SMALL),
+        "shell": Bytes(max_size=_BIG),
+        "tx_hashes": List(Bytes(size=HASH_SIZE), max_len=MAX_BLOCK_TXS),
+    }
+    proposal: bytes
+    shell: bytes
+    tx_hashes: tuple
+
+
+@dataclass(frozen=True)
+class TxFetchRequest(P2PMessage):
+    """Compact blocks: please send these transactions of the proposed block ``value_id``."""
+
+    TYPE = "tx_fetch"
+    SCHEMA = {"value_id": Bytes(size=HASH_SIZE), "tx_hashes": List(Bytes(size=HASH_SIZE), max_len=FETCH_MAX_TXS)}
+    value_id: bytes
+    tx_hashes: tuple
+
+
+@dataclass(frozen=True)
+class TxFetchResponse(P2PMessage):
+    """Compact blocks: the asked transactions the sender holds (at most ``FETCH_MAX_BYTES`` of them)."""
+
+    TYPE = "tx_fetched"
+    SCHEMA = {"value_id": Bytes(size=HASH_SIZE), "txs": List(Bytes(max_size=_TX), max_len=FETCH_MAX_TXS)}
+    value_id: bytes
+    txs: tuple
+
+
 MESSAGE_TYPES: dict[str, type[P2PMessage]] = {
     cls.TYPE: cls
-    for cls in (TxMsg, TxsMsg, ProposalMsg, VoteMsg, EvidenceMsg, BlockRequest, BlockResponse, StatusMsg)
+    for cls in (TxMsg, TxsMsg, ProposalMsg, VoteMsg, EvidenceMsg, BlockRequest, BlockResponse, StatusMsg,
+                CompactProposalMsg, TxFetchRequest, TxFetchResponse)
 }
 
 

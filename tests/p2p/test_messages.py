@@ -10,10 +10,13 @@ from node.p2p.messages import (
     MESSAGE_TYPES,
     BlockRequest,
     BlockResponse,
+    CompactProposalMsg,
     EvidenceMsg,
     P2PMessage,
     ProposalMsg,
     StatusMsg,
+    TxFetchRequest,
+    TxFetchResponse,
     TxMsg,
     TxsMsg,
     VoteMsg,
@@ -30,6 +33,9 @@ EXAMPLES = [
     BlockResponse(7, b"block", b"commit"),
     BlockResponse(8, None, None),
     StatusMsg(12, b"\x01" * 32),
+    CompactProposalMsg(b"signed proposal", b"block shell", (b"\x02" * 32, b"\x03" * 32)),
+    TxFetchRequest(b"\x04" * 32, (b"\x02" * 32,)),
+    TxFetchResponse(b"\x04" * 32, (b"tx one",)),
 ]
 
 
