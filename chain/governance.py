@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import msgpack
+
 from contracts.runtime import CheckError, ErrorCode, compile_contract
 from contracts.runtime import run as rt_run
 from ledger.address import AddressError, decode_address, encode_address
-from ledger.codec import decode, encode
+from ledger.codec import U64_MAX, decode, encode
 from ledger.crypto import tagged_hash
 
 from .errors import TxFailed
@@ -88,8 +90,22 @@ def record_call(state, law: str, sender: bytes, entry: str, args, height: int, t
     if len(raw) > MAX_LOGGED_ARGS:
         return
     n = state.get_value(("calllog", law)) or 0
-    state.put_value(("calllog", law, n % CALL_LOG_CAP), [height, time_ms, sender, entry, args])
+    state.put(("calllog", law, n % CALL_LOG_CAP), _log_entry(height, time_ms, sender, entry, args, raw))
     state.put_value(("calllog", law), n + 1)
+
+
+def _log_entry(height: int, time_ms: int, sender: bytes, entry: str, args, raw_args: bytes) -> bytes:
+    """``encode([height, time_ms, sender, entry, args])`` with the arguments' bytes already made.
+
+    A list's canonical bytes are its header and its items' bytes in a row, so
+    the four head items are packed together (their header swapped for the
+    five-item one) and ``raw_args`` appended; unusual types take the codec.
+    """
+    if type(height) is int and type(time_ms) is int and type(sender) is bytes and type(entry) is str \
+            and 0 <= height <= U64_MAX and 0 <= time_ms <= U64_MAX:
+        head = msgpack.packb([height, time_ms, sender, entry], use_bin_type=True, strict_types=True)
+        return b"\x95" + head[1:] + raw_args
+    return encode([height, time_ms, sender, entry, args])
 
 
 def recent_calls(state, law: str, height: int) -> list[dict]:

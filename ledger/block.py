@@ -200,7 +200,7 @@ class Receipt(Record):
         if type(code) is not int or type(gas) is not int or type(h) is not bytes or not 0 <= gas <= U64_MAX \
                 or not 0 <= code <= U64_MAX:
             return super().encode()
-        events = [e if _flat_sorted(e) else _canon(e) for e in self.events]
+        events = [_event_canon(e) for e in self.events]
         return msgpack.packb({"code": code, "events": events, "gas_used": gas,
                               "result": None if r is None else _canon(r), "tx_hash": h},
                              use_bin_type=True, strict_types=True)
@@ -226,6 +226,52 @@ def _flat_sorted(e) -> bool:
         elif not (t is bytes or t is str or t is bool or v is None):
             return False
     return True
+
+
+_KEY_ORDER: dict = {}  # a str-keyed event shape (its keys in insertion order) -> positions in canonical order
+_UNSEEN = object()
+
+
+def _event_canon(e):
+    """``_canon(e)`` for one receipt event, the key order of each event shape sorted once.
+
+    A law's or a call's event is a str-keyed map built in a fixed, unsorted
+    order (``{"type": "transfer", "from": ..., "to": ..., "amount": ...}``):
+    its keys' canonical order is looked up by shape instead of sorted again,
+    scalar values are taken as they are and nested ones (a law event's data)
+    go through ``_canon`` at the depth ``_canon(e)`` would give them.  An
+    event already canonical and flat is used as it stands (``_flat_sorted``).
+    Anything else, or a value ``_canon`` would refuse, is ``_canon(e)`` itself
+    (the same value or the same error).
+    """
+    if type(e) is not dict:
+        return _canon(e)
+    keys = tuple(e)
+    order = _KEY_ORDER.get(keys, _UNSEEN)
+    if order is _UNSEEN:
+        if not all(type(k) is str for k in keys) or len(_KEY_ORDER) >= 1024:
+            return _canon(e)
+        srt = sorted(keys)
+        order = None if list(keys) == srt else tuple(keys.index(k) for k in srt)  # None: already in order
+        _KEY_ORDER[keys] = order
+    if order is None:
+        if _flat_sorted(e):
+            return e
+        return _canon(e)
+    out = {}
+    for j in order:
+        k = keys[j]
+        v = e[k]
+        t = type(v)
+        if t is int:
+            if not I64_MIN <= v <= U64_MAX:
+                return _canon(e)
+            out[k] = v
+        elif t is bytes or t is str or t is bool or v is None:
+            out[k] = v
+        else:
+            out[k] = _canon(v, 1)
+    return out
 
 
 def commit_hash(commit: Commit | None) -> bytes:

@@ -37,7 +37,38 @@ Path = tuple
 
 
 def path_bytes(path: Iterable[PathPart]) -> bytes:
-    """Self-delimiting bytes of a path: a byte prefix for a path prefix."""
+    """Self-delimiting bytes of a path: a byte prefix for a path prefix.
+
+    Parts of exactly ``str``, ``bytes`` or ``int`` (a call's storage, usage
+    and log paths) are joined inline; any other part (a subclass, a
+    bytearray, a bool, a foreign type) goes through :func:`_path_bytes_general`,
+    which gives the same bytes or the same error.
+    """
+    if type(path) is not tuple and type(path) is not list:  # (a one-shot iterable cannot be walked twice)
+        return _path_bytes_general(path)
+    out = []
+    for part in path:
+        t = type(part)
+        if t is str:
+            b = part.encode("utf-8")
+            tag = b"s"
+        elif t is bytes:
+            b = part
+            tag = b"b"
+        elif t is int and 0 <= part <= 0xFFFFFFFFFFFFFFFF:
+            out.append(b"i\x00\x08" + part.to_bytes(8, "big"))
+            continue
+        else:
+            return _path_bytes_general(path)
+        n = len(b)
+        if n > 0xFFFF:
+            return _path_bytes_general(path)
+        out.append(tag + n.to_bytes(2, "big") + b)
+    return b"".join(out)
+
+
+def _path_bytes_general(path: Iterable[PathPart]) -> bytes:
+    """The general encoder of :func:`path_bytes` (every part type; the errors)."""
     out = bytearray()
     for part in path:
         if isinstance(part, str):

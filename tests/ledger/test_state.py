@@ -428,3 +428,28 @@ def test_randomised_history_read_at_matches_a_model(tmp_path):
                                 value_hash(store.read_at(acct_path(A_BOB), h)), proof)
     finally:
         store.close()
+
+
+# the hot-path encoder against the general one: same bytes, or the same error, for any part
+_odd_parts = st.one_of(
+    st.text(max_size=12), st.binary(max_size=12), st.integers(-3, 2**64 + 3), st.booleans(),
+    st.binary(max_size=6).map(bytearray), st.none(), st.just(1.5),
+    st.just("x" * 0x10000), st.just(b"y" * 0x10000), st.just("é" * 0x8000),
+)
+
+
+def _outcome(f, p):
+    try:
+        return ("ok", f(p))
+    except Exception as e:  # noqa: BLE001 - the type and text are what must agree
+        return (type(e).__name__, str(e))
+
+
+@FAST
+@given(st.lists(_odd_parts, max_size=5), st.booleans())
+def test_path_bytes_fast_path_matches_the_general_encoder(parts, as_list):
+    from ledger.state import _path_bytes_general
+
+    p = list(parts) if as_list else tuple(parts)
+    assert _outcome(path_bytes, p) == _outcome(_path_bytes_general, p)
+    assert _outcome(path_bytes, iter(p)) == _outcome(_path_bytes_general, p)  # a one-shot iterable too

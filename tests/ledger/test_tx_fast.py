@@ -108,3 +108,109 @@ def test_other_kinds_take_the_general_path():
     raw = sign_tx(KEY, "esoc", "retire", {"amount": 5, "memo": ""}, 0, 10).raw
     assert _decode_transfer(raw) is None
     assert decode_tx(raw).body.kind == "retire"
+
+
+# ---------------------------------------------------------------- calls
+import msgpack  # noqa: E402
+
+from ledger.codec import MAX_DEPTH  # noqa: E402
+from ledger.tx import Call, _decode_call  # noqa: E402
+
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.text(max_size=30),
+                    st.binary(max_size=30))
+ARGS = st.recursive(_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                     st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                    max_leaves=12)
+CALL_ARGS = st.one_of(st.dictionaries(st.text(max_size=12), ARGS, max_size=5), ARGS)
+NAMES = st.one_of(st.just("tax"), st.text(max_size=64))
+
+
+def _call(chain: str, contract: str, entry: str, args, gas: int, nonce: int, expiry: int) -> bytes:
+    return sign_tx(KEY, chain, "call", Call(contract, entry, args, gas), nonce, expiry).raw
+
+
+def _deep(n: int):
+    v: object = 1
+    for _ in range(n):
+        v = [v]
+    return v
+
+
+@settings(max_examples=300, deadline=None)
+@given(CHAINS, NAMES, NAMES, CALL_ARGS, st.integers(0, 10**9), UINTS, UINTS)
+def test_fast_path_reads_every_canonical_call_as_the_general_decoder(chain, contract, entry, args, gas, nonce, expiry):
+    raw = _call(chain, contract, entry, args, gas, nonce, expiry)
+    ref = decode_tx_general(raw)
+    fast = _decode_call(raw)
+    assert fast is not None  # every canonical call takes the fast path (bin8 and bin16 bodies)
+    assert _same(fast, ref)
+    assert fast.body.payload == ref.body.payload and fast.payload_record().args == ref.payload_record().args
+    assert decode_tx(raw).raw == raw
+
+
+def test_call_nesting_at_the_codecs_limit_is_judged_as_the_general_decoder():
+    for n in range(MAX_DEPTH - 4, MAX_DEPTH + 2):
+        body = sign_tx(KEY, "esoc", "call", Call("tax", "x", {"a": 0}, 5), 0, 9)
+        deep = dict(body.body.payload, args={"a": _deep(n)})
+        obj = dict(body.body.to_obj(), payload=dict(sorted(deep.items())))
+        bb = msgpack.packb(dict(sorted(obj.items())), use_bin_type=True)  # (the encoder refuses to nest so deep)
+        raw = msgpack.packb({"body": bb, "sig": body.sig}, use_bin_type=True)
+        ref = _general(raw)
+        fast = _decode_call(raw)
+        if fast is not None:
+            assert not isinstance(ref, Exception) and _same(fast, ref)
+        got = _general_via(decode_tx, raw)
+        assert (str(got) == str(ref)) if isinstance(ref, Exception) else _same(got, ref)
+
+
+def _general_via(f, raw):
+    try:
+        return f(raw)
+    except TxError as e:
+        return e
+
+
+@settings(max_examples=800, deadline=None)
+@given(CALL_ARGS, UINTS, st.booleans(), st.data())
+def test_a_mutated_call_is_judged_as_the_general_decoder_judges_it(args, nonce, long_chain, data):
+    raw = bytearray(_call("c" * 60 if long_chain else "esoc", "tax", "pay_wage", args, 10**6, nonce, 10**6))
+    op = data.draw(st.sampled_from(["flip", "insert", "drop", "truncate", "set"]))
+    i = data.draw(st.integers(0, len(raw) - 1))
+    if op == "flip":
+        raw[i] ^= 1 << data.draw(st.integers(0, 7))
+    elif op == "insert":
+        raw.insert(i, data.draw(st.integers(0, 255)))
+    elif op == "drop":
+        del raw[i]
+    elif op == "truncate":
+        del raw[i:]
+    else:
+        raw[i] = data.draw(st.sampled_from([0x00, 0x7F, 0x80, 0x84, 0x85, 0xA0, 0xBF, 0xC0, 0xC2, 0xC4, 0xC5,
+                                            0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF, 0xD9, 0xDC, 0xDE, 0xFF]))
+    raw = bytes(raw)
+    ref = _general(raw)
+    fast = _decode_call(raw)
+    if fast is not None:
+        assert not isinstance(ref, Exception), f"fast path accepted what the codec refuses: {ref}"
+        assert _same(fast, ref)
+    got = _general_via(decode_tx, raw)
+    if isinstance(ref, Exception):
+        assert isinstance(got, TxError) and str(got) == str(ref)  # the same clear error
+    else:
+        assert _same(got, ref)
+
+
+def test_a_call_payload_with_a_wrong_field_is_refused_with_the_codecs_error():
+    from ledger import codec
+
+    tx = sign_tx(KEY, "esoc", "call", Call("tax", "x", {}, 5), 0, 9)
+    for payload in ({"args": {}, "contract": "tax", "entry": "x", "gas_limit": 10**9 + 1},
+                    {"args": {}, "contract": "tax", "entry": "x", "gaz_limit": 5},
+                    {"args": {}, "contract": 7, "entry": "x", "gas_limit": 5}):
+        bb = codec.encode(dict(tx.body.to_obj(), payload=payload))
+        raw = codec.encode({"body": bb, "sig": tx.sig})
+        assert _decode_call(raw) is None
+        ref = _general(raw)
+        assert isinstance(ref, TxError)
+        got = _general_via(decode_tx, raw)
+        assert isinstance(got, TxError) and str(got) == str(ref)
