@@ -88,14 +88,20 @@ def chain(tmp_path_factory):
         net.stop()
 
 
-def follow_to(index: Index, grpc: str, height: int, timeout: float = 60) -> None:
-    """Index ``grpc``'s chain into ``index`` up to at least ``height`` (a follower in a thread)."""
-    f = Follower(index, grpc, until=height, retry=0.1)
+def run_follower(f: Follower, timeout: float = 60, why="the follower did not stop") -> None:
+    """Run ``f`` in a thread until it stops by itself (its ``until`` height, or an error), at most ``timeout`` s;
+    ``why`` (a text, or a function giving it when the follower has not stopped) is the failure's message."""
     t = threading.Thread(target=f.run, daemon=True)
     t.start()
     t.join(timeout)
     f.stop()
-    assert not t.is_alive(), f"indexing to {height} did not finish in {timeout}s (at {index.height()})"
+    assert not t.is_alive(), why() if callable(why) else why
+
+
+def follow_to(index: Index, grpc: str, height: int, timeout: float = 60) -> None:
+    """Index ``grpc``'s chain into ``index`` up to at least ``height`` (a follower in a thread)."""
+    f = Follower(index, grpc, until=height, retry=0.1)
+    run_follower(f, timeout, lambda: f"indexing to {height} did not finish in {timeout}s (at {index.height()})")
     assert f.error is None, f.error
     assert index.height() >= height
 

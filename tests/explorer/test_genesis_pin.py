@@ -16,7 +16,6 @@ import dataclasses
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -30,7 +29,7 @@ from proto import esoc_pb2 as pb
 from tests.e2e.harness import ROOT, Devnet, wait_until
 from wallet.client import Client
 
-from .conftest import ExplorerProc, http
+from .conftest import ExplorerProc, http, run_follower
 from .test_lying_node import LyingNode, _serve
 
 
@@ -47,14 +46,6 @@ def other(tmp_path_factory):
         yield net
     finally:
         net.stop()
-
-
-def run_follower(f: Follower, timeout: float = 60) -> None:
-    t = threading.Thread(target=f.run, daemon=True)
-    t.start()
-    t.join(timeout)
-    f.stop()
-    assert not t.is_alive(), "the follower did not stop"
 
 
 def test_a_pinned_explorer_refuses_a_node_of_another_chain_and_says_why(chain, other, tmp_path):

@@ -6,7 +6,6 @@ after it; the home page says why it stopped."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 from concurrent import futures
 
 import grpc
@@ -19,6 +18,8 @@ from proto import esoc_pb2 as pb
 from proto import esoc_pb2_grpc as pbg
 from tests.e2e.harness import free_port
 from wallet.client import Client
+
+from .conftest import run_follower
 
 
 class LyingNode(pbg.NodeServicer):
@@ -91,11 +92,7 @@ def test_a_lying_node_cannot_put_a_forged_block_in_the_index(chain, tmp_path, fo
     try:
         ix = Index(str(tmp_path / "ix.sqlite"))
         f = Follower(ix, addr, retry=0.1)
-        t = threading.Thread(target=f.run, daemon=True)
-        t.start()
-        t.join(60)
-        f.stop()
-        assert not t.is_alive(), "the follower should stop at the forged block"
+        run_follower(f, 60, "the follower should stop at the forged block")
         assert f.error is not None and reason in f.error and str(at) in f.error
         assert ix.height() == at - 1  # everything before the lie, nothing from it on
         assert ix.tx(chain.transfer["hash"].hex()) is None
@@ -122,11 +119,8 @@ def test_a_node_that_reports_its_own_validator_set_is_refused(chain, tmp_path):
     try:
         ix = Index(str(tmp_path / "ix.sqlite"))
         f = Follower(ix, addr, retry=0.1)
-        t = threading.Thread(target=f.run, daemon=True)
-        t.start()
-        t.join(60)
-        f.stop()
-        assert not t.is_alive() and f.error is not None and "not the one its header names" in f.error
+        run_follower(f, 60, "the follower should stop at the lying validator set")
+        assert f.error is not None and "not the one its header names" in f.error
         assert ix.height() == 0
         ix.close()
     finally:
