@@ -345,6 +345,20 @@ def _str_at(b: bytes, i: int, max_len: int) -> tuple[str | None, int]:
     return (s, i + n) if len(s) <= max_len else (None, i)
 
 
+def _body_head(bb: bytes, kind_key: bytes) -> tuple[str, int, int] | None:
+    """The fixed head of a canonical body: its chain id, its expiry, then ``kind_key`` (the kind and the
+    next key's name): ``(chain_id, expiry, the index after kind_key)``, or None when any of it differs."""
+    if bb[:10] != _BODY_HEAD:
+        return None
+    chain_id, i = _str_at(bb, 10, 64)
+    if chain_id is None or bb[i:i + 7] != _K_EXPIRY:
+        return None
+    expiry, i = _uint_at(bb, i + 7)
+    if expiry < 0 or bb[i:i + len(kind_key)] != kind_key:
+        return None
+    return chain_id, expiry, i + len(kind_key)
+
+
 def _decode_transfer(raw: bytes) -> SignedTx | None:
     """A canonical transfer decoded straight from its layout, or None (then the general codec decides)."""
     try:
@@ -355,15 +369,10 @@ def _decode_transfer(raw: bytes) -> SignedTx | None:
         if nb < 32 or raw[end_body:end_body + 6] != _ENV_SIG or len(raw) != end_body + 6 + 64:
             return None
         bb = raw[8:end_body]
-        if bb[:10] != _BODY_HEAD:
+        head = _body_head(bb, _K_KIND_TRANSFER)
+        if head is None:
             return None
-        chain_id, i = _str_at(bb, 10, 64)
-        if chain_id is None or bb[i:i + 7] != _K_EXPIRY:
-            return None
-        expiry, i = _uint_at(bb, i + 7)
-        if expiry < 0 or bb[i:i + 20] != _K_KIND_TRANSFER:
-            return None
-        i += 20
+        chain_id, expiry, i = head
         nonce = bb[i]  # a positive fixint read here, any other form by _uint_at
         if nonce < 0x80:
             i += 1
@@ -434,15 +443,11 @@ def _decode_call(raw: bytes) -> SignedTx | None:
         if raw[end_body:end_body + 6] != _ENV_SIG or len(raw) != end_body + 6 + 64:
             return None
         bb = raw[start:end_body]
-        if bb[:10] != _BODY_HEAD:
+        head = _body_head(bb, _K_KIND_CALL)
+        if head is None:
             return None
-        chain_id, i = _str_at(bb, 10, 64)
-        if chain_id is None or bb[i:i + 7] != _K_EXPIRY:
-            return None
-        expiry, i = _uint_at(bb, i + 7)
-        if expiry < 0 or bb[i:i + 16] != _K_KIND_CALL:
-            return None
-        nonce, i = _uint_at(bb, i + 16)
+        chain_id, expiry, i = head
+        nonce, i = _uint_at(bb, i)
         if nonce < 0 or bb[i:i + 8] != _K_PAYLOAD_KEY:
             return None
         i += 8
