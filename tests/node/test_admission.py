@@ -68,3 +68,40 @@ def test_the_wallet_waits_what_the_node_hints():
         w = backoff_s(reason, attempt)
         assert hint <= w <= hint * 1.25
     assert 2.0 <= backoff_s("mempool is full", 3) <= 2.5  # no hint: exponential
+
+
+def test_a_saturated_window_replaces_a_stale_peak():
+    # 2000 tx/s measured, then the machine gets busier: blocks stay full (transactions always
+    # waiting) but only 800 tx/s commit. The old peak would admit 2.5x what drains in the bound.
+    a = Admission(latency_bound_s=1.0, floor=100, window_s=10.0, peak_window_s=60.0)
+    t = 0.0
+    for _ in range(21):
+        t += 0.5
+        a.on_commit(t, 1000, left=3000)
+    assert a.capacity(t) >= 1999
+    for _ in range(12):  # part of the window at the slower rate: the capacity follows the window's rate down
+        t += 0.5
+        a.on_commit(t, 400, left=3000)
+    assert a.saturated(t) and 800 < a.capacity(t) < 1999
+    for _ in range(30):  # a whole window saturated at 800 tx/s
+        t += 0.5
+        a.on_commit(t, 400, left=3000)
+    assert a.saturated(t)
+    assert abs(a.capacity(t) - 800.0) < 1e-6
+    assert a.room(t, 0) == 800
+
+
+def test_an_empty_queue_ends_saturation_and_the_peak_is_kept_again():
+    a = Admission(latency_bound_s=1.0, floor=100, window_s=10.0, peak_window_s=60.0)
+    t = 0.0
+    for _ in range(30):
+        t += 0.5
+        a.on_commit(t, 400, left=500)  # saturated at 800 tx/s
+    assert a.saturated(t)
+    t += 0.5
+    a.on_commit(t, 400, left=0)  # the queue drained: the rate now says only what was offered
+    assert not a.saturated(t)
+    for _ in range(10):
+        t += 0.5
+        a.on_commit(t, 50, left=0)  # a quiet spell
+    assert a.capacity(t) >= 799  # the capacity measured under saturation is remembered
