@@ -17,7 +17,8 @@ The limit beside it is this machine's raw Ed25519 verification rate on all
 cores, measured in the same run, divided by 4: every transaction's
 signature is checked once on each of the 4 validators (the node admitting
 it from gRPC, and each peer the transaction is relayed to), and the 4 share
-the cores.  Targets (issue 4): >= 50% of that ceiling, p50 <= 1 s, p99 <= 3 s.
+the cores.  Targets: >= 30% of that ceiling (issue 13; issue 4 first asked
+50%, and both are printed), p50 <= 1 s, p99 <= 3 s.
 
 Offered rate: 1,400 tx/s by default, just under the knee on this 2-core
 machine since relayed transactions are verified once per node: quiet, 1,480
@@ -519,6 +520,7 @@ def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profil
         extra["mempools_after"] = [_mempool_size(c) for c in clients]
         extra["height_s"] = _mean(met0, met1, "esoc_consensus_height_seconds")
         extra["exec_s"] = _mean(met0, met1, "esoc_block_execution_seconds")
+        extra["commit_s"] = _mean(met0, met1, "esoc_block_commit_seconds")
     finally:
         _stop_profilers(profilers, wait=False)
         if watcher is not None:
@@ -638,7 +640,7 @@ def run(rate: int | None = None, seconds: float | None = None, catchup_blocks: i
         ceiling = verify / 4
         load0 = os.getloadavg()[0]
         print(f"  machine: load average {load0:.1f}, {os.cpu_count()} cores, raw Ed25519 verify {verify:,.0f}/s on all cores -> ceiling "
-              f"{ceiling:,.0f} tx/s for 4 validators; targets: >= 50% of it, p50 <= 1 s, p99 <= 3 s",
+              f"{ceiling:,.0f} tx/s for 4 validators; targets: >= 30% of it (issue 13; issue 4 asked 50%), p50 <= 1 s, p99 <= 3 s",
               file=sys.stderr, flush=True)
         if part in ("", "load"):
             compact = os.environ.get("ESOC_BENCH_NET_COMPACT")
@@ -656,16 +658,18 @@ def run(rate: int | None = None, seconds: float | None = None, catchup_blocks: i
                          f"{r['blocks_per_s']:.2f} blocks/s, {r['txs_per_block']:.0f} tx/block avg, max {r['max_block']}; "
                          f"the 4 nodes used {cpu_share:.0%} of the machine's cores, "
                          f"{r['node_cpu_ms_per_tx']:.2f} CPU-ms per finalized tx (all 4 together); on node 1 a height "
-                         f"took {r['height_s']:.2f} s from start to decision, executing a proposal {r['exec_s']:.2f} s")
+                         f"took {r['height_s']:.2f} s from start to decision, executing a proposal {r['exec_s']:.2f} s, "
+                         f"writing a decided block {r.get('commit_s', float('nan')) * 1000:.0f} ms")
             ptx = r.get("esoc_proposal_txs_sent_total", 0.0)
             if ptx:
                 note_load += (f"; proposals: {r['esoc_proposal_bytes_sent_total'] / ptx:.1f} bytes a transaction to each peer "
                               f"against {r['esoc_proposal_full_bytes_total'] / ptx:.1f} in full, "
                               f"{r.get('esoc_compact_fetched_txs_total', 0.0):,.0f} transactions fetched")
-            met = r["finalized_per_s"] >= 0.5 * ceiling
+            met = r["finalized_per_s"] >= 0.3 * ceiling
             rows.append({"name": "finalized transfers/s (4 validators, one machine)", "value": r["finalized_per_s"],
-                         "unit": "tx/s", "limit": ceiling, "ratio": r["finalized_per_s"] / ceiling, "target": 0.5,
-                         "note": note_load + ("; target met" if met else "; target NOT met")})
+                         "unit": "tx/s", "limit": ceiling, "ratio": r["finalized_per_s"] / ceiling, "target": 0.3,
+                         "note": note_load + ("; target (30%) met" if met else "; target (30%) NOT met") + (", issue 4's 50% "
+                                 + ("met" if r["finalized_per_s"] >= 0.5 * ceiling else "NOT met"))})
             rows.append({"name": "offered load (open loop)", "value": r["offered_rate"], "unit": "tx/s",
                          "note": f"committed {r['committed_total']:,} in all (incl. {r['drain_s']:.1f} s drain); "
                                  f"mempools after: {r['mempools_after']}"})

@@ -651,8 +651,11 @@ class ConsensusDriver:
             raise FatalError(f"a decided block ({d.height}) does not execute here: {e}; this node's state "
                              "differs from the network's: stopping rather than committing") from None
         commit = Commit.decode(d.commit.encode())
+        t_write = time.monotonic()
         self.app.commit(ex, commit)
         self.wal.end_height(d.height)
+        if self.metrics:
+            self.metrics.block_commit.observe(time.monotonic() - t_write)
         if d.height % 100 == 0:
             self.wal.checkpoint()
         for ev in blk.evidence:

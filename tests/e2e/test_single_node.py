@@ -181,4 +181,5 @@ def test_prometheus_metrics(net):
     for step in ("propose", "prevote", "precommit"):
         assert values[f'esoc_consensus_step_seconds_count{{step="{step}"}}'] >= 1
     assert values["esoc_block_interval_seconds_count"] >= 1
+    assert values["esoc_block_commit_seconds_count"] >= 2 and values["esoc_block_commit_seconds_sum"] > 0
     assert "esoc_mempool_size" in values and "esoc_peers" in values
