@@ -99,6 +99,13 @@ class Node:
             self.driver.relay_txs(admitted)
         return out
 
+    def refusals_before_signatures(self, txs: list[SignedTx]) -> list:
+        """On the node's trio thread (as admit_many), with a decoded batch before its signatures are checked: a Rejected
+        for each transaction the mempool would refuse whatever its signature (a nonce gap behind a
+        refused transaction, a duplicate, an expired one), else None (chain/mempool.py)."""
+        app = self.app
+        return app.mempool.refusals_before_signatures(txs, app.state(), app.height + 1)
+
     def admission_refusals(self, n: int) -> list:
         """Called from gRPC threads before decoding: Rejected for each of the last transactions of a batch
         of ``n`` that cannot fit under the latency bound now (so a refusal costs no signature check)."""

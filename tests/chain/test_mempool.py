@@ -266,3 +266,33 @@ def test_pending_spend_is_released_when_a_payment_leaves_the_pool(w):
     pool.update([], w.app.state(), w.app.height + 1)  # as the commit does: t0 expired at height 1
     assert len(pool) == 0
     w.submit(pay("alice", 0, amount=1_000))  # the 700 promised to t0 is free again
+
+
+def test_refusals_before_signatures_judge_as_add_does(w):
+    pool = Mempool(CHAIN)
+    add(pool, w, pay("alice", 0))
+    batch = [pay("alice", 0),   # already pending (the same bytes)
+             pay("alice", 2, memo="early"),  # a gap: alice's next is 1
+             pay("alice", 1),   # follows
+             pay("alice", 2),   # follows the one before it in the batch
+             pay("alice", 4),   # a gap again
+             pay("ent", 1),     # ent's next is 0
+             pay("ent", 0),
+             pay("alice", 1, expiry=0)]  # expired (and its nonce is taken by the batch's third)
+    pre = pool.refusals_before_signatures(batch, w.app.state(), w.app.height + 1)
+    codes_pre = [None if r is None else r.code for r in pre]
+    assert codes_pre == [codes.DUPLICATE, codes.BAD_NONCE, None, None, codes.BAD_NONCE, codes.BAD_NONCE, None,
+                         codes.EXPIRED]
+    assert "nonce 4" in pre[4].reason and "next nonce 3" in pre[4].reason
+    # the same as add() judging the batch in order, on a pool holding the same
+    twin = Mempool(CHAIN)
+    add(twin, w, pay("alice", 0))
+    seq = []
+    for tx in batch:
+        try:
+            add(twin, w, tx)
+            seq.append(None)
+        except Rejected as e:
+            seq.append(e.code)
+    assert seq == codes_pre
+    assert len(pool) == 1  # judging admits nothing
