@@ -195,15 +195,29 @@ class ChainHost(Host):
 
     def _apply_rest(self, effects: Effects) -> None:
         st = self.state
-        for frm, to, amount in effects.transfers:
-            f, t = decode_address(frm), decode_address(to)
-            a = st.account(f)
-            if a.balance < amount:  # the runtime checked; this would be a runtime bug
-                raise SandboxBreach("transfer beyond balance reached the host")
-            st.set_account(f, a.with_balance(a.balance - amount))
-            b = st.account(t)
-            st.set_account(t, b.with_balance(b.balance + amount))
-            self.events.append({"type": "transfer", "from": f, "to": t, "amount": amount})
+        if effects.transfers:
+            # each account read once and written once with its final balance (a wage payment's payer
+            # pays thrice); the accounts are written in the order first touched, as one write a side
+            # per transfer would leave them, and every transfer is checked against the running balance
+            touched: dict[bytes, list] = {}  # address -> [account as read, running balance]
+            events = self.events
+            for frm, to, amount in effects.transfers:
+                f, t = decode_address(frm), decode_address(to)
+                a = touched.get(f)
+                if a is None:
+                    acct = st.account(f)
+                    a = touched[f] = [acct, acct.balance]
+                if a[1] < amount:  # the runtime checked; this would be a runtime bug
+                    raise SandboxBreach("transfer beyond balance reached the host")
+                a[1] -= amount
+                b = touched.get(t)
+                if b is None:
+                    acct = st.account(t)
+                    b = touched[t] = [acct, acct.balance]
+                b[1] += amount
+                events.append({"type": "transfer", "from": f, "to": t, "amount": amount})
+            for addr, (acct, balance) in touched.items():
+                st.set_account(addr, acct.with_balance(balance))
         self.events_raw.extend(effects.events)
         for ev in effects.events:
             self.events.append({"type": "law", "contract": ev.contract, "name": ev.name, "data": ev.data})

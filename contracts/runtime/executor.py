@@ -239,6 +239,7 @@ class _Kit:
         self.library = Library(ops)
         self.builtins = self.library.namespace()
         self.busy = False
+        self.time = 0  # block time of the call running on this kit (read by the law kit's today())
         self.modules: collections.OrderedDict[bytes, _Module] = collections.OrderedDict()
         self.helpers = {
             "_it": ops.iterate,
@@ -289,6 +290,8 @@ class _Kit:
         g.update(local)
         left, mem = m.left, m.mem
         exec(contract.code, g)
+        if g.get("LIBRARY") == lawkit.KIT_VERSION:
+            lawkit.bind(g, self)  # kept with the module's names below: bound once, not per call
         if mod is not None or m.mem - mem > MODULE_MEM or not contract.code_hash:
             return g, None
         names = {k: v for k, v in g.items() if k not in self.helpers and k not in local and k != "__builtins__"}
@@ -336,7 +339,7 @@ class Machine:
         self.sources: dict[str, str | None] = {}
         self.sender = str(host_call(host.sender))
         self.height = int(host_call(host.height))
-        self.time = int(host_call(host.time))
+        self.time = kit.time = int(host_call(host.time))
 
     def source_of(self, name: str) -> str | None:
         if name not in self.sources:
@@ -369,8 +372,6 @@ class Machine:
         self.active.append(contract.name)
         g, module = self.kit.load(contract, local, m)
         try:
-            if g.get("LIBRARY") == lawkit.KIT_VERSION:
-                lawkit.bind(g, self.kit.library, self.time)
             value = g[function](**args)
         finally:
             if module is not None:

@@ -124,6 +124,14 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
     Shared sub-lists (``[[0] * 1000] * 1000``) are visited once per
     reference, and each visit is paid for as it happens, with the memory
     limit applied as it goes: the encoder never expands more than was paid.
+
+    Within one container the gas of its own scalar elements (``elems`` for
+    the container, ``work`` for each str) is summed and ticked once, before
+    anything else that could fail or charge (a nested container, a key that
+    is not str, an element that is not text): ticks only subtract, so a run
+    of them ticked as one sum leaves the same gas and fails (OUT_OF_GAS)
+    exactly when one of them would have, with nothing in between that could
+    fail otherwise.  The charges are those of ``work``/``elems`` one by one.
     """
     if depth > codec.MAX_DEPTH:
         raise Fault(ErrorCode.NOT_ENCODABLE)
@@ -150,8 +158,9 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
     if t is list or t is tuple:
         n = len(v)
         m.reserve(n * gas.SLOT + gas.OBJECT)  # the transient copy: memory now, gas per element
-        m.elems(n * WIRE_NODE)
+        pending = n * WIRE_NODE * gas.ELEM + 1  # m.elems(n * WIRE_NODE), ticked with what follows
         if not inline:
+            m.tick(pending)
             return [_plain(m, x, d) for x in v]
         out_l = []
         for x in v:
@@ -159,31 +168,46 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
             if tx is int or tx is bool or x is None:
                 out_l.append(x)
             elif tx is str and x.isascii():
-                m.work(len(x))
+                pending += (len(x) >> 3) * gas.WORD + 1  # m.work(len(x))
                 out_l.append(x)
             else:
+                if pending:
+                    m.tick(pending)
+                    pending = 0
                 out_l.append(_plain(m, x, d))
+        if pending:
+            m.tick(pending)
         return out_l
     if t is dict or t is MappingProxyType:
         n = len(v)
         m.reserve(n * gas.ENTRY + gas.OBJECT)
-        m.elems(n * WIRE_NODE)  # (the encoder sorts the keys in C: no more than the walk)
+        pending = n * WIRE_NODE * gas.ELEM + 1  # m.elems(n * WIRE_NODE) (the encoder sorts the keys in C)
         out = {}
         for k, x in v.items():  # walked (and charged) in the value's own order: each value, then its key
             if type(k) is not str:
+                if pending:
+                    m.tick(pending)
                 raise Fault(ErrorCode.NOT_ENCODABLE)
             tx = type(x)
             if inline and (tx is int or tx is bool or x is None):
                 pass
             elif inline and tx is str and x.isascii():
-                m.work(len(x))
+                pending += (len(x) >> 3) * gas.WORD + 1  # m.work(len(x))
             else:
+                if pending:
+                    m.tick(pending)
+                    pending = 0
                 x = _plain(m, x, d)
             if inline and k.isascii():
-                m.work(len(k))
+                pending += (len(k) >> 3) * gas.WORD + 1  # m.work(len(k))
             else:
+                if pending:
+                    m.tick(pending)
+                    pending = 0
                 k = _plain(m, k, d)
             out[k] = x
+        if pending:
+            m.tick(pending)
         keys = list(out)
         if n > 1 and keys != sorted(keys):  # canonical order: str order is UTF-8 byte order
             return {k: out[k] for k in sorted(keys)}
@@ -373,6 +397,7 @@ class Overlay:
         # what the host answered, per key: its state cannot change during the call (effects are
         # applied after it), so a second read of a key (a law's treasury account) is not asked again
         self.reads: dict[tuple[str, str], bytes | None] = {}
+        self.balances: dict[str, int] = {}  # the host's (committed) balances asked, likewise (a payer pays thrice)
 
     def get(self, contract: str, key: str) -> bytes | None:
         k = (contract, key)
@@ -400,7 +425,12 @@ class Overlay:
         self.writes[(contract, key)] = raw
 
     def balance(self, address: str) -> int:
-        return host_call(self.host.balance, address) + self.deltas.get(address, 0)
+        b = self.balances.get(address)
+        if b is None:
+            b = host_call(self.host.balance, address)
+            if len(self.balances) < READ_MEMO:
+                self.balances[address] = b
+        return b + self.deltas.get(address, 0)
 
     def effects(self) -> Effects:
         writes = [(c, k, v) for (c, k), v in self.writes.items()]

@@ -425,6 +425,31 @@ def test_boundary_copies_charge_and_answer_as_before():
     assert {int(ErrorCode.NOT_ENCODABLE), int(ErrorCode.OUT_OF_GAS), int(ErrorCode.MEMORY_LIMIT)} <= faults
 
 
+def test_boundary_copies_fail_at_the_same_gas_as_before():
+    """The walk ticks a container's scalar charges as one sum (hostapi._plain): at every gas
+    limit around what a copy needs, the same answer, fault, gas and memory as the walk that
+    ticked each element."""
+    from types import MappingProxyType
+
+    from contracts.runtime import hostapi
+
+    event = {"law": "tax", "version": 1, "kind": "iit_wage", "payer": "esoc1" + "q" * 38, "amount": 12345,
+             "params": {"iit_brackets": 20190101, "iit_basic_deduction_monthly": 20190101}, "year": 2023,
+             "treasury": "esoc1" + "p" * 38, "gross": 2 ** 70, "month": None, "ok": True}
+    values = [event, {"b": 1, "a": "x" * 17}, ["a" * 9, 1, None, "b", [2, "c" * 30]], ("x", "\u00e9", 3),
+              {"k": "\ud800"}, {"z": 1, 2: 3}, {"a": b"\x00" * 20, "b": 1}, MappingProxyType({"y": "v", "x": [1]}),
+              {"\u00e9": 1, "a": "b"}, [], {}, [[["deep"] * 3] * 2, {"q": "r" * 64}]]
+    checked = 0
+    for v in values:
+        full = _outcome(lambda m, x: _reference_copy(m, x)[1], v, 10**9, 0)
+        need = 10**9 - full[2] if full[0] == "ok" else 300
+        for left in range(max(0, need - 80), need + 2):
+            ref = _outcome(lambda m, x: _reference_copy(m, x)[1], v, left, 0)
+            assert _outcome(hostapi.copy_value, v, left, 0) == ref, (v, left)
+            checked += ref[0] == "fault" and ref[1] == int(ErrorCode.OUT_OF_GAS)
+    assert checked > 300
+
+
 def _reference_load(raw):
     from contracts.runtime.hostapi import measure
     from ledger import codec
