@@ -23,7 +23,9 @@ memory it charged are kept (``_Kit.load``), and later frames are charged
 exactly that gas and memory instead of running it again, so the charge
 depends on the code alone, warm or cold.  Contracts cannot assign globals
 and module constants are frozen, so nothing a frame does persists into
-another; the globals are emptied when the frame ends.
+another; when the frame ends its own globals (``ctx``, ``storage``, ...) are
+dropped from the kept module's globals, and the next frame sets only those
+and the meter's helpers.
 
 A contract's declared functions are called with keyword arguments that were
 copied through the canonical codec; the result is copied back the same way.
@@ -207,6 +209,9 @@ def _declarations(tree: ast.Module) -> tuple[tuple, tuple, dict]:
     return decl["ENTRIES"], decl["VIEWS"], params
 
 
+FRAME_NAMES = ("ctx", "storage", "state", "emit", "call", "fail", "beacon")  # a frame's own globals (Machine.run)
+
+
 class _Module:
     """A law's module body, run once on this kit: the names it defined and what it charged."""
 
@@ -220,8 +225,15 @@ class _Module:
         self.busy = True  # the frame that ran the body is using it
 
     def release(self) -> None:
-        """The frame is over: drop every reference to it (its host objects, the state behind them)."""
-        self.g.clear()
+        """The frame is over: drop every reference to it (its host objects, the state behind them).
+
+        The rest of the globals stay for the next frame (the helpers and library of this kit, the
+        module's own names): nothing a frame does can change them (contracts cannot assign
+        globals, module constants are frozen), so a warm frame sets only what is its own.
+        """
+        g = self.g
+        for name in FRAME_NAMES:
+            g[name] = None
         self.busy = False
 
 
@@ -278,10 +290,11 @@ class _Kit:
             m.left -= mod.gas
             m.mem += mod.mem
             g = mod.g
-            g.update(self.helpers)
-            g["__builtins__"] = self.builtins
+            h = self.helpers
+            g["_g"] = h["_g"]  # the meter's (kit.bind): everything else of the kit is the same objects
+            g["_enter"] = h["_enter"]
+            g["_leave"] = h["_leave"]
             g.update(local)
-            g.update(mod.names)
             mod.busy = True
             self.modules.move_to_end(contract.code_hash)
             return g, mod

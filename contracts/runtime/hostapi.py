@@ -118,6 +118,9 @@ def host_text(meter: gas.Meter, s: Any, limit: int = MAX_HOST_TEXT) -> bool:
     return True
 
 
+_WORD = gas.WORD
+
+
 def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
     """A canonical-data copy of ``v``, charged node by node *before* each copy.
 
@@ -168,7 +171,7 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
             if tx is int or tx is bool or x is None:
                 out_l.append(x)
             elif tx is str and x.isascii():
-                pending += (len(x) >> 3) * gas.WORD + 1  # m.work(len(x))
+                pending += (len(x) >> 3) * _WORD + 1  # m.work(len(x))
                 out_l.append(x)
             else:
                 if pending:
@@ -183,34 +186,44 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
         m.reserve(n * gas.ENTRY + gas.OBJECT)
         pending = n * WIRE_NODE * gas.ELEM + 1  # m.elems(n * WIRE_NODE) (the encoder sorts the keys in C)
         out = {}
-        for k, x in v.items():  # walked (and charged) in the value's own order: each value, then its key
-            if type(k) is not str:
-                if pending:
-                    m.tick(pending)
-                raise Fault(ErrorCode.NOT_ENCODABLE)
-            tx = type(x)
-            if inline and (tx is int or tx is bool or x is None):
-                pass
-            elif inline and tx is str and x.isascii():
-                pending += (len(x) >> 3) * gas.WORD + 1  # m.work(len(x))
-            else:
-                if pending:
-                    m.tick(pending)
-                    pending = 0
-                x = _plain(m, x, d)
-            if inline and k.isascii():
-                pending += (len(k) >> 3) * gas.WORD + 1  # m.work(len(k))
-            else:
-                if pending:
-                    m.tick(pending)
-                    pending = 0
-                k = _plain(m, k, d)
-            out[k] = x
+        if inline:
+            for k, x in v.items():  # walked (and charged) in the value's own order: each value, then its key
+                if type(k) is not str:
+                    if pending:
+                        m.tick(pending)
+                    raise Fault(ErrorCode.NOT_ENCODABLE)
+                tx = type(x)
+                if tx is str and x.isascii():
+                    pending += (len(x) >> 3) * _WORD + 1  # m.work(len(x))
+                elif tx is int or x is None or tx is bool:
+                    pass
+                else:
+                    if pending:
+                        m.tick(pending)
+                        pending = 0
+                    x = _plain(m, x, d)
+                if k.isascii():
+                    pending += (len(k) >> 3) * _WORD + 1  # m.work(len(k))
+                else:
+                    if pending:
+                        m.tick(pending)
+                        pending = 0
+                    k = _plain(m, k, d)
+                out[k] = x
+        else:
+            m.tick(pending)
+            pending = 0
+            for k, x in v.items():
+                if type(k) is not str:
+                    raise Fault(ErrorCode.NOT_ENCODABLE)
+                x = _plain(m, x, d)  # over the depth limit: raises
+                out[_plain(m, k, d)] = x
         if pending:
             m.tick(pending)
-        keys = list(out)
-        if n > 1 and keys != sorted(keys):  # canonical order: str order is UTF-8 byte order
-            return {k: out[k] for k in sorted(keys)}
+        if n > 1:
+            keys = list(out)
+            if keys != sorted(keys):  # canonical order: str order is UTF-8 byte order
+                return dict(sorted(out.items()))  # keys are unique: values are never compared
         return out
     raise Fault(ErrorCode.NOT_ENCODABLE)
 
@@ -246,6 +259,16 @@ def to_wire(meter: gas.Meter, value: Any) -> bytes:
     return _encode(meter, value)[0]
 
 
+# Storage values that decode to a scalar (a law's treasury account, a counter) are read again
+# and again; ``load`` is a pure function of the bytes and a scalar is immutable (contracts can
+# compare identity only with None, True, False), so its answer is kept: the same value and counts,
+# hence the same charges.  Bounded (cleared when full), and only small values.
+_IMMUTABLE = frozenset({str, int, bytes, bool, type(None)})
+_SCALAR_READS: dict[bytes, tuple] = {}
+SCALAR_READS = 4096
+SCALAR_READ_BYTES = 256
+
+
 def from_wire(meter: gas.Meter, raw: bytes, size: int | None = None) -> Any:
     """Fresh contract objects from canonical bytes.
 
@@ -257,7 +280,14 @@ def from_wire(meter: gas.Meter, raw: bytes, size: int | None = None) -> Any:
     """
     meter.work(len(raw))
     if size is None:
-        value, elems, containers, size = load(raw)
+        hit = _SCALAR_READS.get(raw) if type(raw) is bytes else None
+        if hit is None:
+            hit = load(raw)
+            if type(hit[0]) in _IMMUTABLE and len(raw) <= SCALAR_READ_BYTES:
+                if len(_SCALAR_READS) >= SCALAR_READS:
+                    _SCALAR_READS.clear()
+                _SCALAR_READS[raw] = hit
+        value, elems, containers, size = hit
         meter.elems(elems * DECODE_ELEM + containers * DECODE_CONTAINER)
     else:
         value = codec.decode(raw)
@@ -443,9 +473,12 @@ def _key(key: Any) -> str:
         raise Fault(ErrorCode.TYPE_ERROR)
     if len(key) > MAX_KEY_BYTES:  # before encoding: a char is at least one byte
         raise Fault(ErrorCode.STORAGE_LIMIT)
-    if not text_ok(key):
+    if key.isascii():
+        n = len(key)
+    elif not text_ok(key):
         raise Fault(ErrorCode.VALUE_ERROR)
-    n = len(key.encode("utf-8"))
+    else:
+        n = len(key.encode("utf-8"))
     if n == 0 or n > MAX_KEY_BYTES:
         raise Fault(ErrorCode.STORAGE_LIMIT)
     return key
