@@ -119,6 +119,29 @@ def host_text(meter: gas.Meter, s: Any, limit: int = MAX_HOST_TEXT) -> bool:
 
 
 _WORD = gas.WORD
+_NUMS = frozenset({int, bool, type(None)})  # scalars a copy charges nothing for
+
+# The key sets of dicts copied before (a law builds its events and records with the same keys
+# every call): for str keys, all ASCII, the work each key is charged (in the dict's order), their
+# sum, and the sorted order (None when already sorted); False for any other key set.  Bounded.
+_SHAPES: dict[tuple, Any] = {}
+SHAPES = 1024
+SHAPE_KEYS = 64  # dicts of more keys are walked key by key
+
+
+def _shape(keys: tuple) -> Any:
+    s = _SHAPES.get(keys)
+    if s is None:
+        if all(type(k) is str and k.isascii() for k in keys):
+            kc = tuple((len(k) >> 3) * _WORD + 1 for k in keys)
+            srt = sorted(keys)
+            s = ((keys, kc), sum(kc), None if list(keys) == srt else tuple(srt))
+        else:
+            s = False
+        if len(_SHAPES) >= SHAPES:
+            _SHAPES.clear()
+        _SHAPES[keys] = s
+    return s
 
 
 def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
@@ -165,6 +188,9 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
         if not inline:
             m.tick(pending)
             return [_plain(m, x, d) for x in v]
+        if set(map(type, v)) <= _NUMS:  # no element charges
+            m.tick(pending)
+            return list(v)
         out_l = []
         for x in v:
             tx = type(x)
@@ -186,6 +212,29 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
         m.reserve(n * gas.ENTRY + gas.OBJECT)
         pending = n * WIRE_NODE * gas.ELEM + 1  # m.elems(n * WIRE_NODE) (the encoder sorts the keys in C)
         out = {}
+        shape = _shape(tuple(v)) if inline and 0 < n <= SHAPE_KEYS else False
+        if shape:  # str keys, all ASCII: their charges and order known from an earlier dict of these keys
+            kc, ksum, order = shape
+            vals = list(v.values())
+            if set(map(type, vals)) <= _NUMS:  # no value charges: the elems and every key's work, one tick
+                m.tick(pending + ksum)
+                return dict(v) if order is None else dict(zip(order, map(v.__getitem__, order)))
+            for k, x, kw in zip(kc[0], vals, kc[1]):  # each value, then its key, as below
+                tx = type(x)
+                if tx is str and x.isascii():
+                    pending += (len(x) >> 3) * _WORD + 1  # m.work(len(x))
+                elif tx is int or x is None or tx is bool:
+                    pass
+                else:
+                    if pending:
+                        m.tick(pending)
+                        pending = 0
+                    x = _plain(m, x, d)
+                pending += kw  # m.work(len(k))
+                out[k] = x
+            if pending:
+                m.tick(pending)
+            return out if order is None else dict(zip(order, map(out.__getitem__, order)))
         if inline:
             for k, x in v.items():  # walked (and charged) in the value's own order: each value, then its key
                 if type(k) is not str:
