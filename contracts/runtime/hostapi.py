@@ -120,6 +120,7 @@ def host_text(meter: gas.Meter, s: Any, limit: int = MAX_HOST_TEXT) -> bool:
 
 _WORD = gas.WORD
 _NUMS = frozenset({int, bool, type(None)})  # scalars a copy charges nothing for
+_FLAT = _NUMS | {str}
 
 # The key sets of dicts copied before (a law builds its events and records with the same keys
 # every call): for str keys, all ASCII, the work each key is charged (in the dict's order), their
@@ -188,9 +189,15 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
         if not inline:
             m.tick(pending)
             return [_plain(m, x, d) for x in v]
-        if set(map(type, v)) <= _NUMS:  # no element charges
+        types = set(map(type, v))
+        if types <= _NUMS:  # no element charges
             m.tick(pending)
             return list(v)
+        if types <= _FLAT:  # scalars and text: one tick of the same sum
+            strs = [x for x in v if type(x) is str]
+            if all(map(str.isascii, strs)):  # (no joined copy: the strs may be one big str many times)
+                m.tick(pending + sum([len(x) >> 3 for x in strs]) * _WORD + len(strs))
+                return list(v)
         out_l = []
         for x in v:
             tx = type(x)
@@ -216,9 +223,15 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
         if shape:  # str keys, all ASCII: their charges and order known from an earlier dict of these keys
             kc, ksum, order = shape
             vals = list(v.values())
-            if set(map(type, vals)) <= _NUMS:  # no value charges: the elems and every key's work, one tick
+            types = set(map(type, vals))
+            if types <= _NUMS:  # no value charges: the elems and every key's work, one tick
                 m.tick(pending + ksum)
                 return dict(v) if order is None else dict(zip(order, map(v.__getitem__, order)))
+            if types <= _FLAT:  # scalars and text: nothing can fail but the gas, so one tick of the same sum
+                strs = [x for x in vals if type(x) is str]
+                if all(map(str.isascii, strs)):  # (no joined copy: the strs may be one big str many times)
+                    m.tick(pending + ksum + sum([len(x) >> 3 for x in strs]) * _WORD + len(strs))
+                    return dict(v) if order is None else dict(zip(order, map(v.__getitem__, order)))
             for k, x, kw in zip(kc[0], vals, kc[1]):  # each value, then its key, as below
                 tx = type(x)
                 if tx is str and x.isascii():

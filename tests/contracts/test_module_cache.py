@@ -438,7 +438,9 @@ def test_boundary_copies_fail_at_the_same_gas_as_before():
              "treasury": "esoc1" + "p" * 38, "gross": 2 ** 70, "month": None, "ok": True}
     values = [event, {"b": 1, "a": "x" * 17}, ["a" * 9, 1, None, "b", [2, "c" * 30]], ("x", "\u00e9", 3),
               {"k": "\ud800"}, {"z": 1, 2: 3}, {"a": b"\x00" * 20, "b": 1}, MappingProxyType({"y": "v", "x": [1]}),
-              {"\u00e9": 1, "a": "b"}, [], {}, [[["deep"] * 3] * 2, {"q": "r" * 64}]]
+              {"\u00e9": 1, "a": "b"}, [], {}, [[["deep"] * 3] * 2, {"q": "r" * 64}], ["y" * 5000] * 50,
+              {"a": "y" * 5000, "b": "y" * 5000, "c": 1}, [1, True, None, 2 ** 64], {"n": 1, "m": None, "b": False},
+              {"a": 1, "b": "x", "c": "\u00e9"}, ["a", "\ud800"], ["a", b"b"]]
     checked = 0
     for v in values:
         full = _outcome(lambda m, x: _reference_copy(m, x)[1], v, 10**9, 0)
