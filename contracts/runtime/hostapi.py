@@ -124,24 +124,26 @@ _FLAT = _NUMS | {str}
 
 # The key sets of dicts copied before (a law builds its events and records with the same keys
 # every call): for str keys, all ASCII, the work each key is charged (in the dict's order), their
-# sum, and the sorted order (None when already sorted); False for any other key set.  Bounded.
+# sum, and the sorted order (None when already sorted); False for any other key set (not kept).
+# Bounded in entries and in the keys' length.
 _SHAPES: dict[tuple, Any] = {}
 SHAPES = 1024
 SHAPE_KEYS = 64  # dicts of more keys are walked key by key
+SHAPE_CHARS = 2048  # key sets longer in all are not kept (at most ~2 MiB of keys kept)
 
 
 def _shape(keys: tuple) -> Any:
     s = _SHAPES.get(keys)
     if s is None:
-        if all(type(k) is str and k.isascii() for k in keys):
-            kc = tuple((len(k) >> 3) * _WORD + 1 for k in keys)
-            srt = sorted(keys)
-            s = ((keys, kc), sum(kc), None if list(keys) == srt else tuple(srt))
-        else:
-            s = False
-        if len(_SHAPES) >= SHAPES:
-            _SHAPES.clear()
-        _SHAPES[keys] = s
+        if not all(type(k) is str and k.isascii() for k in keys):
+            return False  # (not kept: the walk key by key says what is wrong)
+        kc = tuple((len(k) >> 3) * _WORD + 1 for k in keys)
+        srt = sorted(keys)
+        s = ((keys, kc), sum(kc), None if list(keys) == srt else tuple(srt))
+        if sum(map(len, keys)) <= SHAPE_CHARS:  # what is kept stays small (keys can be long)
+            if len(_SHAPES) >= SHAPES:
+                _SHAPES.clear()
+            _SHAPES[keys] = s
     return s
 
 

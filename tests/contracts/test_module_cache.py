@@ -452,6 +452,22 @@ def test_boundary_copies_fail_at_the_same_gas_as_before():
     assert checked > 300
 
 
+def test_the_remembered_key_sets_are_bounded():
+    """Key sets of dicts copied are kept by number and by length: long keys are never kept."""
+    from contracts.runtime import hostapi
+
+    hostapi._SHAPES.clear()
+    m = gas.Meter(10**12)
+    long_key = "k" * (hostapi.SHAPE_CHARS + 1)
+    for i in range(hostapi.SHAPES + 10):
+        m.mem = 0
+        hostapi.copy_value(m, {f"a{i}": 1, "b": "x"})
+        hostapi.copy_value(m, {long_key + str(i): 1})
+        assert len(hostapi._SHAPES) <= hostapi.SHAPES
+    assert all(sum(map(len, keys)) <= hostapi.SHAPE_CHARS for keys in hostapi._SHAPES)
+    assert hostapi.copy_value(m, {long_key: 1, "a": "b"}) == {"a": "b", long_key: 1}
+
+
 def _reference_load(raw):
     from contracts.runtime.hostapi import measure
     from ledger import codec
