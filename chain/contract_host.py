@@ -71,6 +71,9 @@ _address_text: dict[bytes, str] = {}
 _contract_text: dict[str, str] = {}  # contract name -> its account's address text
 
 
+_text_address: dict[str, bytes] = {}  # and back: a valid address text -> its 20 bytes
+
+
 def address_text(addr: bytes) -> str:
     """``encode_address(addr)``, remembered: the checksum was a tenth of a wage payment's time."""
     t = _address_text.get(addr)
@@ -83,10 +86,18 @@ def address_text(addr: bytes) -> str:
 
 
 def _addr(text: str) -> bytes | None:
-    try:
-        return decode_address(text)
-    except AddressError:
-        return None
+    """``decode_address(text)``, None for a text that is not an address; valid answers remembered
+    here (a law names the same few accounts in every call: one dict lookup, no exception frame)."""
+    a = _text_address.get(text)
+    if a is None:
+        try:
+            a = decode_address(text)
+        except AddressError:
+            return None
+        if len(_text_address) >= ADDRESS_MEMO:
+            _text_address.clear()
+        _text_address[text] = a
+    return a
 
 
 class ChainHost(Host):
@@ -202,7 +213,9 @@ class ChainHost(Host):
             touched: dict[bytes, list] = {}  # address -> [account as read, running balance]
             events = self.events
             for frm, to, amount in effects.transfers:
-                f, t = decode_address(frm), decode_address(to)
+                f, t = _addr(frm), _addr(to)
+                if f is None or t is None:  # the runtime asked check_transfer, which refuses these
+                    raise SandboxBreach("a transfer with an account that is not an address reached the host")
                 a = touched.get(f)
                 if a is None:
                     acct = st.account(f)
