@@ -474,6 +474,12 @@ def _ensure_interpreter() -> None:
     allows, wherever the host already is on its stack.
     """
     interp.ensure()
+    limit = sys.getrecursionlimit()
+    if limit > STACK_HEADROOM:
+        try:
+            sys._getframe(limit - STACK_HEADROOM)  # is the stack that deep? (one C call, not a walk)
+        except ValueError:
+            return  # no: depth + STACK_HEADROOM <= limit already
     depth = 0
     f = sys._getframe()
     while f is not None:

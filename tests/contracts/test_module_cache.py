@@ -531,3 +531,39 @@ def test_storage_decode_gives_the_codecs_verdicts_values_and_measures():
         assert _new_load(raw) == ref, raw
         verdicts.add(ref == "refused")
     assert verdicts == {True, False}
+
+
+def test_the_recursion_limit_is_raised_above_a_deep_caller():
+    """_ensure_interpreter asks whether the stack is deeper than the limit allows (one probe) and
+    walks it only then: a call made under a deep Python stack still finds the headroom it needs."""
+    import sys
+
+    old = sys.getrecursionlimit()
+    try:
+        def deep(n):
+            if n == 0:
+                here = len(_frames())
+                sys.setrecursionlimit(here + executor.STACK_HEADROOM - 5)  # 5 frames short of the need
+                executor._ensure_interpreter()
+                return here, sys.getrecursionlimit()
+            return deep(n - 1)
+
+        sys.setrecursionlimit(max(old, 5000))
+        here, limit = deep(300)
+        assert limit >= here + executor.STACK_HEADROOM
+        sys.setrecursionlimit(10**5)
+        executor._ensure_interpreter()
+        assert sys.getrecursionlimit() == 10**5  # enough already: left alone
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _frames() -> list:
+    import sys
+
+    out = []
+    f = sys._getframe(1)
+    while f is not None:
+        out.append(f)
+        f = f.f_back
+    return out
