@@ -71,6 +71,9 @@ _address_text: dict[bytes, str] = {}
 _contract_text: dict[str, str] = {}  # contract name -> its account's address text
 
 
+_text_address: dict[str, bytes] = {}  # and back: a valid address text -> its 20 bytes
+
+
 def address_text(addr: bytes) -> str:
     """``encode_address(addr)``, remembered: the checksum was a tenth of a wage payment's time."""
     t = _address_text.get(addr)
@@ -83,10 +86,18 @@ def address_text(addr: bytes) -> str:
 
 
 def _addr(text: str) -> bytes | None:
-    try:
-        return decode_address(text)
-    except AddressError:
-        return None
+    """``decode_address(text)``, None for a text that is not an address; valid answers remembered
+    here (a law names the same few accounts in every call: one dict lookup, no exception frame)."""
+    a = _text_address.get(text)
+    if a is None:
+        try:
+            a = decode_address(text)
+        except AddressError:
+            return None
+        if len(_text_address) >= ADDRESS_MEMO:
+            _text_address.clear()
+        _text_address[text] = a
+    return a
 
 
 class ChainHost(Host):
@@ -195,15 +206,31 @@ class ChainHost(Host):
 
     def _apply_rest(self, effects: Effects) -> None:
         st = self.state
-        for frm, to, amount in effects.transfers:
-            f, t = decode_address(frm), decode_address(to)
-            a = st.account(f)
-            if a.balance < amount:  # the runtime checked; this would be a runtime bug
-                raise SandboxBreach("transfer beyond balance reached the host")
-            st.set_account(f, a.with_balance(a.balance - amount))
-            b = st.account(t)
-            st.set_account(t, b.with_balance(b.balance + amount))
-            self.events.append({"type": "transfer", "from": f, "to": t, "amount": amount})
+        if effects.transfers:
+            # each account read once and written once with its final balance (a wage payment's payer
+            # pays thrice); the accounts are written in the order first touched, as one write a side
+            # per transfer would leave them, and every transfer is checked against the running balance
+            touched: dict[bytes, list] = {}  # address -> [account as read, running balance]
+            events = self.events
+            for frm, to, amount in effects.transfers:
+                f, t = _addr(frm), _addr(to)
+                if f is None or t is None:  # the runtime asked check_transfer, which refuses these
+                    raise SandboxBreach("a transfer with an account that is not an address reached the host")
+                a = touched.get(f)
+                if a is None:
+                    acct = st.account(f)
+                    a = touched[f] = [acct, acct.balance]
+                if a[1] < amount:  # the runtime checked; this would be a runtime bug
+                    raise SandboxBreach("transfer beyond balance reached the host")
+                a[1] -= amount
+                b = touched.get(t)
+                if b is None:
+                    acct = st.account(t)
+                    b = touched[t] = [acct, acct.balance]
+                b[1] += amount
+                events.append({"type": "transfer", "from": f, "to": t, "amount": amount})
+            for addr, (acct, balance) in touched.items():
+                st.set_account(addr, acct.with_balance(balance))
         self.events_raw.extend(effects.events)
         for ev in effects.events:
             self.events.append({"type": "law", "contract": ev.contract, "name": ev.name, "data": ev.data})

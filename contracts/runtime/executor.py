@@ -23,7 +23,9 @@ memory it charged are kept (``_Kit.load``), and later frames are charged
 exactly that gas and memory instead of running it again, so the charge
 depends on the code alone, warm or cold.  Contracts cannot assign globals
 and module constants are frozen, so nothing a frame does persists into
-another; the globals are emptied when the frame ends.
+another; when the frame ends its own globals (``ctx``, ``storage``, ...) are
+dropped from the kept module's globals, and the next frame sets only those
+and the meter's helpers.
 
 A contract's declared functions are called with keyword arguments that were
 copied through the canonical codec; the result is copied back the same way.
@@ -207,6 +209,9 @@ def _declarations(tree: ast.Module) -> tuple[tuple, tuple, dict]:
     return decl["ENTRIES"], decl["VIEWS"], params
 
 
+FRAME_NAMES = ("ctx", "storage", "state", "emit", "call", "fail", "beacon")  # a frame's own globals (Machine.run)
+
+
 class _Module:
     """A law's module body, run once on this kit: the names it defined and what it charged."""
 
@@ -220,8 +225,15 @@ class _Module:
         self.busy = True  # the frame that ran the body is using it
 
     def release(self) -> None:
-        """The frame is over: drop every reference to it (its host objects, the state behind them)."""
-        self.g.clear()
+        """The frame is over: drop every reference to it (its host objects, the state behind them).
+
+        The rest of the globals stay for the next frame (the helpers and library of this kit, the
+        module's own names): nothing a frame does can change them (contracts cannot assign
+        globals, module constants are frozen), so a warm frame sets only what is its own.
+        """
+        g = self.g
+        for name in FRAME_NAMES:
+            g[name] = None
         self.busy = False
 
 
@@ -239,6 +251,7 @@ class _Kit:
         self.library = Library(ops)
         self.builtins = self.library.namespace()
         self.busy = False
+        self.time = 0  # block time of the call running on this kit (read by the law kit's today())
         self.modules: collections.OrderedDict[bytes, _Module] = collections.OrderedDict()
         self.helpers = {
             "_it": ops.iterate,
@@ -277,10 +290,11 @@ class _Kit:
             m.left -= mod.gas
             m.mem += mod.mem
             g = mod.g
-            g.update(self.helpers)
-            g["__builtins__"] = self.builtins
+            h = self.helpers
+            g["_g"] = h["_g"]  # the meter's (kit.bind): everything else of the kit is the same objects
+            g["_enter"] = h["_enter"]
+            g["_leave"] = h["_leave"]
             g.update(local)
-            g.update(mod.names)
             mod.busy = True
             self.modules.move_to_end(contract.code_hash)
             return g, mod
@@ -289,6 +303,8 @@ class _Kit:
         g.update(local)
         left, mem = m.left, m.mem
         exec(contract.code, g)
+        if g.get("LIBRARY") == lawkit.KIT_VERSION:
+            lawkit.bind(g, self)  # kept with the module's names below: bound once, not per call
         if mod is not None or m.mem - mem > MODULE_MEM or not contract.code_hash:
             return g, None
         names = {k: v for k, v in g.items() if k not in self.helpers and k not in local and k != "__builtins__"}
@@ -336,7 +352,7 @@ class Machine:
         self.sources: dict[str, str | None] = {}
         self.sender = str(host_call(host.sender))
         self.height = int(host_call(host.height))
-        self.time = int(host_call(host.time))
+        self.time = kit.time = int(host_call(host.time))
 
     def source_of(self, name: str) -> str | None:
         if name not in self.sources:
@@ -369,8 +385,6 @@ class Machine:
         self.active.append(contract.name)
         g, module = self.kit.load(contract, local, m)
         try:
-            if g.get("LIBRARY") == lawkit.KIT_VERSION:
-                lawkit.bind(g, self.kit.library, self.time)
             value = g[function](**args)
         finally:
             if module is not None:
@@ -460,6 +474,12 @@ def _ensure_interpreter() -> None:
     allows, wherever the host already is on its stack.
     """
     interp.ensure()
+    limit = sys.getrecursionlimit()
+    if limit > STACK_HEADROOM:
+        try:
+            sys._getframe(limit - STACK_HEADROOM)  # is the stack that deep? (one C call, not a walk)
+        except ValueError:
+            return  # no: depth + STACK_HEADROOM <= limit already
     depth = 0
     f = sys._getframe()
     while f is not None:

@@ -118,12 +118,49 @@ def host_text(meter: gas.Meter, s: Any, limit: int = MAX_HOST_TEXT) -> bool:
     return True
 
 
+_WORD = gas.WORD
+_NUMS = frozenset({int, bool, type(None)})  # scalars a copy charges nothing for
+_FLAT = _NUMS | {str}
+
+# The key sets of dicts copied before (a law builds its events and records with the same keys
+# every call): for str keys, all ASCII, the work each key is charged (in the dict's order), their
+# sum, and the sorted order (None when already sorted); False for any other key set (not kept).
+# Bounded in entries and in the keys' length.
+_SHAPES: dict[tuple, Any] = {}
+SHAPES = 1024
+SHAPE_KEYS = 64  # dicts of more keys are walked key by key
+SHAPE_CHARS = 2048  # key sets longer in all are not kept (at most ~2 MiB of keys kept)
+
+
+def _shape(keys: tuple) -> Any:
+    s = _SHAPES.get(keys)
+    if s is None:
+        if not all(type(k) is str and k.isascii() for k in keys):
+            return False  # (not kept: the walk key by key says what is wrong)
+        kc = tuple((len(k) >> 3) * _WORD + 1 for k in keys)
+        srt = sorted(keys)
+        s = ((keys, kc), sum(kc), None if list(keys) == srt else tuple(srt))
+        if sum(map(len, keys)) <= SHAPE_CHARS:  # what is kept stays small (keys can be long)
+            if len(_SHAPES) >= SHAPES:
+                _SHAPES.clear()
+            _SHAPES[keys] = s
+    return s
+
+
 def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
     """A canonical-data copy of ``v``, charged node by node *before* each copy.
 
     Shared sub-lists (``[[0] * 1000] * 1000``) are visited once per
     reference, and each visit is paid for as it happens, with the memory
     limit applied as it goes: the encoder never expands more than was paid.
+
+    Within one container the gas of its own scalar elements (``elems`` for
+    the container, ``work`` for each str) is summed and ticked once, before
+    anything else that could fail or charge (a nested container, a key that
+    is not str, an element that is not text): ticks only subtract, so a run
+    of them ticked as one sum leaves the same gas and fails (OUT_OF_GAS)
+    exactly when one of them would have, with nothing in between that could
+    fail otherwise.  The charges are those of ``work``/``elems`` one by one.
     """
     if depth > codec.MAX_DEPTH:
         raise Fault(ErrorCode.NOT_ENCODABLE)
@@ -150,43 +187,107 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
     if t is list or t is tuple:
         n = len(v)
         m.reserve(n * gas.SLOT + gas.OBJECT)  # the transient copy: memory now, gas per element
-        m.elems(n * WIRE_NODE)
+        pending = n * WIRE_NODE * gas.ELEM + 1  # m.elems(n * WIRE_NODE), ticked with what follows
         if not inline:
+            m.tick(pending)
             return [_plain(m, x, d) for x in v]
+        types = set(map(type, v))
+        if types <= _NUMS:  # no element charges
+            m.tick(pending)
+            return list(v)
+        if types <= _FLAT:  # scalars and text: one tick of the same sum
+            strs = [x for x in v if type(x) is str]
+            if all(map(str.isascii, strs)):  # (no joined copy: the strs may be one big str many times)
+                m.tick(pending + sum([len(x) >> 3 for x in strs]) * _WORD + len(strs))
+                return list(v)
         out_l = []
         for x in v:
             tx = type(x)
             if tx is int or tx is bool or x is None:
                 out_l.append(x)
             elif tx is str and x.isascii():
-                m.work(len(x))
+                pending += (len(x) >> 3) * _WORD + 1  # m.work(len(x))
                 out_l.append(x)
             else:
+                if pending:
+                    m.tick(pending)
+                    pending = 0
                 out_l.append(_plain(m, x, d))
+        if pending:
+            m.tick(pending)
         return out_l
     if t is dict or t is MappingProxyType:
         n = len(v)
         m.reserve(n * gas.ENTRY + gas.OBJECT)
-        m.elems(n * WIRE_NODE)  # (the encoder sorts the keys in C: no more than the walk)
+        pending = n * WIRE_NODE * gas.ELEM + 1  # m.elems(n * WIRE_NODE) (the encoder sorts the keys in C)
         out = {}
-        for k, x in v.items():  # walked (and charged) in the value's own order: each value, then its key
-            if type(k) is not str:
-                raise Fault(ErrorCode.NOT_ENCODABLE)
-            tx = type(x)
-            if inline and (tx is int or tx is bool or x is None):
-                pass
-            elif inline and tx is str and x.isascii():
-                m.work(len(x))
-            else:
-                x = _plain(m, x, d)
-            if inline and k.isascii():
-                m.work(len(k))
-            else:
-                k = _plain(m, k, d)
-            out[k] = x
-        keys = list(out)
-        if n > 1 and keys != sorted(keys):  # canonical order: str order is UTF-8 byte order
-            return {k: out[k] for k in sorted(keys)}
+        shape = _shape(tuple(v)) if inline and 0 < n <= SHAPE_KEYS else False
+        if shape:  # str keys, all ASCII: their charges and order known from an earlier dict of these keys
+            kc, ksum, order = shape
+            vals = list(v.values())
+            types = set(map(type, vals))
+            if types <= _NUMS:  # no value charges: the elems and every key's work, one tick
+                m.tick(pending + ksum)
+                return dict(v) if order is None else dict(zip(order, map(v.__getitem__, order)))
+            if types <= _FLAT:  # scalars and text: nothing can fail but the gas, so one tick of the same sum
+                strs = [x for x in vals if type(x) is str]
+                if all(map(str.isascii, strs)):  # (no joined copy: the strs may be one big str many times)
+                    m.tick(pending + ksum + sum([len(x) >> 3 for x in strs]) * _WORD + len(strs))
+                    return dict(v) if order is None else dict(zip(order, map(v.__getitem__, order)))
+            for k, x, kw in zip(kc[0], vals, kc[1]):  # each value, then its key, as below
+                tx = type(x)
+                if tx is str and x.isascii():
+                    pending += (len(x) >> 3) * _WORD + 1  # m.work(len(x))
+                elif tx is int or x is None or tx is bool:
+                    pass
+                else:
+                    if pending:
+                        m.tick(pending)
+                        pending = 0
+                    x = _plain(m, x, d)
+                pending += kw  # m.work(len(k))
+                out[k] = x
+            if pending:
+                m.tick(pending)
+            return out if order is None else dict(zip(order, map(out.__getitem__, order)))
+        if inline:
+            for k, x in v.items():  # walked (and charged) in the value's own order: each value, then its key
+                if type(k) is not str:
+                    if pending:
+                        m.tick(pending)
+                    raise Fault(ErrorCode.NOT_ENCODABLE)
+                tx = type(x)
+                if tx is str and x.isascii():
+                    pending += (len(x) >> 3) * _WORD + 1  # m.work(len(x))
+                elif tx is int or x is None or tx is bool:
+                    pass
+                else:
+                    if pending:
+                        m.tick(pending)
+                        pending = 0
+                    x = _plain(m, x, d)
+                if k.isascii():
+                    pending += (len(k) >> 3) * _WORD + 1  # m.work(len(k))
+                else:
+                    if pending:
+                        m.tick(pending)
+                        pending = 0
+                    k = _plain(m, k, d)
+                out[k] = x
+        else:
+            m.tick(pending)
+            pending = 0
+            for k, x in v.items():
+                if type(k) is not str:
+                    raise Fault(ErrorCode.NOT_ENCODABLE)
+                x = _plain(m, x, d)  # over the depth limit: raises
+                out[_plain(m, k, d)] = x
+        if pending:
+            m.tick(pending)
+        if n > 1:
+            keys = list(out)
+            if keys != sorted(keys):  # canonical order: str order is UTF-8 byte order
+                return dict(sorted(out.items()))  # keys are unique: values are never compared
         return out
     raise Fault(ErrorCode.NOT_ENCODABLE)
 
@@ -222,6 +323,16 @@ def to_wire(meter: gas.Meter, value: Any) -> bytes:
     return _encode(meter, value)[0]
 
 
+# Storage values that decode to a scalar (a law's treasury account, a counter) are read again
+# and again; ``load`` is a pure function of the bytes and a scalar is immutable (contracts can
+# compare identity only with None, True, False), so its answer is kept: the same value and counts,
+# hence the same charges.  Bounded (cleared when full), and only small values.
+_IMMUTABLE = frozenset({str, int, bytes, bool, type(None)})
+_SCALAR_READS: dict[bytes, tuple] = {}
+SCALAR_READS = 4096
+SCALAR_READ_BYTES = 256
+
+
 def from_wire(meter: gas.Meter, raw: bytes, size: int | None = None) -> Any:
     """Fresh contract objects from canonical bytes.
 
@@ -233,7 +344,14 @@ def from_wire(meter: gas.Meter, raw: bytes, size: int | None = None) -> Any:
     """
     meter.work(len(raw))
     if size is None:
-        value, elems, containers, size = load(raw)
+        hit = _SCALAR_READS.get(raw) if type(raw) is bytes else None
+        if hit is None:
+            hit = load(raw)
+            if type(hit[0]) in _IMMUTABLE and len(raw) <= SCALAR_READ_BYTES:
+                if len(_SCALAR_READS) >= SCALAR_READS:
+                    _SCALAR_READS.clear()
+                _SCALAR_READS[raw] = hit
+        value, elems, containers, size = hit
         meter.elems(elems * DECODE_ELEM + containers * DECODE_CONTAINER)
     else:
         value = codec.decode(raw)
@@ -373,6 +491,7 @@ class Overlay:
         # what the host answered, per key: its state cannot change during the call (effects are
         # applied after it), so a second read of a key (a law's treasury account) is not asked again
         self.reads: dict[tuple[str, str], bytes | None] = {}
+        self.balances: dict[str, int] = {}  # the host's (committed) balances asked, likewise (a payer pays thrice)
 
     def get(self, contract: str, key: str) -> bytes | None:
         k = (contract, key)
@@ -400,7 +519,12 @@ class Overlay:
         self.writes[(contract, key)] = raw
 
     def balance(self, address: str) -> int:
-        return host_call(self.host.balance, address) + self.deltas.get(address, 0)
+        b = self.balances.get(address)
+        if b is None:
+            b = host_call(self.host.balance, address)
+            if len(self.balances) < READ_MEMO:
+                self.balances[address] = b
+        return b + self.deltas.get(address, 0)
 
     def effects(self) -> Effects:
         writes = [(c, k, v) for (c, k), v in self.writes.items()]
@@ -413,9 +537,12 @@ def _key(key: Any) -> str:
         raise Fault(ErrorCode.TYPE_ERROR)
     if len(key) > MAX_KEY_BYTES:  # before encoding: a char is at least one byte
         raise Fault(ErrorCode.STORAGE_LIMIT)
-    if not text_ok(key):
+    if key.isascii():
+        n = len(key)
+    elif not text_ok(key):
         raise Fault(ErrorCode.VALUE_ERROR)
-    n = len(key.encode("utf-8"))
+    else:
+        n = len(key.encode("utf-8"))
     if n == 0 or n > MAX_KEY_BYTES:
         raise Fault(ErrorCode.STORAGE_LIMIT)
     return key

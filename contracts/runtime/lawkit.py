@@ -72,20 +72,27 @@ def kit_names(tree: ast.Module) -> frozenset:
     return frozenset(KIT_NAMES) if library_version(tree) == KIT_VERSION else frozenset()
 
 
-def bind(g: dict, library, block_time: int) -> None:
-    """Put the kit's functions in a law's globals ``g`` (after its module body ran), where it has not."""
-    m = library.m
+def bind(g: dict, kit) -> None:
+    """Put the kit's functions in a law's globals ``g`` (after its module body ran), where it has not.
+
+    ``kit`` is the executor's per-thread kit: the functions read its
+    library's current meter and its ``time`` (the block time of the call
+    running on it) when they are called, so a module kept between calls
+    keeps them too (they are bound once per kept module, not per call).
+    """
+    library = kit.library
 
     def today() -> int:
-        m.tick(gas.CALL)
-        y, mo, d = library.f_date_of(block_time)
+        library.m.tick(gas.CALL)
+        y, mo, d = library.f_date_of(kit.time)
         return y * 10000 + mo * 100 + d
 
     def param(name, on=0):
-        m.tick(gas.CALL)
+        library.m.tick(gas.CALL)
         return library.f_param_value(_const(g, "PARAMS"), name, on if on else today())
 
     def params_at(on=0) -> dict:
+        m = library.m
         m.tick(gas.CALL)
         when = on if on else today()
         table = _const(g, "PARAMS")
@@ -94,11 +101,12 @@ def bind(g: dict, library, block_time: int) -> None:
         return {name: library.f_param_in_force(table, name, when) for name in names}
 
     def check_params(params=None) -> list:
-        m.tick(gas.CALL)
+        library.m.tick(gas.CALL)
         return library.f_check_param_table(_const(g, "PARAMS") if params is None else params, _const(g, "SCHEMA"),
                                            g.get("PARAM_FIELDS", PARAM_FIELDS), g.get("value_error"))
 
     def version() -> dict:
+        m = library.m
         m.tick(gas.CALL)
         m.alloc(2 * ENTRY + OBJECT)
         return {"law": _const(g, "LAW"), "version": _const(g, "VERSION")}

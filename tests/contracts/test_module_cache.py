@@ -158,7 +158,7 @@ def test_each_call_sees_its_own_context_through_a_kept_module():
     assert [o[0] for o in out] == ["alice", "bob", "alice"]
     kit = executor._local.kit
     mod = kit.modules[c.code_hash]
-    assert not mod.busy and mod.g == {}  # released: no frame, host or state held after the call
+    assert not mod.busy and all(mod.g[n] is None for n in executor.FRAME_NAMES)  # released: no frame, host or state held
 
 
 def test_a_failed_call_releases_the_kept_module():
@@ -169,7 +169,7 @@ def test_a_failed_call_releases_the_kept_module():
     r = execute(c, "boom", {"n": 3}, host, 10**6, read_only=False)
     assert r.code == int(ErrorCode.CONTRACT_ERROR) and r.value == {"error": 7, "detail": "boom"}
     mod = executor._local.kit.modules[c.code_hash]
-    assert not mod.busy and mod.g == {}
+    assert not mod.busy and all(mod.g[n] is None for n in executor.FRAME_NAMES)
     assert execute(c, "boom", {"n": 2}, host, 10**6, read_only=False).value == 2
 
 
@@ -425,6 +425,49 @@ def test_boundary_copies_charge_and_answer_as_before():
     assert {int(ErrorCode.NOT_ENCODABLE), int(ErrorCode.OUT_OF_GAS), int(ErrorCode.MEMORY_LIMIT)} <= faults
 
 
+def test_boundary_copies_fail_at_the_same_gas_as_before():
+    """The walk ticks a container's scalar charges as one sum (hostapi._plain): at every gas
+    limit around what a copy needs, the same answer, fault, gas and memory as the walk that
+    ticked each element."""
+    from types import MappingProxyType
+
+    from contracts.runtime import hostapi
+
+    event = {"law": "tax", "version": 1, "kind": "iit_wage", "payer": "esoc1" + "q" * 38, "amount": 12345,
+             "params": {"iit_brackets": 20190101, "iit_basic_deduction_monthly": 20190101}, "year": 2023,
+             "treasury": "esoc1" + "p" * 38, "gross": 2 ** 70, "month": None, "ok": True}
+    values = [event, {"b": 1, "a": "x" * 17}, ["a" * 9, 1, None, "b", [2, "c" * 30]], ("x", "\u00e9", 3),
+              {"k": "\ud800"}, {"z": 1, 2: 3}, {"a": b"\x00" * 20, "b": 1}, MappingProxyType({"y": "v", "x": [1]}),
+              {"\u00e9": 1, "a": "b"}, [], {}, [[["deep"] * 3] * 2, {"q": "r" * 64}], ["y" * 5000] * 50,
+              {"a": "y" * 5000, "b": "y" * 5000, "c": 1}, [1, True, None, 2 ** 64], {"n": 1, "m": None, "b": False},
+              {"a": 1, "b": "x", "c": "\u00e9"}, ["a", "\ud800"], ["a", b"b"]]
+    checked = 0
+    for v in values:
+        full = _outcome(lambda m, x: _reference_copy(m, x)[1], v, 10**9, 0)
+        need = 10**9 - full[2] if full[0] == "ok" else 300
+        for left in range(max(0, need - 80), need + 2):
+            ref = _outcome(lambda m, x: _reference_copy(m, x)[1], v, left, 0)
+            assert _outcome(hostapi.copy_value, v, left, 0) == ref, (v, left)
+            checked += ref[0] == "fault" and ref[1] == int(ErrorCode.OUT_OF_GAS)
+    assert checked > 300
+
+
+def test_the_remembered_key_sets_are_bounded():
+    """Key sets of dicts copied are kept by number and by length: long keys are never kept."""
+    from contracts.runtime import hostapi
+
+    hostapi._SHAPES.clear()
+    m = gas.Meter(10**12)
+    long_key = "k" * (hostapi.SHAPE_CHARS + 1)
+    for i in range(hostapi.SHAPES + 10):
+        m.mem = 0
+        hostapi.copy_value(m, {f"a{i}": 1, "b": "x"})
+        hostapi.copy_value(m, {long_key + str(i): 1})
+        assert len(hostapi._SHAPES) <= hostapi.SHAPES
+    assert all(sum(map(len, keys)) <= hostapi.SHAPE_CHARS for keys in hostapi._SHAPES)
+    assert hostapi.copy_value(m, {long_key: 1, "a": "b"}) == {"a": "b", long_key: 1}
+
+
 def _reference_load(raw):
     from contracts.runtime.hostapi import measure
     from ledger import codec
@@ -488,3 +531,39 @@ def test_storage_decode_gives_the_codecs_verdicts_values_and_measures():
         assert _new_load(raw) == ref, raw
         verdicts.add(ref == "refused")
     assert verdicts == {True, False}
+
+
+def test_the_recursion_limit_is_raised_above_a_deep_caller():
+    """_ensure_interpreter asks whether the stack is deeper than the limit allows (one probe) and
+    walks it only then: a call made under a deep Python stack still finds the headroom it needs."""
+    import sys
+
+    old = sys.getrecursionlimit()
+    try:
+        def deep(n):
+            if n == 0:
+                here = len(_frames())
+                sys.setrecursionlimit(here + executor.STACK_HEADROOM - 5)  # 5 frames short of the need
+                executor._ensure_interpreter()
+                return here, sys.getrecursionlimit()
+            return deep(n - 1)
+
+        sys.setrecursionlimit(max(old, 5000))
+        here, limit = deep(300)
+        assert limit >= here + executor.STACK_HEADROOM
+        sys.setrecursionlimit(10**5)
+        executor._ensure_interpreter()
+        assert sys.getrecursionlimit() == 10**5  # enough already: left alone
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _frames() -> list:
+    import sys
+
+    out = []
+    f = sys._getframe(1)
+    while f is not None:
+        out.append(f)
+        f = f.f_back
+    return out
