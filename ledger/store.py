@@ -30,7 +30,7 @@ import plyvel
 
 from .block import Block, Commit, Receipt
 from .codec import decode, encode, encode_array_of_encoded
-from .smt import EMPTY_ROOT, NodeCache, SparseMerkleTree
+from .smt import EMPTY_ROOT, SparseMerkleTree, TopCache
 from .state import State, StateDiff, key_hash, parse_path, path_bytes
 from .tx import tx_hash
 
@@ -46,12 +46,14 @@ def _h(height: int) -> bytes:
     return height.to_bytes(8, "big")
 
 
-NODE_CACHE_ENTRIES = 300_000  # ~60 MB: the top of a 1M-account tree, read by every block and proof
+# the top 19 levels of the latest state tree stay in memory (TopCache): at most 2^19 nodes, ~100 MB
+# at a million accounts, so a block's update reads LevelDB only for the ~3 levels below per key
+TOP_CACHE_DEPTH = 18
 RECORD_CACHE_ENTRIES = 100_000  # decoded records of the latest state (accounts), ~40 MB; emptied when full
 
 
 class ChainStore:
-    def __init__(self, path: str, create: bool = True, node_cache: int = NODE_CACHE_ENTRIES):
+    def __init__(self, path: str, create: bool = True, cache_depth: int = TOP_CACHE_DEPTH):
         os.makedirs(path, exist_ok=True) if create else None
         try:
             self.db = plyvel.DB(path, create_if_missing=create, paranoid_checks=True)
@@ -60,9 +62,11 @@ class ChainStore:
         except plyvel.CorruptionError as e:
             raise StoreError(f"the database at {path} is corrupt: {e}") from None
         self.path = path
-        # tree nodes are content-addressed, so a cache of them is never stale; nodes a block
-        # writes are added after its batch is written (commit_block)
-        self.node_cache = NodeCache(self.get_node, node_cache) if node_cache > 0 else None
+        # the top of the latest state tree in memory (cache_depth < 0: none). Warmed by the first
+        # state_at (a node about to execute; read-only tools never pay for it), then carried from
+        # block to block by commit_block. Nodes are content-addressed, so it is never stale.
+        self.node_cache = TopCache(self.get_node, cache_depth) if cache_depth >= 0 else None
+        self._cache_warm = False
         self.smt = SparseMerkleTree(self.node_cache.get if self.node_cache else self.get_node)
         # decoded records of the latest state, shared by its working states (State's cache): valid
         # for one height; commit_block carries them to the next with the block's own records
@@ -126,6 +130,9 @@ class ChainStore:
         h = self.height() if height is None else height
         if h != self.height():
             raise StoreError("a working state is only built on the latest height")
+        if self.node_cache is not None and not self._cache_warm:
+            self.node_cache.warm(self.state_root(h))
+            self._cache_warm = True
         if self._records_height != h or len(self._records) > RECORD_CACHE_ENTRIES:
             self._records.clear()
             self._records_height = h
@@ -162,6 +169,8 @@ class ChainStore:
         wb.put(P_META_HEIGHT, _h(0))
         wb.put(P_GENESIS, genesis)
         wb.write()
+        if self.node_cache is not None:
+            self.node_cache.advance(EMPTY_ROOT, diff.root, diff.nodes)
 
     @staticmethod
     def _write_diff(wb, diff: StateDiff) -> None:
@@ -189,6 +198,7 @@ class ChainStore:
         if h != self.height() + 1:
             raise StoreError(f"block {h} does not follow committed height {self.height()}")
         hb = _h(h)
+        old_root = self.state_root(h - 1)
         wb = self.db.write_batch(transaction=True, sync=True)
         wb.put(b"b/" + hb, block_raw)
         wb.put(b"h/" + block.hash, hb)
@@ -207,7 +217,7 @@ class ChainStore:
         wb.write()
         self._carry_records(h, diff)
         if self.node_cache is not None:
-            self.node_cache.add(diff.nodes)
+            self.node_cache.advance(old_root, diff.root, diff.nodes)
 
     def _carry_records(self, h: int, diff: StateDiff) -> None:
         """After block ``h`` is written: the decoded records of ``h - 1`` stay valid but for what it changed."""

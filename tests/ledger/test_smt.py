@@ -15,6 +15,7 @@ from ledger.smt import (
     CorruptNodeError,
     MissingNodeError,
     NodeCache,
+    TopCache,
     Proof,
     ProofLeaf,
     SparseMerkleTree,
@@ -542,3 +543,77 @@ def test_node_cache_in_front_of_a_store():
     # a cache smaller than a path still answers right
     tiny = SparseMerkleTree(NodeCache(backing.get, max_entries=2).get)
     assert all(tiny.get(root, x) == v for x, v in model.items())
+
+
+def _top_nodes(store: dict, root: bytes, depth: int) -> dict:
+    """Every stored node at depth <= ``depth`` under ``root``, by a plain walk."""
+    out, stack = {}, [(root, 0)]
+    while stack:
+        h, d = stack.pop()
+        if h == EMPTY_ROOT:
+            continue
+        raw = store[h]
+        out[h] = raw
+        if d < depth and raw[0] == 2:
+            stack += [(raw[1:33], d + 1), (raw[33:65], d + 1)]
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches=batches_st, depth=st.integers(0, 6), warm_at=st.integers(0, 8))
+def test_top_cache_holds_exactly_the_top_of_the_latest_tree(batches, depth, warm_at):
+    backing: dict = {}
+    reads = []
+
+    def get(h):
+        reads.append(h)
+        return backing.get(h)
+
+    cache = TopCache(get, depth)
+    t = SparseMerkleTree(cache.get)
+    model: dict = {}
+    root = EMPTY_ROOT
+    for i, changes in enumerate(batches):
+        if i == warm_at:
+            cache.warm(root)
+        new_root, nodes = t.update(root, changes)
+        backing.update(nodes)
+        cache.advance(root, new_root, nodes)
+        root = new_root
+        apply(model, changes)
+        assert root == fresh_root(model)
+        if i >= warm_at:  # warmed, then carried: exactly the top, nothing stale
+            assert dict(cache._top) == _top_nodes(backing, root, depth)
+    for k in UNIVERSE[:8]:
+        assert t.prove(root, k) == SparseMerkleTree(backing.get).prove(root, k)
+    # the top is served from memory: a path no deeper than the cache reads nothing from the store
+    cache.warm(root)
+    reads.clear()
+    for k in model:
+        proof = t.prove(root, k)
+        if len(proof.siblings) <= depth:
+            assert t.get(root, k) == model[k]
+    shallow = [k for k in model if len(t.prove(root, k).siblings) <= depth]
+    reads.clear()
+    for k in shallow:
+        t.prove(root, k)
+    assert reads == []
+
+
+def test_top_cache_is_bounded():
+    backing: dict = {}
+    cache = TopCache(backing.get, 3)
+    with pytest.raises(ValueError):
+        TopCache(backing.get, 256)
+    r = random.Random(5)
+    t = SparseMerkleTree(cache.get)
+    root = EMPTY_ROOT
+    for _ in range(30):
+        new_root, nodes = t.update(root, {r.randbytes(32): r.randbytes(32) for _ in range(20)})
+        backing.update(nodes)
+        # advanced from a root it never saw: stale entries pile up, but never past 1.5 times the bound
+        cache.advance(EMPTY_ROOT, new_root, nodes)
+        root = new_root
+        assert len(cache) <= (3 << 3) + 2 ** 4
+    cache.warm(root)
+    assert set(_top_nodes(backing, root, 3)) <= set(cache._top)
