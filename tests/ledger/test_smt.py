@@ -617,3 +617,58 @@ def test_top_cache_is_bounded():
         assert len(cache) <= (3 << 3) + 2 ** 4
     cache.warm(root)
     assert set(_top_nodes(backing, root, 3)) <= set(cache._top)
+
+
+# ---------------------------------------------------------------------------
+# An independent reference: the canonical tree computed straight from the key
+# set by its definition (no batch walk, no store), for roots and proofs
+# ---------------------------------------------------------------------------
+
+
+def _ref_hash(items: list, depth: int) -> bytes:
+    """The hash of the canonical subtree at ``depth`` holding the sorted (key, value) ``items``."""
+    if not items:
+        return EMPTY_ROOT
+    if len(items) == 1:
+        return leaf_hash(*items[0])
+    left = [kv for kv in items if not (int.from_bytes(kv[0], "big") >> (255 - depth)) & 1]
+    right = [kv for kv in items if (int.from_bytes(kv[0], "big") >> (255 - depth)) & 1]
+    return internal_hash(_ref_hash(left, depth + 1), _ref_hash(right, depth + 1))
+
+
+def _ref_proof(items: list, key: bytes) -> Proof:
+    ki = int.from_bytes(key, "big")
+    sibs, depth = [], 0
+    while len(items) > 1:
+        bit = (ki >> (255 - depth)) & 1
+        same = [kv for kv in items if ((int.from_bytes(kv[0], "big") >> (255 - depth)) & 1) == bit]
+        other = [kv for kv in items if ((int.from_bytes(kv[0], "big") >> (255 - depth)) & 1) != bit]
+        sibs.append(_ref_hash(other, depth + 1))
+        items, depth = same, depth + 1
+    leaf = ProofLeaf(key=items[0][0], value_hash=items[0][1]) if items else None
+    return Proof(leaf=leaf, siblings=tuple(sibs))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=batches_st, depth=st.integers(0, 8), data=st.data())
+def test_update_through_the_top_cache_matches_the_reference(batches, depth, data):
+    """Batches with deletes, no-ops, and inserts into empty subtrees, read through a TopCache
+    carried from batch to batch as the store does: roots and proofs equal the reference's."""
+    backing: dict = {}
+    cache = TopCache(backing.get, depth)
+    t = SparseMerkleTree(cache.get)
+    model: dict = {}
+    root = EMPTY_ROOT
+    for changes in batches:
+        new_root, nodes = t.update(root, changes)
+        backing.update(nodes)
+        cache.advance(root, new_root, nodes)
+        root = new_root
+        apply(model, changes)
+        items = sorted(model.items())
+        assert root == _ref_hash(items, 0)
+        for k in data.draw(st.lists(keys_st, max_size=5)):
+            p = t.prove(root, k)
+            assert p == _ref_proof(items, k)
+            assert len(p.encode()) == len(_ref_proof(items, k).encode())
+            assert verify_proof(root, k, model.get(k), p)
