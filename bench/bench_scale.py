@@ -205,7 +205,7 @@ def phase_node(d: str, cache_depth: str = "-1") -> dict:
     rss = _rss()
     store.close()
     return {"root_update_s": commit_times, "root_update_cpu_s": commit_cpu, "root_update_thread_s": commit_thread,
-            "warm_s": warm_s, "cache_nodes": len(store.node_cache) if store.node_cache else 0, "block_s": block_times, "ok": ok, "proof_bytes": statistics.mean(sizes),
+            "warm_s": warm_s, "cache_nodes": len(store.node_cache) if store.node_cache is not None else 0, "block_s": block_times, "ok": ok, "proof_bytes": statistics.mean(sizes),
             "proof_bytes_max": max(sizes), "siblings": statistics.mean(len(p.siblings) for _, p in proofs),
             "prove_us": prove_s * 1e6, "rss_mb": rss.get("VmRSS", 0), "hwm_mb": rss.get("VmHWM", 0), "height": h,
             "anon_mb": rss.get("RssAnon", 0), "file_mb": rss.get("RssFile", 0)}

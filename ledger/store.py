@@ -70,7 +70,7 @@ class ChainStore:
         # block to block by commit_block. Nodes are content-addressed, so it is never stale.
         self.node_cache = TopCache(self.get_node, cache_depth) if cache_depth >= 0 else None
         self._cache_warm = False
-        self.smt = SparseMerkleTree(self.node_cache.get if self.node_cache else self.get_node)
+        self.smt = SparseMerkleTree(self.node_cache.get if self.node_cache is not None else self.get_node)
         # decoded records of the latest state, shared by its working states (State's cache): valid
         # for one height; commit_block carries them to the next with the block's own records
         self._records: dict[bytes, object] = {}

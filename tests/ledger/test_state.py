@@ -453,3 +453,33 @@ def test_path_bytes_fast_path_matches_the_general_encoder(parts, as_list):
     p = list(parts) if as_list else tuple(parts)
     assert _outcome(path_bytes, p) == _outcome(_path_bytes_general, p)
     assert _outcome(path_bytes, iter(p)) == _outcome(_path_bytes_general, p)  # a one-shot iterable too
+
+
+def test_the_store_reads_its_tree_through_the_top_cache(tmp_path, monkeypatch):
+    """The state tree's top stays in memory block after block: warmed by the first working state,
+    carried by each commit; a proof of a small state then reads no tree node from LevelDB."""
+    path = str(tmp_path / "db")
+    store, _ = run_chain(path, [100, 200])
+    store.close()
+    reads = []
+    db_get = ChainStore.get_node
+    monkeypatch.setattr(ChainStore, "get_node", lambda self, h: reads.append(h) or db_get(self, h))
+    again = ChainStore(path, create=False)
+    try:
+        from chain.app import Application
+
+        app = Application(again, genesis())
+        app.state()  # the first working state warms the cache
+        assert len(again.node_cache) > 0 and reads
+        tx = sign_tx(ALICE, CHAIN, "transfer", Transfer(to=A_BOB, amount=5), 2, 100)
+        app.mempool.add(tx, app.state(), app.height + 1, verified=False)
+        app.commit(app.build_block(3_000, VAL, None), None)
+        reads.clear()
+        for a in (A_ALICE, A_BOB):
+            root, proof = again.prove(acct_path(a), 3)
+            assert verify_proof(root, key_hash(path_bytes(acct_path(a))),
+                                value_hash(again.read_at(acct_path(a), 3)), proof)
+        assert reads == []  # every node of the few-key tree is within the cached depth
+        assert acct_at(again, A_BOB, 3).balance == 305
+    finally:
+        again.close()
