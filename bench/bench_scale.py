@@ -8,7 +8,8 @@ count in the next one's RSS:
    keys sign the load) and 1,000,000 more registered citizens loaded into
    the state at height 0 (as a migration would load a population: the
    genesis document is bounded at 100,000 accounts), written in batches.
-2. **node**: open the store as a node does (``open_application``) and commit
+2. **node**: open the store as a node does (``open_application``; its first
+   working state warms the ``TopCache``, timed apart) and commit
    ``BLOCKS`` blocks of 5,000 signed transfers from the senders to random
    accounts of the million (each block touches ~10,000 accounts): the time
    of the state-root update (``State.commit``: value hashes and the tree
