@@ -73,7 +73,7 @@ class ChainStore:
         # state_at (a node about to execute; read-only tools never pay for it), then carried from
         # block to block by commit_block. Nodes are content-addressed, so it is never stale.
         self.node_cache = TopCache(self.get_node, cache_depth) if cache_depth >= 0 else None
-        self._cache_warm = False
+        self._cache_root: bytes | None = None  # the root the cache holds the top of
         self.smt = SparseMerkleTree(self.node_cache.get if self.node_cache is not None else self.get_node)
         # decoded records of the latest state, shared by its working states (State's cache): valid
         # for one height; commit_block carries them to the next with the block's own records
@@ -137,9 +137,11 @@ class ChainStore:
         h = self.height() if height is None else height
         if h != self.height():
             raise StoreError("a working state is only built on the latest height")
-        if self.node_cache is not None and not self._cache_warm:
-            self.node_cache.warm(self.state_root(h))
-            self._cache_warm = True
+        if self.node_cache is not None:
+            root = self.state_root(h)
+            if root != self._cache_root:  # the first working state, or a state written around commit_block
+                self.node_cache.warm(root)  # (a state-sync restore): load the top of this one
+                self._cache_root = root
         if self._records_height != h or len(self._records) > RECORD_CACHE_ENTRIES:
             self._records.clear()
             self._records_height = h
@@ -178,6 +180,7 @@ class ChainStore:
         wb.write()
         if self.node_cache is not None:
             self.node_cache.advance(EMPTY_ROOT, diff.root, diff.nodes)
+            self._cache_root = diff.root if self._cache_root == EMPTY_ROOT else None
 
     @staticmethod
     def _write_diff(wb, diff: StateDiff) -> None:
@@ -225,6 +228,8 @@ class ChainStore:
         self._carry_records(h, diff)
         if self.node_cache is not None:
             self.node_cache.advance(old_root, diff.root, diff.nodes)
+            # carried: the cache holds the new top if it held the old one; else the next state_at warms it
+            self._cache_root = diff.root if self._cache_root == old_root else None
 
     def _carry_records(self, h: int, diff: StateDiff) -> None:
         """After block ``h`` is written: the decoded records of ``h - 1`` stay valid but for what it changed."""

@@ -483,3 +483,32 @@ def test_the_store_reads_its_tree_through_the_top_cache(tmp_path, monkeypatch):
         assert acct_at(again, A_BOB, 3).balance == 305
     finally:
         again.close()
+
+
+def test_a_state_written_around_commit_block_is_warmed_at_the_next_working_state(tmp_path, monkeypatch):
+    """A state-sync restore writes nodes, root and height straight into LevelDB: the cache, warmed
+    on the empty store before, must load the new tree's top at the next working state."""
+    src, _ = run_chain(str(tmp_path / "src"), [100, 200])
+    reads = []
+    db_get = ChainStore.get_node
+    monkeypatch.setattr(ChainStore, "get_node", lambda self, h: reads.append(h) or db_get(self, h))
+    dst = ChainStore(str(tmp_path / "dst"))
+    try:
+        dst.state_at()  # warmed on the empty tree
+        wb = dst.db.write_batch(sync=True)
+        for prefix in (b"n/", b"s/", b"v/", b"o/"):
+            for k, v in src.db.iterator(prefix=prefix):
+                wb.put(k, v)
+        wb.put(b"m/height", src.db.get(b"m/height"))
+        wb.write()
+        st = dst.state_at()
+        assert st.root == src.state_root(2) and len(dst.node_cache) > 0
+        reads.clear()
+        for a in (A_ALICE, A_BOB):
+            root, proof = dst.prove(acct_path(a), 2)
+            assert verify_proof(root, key_hash(path_bytes(acct_path(a))),
+                                value_hash(dst.read_at(acct_path(a), 2)), proof)
+        assert reads == []
+    finally:
+        dst.close()
+        src.close()
