@@ -3,6 +3,7 @@
     python -m bench.bench_smt            # a table for people
     python -m bench.bench_smt --json     # the same figures as JSON
     python -m bench.bench_smt --large    # also 20,000 keys into 1,000,000 (~1 GB RAM, ~30 s)
+    python -m bench.bench_smt --dense    # also the dense-top prototype (docs/state.md, "A million accounts")
 
 Figures: batch updates in keys per second (a 10,000-key batch into a
 100,000-key tree, the shape of a block of transfers: most keys exist, some
@@ -157,8 +158,40 @@ def bench_tree(n_keys: int, batch: int, rounds: int = 5, leveldb: bool = True, s
     return out
 
 
-def run(large: bool = False) -> list[dict]:
+def bench_dense_top_prototype(depth: int = 20, keys: int = 10_000, rounds: int = 3) -> list[dict]:
+    """A prototype, not the tree: the top ``depth + 1`` levels kept as position-indexed hash arrays
+    (one bytearray per level, 2^(depth+1) x 32 bytes: 64 MB at depth 20) instead of nodes in a dict
+    and LevelDB. Times re-hashing every position a block of ``keys`` random keys changes, from
+    ``depth - 1`` up to the root, children read by slicing (no leaf lifting, no kinds: the floor of
+    the walk in Python, for comparison with ``State.commit`` at a million accounts)."""
+    import blake3
+
+    proto = blake3.blake3(derive_key_context="esoc 2026 smt node")
+    levels = [bytearray(os.urandom(32 << d)) if d >= depth - 6 else bytearray(32 << d) for d in range(depth + 1)]
+    rnd = random.Random(1)
+    per_block, nodes = [], 0
+    for _ in range(rounds):
+        ks = [rnd.getrandbits(256) for _ in range(keys)]
+        t0 = time.process_time()
+        pos = {k >> (256 - depth) for k in ks}
+        nodes = 0
+        cp = proto.copy
+        for d in range(depth - 1, -1, -1):
+            child, lvl = levels[d + 1], levels[d]
+            pos = {p >> 1 for p in pos}
+            for p in pos:
+                o = p << 6
+                lvl[p << 5:(p << 5) + 32] = cp().update(child[o:o + 64]).digest()
+            nodes += len(pos)
+        per_block.append(time.process_time() - t0)
+    return [_fig(f"smt_dense_top_prototype_{keys // 1000}k_keys_depth_{depth}", statistics.median(per_block), "s",
+                 nodes=nodes, note="CPU to re-hash a block's changed positions of a position-indexed top")]
+
+
+def run(large: bool = False, dense: bool = False) -> list[dict]:
     figs = bench_hash_ceiling()
+    if dense:
+        figs += bench_dense_top_prototype()
     figs += bench_tree(100_000, 10_000)
     if large or os.environ.get("ESOC_BENCH_LARGE"):
         figs += bench_tree(1_000_000, 20_000, rounds=3, leveldb=False)
@@ -166,7 +199,7 @@ def run(large: bool = False) -> list[dict]:
 
 
 def main(argv: list[str]) -> int:
-    figs = run(large="--large" in argv)
+    figs = run(large="--large" in argv, dense="--dense" in argv)
     if "--json" in argv:
         print(json.dumps(figs, indent=1))
     else:

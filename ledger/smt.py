@@ -44,8 +44,9 @@ per node; the binary tree does exactly one hash per node on a changed path and
 a proof is a list of hashes already in the store.  The 16-ary layout would
 win on the number of store reads (~5 instead of ~21 per path for a million
 keys; 2-3 times fewer per block), and with LevelDB reads are the larger cost
-(see docs/state.md for figures); :class:`NodeCache` recovers part of it where
-reads repeat (serving proofs).  The root of this binary tree equals the root
+(see docs/state.md for figures); :class:`TopCache` recovers most of it by
+keeping the top 19 levels of the latest tree in memory, so that a path below
+them costs ~3 reads at a million keys.  The root of this binary tree equals the root
 of a 16-ary layout with binary inner hashing and leaf lifting (as Aptos hashes
 its nodes), so a later switch of the *storage* layout would change no state
 root and no proof.
@@ -102,6 +103,7 @@ __all__ = [
     "MissingNodeError",
     "CorruptNodeError",
     "NodeCache",
+    "TopCache",
 ]
 
 KEY_BITS = 256
@@ -671,3 +673,110 @@ class NodeCache:
 
     def __len__(self) -> int:
         return len(self._young) + len(self._old)
+
+
+class TopCache:
+    """The top ``depth`` levels of the latest tree, kept in memory (the store's node cache).
+
+    An update of k keys in a tree of n reads about log2(n) nodes per key: the
+    top log2(k) levels are shared by the batch, the levels below are one
+    store read per key per level.  A cache that keeps whatever was read last
+    (``NodeCache``) holds little of those: the keys of one block are random,
+    so the next block's paths below the shared top miss.  This cache keeps,
+    instead, *every* node at depth <= ``depth`` of the latest root (at most
+    ``2^(depth+1)`` of them, ~200 bytes each in CPython): ``warm`` loads them
+    once (when the store opens), ``advance`` swaps in each block's new top
+    nodes and drops the ones they replace, so a path costs store reads only
+    below ``depth``.  A node deeper down, or of an older root, is read from
+    the store and not kept.
+
+    Nodes are content-addressed, so an entry is never wrong; one left behind
+    (after an ``advance`` from a root the cache did not hold) only costs memory, and the cache
+    is emptied (and warmed again by the next ``warm``) if it ever holds more
+    than 1.5 times its bound.
+    """
+
+    __slots__ = ("_get_node", "_top", "depth", "_cap")
+
+    def __init__(self, get_node: Callable[[bytes], bytes | None], depth: int = 17):
+        if not 0 <= depth < KEY_BITS:
+            raise ValueError("depth out of range")
+        self._get_node = get_node
+        self._top: dict[bytes, bytes] = {}
+        self.depth = depth
+        self._cap = 3 << depth  # 1.5 times the bound
+
+    def get(self, h: bytes) -> bytes | None:
+        raw = self._top.get(h)
+        if raw is None:
+            return self._get_node(h)
+        return raw
+
+    def warm(self, root: bytes) -> int:
+        """Load the nodes at depth <= ``depth`` under ``root``; returns how many were read."""
+        top = self._top
+        get_node = self._get_node
+        D = self.depth
+        level = [root]
+        n = 0
+        for d in range(D + 1):
+            nxt = []
+            for h in level:
+                if h == EMPTY_ROOT:
+                    continue
+                raw = top.get(h)
+                if raw is None:
+                    raw = get_node(h)
+                    if raw is None or len(raw) != NODE_SIZE:
+                        continue  # a partial store: the tree's own reads will raise
+                    top[h] = raw
+                    n += 1
+                if d < D and raw[0] == INTERNAL:
+                    nxt.append(raw[1:33])
+                    nxt.append(raw[33:65])
+            level = nxt
+        return n
+
+    def advance(self, old_root: bytes, new_root: bytes, new_nodes: Mapping[bytes, bytes]) -> None:
+        """After the batch that took ``old_root`` to ``new_root`` is written: keep its new top nodes.
+
+        Walks the old and the new tree side by side, position by position, only where they differ
+        (O(new top nodes)): the old node at a position is dropped, the new one kept.
+        """
+        top = self._top
+        if len(top) > self._cap:
+            top.clear()
+        D = self.depth
+        get = top.get
+        gone: list[bytes] = []
+        came: dict[bytes, bytes] = {}
+        stack = [(new_root, old_root, 0)]
+        while stack:
+            nh, oh, d = stack.pop()
+            if nh == oh:
+                continue
+            oraw = None
+            if oh != EMPTY_ROOT:
+                oraw = get(oh)
+                gone.append(oh)
+            nraw = None
+            if nh != EMPTY_ROOT:
+                nraw = new_nodes.get(nh)
+                if nraw is None:  # an old leaf in a new place (lifted, or pushed down by a split)
+                    nraw = get(nh) or self._get_node(nh)
+                if nraw is not None:
+                    came[nh] = nraw
+            if d < D:
+                nl = nr = ol = or_ = EMPTY_ROOT
+                if nraw is not None and nraw[0] == INTERNAL:
+                    nl, nr = nraw[1:33], nraw[33:65]
+                if oraw is not None and oraw[0] == INTERNAL:
+                    ol, or_ = oraw[1:33], oraw[33:65]
+                stack.append((nl, ol, d + 1))
+                stack.append((nr, or_, d + 1))
+        for h in gone:
+            top.pop(h, None)
+        top.update(came)
+
+    def __len__(self) -> int:
+        return len(self._top)

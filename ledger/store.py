@@ -30,7 +30,7 @@ import plyvel
 
 from .block import Block, Commit, Receipt
 from .codec import decode, encode, encode_array_of_encoded
-from .smt import EMPTY_ROOT, NodeCache, SparseMerkleTree
+from .smt import EMPTY_ROOT, SparseMerkleTree, TopCache
 from .state import State, StateDiff, key_hash, parse_path, path_bytes
 from .tx import tx_hash
 
@@ -46,24 +46,35 @@ def _h(height: int) -> bytes:
     return height.to_bytes(8, "big")
 
 
-NODE_CACHE_ENTRIES = 300_000  # ~60 MB: the top of a 1M-account tree, read by every block and proof
+# the top 19 levels of the latest state tree stay in memory (TopCache): at most 2^19 nodes, ~100 MB
+# at a million accounts, so a block's update reads LevelDB only for the ~3 levels below per key
+TOP_CACHE_DEPTH = 18
+WRITE_BUFFER = 32 * 1024 * 1024  # LevelDB's memtable, up to two of them in memory
 RECORD_CACHE_ENTRIES = 100_000  # decoded records of the latest state (accounts), ~40 MB; emptied when full
 
 
 class ChainStore:
-    def __init__(self, path: str, create: bool = True, node_cache: int = NODE_CACHE_ENTRIES):
+    def __init__(self, path: str, create: bool = True, cache_depth: int = TOP_CACHE_DEPTH):
         os.makedirs(path, exist_ok=True) if create else None
         try:
-            self.db = plyvel.DB(path, create_if_missing=create, paranoid_checks=True)
+            # bloom filters (10 bits a key, ~1% false positives): a point read of a tree node skips the
+            # recently written tables (level 0, where every table's key range spans the random hashes)
+            # instead of searching each; tables written before keep working without one. A 32 MB
+            # memtable (LevelDB's default is 4 MB) holds ~3 blocks' writes of a 1M-account state
+            # before a flush, so fewer, larger level-0 tables are compacted (docs/state.md, figures)
+            self.db = plyvel.DB(path, create_if_missing=create, paranoid_checks=True, bloom_filter_bits=10,
+                                write_buffer_size=WRITE_BUFFER)
         except plyvel.IOError as e:
             raise StoreError(f"cannot open the database at {path}: {e}") from None
         except plyvel.CorruptionError as e:
             raise StoreError(f"the database at {path} is corrupt: {e}") from None
         self.path = path
-        # tree nodes are content-addressed, so a cache of them is never stale; nodes a block
-        # writes are added after its batch is written (commit_block)
-        self.node_cache = NodeCache(self.get_node, node_cache) if node_cache > 0 else None
-        self.smt = SparseMerkleTree(self.node_cache.get if self.node_cache else self.get_node)
+        # the top of the latest state tree in memory (cache_depth < 0: none). Warmed by the first
+        # state_at (a node about to execute; read-only tools never pay for it), then carried from
+        # block to block by commit_block. Nodes are content-addressed, so it is never stale.
+        self.node_cache = TopCache(self.get_node, cache_depth) if cache_depth >= 0 else None
+        self._cache_root: bytes | None = None  # the root the cache holds the top of
+        self.smt = SparseMerkleTree(self.node_cache.get if self.node_cache is not None else self.get_node)
         # decoded records of the latest state, shared by its working states (State's cache): valid
         # for one height; commit_block carries them to the next with the block's own records
         self._records: dict[bytes, object] = {}
@@ -126,6 +137,11 @@ class ChainStore:
         h = self.height() if height is None else height
         if h != self.height():
             raise StoreError("a working state is only built on the latest height")
+        if self.node_cache is not None:
+            root = self.state_root(h)
+            if root != self._cache_root:  # the first working state, or a state written around commit_block
+                self.node_cache.warm(root)  # (a state-sync restore): load the top of this one
+                self._cache_root = root
         if self._records_height != h or len(self._records) > RECORD_CACHE_ENTRIES:
             self._records.clear()
             self._records_height = h
@@ -162,6 +178,9 @@ class ChainStore:
         wb.put(P_META_HEIGHT, _h(0))
         wb.put(P_GENESIS, genesis)
         wb.write()
+        if self.node_cache is not None:
+            self.node_cache.advance(EMPTY_ROOT, diff.root, diff.nodes)
+            self._cache_root = diff.root if self._cache_root == EMPTY_ROOT else None
 
     @staticmethod
     def _write_diff(wb, diff: StateDiff) -> None:
@@ -189,6 +208,7 @@ class ChainStore:
         if h != self.height() + 1:
             raise StoreError(f"block {h} does not follow committed height {self.height()}")
         hb = _h(h)
+        old_root = self.state_root(h - 1)
         wb = self.db.write_batch(transaction=True, sync=True)
         wb.put(b"b/" + hb, block_raw)
         wb.put(b"h/" + block.hash, hb)
@@ -207,7 +227,9 @@ class ChainStore:
         wb.write()
         self._carry_records(h, diff)
         if self.node_cache is not None:
-            self.node_cache.add(diff.nodes)
+            self.node_cache.advance(old_root, diff.root, diff.nodes)
+            # carried: the cache holds the new top if it held the old one; else the next state_at warms it
+            self._cache_root = diff.root if self._cache_root == old_root else None
 
     def _carry_records(self, h: int, diff: StateDiff) -> None:
         """After block ``h`` is written: the decoded records of ``h - 1`` stay valid but for what it changed."""

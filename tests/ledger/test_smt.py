@@ -15,6 +15,7 @@ from ledger.smt import (
     CorruptNodeError,
     MissingNodeError,
     NodeCache,
+    TopCache,
     Proof,
     ProofLeaf,
     SparseMerkleTree,
@@ -542,3 +543,132 @@ def test_node_cache_in_front_of_a_store():
     # a cache smaller than a path still answers right
     tiny = SparseMerkleTree(NodeCache(backing.get, max_entries=2).get)
     assert all(tiny.get(root, x) == v for x, v in model.items())
+
+
+def _top_nodes(store: dict, root: bytes, depth: int) -> dict:
+    """Every stored node at depth <= ``depth`` under ``root``, by a plain walk."""
+    out, stack = {}, [(root, 0)]
+    while stack:
+        h, d = stack.pop()
+        if h == EMPTY_ROOT:
+            continue
+        raw = store[h]
+        out[h] = raw
+        if d < depth and raw[0] == 2:
+            stack += [(raw[1:33], d + 1), (raw[33:65], d + 1)]
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches=batches_st, depth=st.integers(0, 6), warm_at=st.integers(0, 8))
+def test_top_cache_holds_exactly_the_top_of_the_latest_tree(batches, depth, warm_at):
+    backing: dict = {}
+    reads = []
+
+    def get(h):
+        reads.append(h)
+        return backing.get(h)
+
+    cache = TopCache(get, depth)
+    t = SparseMerkleTree(cache.get)
+    model: dict = {}
+    root = EMPTY_ROOT
+    for i, changes in enumerate(batches):
+        if i == warm_at:
+            cache.warm(root)
+        new_root, nodes = t.update(root, changes)
+        backing.update(nodes)
+        cache.advance(root, new_root, nodes)
+        root = new_root
+        apply(model, changes)
+        assert root == fresh_root(model)
+        if i >= warm_at:  # warmed, then carried: exactly the top, nothing stale
+            assert dict(cache._top) == _top_nodes(backing, root, depth)
+    for k in UNIVERSE[:8]:
+        assert t.prove(root, k) == SparseMerkleTree(backing.get).prove(root, k)
+    # the top is served from memory: a path no deeper than the cache reads nothing from the store
+    cache.warm(root)
+    reads.clear()
+    for k in model:
+        proof = t.prove(root, k)
+        if len(proof.siblings) <= depth:
+            assert t.get(root, k) == model[k]
+    shallow = [k for k in model if len(t.prove(root, k).siblings) <= depth]
+    reads.clear()
+    for k in shallow:
+        t.prove(root, k)
+    assert reads == []
+
+
+def test_top_cache_is_bounded():
+    backing: dict = {}
+    cache = TopCache(backing.get, 3)
+    with pytest.raises(ValueError):
+        TopCache(backing.get, 256)
+    r = random.Random(5)
+    t = SparseMerkleTree(cache.get)
+    root = EMPTY_ROOT
+    for _ in range(30):
+        new_root, nodes = t.update(root, {r.randbytes(32): r.randbytes(32) for _ in range(20)})
+        backing.update(nodes)
+        # advanced from a root it never saw: stale entries pile up, but never past 1.5 times the bound
+        cache.advance(EMPTY_ROOT, new_root, nodes)
+        root = new_root
+        assert len(cache) <= (3 << 3) + 2 ** 4
+    cache.warm(root)
+    assert set(_top_nodes(backing, root, 3)) <= set(cache._top)
+
+
+# ---------------------------------------------------------------------------
+# An independent reference: the canonical tree computed straight from the key
+# set by its definition (no batch walk, no store), for roots and proofs
+# ---------------------------------------------------------------------------
+
+
+def _ref_hash(items: list, depth: int) -> bytes:
+    """The hash of the canonical subtree at ``depth`` holding the sorted (key, value) ``items``."""
+    if not items:
+        return EMPTY_ROOT
+    if len(items) == 1:
+        return leaf_hash(*items[0])
+    left = [kv for kv in items if not (int.from_bytes(kv[0], "big") >> (255 - depth)) & 1]
+    right = [kv for kv in items if (int.from_bytes(kv[0], "big") >> (255 - depth)) & 1]
+    return internal_hash(_ref_hash(left, depth + 1), _ref_hash(right, depth + 1))
+
+
+def _ref_proof(items: list, key: bytes) -> Proof:
+    ki = int.from_bytes(key, "big")
+    sibs, depth = [], 0
+    while len(items) > 1:
+        bit = (ki >> (255 - depth)) & 1
+        same = [kv for kv in items if ((int.from_bytes(kv[0], "big") >> (255 - depth)) & 1) == bit]
+        other = [kv for kv in items if ((int.from_bytes(kv[0], "big") >> (255 - depth)) & 1) != bit]
+        sibs.append(_ref_hash(other, depth + 1))
+        items, depth = same, depth + 1
+    leaf = ProofLeaf(key=items[0][0], value_hash=items[0][1]) if items else None
+    return Proof(leaf=leaf, siblings=tuple(sibs))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=batches_st, depth=st.integers(0, 8), data=st.data())
+def test_update_through_the_top_cache_matches_the_reference(batches, depth, data):
+    """Batches with deletes, no-ops, and inserts into empty subtrees, read through a TopCache
+    carried from batch to batch as the store does: roots and proofs equal the reference's."""
+    backing: dict = {}
+    cache = TopCache(backing.get, depth)
+    t = SparseMerkleTree(cache.get)
+    model: dict = {}
+    root = EMPTY_ROOT
+    for changes in batches:
+        new_root, nodes = t.update(root, changes)
+        backing.update(nodes)
+        cache.advance(root, new_root, nodes)
+        root = new_root
+        apply(model, changes)
+        items = sorted(model.items())
+        assert root == _ref_hash(items, 0)
+        for k in data.draw(st.lists(keys_st, max_size=5)):
+            p = t.prove(root, k)
+            assert p == _ref_proof(items, k)
+            assert len(p.encode()) == len(_ref_proof(items, k).encode())
+            assert verify_proof(root, k, model.get(k), p)

@@ -453,3 +453,62 @@ def test_path_bytes_fast_path_matches_the_general_encoder(parts, as_list):
     p = list(parts) if as_list else tuple(parts)
     assert _outcome(path_bytes, p) == _outcome(_path_bytes_general, p)
     assert _outcome(path_bytes, iter(p)) == _outcome(_path_bytes_general, p)  # a one-shot iterable too
+
+
+def test_the_store_reads_its_tree_through_the_top_cache(tmp_path, monkeypatch):
+    """The state tree's top stays in memory block after block: warmed by the first working state,
+    carried by each commit; a proof of a small state then reads no tree node from LevelDB."""
+    path = str(tmp_path / "db")
+    store, _ = run_chain(path, [100, 200])
+    store.close()
+    reads = []
+    db_get = ChainStore.get_node
+    monkeypatch.setattr(ChainStore, "get_node", lambda self, h: reads.append(h) or db_get(self, h))
+    again = ChainStore(path, create=False)
+    try:
+        from chain.app import Application
+
+        app = Application(again, genesis())
+        app.state()  # the first working state warms the cache
+        assert len(again.node_cache) > 0 and reads
+        tx = sign_tx(ALICE, CHAIN, "transfer", Transfer(to=A_BOB, amount=5), 2, 100)
+        app.mempool.add(tx, app.state(), app.height + 1, verified=False)
+        app.commit(app.build_block(3_000, VAL, None), None)
+        reads.clear()
+        for a in (A_ALICE, A_BOB):
+            root, proof = again.prove(acct_path(a), 3)
+            assert verify_proof(root, key_hash(path_bytes(acct_path(a))),
+                                value_hash(again.read_at(acct_path(a), 3)), proof)
+        assert reads == []  # every node of the few-key tree is within the cached depth
+        assert acct_at(again, A_BOB, 3).balance == 305
+    finally:
+        again.close()
+
+
+def test_a_state_written_around_commit_block_is_warmed_at_the_next_working_state(tmp_path, monkeypatch):
+    """A state-sync restore writes nodes, root and height straight into LevelDB: the cache, warmed
+    on the empty store before, must load the new tree's top at the next working state."""
+    src, _ = run_chain(str(tmp_path / "src"), [100, 200])
+    reads = []
+    db_get = ChainStore.get_node
+    monkeypatch.setattr(ChainStore, "get_node", lambda self, h: reads.append(h) or db_get(self, h))
+    dst = ChainStore(str(tmp_path / "dst"))
+    try:
+        dst.state_at()  # warmed on the empty tree
+        wb = dst.db.write_batch(sync=True)
+        for prefix in (b"n/", b"s/", b"v/", b"o/"):
+            for k, v in src.db.iterator(prefix=prefix):
+                wb.put(k, v)
+        wb.put(b"m/height", src.db.get(b"m/height"))
+        wb.write()
+        st = dst.state_at()
+        assert st.root == src.state_root(2) and len(dst.node_cache) > 0
+        reads.clear()
+        for a in (A_ALICE, A_BOB):
+            root, proof = dst.prove(acct_path(a), 2)
+            assert verify_proof(root, key_hash(path_bytes(acct_path(a))),
+                                value_hash(dst.read_at(acct_path(a), 2)), proof)
+        assert reads == []
+    finally:
+        dst.close()
+        src.close()
