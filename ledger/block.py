@@ -19,7 +19,7 @@ from typing import Any
 
 import msgpack
 
-from .codec import I64_MIN, U64_MAX, Any_, Bytes, List, Nested, Opt, Record, Str, UInt, _canon, encode
+from .codec import I64_MIN, MAX_DEPTH, U64_MAX, Any_, Bytes, List, Nested, Opt, Record, Str, UInt, _canon, encode
 from .crypto import tagged_hash
 from .merkle import merkle_root
 
@@ -173,6 +173,19 @@ class Block(Record):
         return self.header.height
 
 
+# How deep a law's data may nest and still be read back.  Every reader decodes a block's receipts
+# as one list (the store's ``r/`` record, which gRPC GetBlock serves and GetTx and block sync read),
+# and ``codec.decode`` counts depth from that list: a law event's ``data`` sits at depth 4 (the list,
+# a receipt map, its ``events`` list, the event map) and a call's ``result`` at depth 2 (the list, the
+# receipt map).  A value at depth ``d`` decodes if it nests at most ``MAX_DEPTH - d`` levels of
+# non-empty lists or maps, so the runtime refuses an event's data or a transaction's result nested
+# deeper (NOT_ENCODABLE), and every receipt a law can produce decodes.
+EVENT_DATA_AT = 4
+RESULT_AT = 2
+MAX_EVENT_DATA_NESTING = MAX_DEPTH - EVENT_DATA_AT  # 28
+MAX_RESULT_NESTING = MAX_DEPTH - RESULT_AT  # 30
+
+
 @dataclasses.dataclass(frozen=True)
 class Receipt(Record):
     """The outcome of one transaction: ``code`` 0 is success."""
@@ -291,7 +304,7 @@ def evidence_root(evidence: list[Any] | tuple) -> bytes:
 
 
 __all__ = [
-    "Block", "Commit", "CommitSig", "Header", "Receipt", "ZERO_HASH",
+    "EVENT_DATA_AT", "MAX_EVENT_DATA_NESTING", "MAX_RESULT_NESTING", "RESULT_AT", "Block", "Commit", "CommitSig", "Header", "Receipt", "ZERO_HASH",
     "commit_hash", "txs_root", "receipts_root", "evidence_root", "InvalidCommit", "precommit_sign_bytes", "validator_set_hash",
     "verify_commit_powers",
 ]
