@@ -50,8 +50,7 @@ from . import gas, instrument, interp, lawkit
 from .checker import check_source, parse
 from .errors import CheckError, ErrorCode, Fault, SandboxBreach
 from .host import Effects, Host
-from .hostapi import Ctx, Frame, HostFailure, Overlay, State, Storage, copy_value, host_call
-from ledger.block import RESULT_AT
+from .hostapi import RESULT_AT, Ctx, Frame, HostFailure, Overlay, State, Storage, copy_value, host_call
 from .library import Library
 from .methods import call_method, get_attr
 from .ops import Ops
@@ -391,7 +390,7 @@ class Machine:
             if module is not None:
                 module.release()
         self.active.pop()
-        # the transaction's own result goes into its receipt, read back at depth RESULT_AT (ledger/block.py)
+        # the transaction's own result goes into its receipt, read back at depth RESULT_AT (hostapi, ledger/block.py)
         return copy_value(m, value, RESULT_AT if direct else 0)
 
     def call_contract(self, frame: Frame, name: str, function: str, args) -> Any:

@@ -40,7 +40,6 @@ from typing import Any, Protocol
 import msgpack
 
 from ledger import codec
-from ledger.block import EVENT_DATA_AT
 
 from . import gas, methods
 from .errors import ErrorCode, Fault
@@ -65,6 +64,12 @@ MAX_KEY_BYTES = 128
 MAX_VALUE_BYTES = 64 * 1024
 MAX_CONTRACT_STORAGE = 16 * 1024 * 1024
 MAX_EVENT_BYTES = 16 * 1024
+# Where a law event's data and a transaction's result sit in a block's receipts list, as codec.decode
+# counts depth (ledger/block.py derives them; the runtime stays free of ledger.block and its crypto):
+# the data may nest MAX_DEPTH - EVENT_DATA_AT levels, the result MAX_DEPTH - RESULT_AT.
+# tests/contracts/test_receipt_depth.py holds them equal to ledger.block's.
+EVENT_DATA_AT = 4
+RESULT_AT = 2
 MAX_EVENT_NAME = 64
 MAX_DETAIL = 256
 MAX_AMOUNT = 2**63 - 1
@@ -579,7 +584,7 @@ class Frame:
         if not 0 < len(name) <= MAX_EVENT_NAME or not text_ok(name):
             raise Fault(ErrorCode.VALUE_ERROR)
         m.tick(gas.EMIT)
-        # the data goes into a receipt, where it is read back at depth EVENT_DATA_AT (ledger/block.py):
+        # the data goes into a receipt, where it is read back at depth EVENT_DATA_AT (above):
         # nested deeper than MAX_DEPTH - EVENT_DATA_AT, it is NOT_ENCODABLE here, never an unreadable block
         raw, size, plain = _encode_copy(m, data, EVENT_DATA_AT)
         if len(raw) > MAX_EVENT_BYTES:

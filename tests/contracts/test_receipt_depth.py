@@ -115,7 +115,11 @@ def _nesting(v) -> int:
 
 
 def test_the_limits_are_what_the_receipts_list_can_carry():
+    from contracts.runtime import hostapi
+    from ledger import block
+
     assert (MAX_EVENT_DATA_NESTING, MAX_RESULT_NESTING) == (codec.MAX_DEPTH - 4, codec.MAX_DEPTH - 2) == (28, 30)
+    assert (hostapi.EVENT_DATA_AT, hostapi.RESULT_AT) == (block.EVENT_DATA_AT, block.RESULT_AT)
 
 
 def test_a_committed_block_of_the_deepest_receipts_is_read_back_from_the_store(chain):
