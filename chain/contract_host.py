@@ -415,7 +415,7 @@ class Laws:
         if res.code != 0:
             raise TxFailed(codes.CONTRACT_BASE + res.code, gas=res.gas_used, result=res.value)
         events.append({"type": "call", "contract": p.contract, "entry": p.entry, "version": c.version})
-        record_call(state, p.contract, tx.sender, p.entry, p.args, ctx.height, ctx.time_ms)
+        record_call(state, p.contract, tx.sender, p.entry, p.args, ctx.height, ctx.time_ms, res.args_raw)
         events.extend(host.events)
         return res.value, res.gas_used
 
