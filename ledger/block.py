@@ -19,7 +19,8 @@ from typing import Any
 
 import msgpack
 
-from .codec import I64_MIN, MAX_DEPTH, U64_MAX, Any_, Bytes, List, Nested, Opt, Record, Str, UInt, _canon, encode
+from .codec import (I64_MIN, MAX_DEPTH, U64_MAX, Any_, Bytes, List, Nested, Opt, Record, Str, UInt, _canon, encode,
+                    encode_array_of_encoded)
 from .crypto import tagged_hash
 from .merkle import merkle_root
 
@@ -202,21 +203,49 @@ class Receipt(Record):
     gas_used: int
     events: tuple
     result: Any
+    # Each event's canonical bytes where its maker already has them (a law event: the runtime encoded
+    # its data when it was emitted), else None; not part of the value (never compared, never copied by
+    # ``dataclasses.replace``, None after decoding); set once by ``with_event_bytes``.
+    event_bytes: tuple | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
+
+    def with_event_bytes(self, event_bytes: tuple | list) -> "Receipt":
+        """This receipt, told the canonical bytes of its events (``event_bytes[i]``: ``encode(events[i])``
+        or None); its maker vouches for them, and the events must not change afterwards."""
+        if len(event_bytes) == len(self.events):
+            object.__setattr__(self, "event_bytes", tuple(event_bytes))
+        return self
 
     def encode(self) -> bytes:
         """The canonical bytes (as ``Record.encode``), without the general copy for plain receipts.
 
         A receipt whose events are flat maps already in key order (a transfer's
-        are) is packed as it stands; anything else goes through the codec.
+        are) is packed as it stands; anything else goes through the codec.  An
+        event whose bytes are known (``event_bytes``) is not encoded again: the
+        receipt's bytes are then assembled from its map's parts, in key order
+        (``code``, ``events``, ``gas_used``, ``result``, ``tx_hash``).
         """
         code, gas, h, r = self.code, self.gas_used, self.tx_hash, self.result
         if type(code) is not int or type(gas) is not int or type(h) is not bytes or not 0 <= gas <= U64_MAX \
                 or not 0 <= code <= U64_MAX:
             return super().encode()
+        known = self.event_bytes
+        if known is not None and len(known) == len(self.events):
+            evs = [_pack(_event_canon(e)) if b is None else b for e, b in zip(self.events, known)]
+            head = _pack({"code": code})  # a map of one: its header byte swapped for the five-entry one
+            tail = _pack({"gas_used": gas, "result": None if r is None else _canon(r), "tx_hash": h})
+            return b"\x85" + head[1:] + _EVENTS_KEY + encode_array_of_encoded(evs) + tail[1:]
         events = [_event_canon(e) for e in self.events]
         return msgpack.packb({"code": code, "events": events, "gas_used": gas,
                               "result": None if r is None else _canon(r), "tx_hash": h},
                              use_bin_type=True, strict_types=True)
+
+
+def _pack(v) -> bytes:
+    """msgpack's bytes of a value already in canonical shape (``_canon``'s output)."""
+    return msgpack.packb(v, use_bin_type=True, strict_types=True)
+
+
+_EVENTS_KEY = _pack("events")
 
 
 _SORTED_KEYS: set = set()  # key tuples seen to be str and in canonical order (a handful of event shapes)

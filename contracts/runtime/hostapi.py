@@ -590,7 +590,7 @@ class Frame:
         if len(raw) > MAX_EVENT_BYTES:
             raise Fault(ErrorCode.VALUE_TOO_LARGE)
         # the event is kept until the call ends (memory) and goes into the receipt
-        self.machine.overlay.events.append(Event(self.name, name, _charged_copy(m, raw, size + len(name), plain)))
+        self.machine.overlay.events.append(Event(self.name, name, _charged_copy(m, raw, size + len(name), plain), raw))
 
     def call(self, contract, function, args=None):
         if args is None:

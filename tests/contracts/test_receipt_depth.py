@@ -20,7 +20,7 @@ from contracts.runtime.errors import ErrorCode
 from ledger import codec, codes
 from ledger.address import address_of
 from ledger.block import MAX_EVENT_DATA_NESTING, MAX_RESULT_NESTING, Receipt
-from ledger.codec import encode_array_of_encoded
+from ledger.codec import Record, encode_array_of_encoded
 
 DEEP = '''\
 """Test law: emits and returns a value nested ``n`` deep."""
@@ -79,9 +79,13 @@ def _call(app, key, entry: str, n: int, kind, nonce: int):
 
 
 def _read_back(receipt: Receipt) -> None:
-    """Decoded alone (GetTx, SimulateTx) and in a block's receipts list (store, GetBlock, block sync)."""
+    """Decoded alone (GetTx, SimulateTx) and in a block's receipts list (store, GetBlock, block sync);
+    the bytes (assembled from the law events' bytes the runtime made) are the general codec's."""
     raw = receipt.encode()
-    assert raw == receipt.replace().encode() and Receipt.decode(raw) == receipt
+    assert raw == Record.encode(receipt) == receipt.replace().encode() and Receipt.decode(raw) == receipt
+    if receipt.code == codes.OK:  # every event's bytes were known (the call's, the law's), and used
+        assert receipt.event_bytes is not None and None not in receipt.event_bytes
+        assert receipt.replace().event_bytes is None
     listed = codec.decode(encode_array_of_encoded([raw, raw]))
     assert [Receipt.from_obj(o) for o in listed] == [receipt, receipt]
 
@@ -139,3 +143,4 @@ def test_a_committed_block_of_the_deepest_receipts_is_read_back_from_the_store(c
     assert _nesting(got[0].events[-1]["data"]) == MAX_EVENT_DATA_NESTING
     assert _nesting(got[1].result) == MAX_RESULT_NESTING
     assert got == list(ex.receipts)
+    assert [r.encode() for r in got] == [r.encode() for r in ex.receipts]  # decoded: no event bytes known
