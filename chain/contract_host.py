@@ -35,13 +35,15 @@ import dataclasses
 import logging
 import threading
 
+import msgpack
+
 from contracts.runtime import CheckError, Contract, Effects, ErrorCode, Host, SandboxBreach, compile_contract
 from contracts.runtime import execute as rt_execute
 from contracts.runtime import run as rt_run
 from contracts.runtime.pilot import run_pilot
 from ledger import codes
 from ledger.address import AddressError, decode_address, encode_address
-from ledger.codec import decode, encode
+from ledger.codec import U64_MAX, CodecError, decode, encode
 from ledger.crypto import tagged_hash
 from ledger.state import Account, State
 
@@ -111,6 +113,7 @@ class ChainHost(Host):
         self._time = time_ms // 1000
         self.events: list = []
         self.events_raw: list = []  # the runtime's Event objects, as applied
+        self.event_bytes: list = []  # beside ``events``: each one's canonical bytes when known, else None
 
     def sender(self) -> str:
         return self._sender
@@ -229,11 +232,95 @@ class ChainHost(Host):
                     b = touched[t] = [acct, acct.balance]
                 b[1] += amount
                 events.append({"type": "transfer", "from": f, "to": t, "amount": amount})
+                self.event_bytes.append(_transfer_event_bytes(f, t, amount))
             for addr, (acct, balance) in touched.items():
                 st.set_account(addr, acct.with_balance(balance))
         self.events_raw.extend(effects.events)
         for ev in effects.events:
             self.events.append({"type": "law", "contract": ev.contract, "name": ev.name, "data": ev.data})
+            self.event_bytes.append(_law_event_bytes(ev))
+
+
+_LAW_EVENT_PARTS: dict = {}  # (contract, name) -> the law event's bytes before and after its data
+LAW_EVENT_PARTS = 1024
+
+
+def _law_event_bytes(ev) -> bytes | None:
+    """``encode({"type": "law", "contract": ..., "name": ..., "data": ...})`` of a runtime event, its
+    data's bytes taken from the runtime (``Event.raw``, the canonical encoding of ``ev.data``): a map's
+    canonical bytes are its header, then each key and value in key order (contract, data, name, type)."""
+    raw = ev.raw
+    if type(raw) is not bytes or type(ev.contract) is not str or type(ev.name) is not str:
+        return None
+    k = (ev.contract, ev.name)
+    parts = _LAW_EVENT_PARTS.get(k)
+    if parts is None:
+        try:
+            before = b"\x84" + _pack("contract") + _pack(ev.contract) + _pack("data")
+            after = _pack("name") + _pack(ev.name) + _pack("type") + _pack("law")
+        except (TypeError, ValueError, OverflowError):  # (not valid text: the codec decides, later)
+            return None
+        parts = (before, after)
+        if len(_LAW_EVENT_PARTS) >= LAW_EVENT_PARTS:
+            _LAW_EVENT_PARTS.clear()
+        _LAW_EVENT_PARTS[k] = parts
+    return parts[0] + raw + parts[1]
+
+
+def _pack(v) -> bytes:
+    return msgpack.packb(v, use_bin_type=True, strict_types=True)
+
+
+_T_AMOUNT, _T_FROM, _T_TO, _T_TYPE = (b"\x84" + _pack("amount"), _pack("from"), _pack("to"),
+                                     _pack("type") + _pack("transfer"))
+_BIN8 = tuple(b"\xc4" + bytes((n,)) for n in range(256))  # msgpack's header of n bytes, n < 256
+
+
+def _transfer_event_bytes(f: bytes, t: bytes, amount: int) -> bytes | None:
+    """``encode({"type": "transfer", "from": f, "to": t, "amount": amount})``, keys in canonical order
+    (amount, from, to, type); ``f`` and ``t`` are addresses (``_addr``: bytes, short), ``amount`` a
+    positive int the runtime checked (at most 2**63 - 1).  None for anything else (not made here)."""
+    if type(amount) is not int or not 0 <= amount <= U64_MAX or type(f) is not bytes or type(t) is not bytes:
+        return None
+    lf, lt = len(f), len(t)
+    if lf > 255 or lt > 255:
+        return None
+    return _T_AMOUNT + _uint(amount) + _T_FROM + _BIN8[lf] + f + _T_TO + _BIN8[lt] + t + _T_TYPE
+
+
+def _uint(n: int) -> bytes:
+    """msgpack's (canonical: smallest) form of an int from 0 to 2**64 - 1, as ``_pack(n)`` gives it."""
+    if n < 128:
+        return _FIXINT[n]
+    if n < 0x100:
+        return b"\xcc" + n.to_bytes(1, "big")
+    if n < 0x10000:
+        return b"\xcd" + n.to_bytes(2, "big")
+    if n < 0x100000000:
+        return b"\xce" + n.to_bytes(4, "big")
+    return b"\xcf" + n.to_bytes(8, "big")
+
+
+_FIXINT = tuple(bytes((n,)) for n in range(128))
+
+
+_CALL_EVENTS: dict = {}  # (contract, entry, version) -> the call event's bytes
+CALL_EVENTS = 1024
+
+
+def _call_event_bytes(contract: str, entry: str, version: int) -> bytes | None:
+    """``encode({"type": "call", "contract": ..., "entry": ..., "version": ...})``, memoised (bounded)."""
+    k = (contract, entry, version)
+    b = _CALL_EVENTS.get(k)
+    if b is None:
+        try:
+            b = encode({"type": "call", "contract": contract, "entry": entry, "version": version})
+        except (CodecError, TypeError, ValueError, OverflowError):
+            return None
+        if len(_CALL_EVENTS) >= CALL_EVENTS:
+            _CALL_EVENTS.clear()
+        _CALL_EVENTS[k] = b
+    return b
 
 
 class PilotHost(ChainHost):
@@ -415,9 +502,13 @@ class Laws:
         if res.code != 0:
             raise TxFailed(codes.CONTRACT_BASE + res.code, gas=res.gas_used, result=res.value)
         events.append({"type": "call", "contract": p.contract, "entry": p.entry, "version": c.version})
-        record_call(state, p.contract, tx.sender, p.entry, p.args, ctx.height, ctx.time_ms)
+        record_call(state, p.contract, tx.sender, p.entry, p.args, ctx.height, ctx.time_ms, res.args_raw)
         events.extend(host.events)
-        return res.value, res.gas_used
+        # the events' canonical bytes, made as they were (Receipt.with_event_bytes: not encoded again)
+        known = [None] * (len(events) - len(host.events) - 1)
+        known.append(_call_event_bytes(p.contract, p.entry, c.version))
+        known += host.event_bytes
+        return res.value, res.gas_used, known
 
     # ---- queries (gRPC) -------------------------------------------------------
     def info(self, reader, name: str, v: dict, c: Contract | None) -> dict:

@@ -72,7 +72,9 @@ class Handler(Protocol):
     Called with the executor, the working state, the admitted transaction,
     its decoded ``payload`` record, the block context and the receipt's
     ``events`` list to append to.  Returns the receipt's result, or
-    ``(result, gas_used)``; raises :class:`TxFailed` to refuse, after which
+    ``(result, gas_used)``, or ``(result, gas_used, event_bytes)`` with the
+    canonical bytes of each event it already has (None where it has not:
+    ``Receipt.with_event_bytes``); raises :class:`TxFailed` to refuse, after which
     every write it made is reverted and only the sender's nonce moves.
     """
 
@@ -114,6 +116,7 @@ class Executor:
         events: list = []
         gas = 0
         result = None
+        known = None  # the events' canonical bytes, where the handler has them
         try:
             payload = tx.payload_record()
             handler = self.handlers.get(tx.body.kind)
@@ -121,21 +124,27 @@ class Executor:
                 raise TxFailed(codes.UNKNOWN_KIND)
             out = handler(self, state, tx, payload, ctx, events)
             if isinstance(out, tuple):
-                result, gas = out
+                if len(out) == 3:
+                    result, gas, known = out
+                else:
+                    result, gas = out
             else:
                 result = out
             code = codes.OK
         except TxFailed as e:
             state.revert(mark)
             events = []
+            known = None
             code = e.code
             gas = e.gas
             result = e.result  # e.g. a law's own {"error", "detail"}: canonical data, the same on every node
         except TxError:
             state.revert(mark)
             events = []
+            known = None
             code = codes.INVALID_ARGUMENT
-        return Receipt(tx_hash=tx.hash, code=code, gas_used=gas, events=tuple(events), result=result)
+        r = Receipt(tx_hash=tx.hash, code=code, gas_used=gas, events=tuple(events), result=result)
+        return r if known is None else r.with_event_bytes(known)
 
     def apply_block(
         self, state: State, raw_txs, ctx: BlockContext, verified: Callable[[bytes], bool] | None = None,

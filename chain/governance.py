@@ -83,10 +83,13 @@ def host_write(state, law: str, key: str, value) -> None:
 
 
 # ---------------------------------------------------------------- call log
-def record_call(state, law: str, sender: bytes, entry: str, args, height: int, time_ms: int) -> None:
+def record_call(state, law: str, sender: bytes, entry: str, args, height: int, time_ms: int,
+                args_raw: bytes | None = None) -> None:
+    """Log one successful call; ``args_raw``: ``encode(args)`` when the caller has it (the runtime
+    encoded the arguments to copy them in: the same canonical bytes), else encoded here."""
     if law in NOT_LOGGED:
         return
-    raw = encode(args)
+    raw = encode(args) if args_raw is None else args_raw
     if len(raw) > MAX_LOGGED_ARGS:
         return
     n = state.get_value(("calllog", law)) or 0

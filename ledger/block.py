@@ -19,7 +19,8 @@ from typing import Any
 
 import msgpack
 
-from .codec import I64_MIN, U64_MAX, Any_, Bytes, List, Nested, Opt, Record, Str, UInt, _canon, encode
+from .codec import (I64_MIN, MAX_DEPTH, U64_MAX, Any_, Bytes, List, Nested, Opt, Record, Str, UInt, _canon, encode,
+                    encode_array_of_encoded)
 from .crypto import tagged_hash
 from .merkle import merkle_root
 
@@ -173,6 +174,19 @@ class Block(Record):
         return self.header.height
 
 
+# How deep a law's data may nest and still be read back.  Every reader decodes a block's receipts
+# as one list (the store's ``r/`` record, which gRPC GetBlock serves and GetTx and block sync read),
+# and ``codec.decode`` counts depth from that list: a law event's ``data`` sits at depth 4 (the list,
+# a receipt map, its ``events`` list, the event map) and a call's ``result`` at depth 2 (the list, the
+# receipt map).  A value at depth ``d`` decodes if it nests at most ``MAX_DEPTH - d`` levels of
+# non-empty lists or maps, so the runtime refuses an event's data or a transaction's result nested
+# deeper (NOT_ENCODABLE), and every receipt a law can produce decodes.
+EVENT_DATA_AT = 4
+RESULT_AT = 2
+MAX_EVENT_DATA_NESTING = MAX_DEPTH - EVENT_DATA_AT  # 28
+MAX_RESULT_NESTING = MAX_DEPTH - RESULT_AT  # 30
+
+
 @dataclasses.dataclass(frozen=True)
 class Receipt(Record):
     """The outcome of one transaction: ``code`` 0 is success."""
@@ -189,21 +203,49 @@ class Receipt(Record):
     gas_used: int
     events: tuple
     result: Any
+    # Each event's canonical bytes where its maker already has them (a law event: the runtime encoded
+    # its data when it was emitted), else None; not part of the value (never compared, never copied by
+    # ``dataclasses.replace``, None after decoding); set once by ``with_event_bytes``.
+    event_bytes: tuple | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
+
+    def with_event_bytes(self, event_bytes: tuple | list) -> "Receipt":
+        """This receipt, told the canonical bytes of its events (``event_bytes[i]``: ``encode(events[i])``
+        or None); its maker vouches for them, and the events must not change afterwards."""
+        if len(event_bytes) == len(self.events):
+            object.__setattr__(self, "event_bytes", tuple(event_bytes))
+        return self
 
     def encode(self) -> bytes:
         """The canonical bytes (as ``Record.encode``), without the general copy for plain receipts.
 
         A receipt whose events are flat maps already in key order (a transfer's
-        are) is packed as it stands; anything else goes through the codec.
+        are) is packed as it stands; anything else goes through the codec.  An
+        event whose bytes are known (``event_bytes``) is not encoded again: the
+        receipt's bytes are then assembled from its map's parts, in key order
+        (``code``, ``events``, ``gas_used``, ``result``, ``tx_hash``).
         """
         code, gas, h, r = self.code, self.gas_used, self.tx_hash, self.result
         if type(code) is not int or type(gas) is not int or type(h) is not bytes or not 0 <= gas <= U64_MAX \
                 or not 0 <= code <= U64_MAX:
             return super().encode()
+        known = self.event_bytes
+        if known is not None and len(known) == len(self.events):
+            evs = [_pack(_event_canon(e)) if b is None else b for e, b in zip(self.events, known)]
+            head = _pack({"code": code})  # a map of one: its header byte swapped for the five-entry one
+            tail = _pack({"gas_used": gas, "result": None if r is None else _canon(r), "tx_hash": h})
+            return b"\x85" + head[1:] + _EVENTS_KEY + encode_array_of_encoded(evs) + tail[1:]
         events = [_event_canon(e) for e in self.events]
         return msgpack.packb({"code": code, "events": events, "gas_used": gas,
                               "result": None if r is None else _canon(r), "tx_hash": h},
                              use_bin_type=True, strict_types=True)
+
+
+def _pack(v) -> bytes:
+    """msgpack's bytes of a value already in canonical shape (``_canon``'s output)."""
+    return msgpack.packb(v, use_bin_type=True, strict_types=True)
+
+
+_EVENTS_KEY = _pack("events")
 
 
 _SORTED_KEYS: set = set()  # key tuples seen to be str and in canonical order (a handful of event shapes)
@@ -291,7 +333,7 @@ def evidence_root(evidence: list[Any] | tuple) -> bytes:
 
 
 __all__ = [
-    "Block", "Commit", "CommitSig", "Header", "Receipt", "ZERO_HASH",
+    "EVENT_DATA_AT", "MAX_EVENT_DATA_NESTING", "MAX_RESULT_NESTING", "RESULT_AT", "Block", "Commit", "CommitSig", "Header", "Receipt", "ZERO_HASH",
     "commit_hash", "txs_root", "receipts_root", "evidence_root", "InvalidCommit", "precommit_sign_bytes", "validator_set_hash",
     "verify_commit_powers",
 ]

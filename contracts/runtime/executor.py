@@ -50,7 +50,8 @@ from . import gas, instrument, interp, lawkit
 from .checker import check_source, parse
 from .errors import CheckError, ErrorCode, Fault, SandboxBreach
 from .host import Effects, Host
-from .hostapi import Ctx, Frame, HostFailure, Overlay, State, Storage, copy_value, host_call
+from .hostapi import (RESULT_AT, Ctx, Frame, HostFailure, Overlay, State, Storage, _charged_copy, _encode_copy,
+                      copy_value, host_call)
 from .library import Library
 from .methods import call_method, get_attr
 from .ops import Ops
@@ -88,6 +89,9 @@ class Result:
     value: Any
     gas_used: int
     events: list
+    # the canonical bytes of the call's arguments, as the runtime encoded them to copy them in
+    # (None if the call ended before): a host may keep them instead of encoding the arguments again
+    args_raw: bytes | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -349,6 +353,7 @@ class Machine:
         self.builtins = kit.builtins
         self.helpers = kit.helpers
         self.active: list[str] = []
+        self.args_raw: bytes | None = None
         self.sources: dict[str, str | None] = {}
         self.sender = str(host_call(host.sender))
         self.height = int(host_call(host.height))
@@ -375,7 +380,10 @@ class Machine:
         m = self.meter
         m.tick(contract.nodes // gas.MODULE_LOAD_NODES)
         if not copied:
-            args = copy_value(m, args)
+            raw, size, plain = _encode_copy(m, args)
+            args = _charged_copy(m, raw, size, plain)  # = copy_value(m, args), keeping the bytes
+            if direct:
+                self.args_raw = raw
         address = str(host_call(self.host.contract_address, contract.name))
         frame = Frame(self, contract.name, address, caller, read_only or function in contract.views, direct)
         local = {
@@ -390,7 +398,8 @@ class Machine:
             if module is not None:
                 module.release()
         self.active.pop()
-        return copy_value(m, value)
+        # the transaction's own result goes into its receipt, read back at depth RESULT_AT (hostapi, ledger/block.py)
+        return copy_value(m, value, RESULT_AT if direct else 0)
 
     def call_contract(self, frame: Frame, name: str, function: str, args) -> Any:
         m = self.meter
@@ -425,7 +434,7 @@ def run(contract: Contract, function: str, args: dict, host: Host, gas_limit: in
     if code:
         return Result(int(code), value, meter.used, []), None
     effects = mach.overlay.effects()
-    return Result(0, value, meter.used, [e.to_obj() for e in effects.events]), effects
+    return Result(0, value, meter.used, [e.to_obj() for e in effects.events], mach.args_raw), effects
 
 
 def execute(contract: Contract, function: str, args: dict, host: Host, gas_limit: int, *, read_only: bool) -> Result:

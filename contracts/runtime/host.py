@@ -31,6 +31,9 @@ class Event:
     contract: str  # the contract's name
     name: str
     data: Any  # canonical-encodable
+    # the canonical bytes of ``data`` when the runtime made them (emit encodes it to copy it): a host
+    # may use them instead of encoding ``data`` again; not part of the event's value
+    raw: bytes | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def to_obj(self) -> dict:
         return {"contract": self.contract, "name": self.name, "data": self.data}

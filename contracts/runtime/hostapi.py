@@ -64,6 +64,12 @@ MAX_KEY_BYTES = 128
 MAX_VALUE_BYTES = 64 * 1024
 MAX_CONTRACT_STORAGE = 16 * 1024 * 1024
 MAX_EVENT_BYTES = 16 * 1024
+# Where a law event's data and a transaction's result sit in a block's receipts list, as codec.decode
+# counts depth (ledger/block.py derives them; the runtime stays free of ledger.block and its crypto):
+# the data may nest MAX_DEPTH - EVENT_DATA_AT levels, the result MAX_DEPTH - RESULT_AT.
+# tests/contracts/test_receipt_depth.py holds them equal to ledger.block's.
+EVENT_DATA_AT = 4
+RESULT_AT = 2
 MAX_EVENT_NAME = 64
 MAX_DETAIL = 256
 MAX_AMOUNT = 2**63 - 1
@@ -298,7 +304,7 @@ def _encode(meter: gas.Meter, value: Any) -> tuple[bytes, int]:
     return raw, size
 
 
-def _encode_copy(meter: gas.Meter, value: Any) -> tuple[bytes, int, Any]:
+def _encode_copy(meter: gas.Meter, value: Any, at: int = 0) -> tuple[bytes, int, Any]:
     """``_encode`` and the fresh canonical copy it made on the way.
 
     The copy is exactly what decoding the bytes would give (lists, dicts of
@@ -307,9 +313,11 @@ def _encode_copy(meter: gas.Meter, value: Any) -> tuple[bytes, int, Any]:
     ``_canon`` would copy it again to the same bytes).  An int outside the
     64-bit range is msgpack's ``OverflowError``, as it is inside
     ``codec.encode``: NOT_ENCODABLE after the whole walk, as before.
+    ``at`` is the depth the value starts at (see ``copy_value``); the charges
+    for a value accepted are the same whatever it is.
     """
     before = meter.mem
-    plain = _plain(meter, value, 0)
+    plain = _plain(meter, value, at)
     try:
         raw = msgpack.packb(plain, use_bin_type=True, strict_types=True)
     except (TypeError, ValueError, OverflowError):
@@ -456,14 +464,16 @@ def measure(value: Any) -> tuple[int, int, int]:
     return elems, containers, size
 
 
-def copy_value(meter: gas.Meter, value: Any) -> Any:
+def copy_value(meter: gas.Meter, value: Any, at: int = 0) -> Any:
     """A fresh copy of canonical data (arguments, results), paid for in full first.
 
     Charged as ``from_wire(meter, *_encode(meter, value))`` (the bytes, then
     the new objects' memory); the copy the encoder walked is the result, so
-    the bytes are not decoded again.
+    the bytes are not decoded again.  ``at``: the depth the value will have
+    where it is kept (a transaction's result in a block's receipts), so that
+    it nests at most ``codec.MAX_DEPTH - at`` levels (else NOT_ENCODABLE).
     """
-    raw, size, plain = _encode_copy(meter, value)
+    raw, size, plain = _encode_copy(meter, value, at)
     return _charged_copy(meter, raw, size, plain)
 
 
@@ -574,11 +584,13 @@ class Frame:
         if not 0 < len(name) <= MAX_EVENT_NAME or not text_ok(name):
             raise Fault(ErrorCode.VALUE_ERROR)
         m.tick(gas.EMIT)
-        raw, size, plain = _encode_copy(m, data)
+        # the data goes into a receipt, where it is read back at depth EVENT_DATA_AT (above):
+        # nested deeper than MAX_DEPTH - EVENT_DATA_AT, it is NOT_ENCODABLE here, never an unreadable block
+        raw, size, plain = _encode_copy(m, data, EVENT_DATA_AT)
         if len(raw) > MAX_EVENT_BYTES:
             raise Fault(ErrorCode.VALUE_TOO_LARGE)
         # the event is kept until the call ends (memory) and goes into the receipt
-        self.machine.overlay.events.append(Event(self.name, name, _charged_copy(m, raw, size + len(name), plain)))
+        self.machine.overlay.events.append(Event(self.name, name, _charged_copy(m, raw, size + len(name), plain), raw))
 
     def call(self, contract, function, args=None):
         if args is None:
