@@ -252,6 +252,18 @@ class NodeServicer(pbg.NodeServicer):
                 results[i] = pb.TxResult(code=codes.MALFORMED, reason=str(e))
             except Rejected as e:
                 results[i] = pb.TxResult(code=e.code, reason=e.reason)
+        # what the mempool would refuse whatever the signature (a nonce gap behind a refused transaction,
+        # a duplicate, an expired one) is answered now, on the node's thread, without a signature check
+        pre = getattr(self.node, "refusals_before_signatures", None)
+        if pre is not None and decoded:
+            keep = []
+            for (i, tx), rej in zip(decoded, trio.from_thread.run_sync(pre, [t for _, t in decoded],
+                                                                       trio_token=self.token)):
+                if rej is None:
+                    keep.append((i, tx))
+                else:
+                    results[i] = pb.TxResult(hash=tx.hash, code=rej.code, reason=rej.reason)
+            decoded = keep
         # signatures checked in the node's worker processes (node/verifier.py), this thread waiting
         verdicts = verify_txs(getattr(self.node, "verifier", None), [t for _, t in decoded])
         for (i, tx), good in zip(decoded, verdicts):

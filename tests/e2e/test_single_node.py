@@ -163,6 +163,28 @@ def test_batch_submit_and_stream(net):
         assert heights == [1, 2, 3, 4, 5]
 
 
+def test_a_batch_answers_nonce_gaps_before_any_signature_check(net):
+    ks = Keystore(net.keystore)
+    dan = ks.unlock("dan", "devnet")
+    erin = decode_address(net.account("erin")["address"])
+    with net.nodes[0].client() as c:
+        nonce = c.account(net.account("dan")["address"]).nonce
+        st = c.status()
+        good = sign_tx(dan, st.chain_id, "transfer", Transfer(to=erin, amount=1), nonce, st.height + 500)
+        gap = sign_tx(dan, st.chain_id, "transfer", Transfer(to=erin, amount=2), nonce + 5, st.height + 500)
+        forged = sign_tx(dan, st.chain_id, "transfer", Transfer(to=erin, amount=3), nonce + 1, st.height + 500)
+        forged = forged.raw[:-64] + bytes(64)  # the signature zeroed: a bad signature with a good nonce
+        forged_gap = sign_tx(dan, st.chain_id, "transfer", Transfer(to=erin, amount=4), nonce + 9, st.height + 500)
+        forged_gap = forged_gap.raw[:-64] + bytes(64)
+        r = c.submit_batch([good, gap, forged, forged_gap])
+        codes_ = [x.code for x in r.results]
+        assert r.accepted == 1 and codes_[0] == 0
+        assert "nonce" in r.results[1].reason and f"next nonce {nonce + 1}" in r.results[1].reason
+        assert "signature" in r.results[2].reason  # its nonce follows: its signature is checked, and fails
+        assert "nonce" in r.results[3].reason  # refused on its nonce before its signature was looked at
+        c.wait_for_tx(good.hash, timeout=30)
+
+
 def test_prometheus_metrics(net):
     import urllib.request
 
