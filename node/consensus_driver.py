@@ -93,6 +93,8 @@ SYNC_WINDOW = 32  # blocks requested ahead of the committed height
 SYNC_RETRY_S = 2.0
 STATUS_EVERY_S = 1.0
 TX_RELAY_BATCH = 500
+TX_GATHER_S = 0.03  # transactions relayed or received are gathered this long (at most) into one batch
+TX_GATHER_TXS = 512  # ... or until this many wait
 MAX_PENDING_FETCHES = 4  # compact proposals being completed at once (the oldest is given up for a newer)
 FETCH_RETRY_S = 1.0  # a fetch unanswered this long is asked of the next peer
 BLOCK_TXS_KEPT = 8  # recent blocks whose transactions this node serves to fetches
@@ -780,6 +782,13 @@ class ConsensusDriver:
     async def _tx_loop(self) -> None:
         while True:
             await self.tx_wakeup.wait()
+            # gather a batch: from the first transaction waiting, until TX_GATHER_TXS wait or TX_GATHER_S
+            # passed -- a bounded delay, paid once a hop, for fewer and larger batches to the signature
+            # workers (each batch costs a thread hop and a worker round trip) and fewer relay frames
+            with trio.move_on_after(TX_GATHER_S):
+                while len(self.tx_inbox) + len(self.tx_relay) < TX_GATHER_TXS:
+                    self.tx_wakeup = trio.Event()
+                    await self.tx_wakeup.wait()
             self.tx_wakeup = trio.Event()
             if self.tx_inbox:
                 batch, self.tx_inbox = self.tx_inbox, []
@@ -804,7 +813,6 @@ class ConsensusDriver:
                     exclude = () if peer is None else (peer,)
                     for i in range(0, len(raws), TX_RELAY_BATCH):
                         self.p2p.broadcast(TxsMsg(tuple(raws[i:i + TX_RELAY_BATCH])).encode(), exclude=exclude)
-            await trio.sleep(0.01)  # gather a batch
 
     # ---- block sync ---------------------------------------------------------
     def _serve_block(self, peer: bytes, height: int) -> None:
