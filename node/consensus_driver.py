@@ -787,11 +787,12 @@ class ConsensusDriver:
     async def _tx_loop(self) -> None:
         while True:
             await self.tx_wakeup.wait()
-            # gather a batch: from the first transaction waiting, until TX_GATHER_TXS wait or TX_GATHER_S
-            # passed -- a bounded delay, paid once a hop, for fewer and larger batches to the signature
-            # workers (each batch costs a thread hop and a worker round trip) and fewer relay frames
+            # gather a batch of received transactions: from the first one waiting, until TX_GATHER_TXS
+            # wait or TX_GATHER_S passed -- fewer and larger batches to the signature workers (each costs a
+            # thread hop and a worker round trip); but transactions of this node's own API go out at once
+            # (the other validators want them before the next proposal names them)
             with trio.move_on_after(TX_GATHER_S):
-                while len(self.tx_inbox) + len(self.tx_relay) < TX_GATHER_TXS:
+                while not self.tx_relay and len(self.tx_inbox) < TX_GATHER_TXS:
                     self.tx_wakeup = trio.Event()
                     await self.tx_wakeup.wait()
             self.tx_wakeup = trio.Event()
