@@ -342,7 +342,7 @@ class VerifyPool:
         chunks: list[_Chunk] = []
         try:
             workers = self._live()
-        except RuntimeError:
+        except (RuntimeError, OSError):  # closed, or no worker could be started: every batch checked inline
             workers = []
         for i in range(0, len(txs), MAX_CHUNK):
             part = txs[i:i + MAX_CHUNK]
