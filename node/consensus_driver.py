@@ -77,6 +77,7 @@ from ledger.block import Block, Commit
 from ledger.codec import CodecError
 from ledger.crypto import tagged_hash
 from ledger.tx import TxError, decode_tx, tx_hash
+from .p2p.messages import SENT_TO_MAX
 from .verifier import verify_txs
 
 from chain.errors import InvalidBlock
@@ -84,6 +85,7 @@ from chain.mempool import Rejected
 from .p2p import (
     FETCH_MAX_BYTES, FETCH_MAX_TXS, AllowList, BlockRequest, BlockResponse, CompactProposalMsg, EvidenceMsg,
     P2PConfig, PeerAddress, PeerMisbehaved, ProposalMsg, StatusMsg, TxFetchRequest, TxFetchResponse, TxMsg, TxsMsg,
+    TxsSentMsg,
     VoteMsg, decode_message, serve_p2p,
 )
 
@@ -93,6 +95,8 @@ SYNC_WINDOW = 32  # blocks requested ahead of the committed height
 SYNC_RETRY_S = 2.0
 STATUS_EVERY_S = 1.0
 TX_RELAY_BATCH = 500
+TX_GATHER_S = 0.03  # transactions relayed or received are gathered this long (at most) into one batch
+TX_GATHER_TXS = 512  # ... or until this many wait
 MAX_PENDING_FETCHES = 4  # compact proposals being completed at once (the oldest is given up for a newer)
 FETCH_RETRY_S = 1.0  # a fetch unanswered this long is asked of the next peer
 BLOCK_TXS_KEPT = 8  # recent blocks whose transactions this node serves to fetches
@@ -133,8 +137,8 @@ class ConsensusDriver:
         self.sync_blocks: dict[int, tuple[bytes, bytes, bytes]] = {}  # height -> (block, commit, peer)
         self.sync_requested: dict[int, tuple[bytes, float]] = {}  # height -> (peer asked, when)
         self.sync_wakeup = trio.Event()
-        self.tx_relay: list[tuple[bytes | None, bytes]] = []  # (peer it came from, or None: our API; tx)
-        self.tx_inbox: list[tuple[bytes, bytes]] = []
+        self.tx_relay: list[tuple[frozenset, bytes]] = []  # (nodes known to have it: none for our API's; tx)
+        self.tx_inbox: list[tuple[frozenset, bytes, bytes]] = []  # (nodes known to have it, tx, its hash)
         self._tx_seen: collections.OrderedDict[bytes, None] = collections.OrderedDict()
         self._last_hrs = (0, 0, 0)
         self._step_since = time.monotonic()
@@ -742,6 +746,8 @@ class ConsensusDriver:
                 self._queue_txs(peer, [msg.tx])
             elif t is TxsMsg:
                 self._queue_txs(peer, list(msg.txs))
+            elif t is TxsSentMsg:
+                self._queue_txs(peer, list(msg.txs), msg.sent_to)
             elif t is StatusMsg:
                 self.peer_heights[peer] = msg.height
                 if msg.height > self.app.height:
@@ -759,23 +765,24 @@ class ConsensusDriver:
             raise PeerMisbehaved(f"bad {msg.TYPE} message: {e}") from None
 
     # ---- transactions -----------------------------------------------------
-    def _queue_txs(self, peer: bytes, raws: list[bytes]) -> None:
+    def _queue_txs(self, peer: bytes, raws: list[bytes], sent_to: tuple = ()) -> None:
         if len(self.tx_inbox) > 50_000:
             return  # overloaded: drop, the sender will resend or the tx expires
+        have = frozenset((peer, *sent_to))  # the nodes known to have these: not relayed to again
         mp = self.app.mempool
         for r in raws:
             h = tx_hash(r)
             if h in self._tx_seen or mp.has(h):
                 continue  # a relay echo: never decode or verify the same transaction twice
             self._tx_seen[h] = None
-            self.tx_inbox.append((peer, r))
+            self.tx_inbox.append((have, r, h))
         while len(self._tx_seen) > 100_000:
             self._tx_seen.popitem(last=False)
         self.tx_wakeup.set()
 
     def relay_txs(self, raws: list[bytes]) -> None:
         """Called for transactions admitted through the gRPC API."""
-        self.tx_relay.extend((None, r) for r in raws)
+        self.tx_relay.extend((_NOBODY, r) for r in raws)
         for r in raws:
             self._tx_seen[tx_hash(r)] = None
         self.tx_wakeup.set()
@@ -783,31 +790,44 @@ class ConsensusDriver:
     async def _tx_loop(self) -> None:
         while True:
             await self.tx_wakeup.wait()
+            # gather a batch of received transactions: from the first one waiting, until TX_GATHER_TXS
+            # wait or TX_GATHER_S passed -- fewer and larger batches to the signature workers (each costs a
+            # thread hop and a worker round trip); but transactions of this node's own API go out at once
+            # (the other validators want them before the next proposal names them)
+            with trio.move_on_after(TX_GATHER_S):
+                while not self.tx_relay and len(self.tx_inbox) < TX_GATHER_TXS:
+                    self.tx_wakeup = trio.Event()
+                    await self.tx_wakeup.wait()
             self.tx_wakeup = trio.Event()
             if self.tx_inbox:
                 batch, self.tx_inbox = self.tx_inbox, []
-                checked = await trio.to_thread.run_sync(_decode_verify_batch, [r for _, r in batch],
-                                                        getattr(self.node, "verifier", None))
+                checked = await trio.to_thread.run_sync(_decode_verify_batch, [r for _, r, _ in batch],
+                                                        getattr(self.node, "verifier", None), [h for _, _, h in batch])
                 state = self.app.state()
                 nh = self.app.height + 1
-                for (peer, _), tx in zip(batch, checked):
+                for (have, _, _), tx in zip(batch, checked):
                     if tx is None:
                         continue
                     try:
                         self.app.mempool.add(tx, state, nh, verified=True)
-                        self.tx_relay.append((peer, tx.raw))
+                        self.tx_relay.append((have, tx.raw))
                     except Rejected:
                         pass
             if self.tx_relay and self.p2p is not None:
                 relay, self.tx_relay = self.tx_relay, []
-                by_source: dict = {}
-                for peer, raw in relay:  # not back to the peer it came from
-                    by_source.setdefault(peer, []).append(raw)
-                for peer, raws in by_source.items():
-                    exclude = () if peer is None else (peer,)
+                by_have: dict = {}
+                for have, raw in relay:  # not to the peers known to have them (the one they came from)
+                    by_have.setdefault(have, []).append(raw)
+                peers = self.p2p.peers()
+                for have, raws in by_have.items():
+                    targets = [p for p in peers if p not in have]
+                    if not targets:
+                        continue  # all this node's peers have them already (a full mesh: the origin sent them)
+                    # name who has them now, so the receivers relay them only to nodes not named
+                    sent_to = tuple(sorted(have.union(targets, (self.node.pubkey,))))[:SENT_TO_MAX]
                     for i in range(0, len(raws), TX_RELAY_BATCH):
-                        self.p2p.broadcast(TxsMsg(tuple(raws[i:i + TX_RELAY_BATCH])).encode(), exclude=exclude)
-            await trio.sleep(0.01)  # gather a batch
+                        self.p2p.broadcast(TxsSentMsg(tuple(raws[i:i + TX_RELAY_BATCH]), sent_to).encode(),
+                                           exclude=have)
 
     # ---- block sync ---------------------------------------------------------
     def _serve_block(self, peer: bytes, height: int) -> None:
@@ -916,6 +936,9 @@ class _Fetch:
         self.turn = 0
 
 
+_NOBODY: frozenset = frozenset()  # transactions from this node's API: no peer has them yet
+
+
 class _StartHeight:
     """Internal inbox item: start consensus for ``height`` (after the commit pause)."""
 
@@ -925,15 +948,20 @@ class _StartHeight:
         self.height = height
 
 
-def _decode_verify_batch(raws: list[bytes], verifier=None) -> list:
+def _decode_verify_batch(raws: list[bytes], verifier=None, hashes: list | None = None) -> list:
     """Each transaction decoded (once, here) and its signature checked (in the worker processes
-    for a batch): the decoded transaction, or None if it is malformed or wrongly signed."""
+    for a batch): the decoded transaction, or None if it is malformed or wrongly signed.  ``hashes``:
+    the transactions' hashes where the caller computed them already (not computed again)."""
     txs = []
-    for raw in raws:
+    for i, raw in enumerate(raws):
         try:
-            txs.append(decode_tx(raw))
+            tx = decode_tx(raw)
         except TxError:
             txs.append(None)
+            continue
+        if hashes is not None:
+            tx._hash = hashes[i]
+        txs.append(tx)
     good = [t for t in txs if t is not None]
     verdicts = iter(verify_txs(verifier, good))
     return [t if t is not None and next(verdicts) else None for t in txs]

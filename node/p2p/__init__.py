@@ -32,6 +32,7 @@ from .messages import (
     TxFetchResponse,
     TxMsg,
     TxsMsg,
+    TxsSentMsg,
     VoteMsg,
     decode_message,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "TokenBucket",
     "TxMsg",
     "TxsMsg",
+    "TxsSentMsg",
     "VoteMsg",
     "backoff_delay",
     "decode_message",

@@ -27,6 +27,7 @@ __all__ = [
     "P2PMessage",
     "TxMsg",
     "TxsMsg",
+    "TxsSentMsg",
     "ProposalMsg",
     "VoteMsg",
     "EvidenceMsg",
@@ -89,6 +90,23 @@ class TxsMsg(P2PMessage):
     TYPE = "txs"
     SCHEMA = {"txs": List(Bytes(max_size=_SMALL), max_len=10_000)}
     txs: tuple
+
+
+SENT_TO_MAX = 256  # peers a relayed batch names as sent to (more are simply not named: they may get it twice)
+
+
+@dataclass(frozen=True)
+class TxsSentMsg(P2PMessage):
+    """Several transactions, and the nodes known to have them: the sender, the peers it sends this
+    batch to, and those it knew had them.  A receiver relays them only to its peers not named, so in a
+    full mesh a transaction crosses each link once (its origin sends it to all) instead of coming
+    back as echoes; where peers are not all connected, those the sender could not reach still get it."""
+
+    TYPE = "txs_sent"
+    SCHEMA = {"txs": List(Bytes(max_size=_SMALL), max_len=10_000),
+              "sent_to": List(Bytes(size=32), max_len=SENT_TO_MAX)}
+    txs: tuple
+    sent_to: tuple
 
 
 @dataclass(frozen=True)
@@ -197,7 +215,7 @@ class TxFetchResponse(P2PMessage):
 
 MESSAGE_TYPES: dict[str, type[P2PMessage]] = {
     cls.TYPE: cls
-    for cls in (TxMsg, TxsMsg, ProposalMsg, VoteMsg, EvidenceMsg, BlockRequest, BlockResponse, StatusMsg,
+    for cls in (TxMsg, TxsMsg, TxsSentMsg, ProposalMsg, VoteMsg, EvidenceMsg, BlockRequest, BlockResponse, StatusMsg,
                 CompactProposalMsg, TxFetchRequest, TxFetchResponse)
 }
 

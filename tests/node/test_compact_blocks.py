@@ -153,9 +153,9 @@ def test_missing_transactions_are_fetched_from_the_proposer_and_checked_in_one_b
     batches = []
     real = cd._decode_verify_batch
 
-    def spy(raws, verifier=None):
+    def spy(raws, verifier=None, hashes=None):
         batches.append(len(raws))
-        return real(raws, verifier)
+        return real(raws, verifier, hashes)
 
     async def main():
         async with trio.open_nursery() as n:

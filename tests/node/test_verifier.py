@@ -46,7 +46,7 @@ def test_the_queue_is_bounded():
     pool = VerifyPool(workers=1, max_in_flight=1)
     try:
         pool.start()
-        pids = list(pool._pool._processes)
+        pids = pool.pids()
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)  # the worker holds still: the one slot stays taken
         try:
@@ -67,7 +67,7 @@ def test_the_queue_is_bounded():
 def test_a_killed_worker_costs_no_verdict(pool):
     txs = _txs(100, {7})
     pool.start()
-    for pid in list(pool._pool._processes):
+    for pid in pool.pids():
         os.kill(pid, signal.SIGKILL)
     assert pool.verify(txs) == [i != 7 for i in range(100)]  # inline, the pool marked broken
     assert pool.verify(txs) == [i != 7 for i in range(100)]  # and a fresh pool the next time
@@ -87,7 +87,7 @@ import sys
 from node.verifier import VerifyPool
 p = VerifyPool(workers=2)
 p.start()
-print(" ".join(str(x) for x in p._pool._processes), flush=True)
+print(" ".join(str(x) for x in p.pids()), flush=True)
 sys.stdin.read()
 """
 
@@ -121,3 +121,85 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+def test_a_worker_killed_mid_batch_costs_no_verdict_to_any_caller(monkeypatch):
+    """Several callers with batches owed by one worker, which is killed while it checks them: every
+    caller still gets the right verdicts (inline), and the next batch goes to a new worker."""
+    import threading
+
+    pool = VerifyPool(workers=1, max_in_flight=8)
+    try:
+        pool.start()
+        [pid] = pool.pids()
+        batches = [_txs(64, {3 * k}) for k in range(4)]  # small frames: they fit in the pipe while it is stopped
+        os.kill(pid, signal.SIGSTOP)  # it holds still, so the batches are all owed when it dies
+        pendings = [pool.submit(b) for b in batches]
+        assert all(p is not None and not p.done() for p in pendings)
+        results: dict[int, list] = {}
+        threads = [threading.Thread(target=lambda k=k: results.__setitem__(k, pendings[k].result())) for k in range(4)]
+        for t in threads:
+            t.start()
+        os.kill(pid, signal.SIGKILL)
+        for t in threads:
+            t.join(timeout=60)
+        for k in range(4):
+            assert results[k] == [i != 3 * k for i in range(64)]
+        txs = _txs(40, {1})
+        assert pool.verify(txs) == [i != 1 for i in range(40)]
+        assert pool.pids() and pool.pids() != [pid]  # started again
+    finally:
+        pool.close()
+
+
+def test_a_hung_worker_is_given_up_after_the_wait(monkeypatch):
+    import node.verifier as verifier
+
+    monkeypatch.setattr(verifier, "WAIT_S", 0.5)  # a hang is declared after half a second here
+    pool = VerifyPool(workers=1, max_in_flight=2)
+    try:
+        pool.start()
+        [pid] = pool.pids()
+        os.kill(pid, signal.SIGSTOP)  # hung: it never answers
+        txs = _txs(50, {2})
+        assert pool.verify(txs) == [i != 2 for i in range(50)]  # checked inline once the wait ran out
+        assert _gone_within(pid, 30)  # the hung worker was killed (SIGKILL lands asynchronously), not left behind
+        assert pool.verify(txs) == [i != 2 for i in range(50)]  # by a new worker
+        assert pool.pids() != [pid]
+    finally:
+        pool.close()
+
+
+def test_a_garbled_answer_is_not_taken_for_verdicts(pool):
+    """A worker that answers fewer bytes than the batch holds (it failed to read the frame): the batch is
+    checked inline, never read short."""
+    import node.verifier as verifier
+
+    txs = _txs(40, {4})
+    p = pool.submit(txs)
+    assert p.result() == [i != 4 for i in range(40)]
+    c = verifier._Chunk(txs, lambda: None)
+    c.settle(b"\x01" * 39)
+    assert c.verdicts is None and c.settled
+
+
+def test_close_ends_the_workers():
+    pool = VerifyPool(workers=2)
+    pool.start()
+    pids = pool.pids()
+    assert len(pids) == 2
+    pool.close()
+    assert not any(_alive(p) for p in pids)
+    with pytest.raises(RuntimeError):
+        pool._live()
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True

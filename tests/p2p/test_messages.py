@@ -19,6 +19,7 @@ from node.p2p.messages import (
     TxFetchResponse,
     TxMsg,
     TxsMsg,
+    TxsSentMsg,
     VoteMsg,
     decode_message,
 )
@@ -26,6 +27,7 @@ from node.p2p.messages import (
 EXAMPLES = [
     TxMsg(b"signed tx bytes"),
     TxsMsg((b"tx one", b"tx two")),
+    TxsSentMsg((b"tx one", b"tx two"), (b"\x05" * 32, b"\x06" * 32)),
     ProposalMsg(b"signed proposal", b"block bytes"),
     VoteMsg(b"canonical vote"),
     EvidenceMsg(b"two votes"),
