@@ -20,7 +20,7 @@ Two tables, each a list of budget lines with µs per transaction and share:
   the shares are a profile, the µs are CPU time divided in those shares.
 
 ``python -m bench budget`` runs it alone; ESOC_BENCH_BUDGET_NET=0 skips the
-devnet part; ESOC_BENCH_BUDGET_RATE (default 600 tx/s) and
+devnet part; ESOC_BENCH_BUDGET_RATE (default 1,400 tx/s) and
 ESOC_BENCH_BUDGET_SECONDS (25) shape it.
 """
 
@@ -285,7 +285,7 @@ def run() -> list[dict]:
                                    f"(the node's serial part: its signatures go to worker processes) "
                                    f"{serial:.1f} µs/tx")
     if os.environ.get("ESOC_BENCH_BUDGET_NET", "1") != "0":
-        rate = int(os.environ.get("ESOC_BENCH_BUDGET_RATE", "600"))
+        rate = int(os.environ.get("ESOC_BENCH_BUDGET_RATE", "1400"))
         seconds = float(os.environ.get("ESOC_BENCH_BUDGET_SECONDS", "25"))
         val = validator_budget(rate, seconds)
         if val is not None:

@@ -20,8 +20,11 @@ it from gRPC, and each peer the transaction is relayed to), and the 4 share
 the cores.  Targets: >= 30% of that ceiling (issue 13; issue 4 first asked
 50%, and both are printed), p50 <= 1 s, p99 <= 3 s.
 
-Offered rate: 1,400 tx/s by default, just under the knee on this 2-core
-machine since relayed transactions are verified once per node: quiet, 1,480
+Offered rate: 2,400 tx/s by default, under the knee on this 2-core machine
+(2026-12-05, quiet: 2,000 offered gave 1,984 finalized/s, p50 0.43 s, p99
+3.3 s; 2,800 offered gave 2,743/s, p50 0.76 s, p99 5.4 s, the nodes using
+87 % of the cores).  Before the verifier, relay and state-tree work of
+2026-12-05 the knee was ~1,700, and 1,400 the default: quiet, 1,480
 offered gave 1,418 finalized/s with p50 0.96 s and p99 2.8 s, and 600
 offered gave 597/s with p50 0.27 s and p99 0.72 s.  (Before that fix the
 knee was near 600: 800 offered gave 685/s with p50 2.4 s.)  The machine is
@@ -50,7 +53,7 @@ to the live rate.
 Every process is stopped in ``finally`` blocks.  About 3-4 minutes.
 
 Run alone: ``python -m bench network`` or ``python -m bench.bench_network``.
-Knobs (environment): ESOC_BENCH_NET_RATE (offered tx/s; default 1400),
+Knobs (environment): ESOC_BENCH_NET_RATE (offered tx/s; default 2400),
 ESOC_BENCH_NET_SECONDS (60), ESOC_BENCH_NET_BLOCKS (1000),
 ESOC_BENCH_NET_PROFILE=DIR (py-spy record every node during the load window
 into DIR, collapsed stacks; needs ``pip install py-spy``),
@@ -74,7 +77,7 @@ import time
 
 from .machine import ed25519_verify_rate
 
-DEFAULT_RATE = 1400  # offered tx/s: near what this 2-core machine sustains (see the module doc)
+DEFAULT_RATE = 2400  # offered tx/s: under the knee this 2-core machine sustains (see the module doc)
 TICK = 0.1  # seconds between batches (one batch per node per tick)
 SPACING_S = 3.0  # minimum seconds between two transactions of one sender
 SALT = "bench-network"

@@ -3,8 +3,8 @@
 The network bench's devnet (4 validators, real processes) with admission
 bounded by time (``node/admission.py``, ``admission_latency_ms`` 1000, the
 default): transactions are offered open loop at twice the rate this machine
-sustains (``ESOC_BENCH_KNEE``, default 1,400 tx/s, the knee measured by
-bench_network on a quiet day), each sender offering one transaction every
+sustains (``ESOC_BENCH_KNEE``, default 2,800 tx/s, the knee measured by
+bench_network on a quiet day, 2026-12-05), each sender offering one transaction every
 10 s (a refused transaction leaves the later ones of its sender with a
 nonce gap; those are counted apart).  Printed: what was admitted, the share
 refused with RESOURCE_EXHAUSTED-style ``node busy ... retry after`` answers,
@@ -29,7 +29,7 @@ from .machine import ed25519_verify_rate
 def run() -> list[dict]:
     from . import bench_network as bn
 
-    knee = int(os.environ.get("ESOC_BENCH_KNEE", "1400"))
+    knee = int(os.environ.get("ESOC_BENCH_KNEE", "2800"))
     seconds = float(os.environ.get("ESOC_BENCH_OVERLOAD_SECONDS", "60"))
     raw = ed25519_verify_rate(2.0)
     tmp = tempfile.mkdtemp(prefix="esoc-bench-overload-")
