@@ -11,14 +11,6 @@ not only by the mempool's size:
   rate seen over a longer ``peak_window_s`` (under overload blocks are full,
   so the peak is the chain's capacity; at a low load the rate only says what
   was offered, and the peak remembers the capacity measured before).
-  But while the chain is **saturated** -- every block of the last
-  ``window_s`` left transactions waiting -- the rate over the window *is*
-  the capacity now, and a higher peak from before is stale: the rate fell
-  because the machine got busier (or the blocks costlier), and admitting
-  by the old peak queues more than the bound's worth (measured, issue 13:
-  a peak of ~1,700 tx/s kept while 865/s committed under 2x overload gave
-  admitted p99 3.2 s against a bound of 1 s).  So a saturated window's
-  rate replaces the peaks.
 * A queue of ``q`` transactions drains in about ``q / rate`` seconds, so the
   room for new ones is ``rate x latency_bound - q``, never less than
   ``floor`` (the node uses 500): an idle node, whose measured rate says
@@ -61,21 +53,13 @@ class Admission:
         self.peak_window_s = peak_window_s
         self._blocks: deque = deque(maxlen=max_blocks)  # (time, txs committed)
         self._peaks: deque = deque(maxlen=max_blocks)  # (time, rate)
-        self._busy_since: float | None = None  # since when every commit left transactions waiting
         self.refused = 0
 
-    def on_commit(self, now: float, n_txs: int, left: int = 0) -> None:
-        """A block of ``n_txs`` committed at ``now``, ``left`` transactions still waiting after it."""
+    def on_commit(self, now: float, n_txs: int) -> None:
         self._blocks.append((now, n_txs))
-        if left <= 0:
-            self._busy_since = None
-        elif self._busy_since is None:
-            self._busy_since = now
         while self._blocks and now - self._blocks[0][0] > self.window_s:
             self._blocks.popleft()
         r = self.rate(now)
-        if self.saturated(now):
-            self._peaks.clear()  # what commits now under a full queue is the capacity; older peaks are stale
         if r > 0:
             self._peaks.append((now, r))
         while self._peaks and now - self._peaks[0][0] > self.peak_window_s:
@@ -87,10 +71,6 @@ class Admission:
         if len(b) < 2 or b[-1][0] <= b[0][0]:
             return 0.0
         return (sum(n for _, n in b) - b[0][1]) / (b[-1][0] - b[0][0])
-
-    def saturated(self, now: float) -> bool:
-        """True when every block of the last window left transactions waiting (the rate is the capacity)."""
-        return self._busy_since is not None and now - self._busy_since >= self.window_s
 
     def capacity(self, now: float) -> float:
         """The best commit rate measured lately (tx/s)."""

@@ -152,7 +152,7 @@ class Node:
         if self.snapshots is not None:
             self.snapshots.maybe_take(block.height)
         if self.admission is not None:
-            self.admission.on_commit(time.monotonic(), len(block.txs), len(self.app.mempool))
+            self.admission.on_commit(time.monotonic(), len(block.txs))
 
     # ---- running ---------------------------------------------------------------
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
