@@ -82,7 +82,7 @@ def transfers_applied_per_s(n_accounts: int = 2000, n_txs: int = 40000, block_tx
     pool.start()  # the node starts its workers with the node, not per transaction
     gc_before = gc.get_threshold()
     tune_gc()  # as the node does once started (node/service.py)
-    pids = list(pool._pool._processes)
+    pids = pool.pids()
     worker_cpu = _proc_cpu_s(pids)
     with tempfile.TemporaryDirectory() as d:
         store = ChainStore(d)

@@ -334,6 +334,7 @@ class _Offer:
         self.retry = retry  # resend what a busy node refused, after its hint (as the wallet does)
         self.resend: dict[int, list] = {}  # tick -> [(node, raw)]
         self.resent = 0
+        self.resent_at: dict[bytes, float] = {}  # raw -> when it was sent again (after a refusal)
         self.retried: set = set()
         self.lock = threading.Lock()
         self.stats = {"accepted": 0, "rejected": 0, "failed": 0, "refused": 0, "reasons": {}}
@@ -385,6 +386,8 @@ class _Offer:
                 if extra:
                     req = type(req)(txs=list(req.txs) + extra)
                     self.resent += len(extra)
+                    for raw in extra:
+                        self.resent_at[raw] = self.sent_at[k][j]
                 f = self.clients[k].stub.SubmitTxBatch.future(req, timeout=60)
                 f.add_done_callback(lambda fut, k=k, raws=list(req.txs), j=j: self.on_done(fut, k, raws, j))
                 self.futures.append(f)
@@ -438,7 +441,11 @@ def _latencies(plan: _Plan, signed, offer: _Offer, blocks: list) -> dict:
             t = offer.sent_at[k][j]
             for _, h in plan.slice(k, j, signed):
                 send_time[h] = t
+    from ledger.tx import tx_hash
+
+    again = {tx_hash(raw): t for raw, t in offer.resent_at.items()}
     lat: list[float] = []
+    lat_admitted: list[float] = []  # from the send that was admitted (a resend's, for a refused one)
     in_window = ok_in_window = 0
     heights_in_window = []
     for h, seen, hashes, codes, _ in blocks:
@@ -450,10 +457,12 @@ def _latencies(plan: _Plan, signed, offer: _Offer, blocks: list) -> dict:
             if st is None:
                 continue
             lat.append(seen - st)
+            lat_admitted.append(seen - again.get(tx_h, st))
             if inside:
                 in_window += 1
                 ok_in_window += code == 0
-    return {"lat": lat, "in_window": in_window, "ok_in_window": ok_in_window, "heights": heights_in_window}
+    return {"lat": lat, "lat_admitted": lat_admitted, "in_window": in_window, "ok_in_window": ok_in_window,
+            "heights": heights_in_window}
 
 
 def _summary(plan: _Plan, offer: _Offer, seen: dict, extra: dict) -> dict:
@@ -467,6 +476,7 @@ def _summary(plan: _Plan, offer: _Offer, seen: dict, extra: dict) -> dict:
         "reasons": st["reasons"], "committed_total": len(lat), "committed_in_window": in_window,
         "ok_in_window": seen["ok_in_window"], "finalized_per_s": seen["ok_in_window"] / dur,
         "p50": _pct(lat, 0.50), "p99": _pct(lat, 0.99),
+        "p50_admitted": _pct(seen["lat_admitted"], 0.50), "p99_admitted": _pct(seen["lat_admitted"], 0.99),
         "blocks_in_window": blocks, "txs_per_block": (in_window / blocks if blocks else 0.0),
         "blocks_per_s": blocks / dur, "accounts": plan.accounts, "send_lag_max": offer.lag_max,
         "max_block": max((n for _, n in heights), default=0),
@@ -513,7 +523,9 @@ def load_test(home: str, rate: int, seconds: float, verbose: bool = True, profil
         own0 = [_cpu_s(n.proc.pid, tree=False) for n in net.nodes]
         met0 = _scrape(net.desc["nodes"][1]["metrics"])
         prop0 = _proposal_counters(net)
+        client0 = time.process_time()
         offer.run(watcher, start_h, verbose)
+        extra["client_cpu_s"] = time.process_time() - client0  # this process: sending, callbacks, the block watcher
         extra["node_cpu_s"] = [_cpu_s(n.proc.pid) - c for n, c in zip(net.nodes, cpu0)]  # with signature workers
         extra["node_own_cpu_s"] = [_cpu_s(n.proc.pid, tree=False) - c for n, c in zip(net.nodes, own0)]
         extra.update({k: v - prop0.get(k, 0.0) for k, v in _proposal_counters(net).items()})
