@@ -71,6 +71,7 @@ MAX_CHUNK = 512  # transactions per frame sent to a worker
 # two thirds of a core).  On a machine shared with other work the workers then get less than
 # their share: bench_ledger measured both ways on 2026-12-04 with no clear winner under load.
 WORKER_NICE = int(os.environ.get("ESOC_VERIFY_NICE", "5"))
+SOCKET_BUFFER = 2 << 20  # bytes a worker's socket may hold unread (see _Worker)
 WAIT_S = 30.0  # longest wait for a slot or a verdict; then the caller checks the batch itself
 
 
@@ -139,6 +140,14 @@ class _Worker:
 
     def __init__(self, ctx, nice: int):
         ours, other = socket.socketpair()
+        # room for the frames in flight (up to 8 of ~127 kB a worker) so a caller's send does not block
+        # while the worker checks the frames ahead (the state thread is a caller; capped by the host's
+        # net.core.wmem_max / rmem_max: where lower, a send waits for room, as before)
+        for s_, opt in ((ours, socket.SO_SNDBUF), (other, socket.SO_RCVBUF)):
+            try:
+                s_.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+            except OSError:
+                pass
         theirs = mp.connection.Connection(other.detach())
         try:
             self.proc = ctx.Process(target=_serve, args=(theirs, nice, os.getpid()), daemon=True, name="esoc-verify")
