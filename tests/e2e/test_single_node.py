@@ -140,10 +140,13 @@ def test_health_and_reflection(net):
     ch.close()
 
 
+def _dan_and_erin(net):
+    """The batch tests' payer (dan's key, from the devnet keystore) and payee (erin's address)."""
+    return Keystore(net.keystore).unlock("dan", "devnet"), decode_address(net.account("erin")["address"])
+
+
 def test_batch_submit_and_stream(net):
-    ks = Keystore(net.keystore)
-    dan = ks.unlock("dan", "devnet")
-    erin = decode_address(net.account("erin")["address"])
+    dan, erin = _dan_and_erin(net)
     with net.nodes[0].client() as c:
         nonce = c.account(net.account("dan")["address"]).nonce
         st = c.status()
@@ -164,9 +167,7 @@ def test_batch_submit_and_stream(net):
 
 
 def test_a_batch_answers_nonce_gaps_before_any_signature_check(net):
-    ks = Keystore(net.keystore)
-    dan = ks.unlock("dan", "devnet")
-    erin = decode_address(net.account("erin")["address"])
+    dan, erin = _dan_and_erin(net)
     with net.nodes[0].client() as c:
         nonce = c.account(net.account("dan")["address"]).nonce
         st = c.status()
