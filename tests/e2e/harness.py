@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 from node.config import NodeConfig
 from cli.devnet import init_devnet, node_command
@@ -147,6 +148,16 @@ class Devnet:
 
     def account(self, name: str) -> dict:
         return next(a for a in self.desc["accounts"] if a["name"] == name)
+
+    def metrics(self, i: int = 0) -> dict[str, float]:
+        """Node ``i``'s Prometheus metrics, as {series with its labels: value}."""
+        text = urllib.request.urlopen(f"http://{self.desc['nodes'][i]['metrics']}/metrics", timeout=10).read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, v = line.rpartition(" ")
+                values[name] = float(v)
+        return values
 
     def start(self) -> "Devnet":
         for n in self.nodes:

@@ -5,23 +5,12 @@ esoc_proposal_full_bytes_total)."""
 
 from __future__ import annotations
 
-import urllib.request
 
 import pytest
 
 from .harness import Devnet, Load, final_checks
 
 pytestmark = pytest.mark.slow
-
-
-def scrape(net: Devnet, i: int) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://{net.desc['nodes'][i]['metrics']}/metrics", timeout=10).read().decode()
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, v = line.rpartition(" ")
-            values[name] = float(v)
-    return values
 
 
 def test_four_validators_commit_transfers_with_compact_blocks_and_send_far_fewer_bytes(tmp_path):
@@ -36,7 +25,7 @@ def test_four_validators_commit_transfers_with_compact_blocks_and_send_far_fewer
         final_checks(net, load)
         totals: dict[str, float] = {}
         for i in range(4):
-            for k, v in scrape(net, i).items():
+            for k, v in net.metrics(i).items():
                 if k.startswith(("esoc_proposal_", "esoc_compact_")):
                     totals[k] = totals.get(k, 0) + v
     finally:

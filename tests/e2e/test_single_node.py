@@ -187,17 +187,10 @@ def test_a_batch_answers_nonce_gaps_before_any_signature_check(net):
 
 
 def test_prometheus_metrics(net):
-    import urllib.request
-
     with net.nodes[0].client() as c:
         h = c.status().height
         wait_until(lambda: c.status().height >= h + 2, 20, "two more blocks")
-    text = urllib.request.urlopen(f"http://{net.desc['nodes'][0]['metrics']}/metrics", timeout=10).read().decode()
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, v = line.rpartition(" ")
-            values[name] = float(v)
+    values = net.metrics(0)
     assert values["esoc_height"] >= h + 2
     assert values["esoc_blocks_total"] >= 2
     assert values["esoc_committed_txs_total"] >= 1  # the transfers of the tests above

@@ -161,16 +161,21 @@ class ExplorerProc:
             return f.read()[-4000:].decode(errors="replace")
 
 
-@pytest.fixture(scope="session")
-def explorer(chain, tmp_path_factory):
-    d = tmp_path_factory.mktemp("explorer")
-    ex = ExplorerProc(chain.grpc, f"sqlite:///{d}/index.sqlite", str(d / "explorer.log")).start()
+def _explorer_on(grpc: str, d, height: int):
+    """An explorer process over the node at ``grpc``, its SQLite index in ``d``, once it has indexed
+    ``height``; stopped when the fixture ends."""
+    ex = ExplorerProc(grpc, f"sqlite:///{d}/index.sqlite", str(d / "explorer.log")).start()
     ex.db_path = str(d / "index.sqlite")
     try:
-        ex.wait_indexed(chain.top + 1)
+        ex.wait_indexed(height)
         yield ex
     finally:
         ex.stop()
+
+
+@pytest.fixture(scope="session")
+def explorer(chain, tmp_path_factory):
+    yield from _explorer_on(chain.grpc, tmp_path_factory.mktemp("explorer"), chain.top + 1)
 
 
 # ---- PostgreSQL ----------------------------------------------------------------
@@ -279,11 +284,4 @@ def gov_chain(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def gov_explorer(gov_chain, tmp_path_factory):
-    d = tmp_path_factory.mktemp("explorer-gov")
-    ex = ExplorerProc(gov_chain.grpc, f"sqlite:///{d}/index.sqlite", str(d / "explorer.log")).start()
-    ex.db_path = str(d / "index.sqlite")
-    try:
-        ex.wait_indexed(gov_chain.top)
-        yield ex
-    finally:
-        ex.stop()
+    yield from _explorer_on(gov_chain.grpc, tmp_path_factory.mktemp("explorer-gov"), gov_chain.top)
