@@ -58,6 +58,7 @@ ESOC_BENCH_NET_SECONDS (60), ESOC_BENCH_NET_BLOCKS (1000),
 ESOC_BENCH_NET_PROFILE=DIR (py-spy record every node during the load window
 into DIR, collapsed stacks; needs ``pip install py-spy``),
 ESOC_BENCH_NET_COMPACT=1|0 (compact blocks on or off; default: the node's default),
+ESOC_BENCH_NET_PIPELINE=1|0 (the commit pipeline, ``pipelined_commit``, on or off; default: on),
 ESOC_BENCH_NET_PART=load|catchup (run one part only), ESOC_BENCH_NET_KEEP=1
 (keep the devnet homes for inspection), ESOC_BENCH_NET_LOG=info|debug (node
 log level in part 1).
@@ -658,9 +659,11 @@ def run(rate: int | None = None, seconds: float | None = None, catchup_blocks: i
               f"{ceiling:,.0f} tx/s for 4 validators; targets: >= 30% of it (issue 13; issue 4 asked 50%), p50 <= 1 s, p99 <= 3 s",
               file=sys.stderr, flush=True)
         if part in ("", "load"):
-            compact = os.environ.get("ESOC_BENCH_NET_COMPACT")
-            r = load_test(os.path.join(tmp, "load"), rate, seconds,
-                          settings=None if compact is None else {"compact_blocks": compact not in ("0", "", "false")})
+            settings = {}
+            for env, key in (("ESOC_BENCH_NET_COMPACT", "compact_blocks"), ("ESOC_BENCH_NET_PIPELINE", "pipelined_commit")):
+                if os.environ.get(env) is not None:
+                    settings[key] = os.environ[env] not in ("0", "", "false")
+            r = load_test(os.path.join(tmp, "load"), rate, seconds, settings=settings or None)
             # the machine is shared: measure again after the load, use the mean
             verify1 = ed25519_verify_rate(2.0)
             verify = (verify0 + verify1) / 2

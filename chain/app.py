@@ -318,9 +318,18 @@ class Application:
 
     def commit(self, ex: Executed, commit: Commit | None) -> None:
         """Write a decided block, its receipts and state in one atomic batch."""
+        self.stage(ex, commit)
+        self.store.write_staged()
+        self.store.unstage()
+
+    def stage(self, ex: Executed, commit: Commit | None) -> None:
+        """Commit a decided block in memory: the store holds its batch staged (ChainStore.stage_block)
+        and every view, the mempool included, moves to its height; the caller then writes it with
+        ``store.write_staged`` (on another thread, the node does: see node/consensus_driver.py) and
+        calls ``store.unstage``.  Until the write is done the block is not durable."""
         if ex.block.header.height != self.height + 1:
             raise StoreError("block does not follow the committed height")
-        self.store.commit_block(ex.block, ex.raw, commit, ex.receipts, ex.diff, ex.receipts_encoded, ex.tx_hashes)
+        self.store.stage_block(ex.block, ex.raw, commit, ex.receipts, ex.diff, ex.receipts_encoded, ex.tx_hashes)
         hd = ex.block.header
         self._height = hd.height
         self._last = (hd.height, hd.hash, hd.time_ms)

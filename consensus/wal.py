@@ -47,7 +47,7 @@ import blake3
 
 from ledger.codec import CodecError, Record, UInt, decode, encode
 
-from .events import EVENT_KINDS, Event
+from .events import EVENT_KINDS, Event, StartHeight
 
 HEADER = 12
 MAX_RECORD = 16 * 1024 * 1024
@@ -197,16 +197,29 @@ class WAL:
         if self.truncated_bytes:
             file.truncate(valid)
         self._size = valid
-        self._tail = 0  # offset of the first record after the last EndHeight
+        self._tail = 0  # offset of the first record to replay: see _mark_end
         self._last_end: int | None = None
+        self._last_start: tuple[int, int] | None = None  # (offset, height) of the last StartHeight record
         off = 0
         for rec in records:
+            start = off
             off += len(frame(rec))
             if isinstance(rec, EndHeight):
-                self._tail, self._last_end = off, rec.height
+                self._mark_end(rec.height, off)
+            elif isinstance(rec, StartHeight):
+                self._last_start = (start, rec.height)
+
+    def _mark_end(self, height: int, after: int) -> None:
+        self._last_end = height
+        ls = self._last_start
+        # a pipelined node marks block h stored after it has begun height h + 1 (its StartHeight and
+        # first records precede the marker): replay then starts at that StartHeight, markers skipped
+        self._tail = ls[0] if ls is not None and ls[1] > height else after
 
     def append(self, event: Event, sync: bool = False) -> None:
         data = frame(event)
+        if type(event) is StartHeight:
+            self._last_start = (self._size, event.height)
         self.file.append(data)
         self._size += len(data)
         if sync:
@@ -218,16 +231,16 @@ class WAL:
         self.file.append(data)
         self.file.sync()
         self._size += len(data)
-        self._tail, self._last_end = self._size, height
+        self._mark_end(height, self._size)
 
     def last_end_height(self) -> int | None:
         return self._last_end
 
     def events_to_replay(self) -> list[Event]:
-        """The engine events logged after the last EndHeight marker (read from the file)."""
+        """The engine events of the heights after the last EndHeight marker (read from the file)."""
         data = self.file.read_all()[self._tail : self._size]
         records, _ = scan(data)
-        return records  # type: ignore[return-value]
+        return [r for r in records if not isinstance(r, EndHeight)]  # type: ignore[misc]
 
     def checkpoint(self) -> None:
         """Drop everything before the last EndHeight (atomic rewrite)."""
@@ -238,3 +251,7 @@ class WAL:
         self.file.rewrite(marker + tail)
         self._size = len(marker) + len(tail)
         self._tail = len(marker)
+        if self._last_start is not None and self._last_start[1] > self._last_end:
+            self._last_start = (len(marker), self._last_start[1])  # the tail begins with it
+        else:
+            self._last_start = None

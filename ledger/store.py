@@ -38,6 +38,26 @@ P_META_HEIGHT = b"m/height"
 P_GENESIS = b"m/genesis"
 
 
+_ABSENT = object()
+
+
+class _Staging:
+    """A block's batch held in memory (key -> value, None for a delete), with a WriteBatch's put/delete."""
+
+    __slots__ = ("height", "items", "written")
+
+    def __init__(self, height: int):
+        self.height = height
+        self.items: dict[bytes, bytes | None] = {}
+        self.written = False
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.items[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.items[key] = None
+
+
 class StoreError(RuntimeError):
     """The database is missing, locked, or inconsistent."""
 
@@ -79,12 +99,25 @@ class ChainStore:
         # for one height; commit_block carries them to the next with the block's own records
         self._records: dict[bytes, object] = {}
         self._records_height = -1
+        self._staged: _Staging | None = None  # a block whose batch is being written (stage_block)
 
     def close(self) -> None:
         self.db.close()
 
     # ---- reads ------------------------------------------------------------
+    def _get(self, key: bytes) -> bytes | None:
+        """A key's value: from the block staged for writing if it holds the key, else from LevelDB."""
+        staged = self._staged
+        if staged is not None:
+            v = staged.items.get(key, _ABSENT)
+            if v is not _ABSENT:
+                return v  # None: deleted by the staged block
+        return self.db.get(key)
+
     def height(self) -> int:
+        staged = self._staged
+        if staged is not None:
+            return staged.height
         v = self.db.get(P_META_HEIGHT)
         return 0 if v is None else int.from_bytes(v, "big")
 
@@ -92,41 +125,41 @@ class ChainStore:
         return self.db.get(P_GENESIS)
 
     def get_node(self, node_hash: bytes) -> bytes | None:
-        return self.db.get(b"n/" + node_hash)
+        return self._get(b"n/" + node_hash)
 
     def get_value_by_hash(self, vh: bytes) -> bytes | None:
-        return self.db.get(b"v/" + vh)
+        return self._get(b"v/" + vh)
 
     def read_latest(self, pb: bytes) -> bytes | None:
-        return self.db.get(b"s/" + pb)
+        return self._get(b"s/" + pb)
 
     def state_root(self, height: int | None = None) -> bytes:
         if height is None:
             height = self.height()
-        v = self.db.get(b"o/" + _h(height))
+        v = self._get(b"o/" + _h(height))
         return EMPTY_ROOT if v is None else v
 
     def block_bytes(self, height: int) -> bytes | None:
-        return self.db.get(b"b/" + _h(height))
+        return self._get(b"b/" + _h(height))
 
     def block(self, height: int) -> Block | None:
         b = self.block_bytes(height)
         return None if b is None else Block.decode(b)
 
     def height_of(self, block_hash: bytes) -> int | None:
-        v = self.db.get(b"h/" + block_hash)
+        v = self._get(b"h/" + block_hash)
         return None if v is None else int.from_bytes(v, "big")
 
     def commit(self, height: int) -> Commit | None:
-        v = self.db.get(b"c/" + _h(height))
+        v = self._get(b"c/" + _h(height))
         return None if v is None else Commit.decode(v)
 
     def receipts(self, height: int) -> list[Receipt]:
-        v = self.db.get(b"r/" + _h(height))
+        v = self._get(b"r/" + _h(height))
         return [] if v is None else [Receipt.from_obj(x) for x in decode(v)]
 
     def tx_location(self, tx_hash: bytes) -> tuple[int, int] | None:
-        v = self.db.get(b"t/" + tx_hash)
+        v = self._get(b"t/" + tx_hash)
         if v is None:
             return None
         h, i = decode(v)
@@ -204,32 +237,95 @@ class ChainStore:
         receipts_encoded: list[bytes] | None = None,
         tx_hashes: list[bytes] | None = None,
     ) -> None:
+        """Write a block, its receipts and state in one atomic, synced batch (stage, write, unstage)."""
+        self.stage_block(block, block_raw, commit, receipts, diff, receipts_encoded, tx_hashes)
+        self.write_staged()
+        self.unstage()
+
+    # ---- the pipelined write (node/consensus_driver.py) ---------------------
+    # A decided block is *staged*: everything its batch will write is held in memory and every read
+    # of this store (height, state, tree nodes, blocks, receipts) sees it at once, so the next height
+    # can be proposed and executed while ``write_staged`` writes the batch on another thread. One
+    # block at a time: the next is staged only after the last one's ``unstage``. A crash before the
+    # write completes loses the staged block and nothing else; the consensus WAL, which is marked
+    # for the block only after the write (EndHeight), replays its decision (docs/consensus.md).
+    def stage_block(
+        self,
+        block: Block,
+        block_raw: bytes,
+        commit: Commit | None,
+        receipts: list[Receipt],
+        diff: StateDiff,
+        receipts_encoded: list[bytes] | None = None,
+        tx_hashes: list[bytes] | None = None,
+    ) -> None:
+        """Hold block ``h``'s whole batch in memory, visible to every read; call on the thread that reads."""
+        if self._staged is not None:
+            raise StoreError(f"block {self._staged.height} is still being written; block {block.header.height} "
+                             "cannot be staged before it")
         h = block.header.height
         if h != self.height() + 1:
             raise StoreError(f"block {h} does not follow committed height {self.height()}")
         hb = _h(h)
         old_root = self.state_root(h - 1)
-        wb = self.db.write_batch(transaction=True, sync=True)
-        wb.put(b"b/" + hb, block_raw)
-        wb.put(b"h/" + block.hash, hb)
+        st = _Staging(h)
+        put = st.put
+        put(b"b/" + hb, block_raw)
+        put(b"h/" + block.hash, hb)
         if commit is not None:
-            wb.put(b"c/" + hb, commit.encode())
+            put(b"c/" + hb, commit.encode())
         if receipts_encoded is None:
             receipts_encoded = [r.encode() for r in receipts]
-        wb.put(b"r/" + hb, encode_array_of_encoded(receipts_encoded))
+        put(b"r/" + hb, encode_array_of_encoded(receipts_encoded))
         if tx_hashes is None or len(tx_hashes) != len(block.txs):
             tx_hashes = [tx_hash(raw) for raw in block.txs]
+        packb = msgpack.packb
         for i, th in enumerate(tx_hashes):
-            wb.put(b"t/" + th, msgpack.packb([h, i]))  # = encode([h, i]): two unsigned ints
-        self._write_diff(wb, diff)
-        wb.put(b"o/" + hb, diff.root)
-        wb.put(P_META_HEIGHT, hb)
-        wb.write()
+            put(b"t/" + th, packb([h, i]))  # = encode([h, i]): two unsigned ints
+        self._write_diff(st, diff)
+        put(b"o/" + hb, diff.root)
+        put(P_META_HEIGHT, hb)
+        self._staged = st
         self._carry_records(h, diff)
         if self.node_cache is not None:
+            # the cache's top follows the staged root now: the next height's reads see it (nodes it
+            # does not hold are read through the staging, then LevelDB)
             self.node_cache.advance(old_root, diff.root, diff.nodes)
             # carried: the cache holds the new top if it held the old one; else the next state_at warms it
             self._cache_root = diff.root if self._cache_root == old_root else None
+
+    def write_staged(self) -> None:
+        """Write the staged block in one atomic batch, synced; any thread (LevelDB writes without the GIL).
+
+        Reads stay served meanwhile, from the staging; on an error the block stays staged and the
+        error propagates (the node halts: it cannot go on without its block on disk).
+        """
+        st = self._staged
+        if st is None:
+            raise StoreError("no block is staged")
+        wb = self.db.write_batch(transaction=True, sync=True)
+        put, delete = wb.put, wb.delete
+        for k, v in st.items.items():
+            if v is None:
+                delete(k)
+            else:
+                put(k, v)
+        wb.write()
+        st.written = True
+
+    def unstage(self) -> None:
+        """After ``write_staged``: reads go to LevelDB again (call on the thread that reads)."""
+        st = self._staged
+        if st is None:
+            return
+        if not st.written:
+            raise StoreError(f"block {st.height} is staged but not written")
+        self._staged = None
+
+    def staged_height(self) -> int | None:
+        """The height of the block being written, or None."""
+        st = self._staged
+        return None if st is None else st.height
 
     def _carry_records(self, h: int, diff: StateDiff) -> None:
         """After block ``h`` is written: the decoded records of ``h - 1`` stay valid but for what it changed."""

@@ -75,6 +75,8 @@ class NodeConfig:
     # compact blocks (docs/p2p.md): a proposal names its transactions by hash and validators rebuild
     # the block from their mempools, fetching only what they lack; off: a proposal carries every byte
     compact_blocks: bool = True
+    # write a decided block's batch on a worker thread while the next height starts (node/consensus_driver.py)
+    pipelined_commit: bool = True
     statesync_trust_hash: str = ""  # hex block hash at the snapshot height, needed if validators changed
 
     @classmethod
@@ -111,8 +113,9 @@ class NodeConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ConfigError(f"{name} must be a whole number >= 0, not {v!r}")
-        if not isinstance(self.compact_blocks, bool):
-            raise ConfigError(f"compact_blocks must be true or false, not {self.compact_blocks!r}")
+        for name in ("compact_blocks", "pipelined_commit"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format must be \"text\" or \"json\", not {self.log_format!r}")
         for name in ("peers", "allow_peers", "tls_client_allow"):

@@ -156,6 +156,9 @@ class ConsensusDriver:
         self._block_txs: collections.OrderedDict[bytes, dict] = collections.OrderedDict()  # value id -> {hash: raw}
         self._fetches: dict[bytes, _Fetch] = {}  # value id -> the compact proposal being completed
         self._built: tuple = (None, 0)  # the block this node last built, and its transaction count
+        # the commit pipeline (_commit): the event set when the block being written is on disk
+        self.pipelined = bool(getattr(cfg, "pipelined_commit", True))
+        self._written: trio.Event | None = None
 
     # ------------------------------------------------------------------
     def _block_id(self, raw: bytes) -> bytes:
@@ -539,7 +542,7 @@ class ConsensusDriver:
                 ok = self._validate(eff.height, eff.value)
                 queue.extend(self.engine.step(ValueValidity(eff.height, eff.value_id, ok)))
             elif t is Decide:
-                self._commit(eff)
+                await self._commit(eff)
             elif t is EvidenceFound:
                 self._add_evidence(eff.evidence, gossip=True)
             else:  # pragma: no cover - a new effect type nobody handles
@@ -638,7 +641,19 @@ class ConsensusDriver:
         cc = CCommit.decode(blk.last_commit.encode())
         verify_commit(self.app.valset(h - 1), self.chain_id, h - 1, blk.header.prev_hash, cc)
 
-    def _commit(self, d: Decide) -> None:
+    async def _commit(self, d: Decide) -> None:
+        """Commit a decided block: staged in memory at once, written to LevelDB on a worker thread.
+
+        The pipeline (issue 13): ``app.stage`` moves the application, its mempool and every read of
+        the store to the new height, and the next height starts after ``block_interval_ms`` while
+        the block's batch is written (``_write``): its proposal is built or executed meanwhile.
+        Durability keeps its order: the consensus WAL's ``EndHeight`` is written only after the
+        block is on disk, and a block is staged only after the one before it is written.  A crash
+        in between loses the staged block, whose decision the WAL replays (docs/consensus.md).
+        Peers hear the new height (status), subscribers see the block and snapshots are taken once
+        it is written.  ``pipelined_commit = false`` writes on this thread before going on.
+        """
+        await self._wait_written()
         if d.height <= self.app.height:
             # replayed from the WAL after the block was already stored: mark it, as docs/consensus.md says
             if (self.wal.last_end_height() or 0) < d.height:
@@ -656,26 +671,53 @@ class ConsensusDriver:
                              "differs from the network's: stopping rather than committing") from None
         commit = Commit.decode(d.commit.encode())
         t_write = time.monotonic()
-        self.app.commit(ex, commit)
-        self.wal.end_height(d.height)
-        if self.metrics:
-            self.metrics.block_commit.observe(time.monotonic() - t_write)
-        if d.height % 100 == 0:
-            self.wal.checkpoint()
+        self.app.stage(ex, commit)
         for ev in blk.evidence:
             self.evidence_pool.pop(Evidence.from_obj(ev).hash(), None)
         for h in [h for h in self.sync_blocks if h <= d.height]:
             del self.sync_blocks[h]
         for vid in [v for v, f in self._fetches.items() if f.shell.height <= d.height]:
             self._fetches.pop(vid).scope.cancel()
+        self.last_progress = time.monotonic()
+        height_s = self.last_progress - self.height_started
+        delay = 0 if (d.height + 1) in self.sync_blocks or self._behind() else self.node.config.block_interval_ms / 1000
+        if self.pipelined:
+            self._written = trio.Event()
+            self.nursery.start_soon(self._write, blk, ex, t_write, height_s, self._written)
+        else:
+            await self._write(blk, ex, t_write, height_s, None, in_thread=False)
+        self.nursery.start_soon(self._next_height_after, d.height + 1, delay)
+
+    async def _write(self, blk: Block, ex, t_write: float, height_s: float, done: trio.Event | None,
+                     in_thread: bool = True) -> None:
+        """Write the staged block, then what follows its durability (EndHeight, status, subscribers)."""
+        h = blk.height
+        try:
+            if in_thread:
+                await trio.to_thread.run_sync(self.store.write_staged)
+            else:
+                self.store.write_staged()
+        except Exception as e:  # noqa: BLE001 - a block that cannot be written stops the node
+            raise FatalError(f"cannot write block {h} to the store: {type(e).__name__}: {e}; stopping "
+                             "(the block is not durable; a restart replays its decision from the WAL)") from None
+        self.store.unstage()
+        self.wal.end_height(h)
         now = time.monotonic()
         if self.metrics:
-            self.metrics.on_commit(blk, ex, now - self.height_started)
+            self.metrics.block_commit.observe(now - t_write)
+        if h % 100 == 0:
+            self.wal.checkpoint()
+        if done is not None:
+            done.set()
+        if self.metrics:
+            self.metrics.on_commit(blk, ex, height_s)
         self.node.on_committed(blk, ex)
-        self.last_progress = now
-        self._broadcast(StatusMsg(d.height, blk.hash).encode())
-        delay = 0 if (d.height + 1) in self.sync_blocks or self._behind() else self.node.config.block_interval_ms / 1000
-        self.nursery.start_soon(self._next_height_after, d.height + 1, delay)
+        self._broadcast(StatusMsg(h, blk.hash).encode())
+
+    async def _wait_written(self) -> None:
+        """Wait until the block being written (if any) is on disk."""
+        if self._written is not None:
+            await self._written.wait()
 
     def _behind(self) -> bool:
         return any(h > self.app.height for h in self.peer_heights.values())

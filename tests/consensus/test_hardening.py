@@ -205,12 +205,17 @@ def test_driver_commit_of_an_already_stored_block_writes_end_height():
     """Before: ConsensusDriver._commit returned early without the EndHeight marker."""
     from node.consensus_driver import ConsensusDriver
 
+    import trio
+
+    async def nothing_being_written() -> None:
+        pass
+
     wal = WAL(MemFile())
-    fake = types.SimpleNamespace(app=types.SimpleNamespace(height=5), wal=wal)
+    fake = types.SimpleNamespace(app=types.SimpleNamespace(height=5), wal=wal, _wait_written=nothing_being_written)
     d = Decide(5, 0, IA, A, None)  # type: ignore[arg-type]
-    ConsensusDriver._commit(fake, d)
+    trio.run(ConsensusDriver._commit, fake, d)
     assert wal.last_end_height() == 5
-    ConsensusDriver._commit(fake, d)  # idempotent: no second marker
+    trio.run(ConsensusDriver._commit, fake, d)  # idempotent: no second marker
     assert wal._size == len(frame(EndHeight(5)))
 
 

@@ -95,6 +95,30 @@ def test_wal_round_trip_and_end_height(tmp_path):
     assert os.path.getsize(path) < len(frame(e1)) + len(frame(EndHeight(1))) + len(frame(e2)) + len(frame(e3))
 
 
+def test_wal_end_height_written_after_the_next_height_began(tmp_path):
+    """A pipelined node marks block 1 stored after it has started height 2 (node/consensus_driver.py):
+    replay still holds every record of height 2, from its StartHeight, and none of height 1."""
+    path = tmp_path / "wal"
+    w = WAL(OsFile(path))
+    e1, t1 = StartHeight(1, _valset()), TimeoutFired(1, 0, PROPOSE)
+    e2, t2, t3 = StartHeight(2, _valset()), TimeoutFired(2, 0, PROPOSE), TimeoutFired(2, 1, PROPOSE)
+    for e in (e1, t1, e2, t2):
+        w.append(e)
+    w.end_height(1)  # block 1 is on disk only now
+    w.append(t3, sync=True)
+    assert w.last_end_height() == 1 and w.events_to_replay() == [e2, t2, t3]
+    w2 = WAL(OsFile(path))  # a crash here: the restarted node replays height 2 whole
+    assert w2.last_end_height() == 1 and w2.events_to_replay() == [e2, t2, t3]
+    w2.checkpoint()
+    assert w2.events_to_replay() == [e2, t2, t3]
+    w3 = WAL(OsFile(path))
+    assert w3.last_end_height() == 1 and w3.events_to_replay() == [e2, t2, t3]
+    w3.end_height(2)  # then the usual order again: replay starts after the marker
+    w3.append(StartHeight(3, _valset()))
+    assert [type(e).__name__ for e in WAL(OsFile(path)).events_to_replay()] == ["StartHeight"]
+    assert WAL(OsFile(path)).last_end_height() == 2
+
+
 @pytest.mark.parametrize("cut", [1, 5, 11, 12, 20, -1])
 def test_wal_torn_tail_is_truncated(tmp_path, cut):
     path = tmp_path / "wal"
