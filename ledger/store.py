@@ -42,20 +42,27 @@ _ABSENT = object()
 
 
 class _Staging:
-    """A block's batch held in memory (key -> value, None for a delete), with a WriteBatch's put/delete."""
+    """A block's batch: held in memory for reads (key -> value, None for a delete) and put in a LevelDB
+    write batch as it is made, so the thread that writes it only calls ``write`` (which runs without the
+    GIL). Building the batch on that thread instead cost 10-60x more beside a busy thread: plyvel lets
+    the GIL go at every ``put``, and each one then waits out the other thread's switch interval."""
 
-    __slots__ = ("height", "items", "written")
+    __slots__ = ("height", "items", "written", "batch", "_put", "_delete")
 
-    def __init__(self, height: int):
+    def __init__(self, height: int, batch):
         self.height = height
         self.items: dict[bytes, bytes | None] = {}
         self.written = False
+        self.batch = batch
+        self._put, self._delete = batch.put, batch.delete
 
     def put(self, key: bytes, value: bytes) -> None:
         self.items[key] = value
+        self._put(key, value)
 
     def delete(self, key: bytes) -> None:
         self.items[key] = None
+        self._delete(key)
 
 
 class StoreError(RuntimeError):
@@ -268,7 +275,7 @@ class ChainStore:
             raise StoreError(f"block {h} does not follow committed height {self.height()}")
         hb = _h(h)
         old_root = self.state_root(h - 1)
-        st = _Staging(h)
+        st = _Staging(h, self.db.write_batch(transaction=True, sync=True))
         put = st.put
         put(b"b/" + hb, block_raw)
         put(b"h/" + block.hash, hb)
@@ -303,14 +310,7 @@ class ChainStore:
         st = self._staged
         if st is None:
             raise StoreError("no block is staged")
-        wb = self.db.write_batch(transaction=True, sync=True)
-        put, delete = wb.put, wb.delete
-        for k, v in st.items.items():
-            if v is None:
-                delete(k)
-            else:
-                put(k, v)
-        wb.write()
+        st.batch.write()
         st.written = True
 
     def unstage(self) -> None:

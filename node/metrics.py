@@ -33,8 +33,8 @@ class NodeMetrics:
                               registry=r)
         self.block_execution = Histogram("esoc_block_execution_seconds", "Executing a proposed block", registry=r,
                                          buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
-        self.block_commit = Histogram("esoc_block_commit_seconds", "Writing a decided block (LevelDB batch, "
-                                      "synced) and marking the WAL", registry=r,
+        self.block_commit = Histogram("esoc_block_commit_seconds", "A decided block from staged to "
+                                      "written (LevelDB batch, synced, on a worker thread) and the WAL marked", registry=r,
                                       buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2))
         self.block_txs = Histogram("esoc_block_txs", "Transactions per block", registry=r,
                                    buckets=(0, 1, 10, 100, 500, 1000, 2000, 5000, 10000))

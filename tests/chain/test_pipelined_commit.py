@@ -114,26 +114,17 @@ def test_a_failed_write_leaves_the_block_staged_and_reads_intact(tmp_path):
     w.app.stage(ex1, None)
     store = w.store
 
-    class Refusing:
-        """Stands in for LevelDB's write batch on a full disk."""
-
-        def __init__(self, *a, **k):
-            pass
-
-        def put(self, k, v):
-            pass
-
-        def delete(self, k):
-            pass
+    class FullDisk:
+        """Stands in for the staged LevelDB write batch on a full disk."""
 
         def write(self):
             raise OSError(28, "No space left on device")
 
-    real = store.db
-    store.db = type("Db", (), {"write_batch": lambda self, **k: Refusing(), "get": lambda self, k: real.get(k)})()
+    staged = store._staged
+    batch, staged.batch = staged.batch, FullDisk()
     with pytest.raises(OSError, match="No space"):
         store.write_staged()
-    store.db = real
+    staged.batch = batch
     assert store.staged_height() == 1 and w.acct("bob").balance == 300
     with pytest.raises(StoreError, match="not written"):
         store.unstage()
