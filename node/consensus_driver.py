@@ -653,9 +653,9 @@ class ConsensusDriver:
         Peers hear the new height (status), subscribers see the block and snapshots are taken once
         it is written.  ``pipelined_commit = false`` writes on this thread before going on.
         """
-        await self._wait_written()
         if d.height <= self.app.height:
             # replayed from the WAL after the block was already stored: mark it, as docs/consensus.md says
+            await self._wait_written()
             if (self.wal.last_end_height() or 0) < d.height:
                 self.wal.end_height(d.height)
             return
@@ -670,6 +670,7 @@ class ConsensusDriver:
             raise FatalError(f"a decided block ({d.height}) does not execute here: {e}; this node's state "
                              "differs from the network's: stopping rather than committing") from None
         commit = Commit.decode(d.commit.encode())
+        await self._wait_written()  # executed while the block before it was written; staged after it is
         t_write = time.monotonic()
         self.app.stage(ex, commit)
         for ev in blk.evidence:

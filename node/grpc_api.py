@@ -379,7 +379,7 @@ class NodeServicer(pbg.NodeServicer):
             time_ms=blk.header.time_ms,
             proposer=blk.header.proposer,
             tx_hashes=[tx_hash(t) for t in blk.txs],
-            receipts=encode([r.to_obj() for r in store.receipts(height)]),
+            receipts=store.receipts_bytes(height),  # stored canonical: not decoded and encoded again
         )
 
     @guarded

@@ -132,3 +132,23 @@ def test_a_failed_write_leaves_the_block_staged_and_reads_intact(tmp_path):
     store.unstage()
     assert ChainStore.height(store) == 1 and store.db.get(b"m/height") == (1).to_bytes(8, "big")
     w.close()
+
+
+def test_stored_receipts_bytes_are_the_canonical_encoding_staged_and_written(tmp_path):
+    """StreamBlocks/GetBlock send ``receipts_bytes`` as they are stored; they must be what encoding the
+    decoded receipts gives (the general codec), a failed transaction's receipt included."""
+    from ledger.codec import encode
+
+    w = World(tmp_path)
+    t1 = w.tx("alice", "transfer", Transfer(to=ADDR["bob"], amount=300))
+    t2 = w.tx("bob", "transfer", Transfer(to=ADDR["ent"], amount=10**9))  # bob cannot pay this
+    ex = w.build_exactly([t1, t2])
+    assert [r.code == 0 for r in ex.receipts] == [True, False]
+    w.app.stage(ex, None)
+    staged = w.store.receipts_bytes(1)
+    assert staged == encode([r.to_obj() for r in w.store.receipts(1)])
+    w.store.write_staged()
+    w.store.unstage()
+    assert w.store.receipts_bytes(1) == staged == encode([r.to_obj() for r in ex.receipts])
+    assert w.store.receipts_bytes(0) == encode([]) == w.store.receipts_bytes(5)
+    w.close()
