@@ -23,6 +23,7 @@ leaves either the whole block or none of it, and a restarted node resumes at
 from __future__ import annotations
 
 import os
+from threading import get_ident
 from typing import Iterator
 
 import msgpack
@@ -47,10 +48,11 @@ class _Staging:
     GIL). Building the batch on that thread instead cost 10-60x more beside a busy thread: plyvel lets
     the GIL go at every ``put``, and each one then waits out the other thread's switch interval."""
 
-    __slots__ = ("height", "items", "written", "batch", "_put", "_delete")
+    __slots__ = ("height", "owner", "items", "written", "batch", "_put", "_delete")
 
     def __init__(self, height: int, batch):
         self.height = height
+        self.owner = get_ident()  # the thread that sees it (the node's); other threads read the disk
         self.items: dict[bytes, bytes | None] = {}
         self.written = False
         self.batch = batch
@@ -113,17 +115,19 @@ class ChainStore:
 
     # ---- reads ------------------------------------------------------------
     def _get(self, key: bytes) -> bytes | None:
-        """A key's value: from the block staged for writing if it holds the key, else from LevelDB."""
+        """A key's value: from the block staged for writing if it holds the key and this is the thread
+        that staged it, else from LevelDB."""
         staged = self._staged
-        if staged is not None:
+        if staged is not None and staged.owner == get_ident():
             v = staged.items.get(key, _ABSENT)
             if v is not _ABSENT:
                 return v  # None: deleted by the staged block
         return self.db.get(key)
 
     def height(self) -> int:
+        """The last committed height: on the thread that staged a block, that block's."""
         staged = self._staged
-        if staged is not None:
+        if staged is not None and staged.owner == get_ident():
             return staged.height
         v = self.db.get(P_META_HEIGHT)
         return 0 if v is None else int.from_bytes(v, "big")
@@ -256,8 +260,10 @@ class ChainStore:
 
     # ---- the pipelined write (node/consensus_driver.py) ---------------------
     # A decided block is *staged*: everything its batch will write is held in memory and every read
-    # of this store (height, state, tree nodes, blocks, receipts) sees it at once, so the next height
-    # can be proposed and executed while ``write_staged`` writes the batch on another thread. One
+    # of this store on the thread that staged it (height, state, tree nodes, blocks, receipts) sees it
+    # at once, so the next height can be proposed and executed there while ``write_staged`` writes
+    # the batch on another thread.  Other threads (gRPC's, snapshots) read only what is on disk: a
+    # client is never told of a block a crash could still take back from this node.  One
     # block at a time: the next is staged only after the last one's ``unstage``. A crash before the
     # write completes loses the staged block and nothing else; the consensus WAL, which is marked
     # for the block only after the write (EndHeight), replays its decision (docs/consensus.md).

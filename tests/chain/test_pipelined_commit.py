@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from ledger.state import Account, acct_path_bytes
 from ledger.store import ChainStore, StoreError
 from ledger.tx import Transfer
 
@@ -40,6 +41,21 @@ def test_a_staged_block_reads_as_written_before_it_is_on_disk(tmp_path):
     root, proof = store.prove(("acct", ADDR["bob"]), 1)
     assert root == ex1.block.header.state_root and proof is not None
     assert len(w.app.mempool) == 0  # the mempool moved to height 1 too
+    # other threads (gRPC's) read what is on disk: height 0, no block 1, the old balances
+    seen = {}
+
+    def other_thread() -> None:
+        seen["height"] = store.height()
+        seen["block"] = store.block(1)
+        seen["tx"] = store.tx_location(ex1.tx_hashes[0])
+        seen["bob"] = store.read_latest(acct_path_bytes(ADDR["bob"]))
+        seen["root"] = store.state_root(store.height())
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join()
+    assert Account.decode(seen.pop("bob")).balance == 0
+    assert seen == {"height": 0, "block": None, "tx": None, "root": store.state_root(0)}
     # a second block is not staged before the first is written
     with pytest.raises(StoreError, match="still being written"):
         store.stage_block(ex1.block, ex1.raw, None, ex1.receipts, ex1.diff)
@@ -52,6 +68,11 @@ def test_a_staged_block_reads_as_written_before_it_is_on_disk(tmp_path):
     store.unstage()
     assert store.staged_height() is None
     assert store.db.get(b"m/height") == (1).to_bytes(8, "big")
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join()
+    assert seen["height"] == 1 and seen["block"].hash == ex1.block.hash and seen["tx"] == (1, 0)
+    assert seen["root"] == ex1.block.header.state_root and Account.decode(seen["bob"]).balance == 300
     assert w.app.height == store.height() == 1 and w.acct("bob").balance == 300
     assert store.block(1).hash == ex1.block.hash and store.tx_location(ex1.tx_hashes[0]) == (1, 0)
     with pytest.raises(StoreError, match="no block is staged"):
