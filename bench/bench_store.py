@@ -91,12 +91,15 @@ def record(n_accounts: int, n_blocks: int, block_txs: int):
     return got["genesis"][0], got["genesis"][1], blocks
 
 
-def replay(genesis: bytes, gdiff, blocks: list, db_options: dict | None = None, settle_s: float = 20.0) -> dict:
+def replay(genesis: bytes, gdiff, blocks: list, db_options: dict | None = None, write_diff=None,
+           settle_s: float = 20.0) -> dict:
     """Write the recorded blocks into a fresh database: CPU and wall per transaction (µs)."""
     d = tempfile.mkdtemp(prefix="bench-store-")
     me = threading.get_native_id()
     try:
         store = ChainStore(d, cache_depth=-1, db_options=db_options)
+        if write_diff is not None:
+            store._write_diff = write_diff  # type: ignore[method-assign]  # this store only
         store.write_genesis(genesis, gdiff)
         n_tx = sum(len(ex.block.txs) for ex in blocks)
         gc.collect()
@@ -130,21 +133,35 @@ def replay(genesis: bytes, gdiff, blocks: list, db_options: dict | None = None, 
     return {"proc_us": proc * us, "own_us": own * us, "bg_us": bg * us, "wall_us": wall * us, "mb": size / 1e6}
 
 
-# (name, plyvel.DB options over ledger/store.py's DB_OPTIONS)
-ARMS: dict[str, dict] = {
-    "snappy (as opened before 2026-12-05)": {"compression": "snappy"},
-    "no compression (as opened now)": {},
+def _write_diff_hash_order(wb, diff) -> None:
+    """ChainStore._write_diff as it was before 2026-12-05: the diff's keys in the order execution made them."""
+    for pb, v in diff.changes.items():
+        if v is None:
+            wb.delete(b"s/" + pb)
+        else:
+            wb.put(b"s/" + pb, v)
+    for vh, v in diff.values.items():
+        wb.put(b"v/" + vh, v)
+    for nh, nb in diff.nodes.items():
+        wb.put(b"n/" + nh, nb)
+
+
+# name: (plyvel.DB options over ledger/store.py's DB_OPTIONS, the batch's state writes or None for the store's own)
+ARMS: dict[str, tuple[dict, object]] = {
+    "as before 2026-12-05 (snappy, keys in hash order)": ({"compression": "snappy"}, _write_diff_hash_order),
+    "no compression, keys in hash order": ({}, _write_diff_hash_order),
+    "as now (no compression, keys in key order)": ({}, None),
 }
 
 
-def compare(arms: dict[str, dict], genesis, gdiff, blocks, rounds: int) -> dict[str, list[dict]]:
+def compare(arms: dict[str, tuple], genesis, gdiff, blocks, rounds: int) -> dict[str, list[dict]]:
     """Each arm replayed ``rounds`` times, the order rotated round by round."""
     out: dict[str, list[dict]] = {k: [] for k in arms}
     names = list(arms)
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
         for k in order:
-            out[k].append(replay(genesis, gdiff, blocks, arms[k]))
+            out[k].append(replay(genesis, gdiff, blocks, *arms[k]))
     return out
 
 

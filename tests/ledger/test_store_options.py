@@ -94,3 +94,34 @@ def test_a_database_written_with_snappy_opens_and_grows_without_it_and_back(tmp_
         _check(back, headers, [0, 100, 300, 350, 375])
     finally:
         back.close()
+
+
+class _Recorder:
+    def __init__(self):
+        self.ops: list[tuple] = []
+
+    def put(self, k: bytes, v: bytes) -> None:
+        self.ops.append(("put", k, v))
+
+    def delete(self, k: bytes) -> None:
+        self.ops.append(("delete", k))
+
+
+def test_the_state_writes_go_into_the_batch_in_key_order_and_all_of_them():
+    import random
+
+    from ledger.state import StateDiff
+
+    rng = random.Random(5)
+    h = lambda: rng.randbytes(32)  # noqa: E731
+    changes = {rng.randbytes(rng.randrange(1, 40)): (None if rng.random() < 0.2 else h()) for _ in range(300)}
+    values = {h(): h() for _ in range(300)}
+    nodes = {h(): b"\x02" + h() + h() for _ in range(900)}
+    diff = StateDiff(root=h(), changes=changes, values=values, nodes=nodes)
+    wb = _Recorder()
+    ChainStore._write_diff(wb, diff)
+    keys = [op[1] for op in wb.ops]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys) == 1500
+    want = {("put", b"n/" + k, v) for k, v in nodes.items()} | {("put", b"v/" + k, v) for k, v in values.items()}
+    want |= {("delete", b"s/" + k) if v is None else ("put", b"s/" + k, v) for k, v in changes.items()}
+    assert set(wb.ops) == want
