@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 
-from ledger.store import DB_OPTIONS, ChainStore
+from ledger.store import ChainStore
 
 
 def _task_cpu_s(exclude: set[int]) -> float:
