@@ -28,7 +28,8 @@ arms alternated; process CPU including LevelDB's background thread, until it
 is idle; medians of 3 at load average 7.0): as before (snappy, keys in the
 order execution made them) 43.4 µs a transfer (committing thread 11.4,
 background thread 32.3); without compression 22.9 (12.1 + 10.6); and with
-the keys in key order 19.5 (9.8 + 10.1) -- 55 % less.  With a larger state
+the keys in key order 19.5 (9.8 + 10.1) -- 55 % less (a second run, load
+6.3: 46.8, 23.6, 21.7).  With a larger state
 (40 blocks of 5,000 transfers over 100,000 accounts, 11 tree nodes a
 transfer; load 8-12): 96.0, 51.2 and 51.8 -- there the key order saves no
 more than its sort costs (~3 µs a transfer for 55,000 nodes).  A block's
