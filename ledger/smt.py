@@ -731,15 +731,19 @@ class TopCache:
     1. The arrays hold the top of the tree ``root`` and of no other (``root`` is None: cold,
        holding nothing).  Every read checks its root against ``root``; any other root -- an
        older height, a proof of the past -- is read from the store alone.  A new cache holds
-       the empty tree; ``warm(root)`` loads a tree's top (reads every node above the deepest
-       level: ~520,000 at a million keys and depth 19).
+       the empty tree; ``warm(root)`` loads a tree's top down to ``warm_depth`` (default
+       ``depth - 1``; it reads every node above that level: ~520,000 at a million keys and
+       ``warm_depth`` 19, as many as the dict cache of depth 18 did).  Below a position of
+       unknown kind nothing is loaded; an update loads what its paths need (rule 2), in place:
+       that adds facts of the same root, so blocks fill the deepest level as they touch it.
     2. ``SparseMerkleTree(get_node, top=cache).update(root, ...)`` with ``root == cache.root``
        does the levels ``<= depth`` in the arrays: each changed key's subtree at the deepest
        level is updated by the batch walk (reading the store below it), then the changed
        positions are re-hashed level by level up to the root, children read by slicing.  It
        writes nothing into the arrays (the block may never be committed: a proposal refused,
        a second round): it records the changes (positions, hashes, kinds), keyed by
-       ``(root, new_root)``, at most ``max_pending`` of them.
+       ``(root, new_root)``, at most ``max_pending`` of them.  Only the levels from
+       ``warm_depth`` down are read from the store, each node once for a root.
     3. ``advance(old_root, new_root, new_nodes)`` after the batch is accepted writes the
        recorded changes in place (no walk, no read, no hash); without a record (the update ran
        elsewhere, or was dropped) it walks the new tree where it differs from the arrays,
@@ -755,13 +759,16 @@ class TopCache:
        store); the nodes of ``new_root`` below the top must then be readable by ``get_node``.
     """
 
-    __slots__ = ("_get_node", "depth", "root", "_h", "_k", "_pending", "_lock", "max_pending", "warmed")
+    __slots__ = ("_get_node", "depth", "warm_depth", "root", "_h", "_k", "_pending", "_lock", "max_pending",
+                 "warmed")
 
-    def __init__(self, get_node: Callable[[bytes], bytes | None], depth: int = 20, max_pending: int = 4):
+    def __init__(self, get_node: Callable[[bytes], bytes | None], depth: int = 20, max_pending: int = 4,
+                 warm_depth: int | None = None):
         if not 0 <= depth <= MAX_TOP_DEPTH:
             raise ValueError("depth out of range")
         self._get_node = get_node
         self.depth = depth
+        self.warm_depth = depth - 1 if warm_depth is None else min(max(warm_depth, 0), depth)
         self._h, self._k = _levels(depth)
         self.root: bytes | None = EMPTY_ROOT  # zeroed arrays: the top of the empty tree
         self._pending: dict[tuple[bytes, bytes], list] = {}
@@ -778,16 +785,20 @@ class TopCache:
 
     def start(self, root: bytes, ki: int) -> tuple[bytes, int]:
         """Where a lookup of key ``ki`` under ``root`` goes on: (subtree hash, shift of its bit):
-        the deepest level's position if the cache holds ``root``, else (``root``, 255)."""
+        the last position on its path the cache knows, if it holds ``root``, else (``root``, 255)."""
         with self._lock:
             if root != self.root:
                 return root, 255
+            K = self._k
             D = self.depth
-            p = ki >> (KEY_BITS - D)
-            if not self._k[D][p]:
-                return EMPTY_ROOT, 255 - D
+            p = d = 0
+            while d < D and K[d][p] == INTERNAL:
+                d += 1
+                p = ki >> (KEY_BITS - d)
+            if not K[d][p]:
+                return EMPTY_ROOT, 255 - d
             o = p << 5
-            return self._h[D][o:o + 32], 255 - D
+            return self._h[d][o:o + 32], 255 - d
 
     def descend(self, root: bytes, ki: int, sibs: list) -> tuple[bytes, int]:
         """As ``start``, for a proof: push the path's siblings down to where the path leaves the
@@ -842,11 +853,16 @@ class TopCache:
         NH: list = []
         NK: list = []
         i = 0
+        W = self.warm_depth
+        KL = K[D - 1] if W == D - 1 else None
+        load = self._load
         while i < n:  # the deepest level: each changed subtree by the batch walk
             p = ints[i] >> sh
             j = i + 1
             if j < n and ints[j] >> sh == p:
                 j = bisect_left(ints, (p + 1) << sh, j, n)
+            if W < D and (KL is None or KL[p >> 1] == _UNKNOWN):
+                load(p)
             if KD[p]:
                 o = p << 5
                 h = HD[o:o + 32]
@@ -922,6 +938,37 @@ class TopCache:
             QK.append(pk)
         return QP, QH, QK
 
+    def _load(self, p: int) -> None:
+        """Make the path to the deepest level's position ``p`` known (rule 1): top down from the
+        warmed depth, read each node on it whose children are not loaded yet (kind unknown above the
+        deepest level) and write its children.  Facts of the root held, written in place."""
+        H, K = self._h, self._k
+        D = self.depth
+        for d in range(self.warm_depth, D):
+            q = p >> (D - d)
+            k = K[d][q]
+            if k == INTERNAL:
+                continue
+            if k != _UNKNOWN:
+                return  # empty, or a leaf already written down its path
+            o = q << 5
+            h = H[d][o:o + 32]
+            raw = _read_node(self._get_node, h)
+            K[d][q] = raw[0]
+            if raw[0] == LEAF:
+                li = int.from_bytes(raw[1:33], "big")
+                for e in range(d + 1, D + 1):
+                    r = li >> (KEY_BITS - e)
+                    H[e][r << 5:(r << 5) + 32] = h
+                    K[e][r] = LEAF
+                return
+            c = q << 1
+            Hc, Kc = H[d + 1], K[d + 1]
+            for cc, ch in ((c, raw[1:33]), (c | 1, raw[33:65])):
+                if ch != EMPTY_ROOT:
+                    Hc[cc << 5:(cc << 5) + 32] = ch
+                    Kc[cc] = _UNKNOWN
+
     # ---- writers (rules 1 and 3) --------------------------------------------------
 
     def advance(self, old_root: bytes, new_root: bytes, new_nodes: Mapping[bytes, bytes]) -> None:
@@ -938,7 +985,7 @@ class TopCache:
                     self.root = None  # while the arrays are half-written
                     try:
                         self._fill(self._h, self._k, new_root, lambda h: new_nodes.get(h) or get_node(h),
-                                   new_nodes.get)
+                                   new_nodes.get, self.depth)
                         self.root = new_root
                     except MissingNodeError:
                         pass  # stays cold; the next warm loads the top again
@@ -967,7 +1014,7 @@ class TopCache:
             self._h, self._k = H, K
             self._pending.clear()
         try:
-            n = self._fill(H, K, root, self._get_node, None)
+            n = self._fill(H, K, root, self._get_node, None, self.warm_depth)
         except MissingNodeError:
             return 0
         with self._lock:
@@ -976,10 +1023,11 @@ class TopCache:
         self.warmed = n
         return n
 
-    def _fill(self, H: list, K: list, root: bytes, get_node: Callable, peek: Callable | None) -> int:
-        """Write into ``H``, ``K`` (the top of some tree, or zeros) the top of ``root``, only where
-        they differ; reads every new node above the deepest level with ``get_node``, and there
-        only ``peek``s (a node not found has kind unknown).  Returns how many nodes were read."""
+    def _fill(self, H: list, K: list, root: bytes, get_node: Callable, peek: Callable | None, stop: int) -> int:
+        """Write into ``H``, ``K`` (the top of some tree, or zeros) the top of ``root`` down to level
+        ``stop``, only where they differ; reads every new node above ``stop`` with ``get_node``, and
+        there only ``peek``s (a node not found has kind unknown, its children are not written; a
+        leaf is written down its path to the deepest level).  Returns how many nodes were read."""
         D = self.depth
         n = 0
         stack = [(0, 0, root, None)]
@@ -996,7 +1044,7 @@ class TopCache:
                 k = _EMPTY_KIND
             else:
                 if raw is None:
-                    if d < D:
+                    if d < stop:
                         raw = _read_node(get_node, h)
                         n += 1
                     elif peek is not None:
@@ -1004,7 +1052,7 @@ class TopCache:
                 k = raw[0] if raw is not None else _UNKNOWN
             Hd[o:o + 32] = h if k else zero
             Kd[p] = k
-            if d < D:
+            if d < D and k != _UNKNOWN:
                 c = p << 1
                 if k == INTERNAL:
                     push((d + 1, c, raw[1:33], None))
