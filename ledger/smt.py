@@ -724,7 +724,7 @@ class TopCache:
     A one-key subtree's hash is its leaf's, wherever the leaf sits (it is lifted to the
     shallowest position where it is alone), so the arrays hold the definition of the tree's
     hash directly: ``H(S) = EMPTY_ROOT, leaf_hash(k, v), internal_hash(H(S0), H(S1))`` for
-    0, 1, 2+ keys.  At ``depth = 20`` that is 2^21 positions, 66 MB, and no dict, no node bytes.
+    0, 1, 2+ keys.  At ``depth = 20`` that is 2^21 positions, 69 MB, and no dict, no node bytes.
 
     Rules:
 

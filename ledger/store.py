@@ -47,7 +47,7 @@ def _h(height: int) -> bytes:
 
 
 # the top 21 levels of the latest state tree stay in memory (TopCache): position-indexed hash and kind
-# arrays, 2^21 x 33 bytes = 66 MB at most, so a block's update does the top in memory and reads LevelDB
+# arrays, 2^21 x 33 bytes = 69 MB at most, so a block's update does the top in memory and reads LevelDB
 # only below it (~2 reads a key at a million accounts)
 TOP_CACHE_DEPTH = 20
 WRITE_BUFFER = 32 * 1024 * 1024  # LevelDB's memtable, up to two of them in memory
