@@ -1014,13 +1014,73 @@ class TopCache:
             self._h, self._k = H, K
             self._pending.clear()
         try:
-            n = self._fill(H, K, root, self._get_node, None, self.warm_depth)
+            n = self._warm_fill(H, K, root)
         except MissingNodeError:
             return 0
         with self._lock:
             if self._h is H:  # not replaced by another warm meanwhile
                 self.root = root
         self.warmed = n
+        return n
+
+    def _warm_fill(self, H: list, K: list, root: bytes) -> int:
+        """``_fill`` into zeroed arrays down to ``warm_depth``, level by level: the same result, but
+        no comparison with what the arrays held, no empty position visited, and each level built
+        as a list and written in one slice."""
+        D = self.depth
+        W = self.warm_depth
+        get_node = self._get_node
+        zero = _ZERO32
+        P: list = [] if root == EMPTY_ROOT else [0]  # the positions to read, and their hashes
+        Hs: list = [root] * len(P)
+        leaves: list = []  # (position, hash, bytes) of leaves carried down their paths
+        n = 0
+        for d in range(W + 1):
+            if not P and not leaves:
+                break
+            hashes = [zero] * (1 << d)
+            kinds = bytearray(1 << d)
+            NP: list = []
+            NH: list = []
+            if d == W:
+                for p, h in zip(P, Hs):
+                    if h != EMPTY_ROOT:
+                        hashes[p] = h
+                        kinds[p] = _UNKNOWN
+                P = []
+            for p, h in zip(P, Hs):
+                if h == EMPTY_ROOT:  # an internal node's empty child (next to an internal node)
+                    continue
+                hashes[p] = h
+                raw = get_node(h)
+                if raw is None or len(raw) != NODE_SIZE:
+                    _read_node(get_node, h)  # raises
+                n += 1
+                k = raw[0]
+                if k == INTERNAL:
+                    kinds[p] = INTERNAL
+                    c = p << 1
+                    NP += (c, c | 1)
+                    NH += (raw[1:33], raw[33:65])
+                elif k == LEAF:
+                    leaves.append((p, h, raw))
+                else:
+                    _read_node(get_node, h)  # raises: not a node
+            carried = []
+            for p, h, raw in leaves:  # a leaf stands for its one-key subtree down its key's path
+                hashes[p] = h
+                kinds[p] = LEAF
+                if d < W:
+                    carried.append(((p << 1) | ((raw[1 + (d >> 3)] >> (7 - (d & 7))) & 1), h, raw))
+                else:  # below the warmed depth, straight into the arrays
+                    li = int.from_bytes(raw[1:33], "big")
+                    for e in range(d + 1, D + 1):
+                        r = li >> (KEY_BITS - e)
+                        H[e][r << 5:(r << 5) + 32] = h
+                        K[e][r] = LEAF
+            H[d][:32 << d] = b"".join(hashes)
+            K[d][:1 << d] = kinds
+            P, Hs, leaves = NP, NH, carried
         return n
 
     def _fill(self, H: list, K: list, root: bytes, get_node: Callable, peek: Callable | None, stop: int) -> int:
