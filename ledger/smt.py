@@ -45,8 +45,9 @@ a proof is a list of hashes already in the store.  The 16-ary layout would
 win on the number of store reads (~5 instead of ~21 per path for a million
 keys; 2-3 times fewer per block), and with LevelDB reads are the larger cost
 (see docs/state.md for figures); :class:`TopCache` recovers most of it by
-keeping the top 19 levels of the latest tree in memory, so that a path below
-them costs ~3 reads at a million keys.  The root of this binary tree equals the root
+keeping the top 21 levels of the latest tree in memory as position-indexed
+hash arrays, so that a path below them costs ~2-3 reads at a million keys.
+The root of this binary tree equals the root
 of a 16-ary layout with binary inner hashing and leaf lifting (as Aptos hashes
 its nodes), so a later switch of the *storage* layout would change no state
 root and no proof.
