@@ -721,7 +721,8 @@ class TopCache:
 
     Position ``(d, p)`` is the subtree of the keys whose first ``d`` bits are ``p``; level ``d``
     is two arrays indexed by ``p``: the subtree's hash (32 bytes) and its kind (one byte: 0 empty,
-    1 one key, 2 two keys or more; 3 at the deepest level only: not empty, node not read yet).
+    1 one key, 2 two keys or more; 3 not empty, its node not read yet, so that above the deepest
+    level the positions under it are not loaded and read nothing; empty positions hold zeros).
     A one-key subtree's hash is its leaf's, wherever the leaf sits (it is lifted to the
     shallowest position where it is alone), so the arrays hold the definition of the tree's
     hash directly: ``H(S) = EMPTY_ROOT, leaf_hash(k, v), internal_hash(H(S0), H(S1))`` for
