@@ -759,6 +759,7 @@ class TopCache:
        ``advance`` needs no I/O on the fast path: call it as soon as the block's state is
        accepted (before the next block's update, or that update reads everything from the
        store); the nodes of ``new_root`` below the top must then be readable by ``get_node``.
+       ``expects(root)`` tells a caller about to warm that an ``advance`` to ``root`` is due.
     """
 
     __slots__ = ("_get_node", "depth", "warm_depth", "root", "_h", "_k", "_pending", "_lock", "max_pending",
@@ -777,6 +778,13 @@ class TopCache:
         self._lock = threading.Lock()
         self.max_pending = max(1, max_pending)
         self.warmed = 0  # nodes read by the last warm
+
+    def expects(self, root: bytes) -> bool:
+        """True if the cache holds ``root``, or holds a recorded change to it (an ``advance`` to
+        ``root`` is on its way, perhaps from another thread): then a warm would be wasted."""
+        with self._lock:
+            cur = self.root
+            return cur == root or (cur is not None and (cur, root) in self._pending)
 
     @property
     def nbytes(self) -> int:

@@ -141,7 +141,7 @@ class ChainStore:
             raise StoreError("a working state is only built on the latest height")
         if self.node_cache is not None:
             root = self.state_root(h)
-            if root != self.node_cache.root:  # the first working state, or a state written around
+            if not self.node_cache.expects(root):  # the first working state, or a state written around
                 self.node_cache.warm(root)  # commit_block (a state-sync restore): load the top of this one
         if self._records_height != h or len(self._records) > RECORD_CACHE_ENTRIES:
             self._records.clear()

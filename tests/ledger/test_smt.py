@@ -798,10 +798,13 @@ def test_top_cache_advance_without_a_record_and_bounded_records():
     proposals = [{r.randbytes(32): r.randbytes(32) for _ in range(10)} for _ in range(5)]
     outs = [t.update(root, c) for c in proposals]
     assert len(cache._pending) == 3 and (root, outs[0][0]) not in cache._pending
+    # a recorded change counts as on its way (no warm needed), a dropped one does not
+    assert cache.expects(root) and cache.expects(outs[4][0]) and not cache.expects(outs[0][0])
     new, nodes = outs[0]
     backing.update(nodes)
     cache.advance(root, new, nodes)
     assert cache.root == new and not cache._pending  # the others were from the old root
+    assert cache.expects(new) and not cache.expects(root) and not cache.expects(outs[4][0])
     apply(model, proposals[0])
     _check_top(cache, sorted(model.items()))
     with pytest.raises(ValueError):
