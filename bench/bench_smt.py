@@ -3,7 +3,8 @@
     python -m bench.bench_smt            # a table for people
     python -m bench.bench_smt --json     # the same figures as JSON
     python -m bench.bench_smt --large    # also 20,000 keys into 1,000,000 (~1 GB RAM, ~30 s)
-    python -m bench.bench_smt --dense    # also the dense-top prototype (docs/state.md, "A million accounts")
+    python -m bench.bench_smt --dense    # also the store's TopCache against the plain walk, on LevelDB
+                                         # (100,000 keys; with --large, 1,000,000)
 
 Figures: batch updates in keys per second (a 10,000-key batch into a
 100,000-key tree, the shape of a block of transfers: most keys exist, some
@@ -158,40 +159,71 @@ def bench_tree(n_keys: int, batch: int, rounds: int = 5, leveldb: bool = True, s
     return out
 
 
-def bench_dense_top_prototype(depth: int = 20, keys: int = 10_000, rounds: int = 3) -> list[dict]:
-    """A prototype, not the tree: the top ``depth + 1`` levels kept as position-indexed hash arrays
-    (one bytearray per level, 2^(depth+1) x 32 bytes: 64 MB at depth 20) instead of nodes in a dict
-    and LevelDB. Times re-hashing every position a block of ``keys`` random keys changes, from
-    ``depth - 1`` up to the root, children read by slicing (no leaf lifting, no kinds: the floor of
-    the walk in Python, for comparison with ``State.commit`` at a million accounts)."""
-    import blake3
+def bench_dense_top(n_keys: int = 100_000, batch: int = 10_000, rounds: int = 5, seed: int = 3) -> list[dict]:
+    """The store's tree cache (``TopCache``: the top levels as position-indexed hash and kind arrays)
+    against the plain walk, both reading LevelDB below: a ``batch``-key update into ``n_keys``
+    keys, the two taking turns on the same batches from the same root (CPU time, median), then
+    block after block with the cache carried by ``advance``; and the warm-up."""
+    import plyvel
 
-    proto = blake3.blake3(derive_key_context="esoc 2026 smt node")
-    levels = [bytearray(os.urandom(32 << d)) if d >= depth - 6 else bytearray(32 << d) for d in range(depth + 1)]
-    rnd = random.Random(1)
-    per_block, nodes = [], 0
-    for _ in range(rounds):
-        ks = [rnd.getrandbits(256) for _ in range(keys)]
-        t0 = time.process_time()
-        pos = {k >> (256 - depth) for k in ks}
-        nodes = 0
-        cp = proto.copy
-        for d in range(depth - 1, -1, -1):
-            child, lvl = levels[d + 1], levels[d]
-            pos = {p >> 1 for p in pos}
-            for p in pos:
-                o = p << 6
-                lvl[p << 5:(p << 5) + 32] = cp().update(child[o:o + 64]).digest()
-            nodes += len(pos)
-        per_block.append(time.process_time() - t0)
-    return [_fig(f"smt_dense_top_prototype_{keys // 1000}k_keys_depth_{depth}", statistics.median(per_block), "s",
-                 nodes=nodes, note="CPU to re-hash a block's changed positions of a position-indexed top")]
+    from ledger.smt import TopCache
+
+    rnd = random.Random(seed)
+    store, root, keys = _tree(n_keys, rnd)
+    depth = max(1, n_keys.bit_length())  # 20 at a million keys, as the store keeps it
+    out: list[dict] = []
+    tag = f"{batch // 1000}k_into_{n_keys // 1000}k"
+    with tempfile.TemporaryDirectory(prefix="esoc-bench-smt-dense-") as d:
+        db = plyvel.DB(d, create_if_missing=True, bloom_filter_bits=10)
+        try:
+            with db.write_batch() as wb:
+                for h, raw in store.items():
+                    wb.put(b"n/" + h, raw)
+            del store
+
+            def ldb_get(h: bytes, get=db.get) -> bytes | None:
+                return get(b"n/" + h)
+
+            top = TopCache(ldb_get, depth)
+            c = time.process_time()
+            warmed = top.warm(root)
+            out.append(_fig(f"smt_top_cache_warm_{n_keys // 1000}k", time.process_time() - c, "s CPU",
+                            depth=depth, nodes_read=warmed, arrays_mb=round(top.nbytes / 1e6, 1)))
+            plain, dense = SparseMerkleTree(ldb_get), SparseMerkleTree(ldb_get, top=top)
+            cpu: dict = {"leveldb": [], "leveldb+TopCache": []}
+            for _ in range(rounds):
+                b = _batch(keys, batch, 0.2, rnd)
+                outs = []
+                for label, t in (("leveldb", plain), ("leveldb+TopCache", dense)):
+                    c = time.process_time()
+                    outs.append(t.update(root, b)[0])
+                    cpu[label].append(time.process_time() - c)
+                assert outs[0] == outs[1]
+            for label, v in cpu.items():
+                out.append(_fig(f"smt_update_{tag}_cpu", statistics.median(v), "s CPU", store=label))
+            chain, r = [], root
+            for _ in range(rounds):  # block after block: update, write, advance
+                b = _batch(keys, batch, 0.2, rnd)
+                c = time.process_time()
+                new, nodes = dense.update(r, b)
+                with db.write_batch() as wb:
+                    for h, raw in nodes.items():
+                        wb.put(b"n/" + h, raw)
+                top.advance(r, new, nodes)
+                chain.append(time.process_time() - c)
+                r = new
+            assert top.root == r
+            out.append(_fig(f"smt_commit_{tag}_cpu", statistics.median(chain), "s CPU", store="leveldb+TopCache",
+                            note="update, write the new nodes, advance; block after block"))
+        finally:
+            db.close()
+    return out
 
 
 def run(large: bool = False, dense: bool = False) -> list[dict]:
     figs = bench_hash_ceiling()
     if dense:
-        figs += bench_dense_top_prototype()
+        figs += bench_dense_top(1_000_000 if large else 100_000)
     figs += bench_tree(100_000, 10_000)
     if large or os.environ.get("ESOC_BENCH_LARGE"):
         figs += bench_tree(1_000_000, 20_000, rounds=3, leveldb=False)

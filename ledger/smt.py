@@ -45,8 +45,9 @@ a proof is a list of hashes already in the store.  The 16-ary layout would
 win on the number of store reads (~5 instead of ~21 per path for a million
 keys; 2-3 times fewer per block), and with LevelDB reads are the larger cost
 (see docs/state.md for figures); :class:`TopCache` recovers most of it by
-keeping the top 19 levels of the latest tree in memory, so that a path below
-them costs ~3 reads at a million keys.  The root of this binary tree equals the root
+keeping the top 21 levels of the latest tree in memory as position-indexed
+hash arrays, so that a path below them costs ~2-3 reads at a million keys.
+The root of this binary tree equals the root
 of a 16-ary layout with binary inner hashing and leaf lifting (as Aptos hashes
 its nodes), so a later switch of the *storage* layout would change no state
 root and no proof.
@@ -82,6 +83,8 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import mmap
+import threading
 from bisect import bisect_left
 from typing import Callable, ClassVar, Iterator, Mapping
 
@@ -305,12 +308,17 @@ class SparseMerkleTree:
     updates before writing, read through the pending nodes too, e.g.
     ``SparseMerkleTree(lambda h: pending.get(h) or store.get_node(h))``.
     A plain ``dict`` works as a store: ``SparseMerkleTree(nodes.get)``.
+
+    With ``top`` (a :class:`TopCache`), a call whose root is the one the top
+    holds does the top levels in memory (an update records the top's change
+    for ``top.advance``); any other root is read from ``get_node`` alone.
     """
 
-    __slots__ = ("_get_node",)
+    __slots__ = ("_get_node", "_top")
 
-    def __init__(self, get_node: Callable[[bytes], bytes | None]):
+    def __init__(self, get_node: Callable[[bytes], bytes | None], top: "TopCache | None" = None):
         self._get_node = get_node
+        self._top = top
 
     # ---- reading ------------------------------------------------------------
 
@@ -329,6 +337,9 @@ class SparseMerkleTree:
         node = self._node
         cur = root
         shift = 255
+        top = self._top
+        if top is not None:
+            cur, shift = top.start(root, ki)
         while cur != EMPTY_ROOT:
             raw = node(cur)
             if raw[0] == LEAF:
@@ -345,6 +356,9 @@ class SparseMerkleTree:
         sibs: list[bytes] = []
         cur = root
         shift = 255
+        top = self._top
+        if top is not None:
+            cur, shift = top.descend(root, ki, sibs)
         while cur != EMPTY_ROOT:
             raw = node(cur)
             if raw[0] == LEAF:
@@ -394,6 +408,11 @@ class SparseMerkleTree:
             if v is not None and (type(v) is not bytes or len(v) != 32):
                 raise ValueError("a tree value is a 32-byte hash or None")
         batch = _Batch(self._get_node, changes)
+        top = self._top
+        if top is not None:
+            new_root = top.update(root, batch)
+            if new_root is not None:
+                return new_root, batch.new
         new_root, _ = batch.upd(root, 0, 0, len(batch.keys))
         return new_root, batch.new
 
@@ -675,108 +694,444 @@ class NodeCache:
         return len(self._young) + len(self._old)
 
 
+_ZERO32 = bytes(32)
+_UNKNOWN = 3  # kind of a non-empty position at the deepest level whose node has not been read
+MAX_TOP_DEPTH = 24  # 2^25 positions x 33 bytes = 1.1 GB: past any sensible cache
+
+
+def _levels(depth: int) -> tuple[list, list]:
+    """Zeroed per-level arrays of hashes (32 bytes a position) and kinds (1 byte): private anonymous
+    maps, so that pages never written cost no memory (a small tree touches a few of them)."""
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    return ([mmap.mmap(-1, 32 << d, flags=flags) for d in range(depth + 1)],
+            [mmap.mmap(-1, 1 << d, flags=flags) for d in range(depth + 1)])
+
+
+def _read_node(get_node: Callable[[bytes], bytes | None], h: bytes) -> bytes:
+    raw = get_node(h)
+    if raw is None:
+        raise MissingNodeError(f"tree node {h.hex()} is not in the store")
+    if len(raw) != NODE_SIZE or raw[0] not in (LEAF, INTERNAL):
+        raise CorruptNodeError(f"tree node {h.hex()} is malformed ({len(raw)} bytes)")
+    return raw
+
+
 class TopCache:
-    """The top ``depth`` levels of the latest tree, kept in memory (the store's node cache).
+    """The top ``depth + 1`` levels of one tree (the latest), by position: the store's tree cache.
 
-    An update of k keys in a tree of n reads about log2(n) nodes per key: the
-    top log2(k) levels are shared by the batch, the levels below are one
-    store read per key per level.  A cache that keeps whatever was read last
-    (``NodeCache``) holds little of those: the keys of one block are random,
-    so the next block's paths below the shared top miss.  This cache keeps,
-    instead, *every* node at depth <= ``depth`` of the latest root (at most
-    ``2^(depth+1)`` of them, ~200 bytes each in CPython): ``warm`` loads them
-    once (when the store opens), ``advance`` swaps in each block's new top
-    nodes and drops the ones they replace, so a path costs store reads only
-    below ``depth``.  A node deeper down, or of an older root, is read from
-    the store and not kept.
+    Position ``(d, p)`` is the subtree of the keys whose first ``d`` bits are ``p``; level ``d``
+    is two arrays indexed by ``p``: the subtree's hash (32 bytes) and its kind (one byte: 0 empty,
+    1 one key, 2 two keys or more; 3 not empty, its node not read yet, so that above the deepest
+    level the positions under it are not loaded and read nothing; empty positions hold zeros).
+    A one-key subtree's hash is its leaf's, wherever the leaf sits (it is lifted to the
+    shallowest position where it is alone), so the arrays hold the definition of the tree's
+    hash directly: ``H(S) = EMPTY_ROOT, leaf_hash(k, v), internal_hash(H(S0), H(S1))`` for
+    0, 1, 2+ keys.  At ``depth = 20`` that is 2^21 positions, 69 MB, and no dict, no node bytes.
 
-    Nodes are content-addressed, so an entry is never wrong; one left behind
-    (after an ``advance`` from a root the cache did not hold) only costs memory, and the cache
-    is emptied (and warmed again by the next ``warm``) if it ever holds more
-    than 1.5 times its bound.
+    Rules:
+
+    1. The arrays hold the top of the tree ``root`` and of no other (``root`` is None: cold,
+       holding nothing).  Every read checks its root against ``root``; any other root -- an
+       older height, a proof of the past -- is read from the store alone.  A new cache holds
+       the empty tree; ``warm(root)`` loads a tree's top down to ``warm_depth`` (default
+       ``depth - 1``; it reads every node above that level: ~520,000 at a million keys and
+       ``warm_depth`` 19, as many as the dict cache of depth 18 did).  Below a position of
+       unknown kind nothing is loaded; an update loads what its paths need (rule 2), in place:
+       that adds facts of the same root, so blocks fill the deepest level as they touch it.
+    2. ``SparseMerkleTree(get_node, top=cache).update(root, ...)`` with ``root == cache.root``
+       does the levels ``<= depth`` in the arrays: each changed key's subtree at the deepest
+       level is updated by the batch walk (reading the store below it), then the changed
+       positions are re-hashed level by level up to the root, children read by slicing.  It
+       writes nothing into the arrays (the block may never be committed: a proposal refused,
+       a second round): it records the changes (positions, hashes, kinds), keyed by
+       ``(root, new_root)``, at most ``max_pending`` of them.  Only the levels from
+       ``warm_depth`` down are read from the store, each node once for a root.
+    3. ``advance(old_root, new_root, new_nodes)`` after the batch is accepted writes the
+       recorded changes in place (no walk, no read, no hash); without a record (the update ran
+       elsewhere, or was dropped) it walks the new tree where it differs from the arrays,
+       reading ``new_nodes`` and then the store.  If the cache does not hold ``old_root`` it is
+       left as it is (still right for the root it holds).  A store reopened after a crash starts
+       with the empty tree and warms again: the cache is memory only.
+    4. Threads: one lock.  Reads (``start``, ``descend``, ``update``) hold it while they use
+       the arrays, writers (``advance``, the swap at the end of ``warm``) while they change
+       them, so ``advance`` may run on another thread than the reads.  ``update`` holds it for
+       its whole walk (~0.2 s at a million keys), during which proofs of the latest root wait.
+       ``advance`` needs no I/O on the fast path: call it as soon as the block's state is
+       accepted (before the next block's update, or that update reads everything from the
+       store); the nodes of ``new_root`` below the top must then be readable by ``get_node``.
+       ``expects(root)`` tells a caller about to warm that an ``advance`` to ``root`` is due.
     """
 
-    __slots__ = ("_get_node", "_top", "depth", "_cap")
+    __slots__ = ("_get_node", "depth", "warm_depth", "root", "_h", "_k", "_pending", "_lock", "max_pending",
+                 "warmed")
 
-    def __init__(self, get_node: Callable[[bytes], bytes | None], depth: int = 17):
-        if not 0 <= depth < KEY_BITS:
+    def __init__(self, get_node: Callable[[bytes], bytes | None], depth: int = 20, max_pending: int = 4,
+                 warm_depth: int | None = None):
+        if not 0 <= depth <= MAX_TOP_DEPTH:
             raise ValueError("depth out of range")
         self._get_node = get_node
-        self._top: dict[bytes, bytes] = {}
         self.depth = depth
-        self._cap = 3 << depth  # 1.5 times the bound
+        self.warm_depth = depth - 1 if warm_depth is None else min(max(warm_depth, 0), depth)
+        self._h, self._k = _levels(depth)
+        self.root: bytes | None = EMPTY_ROOT  # zeroed arrays: the top of the empty tree
+        self._pending: dict[tuple[bytes, bytes], list] = {}
+        self._lock = threading.Lock()
+        self.max_pending = max(1, max_pending)
+        self.warmed = 0  # nodes read by the last warm
 
-    def get(self, h: bytes) -> bytes | None:
-        raw = self._top.get(h)
-        if raw is None:
-            return self._get_node(h)
-        return raw
+    def expects(self, root: bytes) -> bool:
+        """True if the cache holds ``root``, or holds a recorded change to it (an ``advance`` to
+        ``root`` is on its way, perhaps from another thread): then a warm would be wasted."""
+        with self._lock:
+            cur = self.root
+            return cur == root or (cur is not None and (cur, root) in self._pending)
 
-    def warm(self, root: bytes) -> int:
-        """Load the nodes at depth <= ``depth`` under ``root``; returns how many were read."""
-        top = self._top
-        get_node = self._get_node
+    @property
+    def nbytes(self) -> int:
+        """The arrays' size (their pages cost memory once written)."""
+        return 33 * ((2 << self.depth) - 1)
+
+    # ---- reads (rule 1) ---------------------------------------------------------
+
+    def start(self, root: bytes, ki: int) -> tuple[bytes, int]:
+        """Where a lookup of key ``ki`` under ``root`` goes on: (subtree hash, shift of its bit):
+        the last position on its path the cache knows, if it holds ``root``, else (``root``, 255)."""
+        with self._lock:
+            if root != self.root:
+                return root, 255
+            K = self._k
+            D = self.depth
+            p = d = 0
+            while d < D and K[d][p] == INTERNAL:
+                d += 1
+                p = ki >> (KEY_BITS - d)
+            if not K[d][p]:
+                return EMPTY_ROOT, 255 - d
+            o = p << 5
+            return self._h[d][o:o + 32], 255 - d
+
+    def descend(self, root: bytes, ki: int, sibs: list) -> tuple[bytes, int]:
+        """As ``start``, for a proof: push the path's siblings down to where the path leaves the
+        top (its end, if shallower)."""
+        with self._lock:
+            if root != self.root:
+                return root, 255
+            H, K = self._h, self._k
+            D = self.depth
+            p = d = 0
+            while d < D and K[d][p] == INTERNAL:
+                q = (p << 1) | ((ki >> (255 - d)) & 1)
+                s = q ^ 1
+                d += 1
+                if K[d][s]:
+                    o = s << 5
+                    sibs.append(H[d][o:o + 32])
+                else:
+                    sibs.append(EMPTY_ROOT)
+                p = q
+            if not K[d][p]:
+                return EMPTY_ROOT, 255 - d
+            o = p << 5
+            return H[d][o:o + 32], 255 - d
+
+    # ---- the update (rule 2) ----------------------------------------------------
+
+    def update(self, root: bytes, batch: "_Batch") -> bytes | None:
+        """The new root of ``batch`` applied to ``root`` through the arrays, its changes recorded;
+        None if the cache does not hold ``root``."""
+        with self._lock:
+            if root != self.root:
+                return None
+            new_root, delta = self._walk(root, batch)
+            if new_root != root:
+                pend = self._pending
+                pend.pop((root, new_root), None)
+                while len(pend) >= self.max_pending:
+                    del pend[next(iter(pend))]  # the oldest
+                pend[(root, new_root)] = delta
+            return new_root
+
+    def _walk(self, root: bytes, batch: "_Batch") -> tuple[bytes, list]:
         D = self.depth
-        level = [root]
-        n = 0
-        for d in range(D + 1):
-            nxt = []
-            for h in level:
-                if h == EMPTY_ROOT:
-                    continue
-                raw = top.get(h)
-                if raw is None:
-                    raw = get_node(h)
-                    if raw is None or len(raw) != NODE_SIZE:
-                        continue  # a partial store: the tree's own reads will raise
-                    top[h] = raw
-                    n += 1
-                if d < D and raw[0] == INTERNAL:
-                    nxt.append(raw[1:33])
-                    nxt.append(raw[33:65])
-            level = nxt
-        return n
+        H, K = self._h, self._k
+        ints = batch.ints
+        n = len(ints)
+        upd = batch.upd
+        sh = KEY_BITS - D
+        HD, KD = H[D], K[D]
+        P: list = []
+        NH: list = []
+        NK: list = []
+        i = 0
+        W = self.warm_depth
+        KL = K[D - 1] if W == D - 1 else None
+        load = self._load
+        while i < n:  # the deepest level: each changed subtree by the batch walk
+            p = ints[i] >> sh
+            j = i + 1
+            if j < n and ints[j] >> sh == p:
+                j = bisect_left(ints, (p + 1) << sh, j, n)
+            if W < D and (KL is None or KL[p >> 1] == _UNKNOWN):
+                load(p)
+            if KD[p]:
+                o = p << 5
+                h = HD[o:o + 32]
+            else:
+                h = EMPTY_ROOT
+            nh, nk = upd(h, D, i, j)
+            if nh != h:
+                P.append(p)
+                NH.append(nh)
+                NK.append(nk)
+            i = j
+        delta = [(P, NH, NK)]
+        for d in range(D - 1, -1, -1):
+            P, NH, NK = self._level_up(H[d + 1], K[d + 1], P, NH, NK, batch)
+            delta.append((P, NH, NK))
+        return (NH[0] if P else root), delta
+
+    @staticmethod
+    def _level_up(Hc, Kc, P: list, NH: list, NK: list, batch: "_Batch") -> tuple[list, list, list]:
+        """The parents of the changed positions ``P`` (ascending) of one level: (positions, hashes, kinds)."""
+        new = batch.new
+        node_copy = _node_copy
+        QP: list = []
+        QH: list = []
+        QK: list = []
+        m = len(P)
+        i = 0
+        while i < m:
+            p = P[i]
+            if p & 1:  # a right child whose left sibling did not change
+                rh = NH[i]
+                rk = NK[i]
+                lk = Kc[p - 1]
+                if lk:
+                    o = (p - 1) << 5
+                    lh = Hc[o:o + 32]
+                else:
+                    lh = EMPTY_ROOT
+                i += 1
+            else:
+                lh = NH[i]
+                lk = NK[i]
+                i += 1
+                if i < m and P[i] == p + 1:
+                    rh = NH[i]
+                    rk = NK[i]
+                    i += 1
+                else:
+                    rk = Kc[p + 1]
+                    if rk:
+                        o = (p + 1) << 5
+                        rh = Hc[o:o + 32]
+                    else:
+                        rh = EMPTY_ROOT
+            if lk and rk:
+                payload = lh + rh
+                ph = node_copy().update(payload).digest()
+                new[ph] = _INT_B + payload
+                pk = INTERNAL
+            elif lk or rk:  # one child: a leaf is lifted, a subtree of two keys or more is not
+                ph, pk = (lh, lk) if lk else (rh, rk)
+                if pk == _UNKNOWN:
+                    pk = batch.kind_of(ph)
+                if pk != LEAF:
+                    payload = lh + rh
+                    ph = node_copy().update(payload).digest()
+                    new[ph] = _INT_B + payload
+                    pk = INTERNAL
+            else:
+                ph, pk = EMPTY_ROOT, _EMPTY_KIND
+            QP.append(p >> 1)
+            QH.append(ph)
+            QK.append(pk)
+        return QP, QH, QK
+
+    def _load(self, p: int) -> None:
+        """Make the path to the deepest level's position ``p`` known (rule 1): top down from the
+        warmed depth, read each node on it whose children are not loaded yet (kind unknown above the
+        deepest level) and write its children.  Facts of the root held, written in place."""
+        H, K = self._h, self._k
+        D = self.depth
+        for d in range(self.warm_depth, D):
+            q = p >> (D - d)
+            k = K[d][q]
+            if k == INTERNAL:
+                continue
+            if k != _UNKNOWN:
+                return  # empty, or a leaf already written down its path
+            o = q << 5
+            h = H[d][o:o + 32]
+            raw = _read_node(self._get_node, h)
+            K[d][q] = raw[0]
+            if raw[0] == LEAF:
+                li = int.from_bytes(raw[1:33], "big")
+                for e in range(d + 1, D + 1):
+                    r = li >> (KEY_BITS - e)
+                    H[e][r << 5:(r << 5) + 32] = h
+                    K[e][r] = LEAF
+                return
+            c = q << 1
+            Hc, Kc = H[d + 1], K[d + 1]
+            for cc, ch in ((c, raw[1:33]), (c | 1, raw[33:65])):
+                if ch != EMPTY_ROOT:
+                    Hc[cc << 5:(cc << 5) + 32] = ch
+                    Kc[cc] = _UNKNOWN
+
+    # ---- writers (rules 1 and 3) --------------------------------------------------
 
     def advance(self, old_root: bytes, new_root: bytes, new_nodes: Mapping[bytes, bytes]) -> None:
-        """After the batch that took ``old_root`` to ``new_root`` is written: keep its new top nodes.
+        """The batch that took ``old_root`` to ``new_root`` (creating ``new_nodes``) is accepted:
+        if the cache holds ``old_root``, make it hold ``new_root``."""
+        with self._lock:
+            delta = self._pending.pop((old_root, new_root), None)
+            if self.root == old_root and new_root != old_root:
+                if delta is not None:
+                    self._apply(delta)
+                    self.root = new_root
+                else:
+                    get_node = self._get_node
+                    self.root = None  # while the arrays are half-written
+                    try:
+                        self._fill(self._h, self._k, new_root, lambda h: new_nodes.get(h) or get_node(h),
+                                   new_nodes.get, self.depth)
+                        self.root = new_root
+                    except MissingNodeError:
+                        pass  # stays cold; the next warm loads the top again
+            cur = self.root
+            for key in [k for k in self._pending if k[0] != cur]:
+                del self._pending[key]  # recorded from another root: can never apply now
 
-        Walks the old and the new tree side by side, position by position, only where they differ
-        (O(new top nodes)): the old node at a position is dropped, the new one kept.
-        """
-        top = self._top
-        if len(top) > self._cap:
-            top.clear()
+    def _apply(self, delta: list) -> None:
+        H, K = self._h, self._k
+        d = self.depth
+        zero = _ZERO32
+        for P, NH, NK in delta:
+            Hd, Kd = H[d], K[d]
+            for p, h, k in zip(P, NH, NK):
+                o = p << 5
+                Hd[o:o + 32] = h if k else zero
+                Kd[p] = k
+            d -= 1
+
+    def warm(self, root: bytes) -> int:
+        """Load the top of the tree ``root`` into fresh arrays; returns how many nodes were read.
+        A partial store (a node missing) leaves the cache cold: the tree's own reads will raise."""
+        H, K = _levels(self.depth)
+        with self._lock:  # the old arrays go now, so that at most one set is in memory
+            self.root = None
+            self._h, self._k = H, K
+            self._pending.clear()
+        try:
+            n = self._warm_fill(H, K, root)
+        except MissingNodeError:
+            return 0
+        with self._lock:
+            if self._h is H:  # not replaced by another warm meanwhile
+                self.root = root
+        self.warmed = n
+        return n
+
+    def _warm_fill(self, H: list, K: list, root: bytes) -> int:
+        """``_fill`` into zeroed arrays down to ``warm_depth``, level by level: the same result, but
+        no comparison with what the arrays held, no empty position visited, and each level built
+        as a list and written in one slice."""
         D = self.depth
-        get = top.get
-        gone: list[bytes] = []
-        came: dict[bytes, bytes] = {}
-        stack = [(new_root, old_root, 0)]
-        while stack:
-            nh, oh, d = stack.pop()
-            if nh == oh:
-                continue
-            oraw = None
-            if oh != EMPTY_ROOT:
-                oraw = get(oh)
-                gone.append(oh)
-            nraw = None
-            if nh != EMPTY_ROOT:
-                nraw = new_nodes.get(nh)
-                if nraw is None:  # an old leaf in a new place (lifted, or pushed down by a split)
-                    nraw = get(nh) or self._get_node(nh)
-                if nraw is not None:
-                    came[nh] = nraw
-            if d < D:
-                nl = nr = ol = or_ = EMPTY_ROOT
-                if nraw is not None and nraw[0] == INTERNAL:
-                    nl, nr = nraw[1:33], nraw[33:65]
-                if oraw is not None and oraw[0] == INTERNAL:
-                    ol, or_ = oraw[1:33], oraw[33:65]
-                stack.append((nl, ol, d + 1))
-                stack.append((nr, or_, d + 1))
-        for h in gone:
-            top.pop(h, None)
-        top.update(came)
+        W = self.warm_depth
+        get_node = self._get_node
+        zero = _ZERO32
+        P: list = [] if root == EMPTY_ROOT else [0]  # the positions to read, and their hashes
+        Hs: list = [root] * len(P)
+        leaves: list = []  # (position, hash, bytes) of leaves carried down their paths
+        n = 0
+        for d in range(W + 1):
+            if not P and not leaves:
+                break
+            hashes = [zero] * (1 << d)
+            kinds = bytearray(1 << d)
+            NP: list = []
+            NH: list = []
+            if d == W:
+                for p, h in zip(P, Hs):
+                    if h != EMPTY_ROOT:
+                        hashes[p] = h
+                        kinds[p] = _UNKNOWN
+                P = []
+            for p, h in zip(P, Hs):
+                if h == EMPTY_ROOT:  # an internal node's empty child (next to an internal node)
+                    continue
+                hashes[p] = h
+                raw = get_node(h)
+                if raw is None or len(raw) != NODE_SIZE:
+                    _read_node(get_node, h)  # raises
+                n += 1
+                k = raw[0]
+                if k == INTERNAL:
+                    kinds[p] = INTERNAL
+                    c = p << 1
+                    NP += (c, c | 1)
+                    NH += (raw[1:33], raw[33:65])
+                elif k == LEAF:
+                    leaves.append((p, h, raw))
+                else:
+                    _read_node(get_node, h)  # raises: not a node
+            carried = []
+            for p, h, raw in leaves:  # a leaf stands for its one-key subtree down its key's path
+                hashes[p] = h
+                kinds[p] = LEAF
+                if d < W:
+                    carried.append(((p << 1) | ((raw[1 + (d >> 3)] >> (7 - (d & 7))) & 1), h, raw))
+                else:  # below the warmed depth, straight into the arrays
+                    li = int.from_bytes(raw[1:33], "big")
+                    for e in range(d + 1, D + 1):
+                        r = li >> (KEY_BITS - e)
+                        H[e][r << 5:(r << 5) + 32] = h
+                        K[e][r] = LEAF
+            H[d][:32 << d] = b"".join(hashes)
+            K[d][:1 << d] = kinds
+            P, Hs, leaves = NP, NH, carried
+        return n
 
-    def __len__(self) -> int:
-        return len(self._top)
+    def _fill(self, H: list, K: list, root: bytes, get_node: Callable, peek: Callable | None, stop: int) -> int:
+        """Write into ``H``, ``K`` (the top of some tree, or zeros) the top of ``root`` down to level
+        ``stop``, only where they differ; reads every new node above ``stop`` with ``get_node``, and
+        there only ``peek``s (a node not found has kind unknown, its children are not written; a
+        leaf is written down its path to the deepest level).  Returns how many nodes were read."""
+        D = self.depth
+        n = 0
+        stack = [(0, 0, root, None)]
+        pop = stack.pop
+        push = stack.append
+        zero = _ZERO32
+        while stack:
+            d, p, h, raw = pop()
+            Hd, Kd = H[d], K[d]
+            o = p << 5
+            if (Hd[o:o + 32] if Kd[p] else EMPTY_ROOT) == h:
+                continue  # the same subtree: the same below
+            if h == EMPTY_ROOT:
+                k = _EMPTY_KIND
+            else:
+                if raw is None:
+                    if d < stop:
+                        raw = _read_node(get_node, h)
+                        n += 1
+                    elif peek is not None:
+                        raw = peek(h)
+                k = raw[0] if raw is not None else _UNKNOWN
+            Hd[o:o + 32] = h if k else zero
+            Kd[p] = k
+            if d < D and k != _UNKNOWN:
+                c = p << 1
+                if k == INTERNAL:
+                    push((d + 1, c, raw[1:33], None))
+                    push((d + 1, c | 1, raw[33:65], None))
+                elif k == LEAF:  # the leaf stands for its one-key subtree down the key's path
+                    bit = (raw[1 + (d >> 3)] >> (7 - (d & 7))) & 1
+                    push((d + 1, c | bit, h, raw))
+                    push((d + 1, c | (bit ^ 1), EMPTY_ROOT, None))
+                else:
+                    push((d + 1, c, EMPTY_ROOT, None))
+                    push((d + 1, c | 1, EMPTY_ROOT, None))
+        return n

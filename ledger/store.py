@@ -105,9 +105,10 @@ def _h(height: int) -> bytes:
     return height.to_bytes(8, "big")
 
 
-# the top 19 levels of the latest state tree stay in memory (TopCache): at most 2^19 nodes, ~100 MB
-# at a million accounts, so a block's update reads LevelDB only for the ~3 levels below per key
-TOP_CACHE_DEPTH = 18
+# the top 21 levels of the latest state tree stay in memory (TopCache): position-indexed hash and kind
+# arrays, 2^21 x 33 bytes = 69 MB at most, so a block's update does the top in memory and reads LevelDB
+# only below it (~2 reads a key at a million accounts)
+TOP_CACHE_DEPTH = 20
 WRITE_BUFFER = 32 * 1024 * 1024  # LevelDB's memtable, up to two of them in memory
 RECORD_CACHE_ENTRIES = 100_000  # decoded records of the latest state (accounts), ~40 MB; emptied when full
 # How the database is opened (plyvel.DB keyword arguments; ChainStore(db_options=...) overrides them,
@@ -138,12 +139,13 @@ class ChainStore:
         except plyvel.CorruptionError as e:
             raise StoreError(f"the database at {path} is corrupt: {e}") from None
         self.path = path
-        # the top of the latest state tree in memory (cache_depth < 0: none). Warmed by the first
-        # state_at (a node about to execute; read-only tools never pay for it), then carried from
-        # block to block by commit_block. Nodes are content-addressed, so it is never stale.
+        # the top of the latest state tree in memory (cache_depth < 0: none). It holds the top of one
+        # root (node_cache.root; the empty tree when new) and is used only for that root. Warmed by the
+        # first state_at (a node about to execute; read-only tools never pay for it), then carried from
+        # block to block: the tree's update records the top's change, commit_block's advance writes it.
         self.node_cache = TopCache(self.get_node, cache_depth) if cache_depth >= 0 else None
-        self._cache_root: bytes | None = None  # the root the cache holds the top of
-        self.smt = SparseMerkleTree(self.node_cache.get if self.node_cache is not None else self.get_node)
+        self._cache_root: bytes | None = None  # (unused since the cache knows its root: node_cache.root)
+        self.smt = SparseMerkleTree(self.get_node, top=self.node_cache)
         # decoded records of the latest state, shared by its working states (State's cache): valid
         # for one height; commit_block carries them to the next with the block's own records
         self._records: dict[bytes, object] = {}
@@ -228,9 +230,8 @@ class ChainStore:
             raise StoreError("a working state is only built on the latest height")
         if self.node_cache is not None:
             root = self.state_root(h)
-            if root != self._cache_root:  # the first working state, or a state written around commit_block
-                self.node_cache.warm(root)  # (a state-sync restore): load the top of this one
-                self._cache_root = root
+            if not self.node_cache.expects(root):  # the first working state, or a state written around
+                self.node_cache.warm(root)  # commit_block (a state-sync restore): load the top of this one
         if self._records_height != h or len(self._records) > RECORD_CACHE_ENTRIES:
             self._records.clear()
             self._records_height = h

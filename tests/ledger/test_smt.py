@@ -545,80 +545,6 @@ def test_node_cache_in_front_of_a_store():
     assert all(tiny.get(root, x) == v for x, v in model.items())
 
 
-def _top_nodes(store: dict, root: bytes, depth: int) -> dict:
-    """Every stored node at depth <= ``depth`` under ``root``, by a plain walk."""
-    out, stack = {}, [(root, 0)]
-    while stack:
-        h, d = stack.pop()
-        if h == EMPTY_ROOT:
-            continue
-        raw = store[h]
-        out[h] = raw
-        if d < depth and raw[0] == 2:
-            stack += [(raw[1:33], d + 1), (raw[33:65], d + 1)]
-    return out
-
-
-@settings(max_examples=60, deadline=None)
-@given(batches=batches_st, depth=st.integers(0, 6), warm_at=st.integers(0, 8))
-def test_top_cache_holds_exactly_the_top_of_the_latest_tree(batches, depth, warm_at):
-    backing: dict = {}
-    reads = []
-
-    def get(h):
-        reads.append(h)
-        return backing.get(h)
-
-    cache = TopCache(get, depth)
-    t = SparseMerkleTree(cache.get)
-    model: dict = {}
-    root = EMPTY_ROOT
-    for i, changes in enumerate(batches):
-        if i == warm_at:
-            cache.warm(root)
-        new_root, nodes = t.update(root, changes)
-        backing.update(nodes)
-        cache.advance(root, new_root, nodes)
-        root = new_root
-        apply(model, changes)
-        assert root == fresh_root(model)
-        if i >= warm_at:  # warmed, then carried: exactly the top, nothing stale
-            assert dict(cache._top) == _top_nodes(backing, root, depth)
-    for k in UNIVERSE[:8]:
-        assert t.prove(root, k) == SparseMerkleTree(backing.get).prove(root, k)
-    # the top is served from memory: a path no deeper than the cache reads nothing from the store
-    cache.warm(root)
-    reads.clear()
-    for k in model:
-        proof = t.prove(root, k)
-        if len(proof.siblings) <= depth:
-            assert t.get(root, k) == model[k]
-    shallow = [k for k in model if len(t.prove(root, k).siblings) <= depth]
-    reads.clear()
-    for k in shallow:
-        t.prove(root, k)
-    assert reads == []
-
-
-def test_top_cache_is_bounded():
-    backing: dict = {}
-    cache = TopCache(backing.get, 3)
-    with pytest.raises(ValueError):
-        TopCache(backing.get, 256)
-    r = random.Random(5)
-    t = SparseMerkleTree(cache.get)
-    root = EMPTY_ROOT
-    for _ in range(30):
-        new_root, nodes = t.update(root, {r.randbytes(32): r.randbytes(32) for _ in range(20)})
-        backing.update(nodes)
-        # advanced from a root it never saw: stale entries pile up, but never past 1.5 times the bound
-        cache.advance(EMPTY_ROOT, new_root, nodes)
-        root = new_root
-        assert len(cache) <= (3 << 3) + 2 ** 4
-    cache.warm(root)
-    assert set(_top_nodes(backing, root, 3)) <= set(cache._top)
-
-
 # ---------------------------------------------------------------------------
 # An independent reference: the canonical tree computed straight from the key
 # set by its definition (no batch walk, no store), for roots and proofs
@@ -649,26 +575,303 @@ def _ref_proof(items: list, key: bytes) -> Proof:
     return Proof(leaf=leaf, siblings=tuple(sibs))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(batches=batches_st, depth=st.integers(0, 8), data=st.data())
-def test_update_through_the_top_cache_matches_the_reference(batches, depth, data):
-    """Batches with deletes, no-ops, and inserts into empty subtrees, read through a TopCache
-    carried from batch to batch as the store does: roots and proofs equal the reference's."""
+def _ref_top(items: list, depth: int) -> list[list[tuple[int, bytes]]]:
+    """(kind, hash) of every position of the levels 0..depth, straight from the key set: kind 0, 1,
+    2 for no key, one, more; the hash of the canonical subtree of the keys with that prefix."""
+    out = []
+    for d in range(depth + 1):
+        groups: dict = {}
+        for kv in items:
+            groups.setdefault(int.from_bytes(kv[0], "big") >> (256 - d), []).append(kv)
+        lvl = [(0, EMPTY_ROOT)] * (1 << d)
+        for p, g in groups.items():
+            lvl[p] = (1 if len(g) == 1 else 2, _ref_hash(g, d))
+        out.append(lvl)
+    return out
+
+
+def _check_top(cache: TopCache, items: list) -> int:
+    """The cache's arrays hold exactly the reference's top: every position not under a position of
+    unknown kind (a node not read yet: its children are not loaded) has the reference's hash, and
+    its kind or, not read, unknown.  Returns how many positions are loaded."""
+    D = cache.depth
+    loaded = [0]  # the loaded positions of the level above
+    n = 0
+    for d, lvl in enumerate(_ref_top(items, D)):
+        here = []
+        for p, (k, h) in enumerate(lvl):
+            if d and not (p >> 1 in loaded and cache._k[d - 1][p >> 1] != 3):
+                continue
+            here.append(p)
+            ck = cache._k[d][p]
+            if ck == 3:
+                assert k != 0
+            else:
+                assert ck == k, (d, p)
+            assert cache._h[d][p * 32:p * 32 + 32] == (h if k else bytes(32)), (d, p)
+        loaded = set(here)
+        n += len(here)
+    return n
+
+
+def _check_nodes(backing: dict, nodes: dict, ref_nodes: dict) -> None:
+    """The nodes an update through the cache creates are the plain walk's, less the existing
+    leaves the plain walk writes again when it pushes one down (already in the store)."""
+    assert set(nodes) <= set(ref_nodes)
+    assert all(h in backing and ref_nodes[h][0] == 1 for h in set(ref_nodes) - set(nodes))
+    assert all(ref_nodes[h] == raw and node_ok(h, raw) for h, raw in nodes.items())
+
+
+STEPS = ["commit", "commit", "commit", "drop", "elsewhere", "crash", "warm", "warm_old", "again"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(st.tuples(batch_st, st.sampled_from(STEPS)), min_size=1, max_size=10),
+       depth=st.integers(0, 7), warm_depth=st.integers(0, 7), data=st.data())
+def test_update_through_the_top_cache_matches_the_reference(steps, depth, warm_depth, data):
+    """Block after block (batches with deletes, no-ops, inserts into empty subtrees) through a
+    TopCache carried as the store carries it, and among them: a block executed and never committed
+    ("drop"), one computed without the cache ("elsewhere": advance walks), a crash (a new cache,
+    holding the empty tree, warmed or not), a warm at the latest root or at an older one (a stale
+    cache), an advance repeated: the roots, the cache's arrays and the proofs at the latest root and
+    at past ones equal the independent reference's, and the nodes written are the plain walk's."""
     backing: dict = {}
-    cache = TopCache(backing.get, depth)
-    t = SparseMerkleTree(cache.get)
+    cache = TopCache(backing.get, depth, max_pending=2, warm_depth=warm_depth)
+    t = SparseMerkleTree(backing.get, top=cache)
+    plain = SparseMerkleTree(backing.get)
     model: dict = {}
     root = EMPTY_ROOT
-    for changes in batches:
-        new_root, nodes = t.update(root, changes)
+    history = [(EMPTY_ROOT, [])]
+    for changes, how in steps:
+        ref_root, ref_nodes = plain.update(root, changes)
+        if how == "drop":  # a proposal executed, then another one wins: nothing may change
+            assert t.update(root, changes)[0] == ref_root
+            assert cache.root in (root, *(r for r, _ in history))
+            continue
+        new_root, nodes = (plain if how == "elsewhere" else t).update(root, changes)
+        assert new_root == ref_root
+        _check_nodes(backing, nodes, ref_nodes)
         backing.update(nodes)
+        held = cache.root
         cache.advance(root, new_root, nodes)
+        assert cache.root == (new_root if held == root else held)  # never moved from a root it did not hold
+        if how == "again":
+            cache.advance(root, new_root, nodes)  # a second advance is a no-op
+        elif how == "crash":  # the cache is memory only: a reopened store's holds the empty tree
+            cache = TopCache(backing.get, depth, max_pending=2, warm_depth=warm_depth)
+            t = SparseMerkleTree(backing.get, top=cache)
+            assert cache.root == EMPTY_ROOT
+            if data.draw(st.booleans()):
+                cache.warm(new_root)
+        elif how == "warm":
+            cache.warm(new_root)
+        elif how == "warm_old":
+            cache.warm(data.draw(st.sampled_from(history))[0])
+        assert len(cache._pending) <= 2
         root = new_root
         apply(model, changes)
         items = sorted(model.items())
         assert root == _ref_hash(items, 0)
-        for k in data.draw(st.lists(keys_st, max_size=5)):
-            p = t.prove(root, k)
-            assert p == _ref_proof(items, k)
-            assert len(p.encode()) == len(_ref_proof(items, k).encode())
-            assert verify_proof(root, k, model.get(k), p)
+        history.append((root, items))
+        for r, its in history:
+            if cache.root == r:
+                _check_top(cache, its)
+        for r, its in (history[-1], data.draw(st.sampled_from(history))):
+            m = dict(its)
+            for k in data.draw(st.lists(keys_st, max_size=4)):
+                p = t.prove(r, k)
+                assert p == _ref_proof(its, k)
+                assert verify_proof(r, k, m.get(k), p)
+                assert t.get(r, k) == m.get(k)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), depth=st.integers(1, 10), n=st.integers(0, 400), lazy=st.integers(0, 3))
+def test_top_cache_on_random_key_sets(seed, depth, n, lazy):
+    """Random 256-bit keys, from none to a few hundred (leaves above, at and below the cache's
+    deepest level), six blocks of inserts, updates and deletes: the same roots and nodes as the
+    plain walk, the reference's top in the arrays, and a cache warmed from the store equal to the
+    reference too; the levels below the warmed depth are loaded as blocks touch them."""
+    r = random.Random(seed)
+    backing: dict = {}
+    cache = TopCache(backing.get, depth, warm_depth=depth - lazy)
+    t = SparseMerkleTree(backing.get, top=cache)
+    plain = SparseMerkleTree(backing.get)
+    model: dict = {}
+    root = EMPTY_ROOT
+    for b in range(6):
+        changes: dict = {r.randbytes(32): r.randbytes(32) for _ in range(n if b == 0 else r.randrange(0, n // 3 + 2))}
+        for k in r.sample(sorted(model), min(len(model), r.randrange(0, 20))):
+            changes[k] = r.choice([None, r.randbytes(32), model[k]])
+        ref_root, ref_nodes = plain.update(root, changes)
+        new_root, nodes = t.update(root, changes)
+        assert new_root == ref_root
+        _check_nodes(backing, nodes, ref_nodes)
+        backing.update(nodes)
+        cache.advance(root, new_root, nodes)
+        root = new_root
+        apply(model, changes)
+    items = sorted(model.items())
+    assert root == _ref_hash(items, 0) and cache.root == root
+    carried = _check_top(cache, items)
+    warm = TopCache(backing.get, depth, warm_depth=depth - lazy)
+    warm.warm(root)
+    assert _check_top(warm, items) <= carried or lazy == 0
+    probe = sorted(model)[:10] + [r.randbytes(32) for _ in range(5)]
+    assert [t.prove(root, k) for k in probe] == [plain.prove(root, k) for k in probe]
+    assert [SparseMerkleTree(backing.get, top=warm).get(root, k) for k in probe] == [model.get(k) for k in probe]
+
+
+def test_top_cache_reads_the_store_only_below_its_levels():
+    """With the top in memory, warm reads the nodes above the warmed depth; an update reads the store
+    only from there down (the nodes below it once, then they are known), a proof of the latest root on
+    a path the update loaded reads only its leaf, and a root the cache does not hold (an older one) is
+    read from the store, node by node, and still answers right."""
+    r = random.Random(3)
+    backing: dict = {}
+    reads: list = []
+
+    def get(h):
+        reads.append(h)
+        return backing.get(h)
+
+    plain = SparseMerkleTree(backing.get)
+    old, nodes = plain.update(EMPTY_ROOT, {r.randbytes(32): r.randbytes(32) for _ in range(200)})
+    backing.update(nodes)
+    cache = TopCache(get, 4)
+    assert cache.warm_depth == 3 and cache.warm(old) == len(_nodes_above(backing, old, 3))
+    t = SparseMerkleTree(get, top=cache)
+    changes = {k: r.randbytes(32) for k, _ in r.sample(list(plain.iter_leaves(old)), 20)}
+    reads.clear()
+    new, nodes = t.update(old, changes)
+    assert new == plain.update(old, changes)[0]
+    deep = {h for h, d in _depths(backing, old).items() if d >= 3}
+    assert reads and set(reads) <= deep  # no read above the warmed depth
+    again = len(reads)
+    reads.clear()
+    assert t.update(old, changes) == (new, nodes) and len(reads) < again  # the loaded nodes are not read twice
+    backing.update(nodes)
+    cache.advance(old, new, nodes)
+    for k, v in changes.items():
+        reads.clear()
+        p = t.prove(new, k)
+        assert verify_proof(new, k, v, p) and p == plain.prove(new, k)
+        assert len(p.siblings) <= 4 or len(reads) > 1
+        if len(p.siblings) <= 4:
+            assert [backing[h][0] for h in reads] == [1]  # the leaf alone
+    reads.clear()
+    absent = next(k for k in (r.randbytes(32) for _ in range(1000)) if t.get(new, k) is None)
+    assert verify_proof(new, absent, None, t.prove(new, absent))
+    # the old root: from the store, and right
+    reads.clear()
+    k = next(iter(changes))
+    assert t.get(old, k) == plain.get(old, k) != changes[k] and len(reads) >= 2
+
+
+def _depths(store: dict, root: bytes) -> dict:
+    out, stack = {}, [(root, 0)]
+    while stack:
+        h, d = stack.pop()
+        if h == EMPTY_ROOT:
+            continue
+        out[h] = min(d, out.get(h, d))
+        if store[h][0] == 2:
+            stack += [(store[h][1:33], d + 1), (store[h][33:65], d + 1)]
+    return out
+
+
+def _nodes_above(store: dict, root: bytes, depth: int) -> list:
+    return [store[h] for h, d in _depths(store, root).items() if d < depth]
+
+
+def test_top_cache_advance_without_a_record_and_bounded_records():
+    """Five proposals at one height (records kept: at most max_pending, the oldest dropped): the one
+    committed was dropped, so advance walks the new tree instead; the arrays are the new top."""
+    r = random.Random(8)
+    backing: dict = {}
+    cache = TopCache(backing.get, 5, max_pending=3)
+    t = SparseMerkleTree(backing.get, top=cache)
+    root, nodes = t.update(EMPTY_ROOT, {r.randbytes(32): r.randbytes(32) for _ in range(100)})
+    backing.update(nodes)
+    cache.advance(EMPTY_ROOT, root, nodes)
+    model = dict(SparseMerkleTree(backing.get).iter_leaves(root))
+    proposals = [{r.randbytes(32): r.randbytes(32) for _ in range(10)} for _ in range(5)]
+    outs = [t.update(root, c) for c in proposals]
+    assert len(cache._pending) == 3 and (root, outs[0][0]) not in cache._pending
+    # a recorded change counts as on its way (no warm needed), a dropped one does not
+    assert cache.expects(root) and cache.expects(outs[4][0]) and not cache.expects(outs[0][0])
+    new, nodes = outs[0]
+    backing.update(nodes)
+    cache.advance(root, new, nodes)
+    assert cache.root == new and not cache._pending  # the others were from the old root
+    assert cache.expects(new) and not cache.expects(root) and not cache.expects(outs[4][0])
+    apply(model, proposals[0])
+    _check_top(cache, sorted(model.items()))
+    with pytest.raises(ValueError):
+        TopCache(backing.get, 25)
+    assert TopCache(backing.get, 20).nbytes == 33 * (2**21 - 1)
+
+
+def test_top_cache_on_a_partial_store_stays_cold():
+    """A node missing under the top: warm leaves the cache holding nothing, and the tree's own reads
+    raise as without a cache; an advance whose walk meets a missing node leaves it cold too."""
+    r = random.Random(4)
+    backing: dict = {}
+    root, nodes = SparseMerkleTree(backing.get).update(EMPTY_ROOT, {r.randbytes(32): r.randbytes(32) for _ in range(50)})
+    backing.update(nodes)
+    child = backing[root][1:33]
+    del backing[child]
+    cache = TopCache(backing.get, 6)
+    assert cache.warm(root) == 0 and cache.root is None
+    t = SparseMerkleTree(backing.get, top=cache)
+    with pytest.raises(MissingNodeError):
+        t.prove(root, bytes(32))  # its first bit is 0: under the missing child
+    with pytest.raises(MissingNodeError):
+        t.update(root, {bytes(32): VALUES[0], b"\xff" * 32: VALUES[0]})
+    # an advance with no record, from the root it holds, that cannot read the new tree
+    fresh = TopCache({}.get, 3)
+    fresh.advance(EMPTY_ROOT, root, {})
+    assert fresh.root is None
+
+
+def test_top_cache_advance_on_another_thread():
+    """Rule 4: advances on a second thread, back and forth between two roots, while this one proves
+    and updates against both: every answer is right, whichever root the cache holds meanwhile."""
+    import threading
+
+    r = random.Random(6)
+    backing: dict = {}
+    plain = SparseMerkleTree(backing.get)
+    a, nodes = plain.update(EMPTY_ROOT, {r.randbytes(32): r.randbytes(32) for _ in range(300)})
+    backing.update(nodes)
+    change = {k: r.randbytes(32) for k, _ in r.sample(list(plain.iter_leaves(a)), 30)}
+    b, nodes = plain.update(a, change)
+    backing.update(nodes)
+    back = {k: plain.get(a, k) for k in change}
+    cache = TopCache(backing.get, 6)
+    cache.warm(a)
+    t = SparseMerkleTree(backing.get, top=cache)
+    stop = []
+
+    def flip():
+        cur, other, ch = a, b, change
+        for _ in range(60):
+            t.update(cur, ch)  # records the delta (or not, if the cache was elsewhere: then advance walks)
+            cache.advance(cur, other, {})
+            cur, other, ch = other, cur, (back if ch is change else change)
+        stop.append(1)
+
+    th = threading.Thread(target=flip)
+    th.start()
+    keys = list(change) + [r.randbytes(32) for _ in range(5)]
+    checked = 0
+    while not stop or checked < 200:
+        for root in (a, b):
+            k = keys[checked % len(keys)]
+            assert t.prove(root, k) == plain.prove(root, k)
+            assert t.get(root, k) == plain.get(root, k)
+            checked += 1
+        assert t.update(a, change)[0] == b and t.update(b, back)[0] == a
+    th.join()
+    assert cache.root in (a, b)
+    _check_top(cache, sorted(plain.iter_leaves(cache.root)))

@@ -455,9 +455,15 @@ def test_path_bytes_fast_path_matches_the_general_encoder(parts, as_list):
     assert _outcome(path_bytes, iter(p)) == _outcome(_path_bytes_general, p)  # a one-shot iterable too
 
 
+def _leaf_reads(store: ChainStore, reads: list) -> list[int]:
+    """The kind byte of each node read (1: a leaf)."""
+    return [store.db.get(b"n/" + h)[0] for h in reads]
+
+
 def test_the_store_reads_its_tree_through_the_top_cache(tmp_path, monkeypatch):
     """The state tree's top stays in memory block after block: warmed by the first working state,
-    carried by each commit; a proof of a small state then reads no tree node from LevelDB."""
+    carried by each commit; a proof of the latest root then reads only its leaf from LevelDB, and a
+    proof of a past height (a root the cache does not hold) reads its whole path there, and is right."""
     path = str(tmp_path / "db")
     store, _ = run_chain(path, [100, 200])
     store.close()
@@ -468,19 +474,27 @@ def test_the_store_reads_its_tree_through_the_top_cache(tmp_path, monkeypatch):
     try:
         from chain.app import Application
 
+        assert again.node_cache.root == EMPTY_ROOT  # reopened: memory only, it holds the empty tree
         app = Application(again, genesis())
         app.state()  # the first working state warms the cache
-        assert len(again.node_cache) > 0 and reads
+        assert again.node_cache.root == again.state_root(2) and again.node_cache.warmed > 0 and reads
         tx = sign_tx(ALICE, CHAIN, "transfer", Transfer(to=A_BOB, amount=5), 2, 100)
         app.mempool.add(tx, app.state(), app.height + 1, verified=False)
         app.commit(app.build_block(3_000, VAL, None), None)
-        reads.clear()
+        assert again.node_cache.root == again.state_root(3)  # carried by the commit
         for a in (A_ALICE, A_BOB):
+            reads.clear()
             root, proof = again.prove(acct_path(a), 3)
             assert verify_proof(root, key_hash(path_bytes(acct_path(a))),
                                 value_hash(again.read_at(acct_path(a), 3)), proof)
-        assert reads == []  # every node of the few-key tree is within the cached depth
-        assert acct_at(again, A_BOB, 3).balance == 305
+            assert _leaf_reads(again, reads) == [1, 1]  # the leaf, once for the proof, once for the read
+            reads.clear()
+            root2, proof2 = again.prove(acct_path(a), 2)  # the past: from LevelDB
+            assert root2 == again.state_root(2) and proof2 != proof
+            assert verify_proof(root2, key_hash(path_bytes(acct_path(a))),
+                                value_hash(again.read_at(acct_path(a), 2)), proof2)
+            assert len(reads) > 2 and proof2 == SparseMerkleTree(again.get_node).prove(root2, proof2.leaf.key)
+        assert acct_at(again, A_BOB, 3).balance == 305 and acct_at(again, A_BOB, 2).balance == 300
     finally:
         again.close()
 
@@ -502,13 +516,13 @@ def test_a_state_written_around_commit_block_is_warmed_at_the_next_working_state
         wb.put(b"m/height", src.db.get(b"m/height"))
         wb.write()
         st = dst.state_at()
-        assert st.root == src.state_root(2) and len(dst.node_cache) > 0
-        reads.clear()
+        assert st.root == src.state_root(2) == dst.node_cache.root and dst.node_cache.warmed > 0
         for a in (A_ALICE, A_BOB):
+            reads.clear()
             root, proof = dst.prove(acct_path(a), 2)
             assert verify_proof(root, key_hash(path_bytes(acct_path(a))),
                                 value_hash(dst.read_at(acct_path(a), 2)), proof)
-        assert reads == []
+            assert _leaf_reads(dst, reads) == [1, 1]
     finally:
         dst.close()
         src.close()
