@@ -144,7 +144,6 @@ class ChainStore:
         # first state_at (a node about to execute; read-only tools never pay for it), then carried from
         # block to block: the tree's update records the top's change, commit_block's advance writes it.
         self.node_cache = TopCache(self.get_node, cache_depth) if cache_depth >= 0 else None
-        self._cache_root: bytes | None = None  # (unused since the cache knows its root: node_cache.root)
         self.smt = SparseMerkleTree(self.get_node, top=self.node_cache)
         # decoded records of the latest state, shared by its working states (State's cache): valid
         # for one height; commit_block carries them to the next with the block's own records
@@ -270,7 +269,6 @@ class ChainStore:
         wb.write()
         if self.node_cache is not None:
             self.node_cache.advance(EMPTY_ROOT, diff.root, diff.nodes)
-            self._cache_root = diff.root if self._cache_root == EMPTY_ROOT else None
 
     @staticmethod
     def _write_diff(wb, diff: StateDiff) -> None:
@@ -359,11 +357,9 @@ class ChainStore:
         self._staged = st
         self._carry_records(h, diff)
         if self.node_cache is not None:
-            # the cache's top follows the staged root now: the next height's reads see it (nodes it
-            # does not hold are read through the staging, then LevelDB)
+            # the cache's top follows the staged root now (the change its update recorded, written in
+            # place): the next height's update uses it; nodes below it are read through the staging
             self.node_cache.advance(old_root, diff.root, diff.nodes)
-            # carried: the cache holds the new top if it held the old one; else the next state_at warms it
-            self._cache_root = diff.root if self._cache_root == old_root else None
 
     def write_staged(self) -> None:
         """Write the staged block in one atomic batch, synced; any thread (LevelDB writes without the GIL).
