@@ -46,6 +46,7 @@ import time
 from .machine import ed25519_verify_rate
 
 _NEXT_NONCE = re.compile(r"account's next nonce (\d+)")
+MAX_BATCH = 4000  # transactions in one SubmitTxBatch (the node takes up to 10,000)
 
 
 class _Senders:
@@ -72,6 +73,7 @@ class _Senders:
         self.hints: list[int] = []
         self.futures: list = []
         self.lag_max = 0.0
+        self.metrics_addr = ""  # a node's /metrics, for the progress lines
 
     def _tx(self, k: int, s: int, nonce: int):
         c = s + self.S[k] * nonce
@@ -124,12 +126,29 @@ class _Senders:
                         if not self.busy[k][s] and self.cursor[k][s] == nonce:
                             self._take(k, s, j, batches[k])
             for k, batch in enumerate(batches):
+                if len(batch) > MAX_BATCH:  # the rest of a wave of resumed senders goes at the next tick
+                    with self.lock:
+                        cut = MAX_BATCH
+                        while cut < len(batch) and batch[cut][0] == batch[cut - 1][0]:
+                            cut += 1  # one sender's transactions stay together
+                        for s in {s for s, _, _ in batch[cut:]}:
+                            heapq.heappush(self.wake, (now, k, s))
+                    batch = batch[:cut]
                 if batch:
                     self._send(k, batch, j)
-            if verbose and j and j % int(10 / TICK) == 0:
+            if verbose and j and j % int(5 / TICK) == 0:
                 seen = sum(len(b[2]) for b in watcher.blocks)
+                if self.metrics_addr:
+                    from .bench_network import _scrape
+
+                    m = _scrape(self.metrics_addr)
+                    print(f"  node 1 admission: limit {m.get('esoc_admission_limit', 0):,.0f}, a block "
+                          f"{m.get('esoc_admission_block_seconds', 0) * 1000:.0f} ms + "
+                          f"{m.get('esoc_admission_tx_seconds', 0) * 1e6:.0f} us a tx, model error "
+                          f"{m.get('esoc_admission_model_error', 0):.0%}, mempool {m.get('esoc_mempool_size', 0):,.0f}",
+                          file=sys.stderr, flush=True)
                 print(f"  t={j * TICK:4.0f}s submissions {self.n['submissions']} accepted {self.n['accepted']} refused "
-                      f"{self.n['refused']} committed {seen} height {watcher.blocks[-1][0] if watcher.blocks else start_h} "
+                      f"{self.n['refused']} failed calls {self.n['failed_calls']} committed {seen} height {watcher.blocks[-1][0] if watcher.blocks else start_h} "
                       f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
         self.t_end = self.t0 + plan.ticks * TICK
         time.sleep(max(0.0, self.t_end - time.monotonic()))
@@ -162,8 +181,11 @@ class _Senders:
                 self.n["failed_calls"] += 1
                 key = type(e).__name__ + ":" + str(getattr(e, "code", lambda: "")())
                 self.reasons[key] = self.reasons.get(key, 0) + 1
-                for s in {s for s, _, _ in batch}:
-                    self.cursor[k][s] = min(n for ss, n, _ in batch if ss == s)
+                first: dict[int, int] = {}
+                for s, nonce, _ in batch:
+                    first.setdefault(s, nonce)  # a sender's transactions are in nonce order
+                for s, nonce in first.items():
+                    self.cursor[k][s] = nonce
                     heapq.heappush(self.wake, (now + 1.0, k, s))
             return
         with self.lock:
@@ -234,6 +256,7 @@ def overload_test(home: str, rate: int, seconds: float, bound_ms: int, verbose: 
         for c in clients:
             c.status()
         offer = _Senders(plan, clients, signed)
+        offer.metrics_addr = net.desc["nodes"][1]["metrics"]
         cpu0 = [bn._cpu_s(n.proc.pid) for n in net.nodes]
         met0 = bn._scrape(net.desc["nodes"][1]["metrics"])
         client0 = time.process_time()

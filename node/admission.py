@@ -21,18 +21,32 @@ Rules
    is the upper quartile of ``cycle - b x n`` (so a jittery chain is judged
    by its slower blocks).  Neither depends on how much was admitted: a
    small block measures the same ``a`` and ``b`` as a big one, so the
-   estimate does not shrink with the blocks it lets through (the commit
-   rate, the earlier rule's measure, is what admission let in: bounding by
-   it held a saturated chain at ~40 % of its capacity, 2026-12-05).
+   estimate does not shrink with the blocks it lets through.  (The commit
+   rate, the earlier rule's measure -- limit = best rate of the last minute
+   x bound -- is what admission let in: its level is set by the blocks it
+   allowed, and it climbs only as fast as they grow.)
 2. **A queue is judged by its drain time.**  A transaction admitted behind
    ``q`` others (the block being decided counts: the mempool holds it until
    it commits) is committed after the block in flight and the ``ceil(q /
    B)`` blocks that carry the rest (``B``, the chain's ``max_block_txs``):
-   ``drain(q) = a x (1 + ceil(q / B)) + b x q``.  The node admits while
-   ``drain(queued + 1) <= bound``, and never refuses below ``floor``
-   transactions queued (the node uses 500, or a block if blocks are
-   smaller): with nothing measured yet, or a model that says nothing fits,
-   the chain still gets work, and the blocks that carry it are measured.
+   ``drain(q) = a x (1 + ceil(q / B)) + b x q``.  The **limit** is the
+   longest queue with ``drain(limit) <= bound`` -- with one block waiting,
+   ``(bound - 2a) / b`` -- and never less than ``floor`` (the node uses 500,
+   or a block if blocks are smaller): with nothing measured yet, or a chain
+   too slow for the bound, the chain still gets work, and the blocks that
+   carry it are measured.  Two details keep what is admitted within it:
+
+   * the room a commit frees opens only ``interval_s`` (the node's
+     ``block_interval_ms``) after it, once the next proposal has taken what
+     waited: admitted in that pause, a transaction would ride in a block
+     already as large as the limit allows, and wait out two full ones;
+     so the block in flight and the next one hold at most the limit
+     together, and a transaction waits at most ``2a + b x limit``;
+   * each validator admits its **share** of the free room: the part of what
+     the chain committed lately that it admitted itself, at least
+     ``1 / validators`` -- a node sees the others' admissions only once they
+     are relayed, and four nodes each filling the whole room at once would
+     queue four times the limit.
 3. **Refused with a reason and a retry hint.**  What does not fit is
    refused with ``MEMPOOL_FULL`` (gRPC ``RESOURCE_EXHAUSTED``): ``node busy:
    Q queued, about D s to commit ...; retry after N ms``, which clients parse
@@ -47,10 +61,18 @@ Rules
    the model's prediction of each block's cycle against the cycle measured
    (:meth:`model_error`): both appear in :meth:`describe` and the refusal.
 
+What the bound costs: blocks of the limit split between two cycles, so the
+chain commits about ``(bound - 2a) / (b x bound)`` transactions a second
+under overload -- with ``a`` 0.3 s and ``b`` 1/3,000 s, 70 % of the
+``1 / b`` a chain of unbounded blocks approaches at a 2 s bound, 76 % at
+2.5 s, but 40 % at 1 s: the bound must be several times ``a`` for the
+chain to run near its knee.
+
 Sans-IO: the clock is the caller's (monotonic seconds) and no thread is
 started, so the logic is tested on a simulated clock (tests/node/
-test_admission.py simulates a four-validator chain under twice its capacity).
-Bounded: ``window`` blocks, ``pressure_window_s`` one-second buckets.
+test_admission.py; tests/node/admission_sim.py simulates four validators
+with relay lag and jittered blocks under twice their capacity).
+Bounded: ``window`` blocks (64), ``pressure_window_s`` one-second buckets (10).
 Thread-safe for its callers (gRPC threads ask :meth:`room` while the node's
 thread reports commits): the fitted model is one tuple replaced whole, and the
 counters are kept under a lock.
@@ -68,7 +90,7 @@ from ledger import codes
 _HINT = re.compile(r"retry after (\d+) ms")
 
 MIN_FIT_BLOCKS = 4  # cycles with transactions measured before the model replaces the floor
-MAX_PRESSURE = 4.0  # the retry hint grows with submissions per admission up to this factor
+MAX_PRESSURE = 16.0  # the retry hint grows with submissions per admission up to this factor
 HINT_MIN_S, HINT_MAX_S = 0.2, 10.0
 
 
@@ -130,7 +152,8 @@ class Admission:
         self._model: tuple | None = None  # (a, b, limit): replaced whole
         self._lock = threading.Lock()
         self._pw = max(1, pressure_window_s)
-        self._buckets: deque = deque(maxlen=self._pw)  # [second, admitted, refused]
+        self._buckets: deque = deque(maxlen=self._pw)  # [second, admitted, refused, queue seen first]
+        self._cycle = (-1.0, 0)  # (commit time the budget is for, transactions this node may still admit)
         self.refused = 0
         self.admitted = 0
 
@@ -161,11 +184,15 @@ class Admission:
         with self._lock:
             self.admitted += n
             self._bucket(now)[1] += n
+            t, left = self._cycle
+            self._cycle = (t, left - n)
 
-    def _bucket(self, now: float) -> list:
+    def _bucket(self, now: float, queued: int = -1) -> list:
         s = int(now)
         if not self._buckets or self._buckets[-1][0] != s:
-            self._buckets.append([s, 0, 0])
+            self._buckets.append([s, 0, 0, queued])
+        elif self._buckets[-1][3] < 0:
+            self._buckets[-1][3] = queued
         return self._buckets[-1]
 
     # ---- the model ---------------------------------------------------------------
@@ -228,7 +255,7 @@ class Admission:
         """Submissions per admission lately (1 when nothing is refused), at most MAX_PRESSURE."""
         with self._lock:
             adm = ref = 0
-            for s, a, r in self._buckets:
+            for s, a, r, _ in self._buckets:
                 if now - s <= self._pw:
                     adm += a
                     ref += r
@@ -241,23 +268,38 @@ class Admission:
                 f"{self.rate(now):,.0f} tx/s lately, model error {self.model_error():.0%})")
 
     # ---- admission ---------------------------------------------------------------
-    def share(self, now: float) -> float:
-        """This node's part of the free room: the transactions it admitted itself over the last
-        ``rate_window_s``, against all the chain committed in it (at least 1 / validators, at most 1)."""
+    def share(self, now: float, queued: int = 0) -> float:
+        """This node's part of the free room: of the transactions that entered its mempool over the last
+        ``rate_window_s`` (committed since, plus the queue's growth), the part it admitted itself -- the
+        rest came relayed from the other validators; at least 1 / validators, at most 1."""
         floor = 1.0 / self.validators
         if self.validators == 1:
             return 1.0
         committed = sum(n for t, n in list(self._commits) if now - t <= self.rate_window_s)
         with self._lock:
-            mine = sum(a for s, a, _ in self._buckets if now - s <= self.rate_window_s)
-        return min(1.0, max(floor, mine / committed)) if committed else floor
+            recent = [b for b in self._buckets if now - b[0] <= self.rate_window_s]
+            mine = sum(b[1] for b in recent)
+            q0 = next((b[3] for b in recent if b[3] >= 0), queued)
+        entered = committed + queued - q0
+        return min(1.0, max(floor, mine / entered)) if entered > 0 else floor
 
     def room(self, now: float, queued: int) -> int:
-        """How many more transactions may be admitted with ``queued`` already waiting: this node's share
-        of the free room (rule 2 of the module doc), whole transactions rounded up."""
+        """How many more transactions may be admitted with ``queued`` already waiting (rule 2 of the module
+        doc): the free room under the limit, the room the last commit freed held through the pause after it,
+        and of each block's room only this node's share, reckoned once per block (the other validators'
+        admissions reach this node's mempool only when relayed)."""
         t, n = self._held
-        free = self.limit() - queued - (n if now - t < self.interval else 0)
-        return math.ceil(free * self.share(now)) if free > 0 else 0
+        held = now - t < self.interval
+        free = self.limit() - queued - (n if held else 0)
+        if self.validators == 1:
+            return max(0, free)
+        share = 1.0 if held else self.share(now, queued)
+        with self._lock:
+            self._bucket(now, queued)
+            if not held and self._cycle[0] != t:  # the first ask of this block once its room is open: its budget
+                self._cycle = (t, math.ceil(max(0, free) * share))
+            left = self._cycle[1]
+        return max(0, min(free, left))
 
     def refusal(self, now: float, queued: int, n: int = 1) -> tuple[int, str]:
         """(code, reason with a retry hint) for ``n`` transactions that do not fit (counted as refused)."""
@@ -274,5 +316,7 @@ class Admission:
             drain = self.drain_s(queued, a, b)
             wait = a + b * max(0, queued + 1 - lim)  # the next commit, and the excess ahead of the room it opens
         ms = int(min(HINT_MAX_S, max(HINT_MIN_S, wait * self.pressure(now))) * 1000)
+        cost = f"a block {m[0] * 1000:.0f} ms + {m[1] * 1e6:.0f} us a transaction, " if m else ""
         return codes.MEMPOOL_FULL, (f"node busy: {queued} transactions queued, about {drain:.1f} s to commit, "
-                                    f"limit {lim} for a {self.bound:g} s bound; retry after {ms} ms")
+                                    f"limit {lim} for a {self.bound:g} s bound ({cost}{self.rate(now):,.0f} tx/s "
+                                    f"committed lately); retry after {ms} ms")

@@ -54,6 +54,22 @@ def _hist_sum(h) -> float:
     return 0.0
 
 
+def _admission_gauges(registry, adm: Admission) -> None:
+    """The admission model on /metrics (docs/operations.md), read when scraped."""
+    from prometheus_client import Gauge
+
+    for name, doc, f in (
+            ("esoc_admission_limit", "Transactions admission lets queue (the block being decided included)", adm.limit),
+            ("esoc_admission_block_seconds", "Admission's model: seconds a block's cycle costs whatever it carries",
+             lambda: (adm.model() or (0.0, 0.0))[0]),
+            ("esoc_admission_tx_seconds", "Admission's model: seconds a transaction adds to a block's cycle",
+             lambda: (adm.model() or (0.0, 0.0))[1]),
+            ("esoc_admission_model_error", "Median relative error of the model's predicted block cycle",
+             adm.model_error),
+            ("esoc_admission_refused", "Submissions refused by admission since start", lambda: adm.refused)):
+        Gauge(name, doc, registry=registry).set_function(f)
+
+
 class Node:
     def __init__(self, home: Home, config: NodeConfig | None = None):
         self.home = home
@@ -84,6 +100,8 @@ class Node:
         self.block_cond = threading.Condition()
         self.stopping = False
         self.metrics = NodeMetrics()
+        if self.admission is not None:
+            _admission_gauges(self.metrics.registry, self.admission)
         self.driver = None
         self.p2p = None
         self._round = 0

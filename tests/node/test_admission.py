@@ -122,8 +122,8 @@ def test_refusal_hint_grows_with_the_excess_and_the_pressure():
     base = retry_after_ms(adm2.refusal(t, lim + 10)[1])
     adm2.note_admitted(t, 100)
     adm2.refusal(t, lim + 10, 1000)
-    assert adm2.pressure(t) == MAX_PRESSURE
-    assert retry_after_ms(adm2.refusal(t, lim + 10)[1]) >= min(10_000, int(0.99 * MAX_PRESSURE * base))
+    assert adm2.pressure(t) == min(MAX_PRESSURE, (100 + 1001) / 100)
+    assert retry_after_ms(adm2.refusal(t, lim + 10)[1]) >= min(10_000, int(0.99 * adm2.pressure(t) * base))
     assert adm2.pressure(t + 60) == 1.0  # forgotten after the window
     assert adm2.refused == 1002 and adm2.admitted == 100
 
@@ -133,8 +133,11 @@ def test_each_validator_takes_its_share_of_the_free_room():
     t = _blocks(adm, 0.0, [0, 400, 800, 100, 600, 300])
     lim = adm.limit()
     assert adm.room(t, 0) == math.ceil(lim / 4)  # nothing admitted here yet: a quarter
-    adm.note_admitted(t, 2200)  # it admitted all the chain committed lately: the whole room
-    assert adm.room(t, 0) == lim
+    adm.note_admitted(t, 100)
+    assert adm.room(t, 0) == math.ceil(lim / 4) - 100  # the block's budget, spent
+    adm.note_admitted(t, 2100)  # it admitted all the chain committed lately: the whole room at the next block
+    t = _blocks(adm, t, [0])
+    assert adm.room(t, 0) == adm.limit()
     assert Admission(2.0, floor=100, validators=1).room(0.0, 0) == 100
 
 
