@@ -271,7 +271,8 @@ class Admission:
     def share(self, now: float, queued: int = 0) -> float:
         """This node's part of the free room: of the transactions that entered its mempool over the last
         ``rate_window_s`` (committed since, plus the queue's growth), the part it admitted itself -- the
-        rest came relayed from the other validators; at least 1 / validators, at most 1."""
+        rest came relayed from the other validators; at least 1 / validators, at most 1 (and 1 while
+        nothing entered: an idle chain's first burst is not cut to a quarter)."""
         floor = 1.0 / self.validators
         if self.validators == 1:
             return 1.0
@@ -281,7 +282,7 @@ class Admission:
             mine = sum(b[1] for b in recent)
             q0 = next((b[3] for b in recent if b[3] >= 0), queued)
         entered = committed + queued - q0
-        return min(1.0, max(floor, mine / entered)) if entered > 0 else floor
+        return min(1.0, max(floor, mine / entered)) if entered > 0 else 1.0  # nothing seen: no one to share with
 
     def room(self, now: float, queued: int) -> int:
         """How many more transactions may be admitted with ``queued`` already waiting (rule 2 of the module

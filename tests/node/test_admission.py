@@ -132,13 +132,14 @@ def test_each_validator_takes_its_share_of_the_free_room():
     adm = Admission(latency_bound_s=2.0, floor=100, validators=4)
     t = _blocks(adm, 0.0, [0, 400, 800, 100, 600, 300])
     lim = adm.limit()
-    assert adm.room(t, 0) == math.ceil(lim / 4)  # nothing admitted here yet: a quarter
+    assert adm.room(t, 0) == math.ceil(lim / 4)  # the chain committed, none of it admitted here: a quarter
     adm.note_admitted(t, 100)
     assert adm.room(t, 0) == math.ceil(lim / 4) - 100  # the block's budget, spent
     adm.note_admitted(t, 2100)  # it admitted all the chain committed lately: the whole room at the next block
     t = _blocks(adm, t, [0])
     assert adm.room(t, 0) == adm.limit()
     assert Admission(2.0, floor=100, validators=1).room(0.0, 0) == 100
+    assert Admission(2.0, floor=100, validators=4).room(0.0, 0) == 100  # an idle chain: nothing to share yet
 
 
 def test_state_is_bounded():
