@@ -153,7 +153,7 @@ class Admission:
         self._lock = threading.Lock()
         self._pw = max(1, pressure_window_s)
         self._buckets: deque = deque(maxlen=self._pw)  # [second, admitted, refused, queue seen first]
-        self._cycle = (-1.0, 0)  # (commit time the budget is for, transactions this node may still admit)
+        self._cycle: tuple = (None, 0)  # ((commit time, in the pause), transactions this node may still admit)
         self.refused = 0
         self.admitted = 0
 
@@ -287,18 +287,18 @@ class Admission:
     def room(self, now: float, queued: int) -> int:
         """How many more transactions may be admitted with ``queued`` already waiting (rule 2 of the module
         doc): the free room under the limit, the room the last commit freed held through the pause after it,
-        and of each block's room only this node's share, reckoned once per block (the other validators'
-        admissions reach this node's mempool only when relayed)."""
+        and of that only this node's share, reckoned at the first ask after the commit and again once the
+        pause is over (the other validators' admissions reach this node's mempool only when relayed)."""
         t, n = self._held
         held = now - t < self.interval
         free = self.limit() - queued - (n if held else 0)
         if self.validators == 1:
             return max(0, free)
-        share = 1.0 if held else self.share(now, queued)
+        share = self.share(now, queued)
         with self._lock:
             self._bucket(now, queued)
-            if not held and self._cycle[0] != t:  # the first ask of this block once its room is open: its budget
-                self._cycle = (t, math.ceil(max(0, free) * share))
+            if self._cycle[0] != (t, held):  # the first ask since the commit, and again once its room opens
+                self._cycle = ((t, held), math.ceil(max(0, free) * share))
             left = self._cycle[1]
         return max(0, min(free, left))
 
