@@ -42,18 +42,21 @@ Rules
      already as large as the limit allows, and wait out two full ones;
      so the block in flight and the next one hold at most the limit
      together, and a transaction waits at most ``2a + b x limit``;
-   * each validator admits its **share** of the free room: the part of what
-     the chain committed lately that it admitted itself, at least
-     ``1 / validators`` -- a node sees the others' admissions only once they
-     are relayed, and four nodes each filling the whole room at once would
-     queue four times the limit.
+   * while it is refusing (any refusal in the last ``pressure_window_s``),
+     each validator admits only its **share** of the free room, reckoned
+     once after each commit and once when the pause ends: of what entered
+     its mempool lately, the part it admitted itself (the rest came relayed),
+     at least ``1 / validators`` -- a node sees the others' admissions only
+     once they are relayed, and four nodes each filling the whole room at
+     once would queue four times the limit.  Below the limit nothing is
+     shared: a client's burst to one node is not cut to a quarter.
 3. **Refused with a reason and a retry hint.**  What does not fit is
    refused with ``MEMPOOL_FULL`` (gRPC ``RESOURCE_EXHAUSTED``): ``node busy:
    Q queued, about D s to commit ...; retry after N ms``, which clients parse
    (:func:`retry_after_ms`).  N is the time for the excess over the limit to
-   drain, times the **pressure** -- submissions (admitted + refused) over
-   admissions during the last ``pressure_window_s`` seconds, at most
-   ``MAX_PRESSURE`` -- so that when twice what fits keeps coming, the
+   drain, times the **pressure** -- 1 + refusals per admission during the
+   last ``pressure_window_s`` seconds (per the limit if fewer were
+   admitted), at most ``MAX_PRESSURE`` -- so that when twice what fits keeps coming, the
    refused spread their retries over the time the chain needs for them
    rather than all return at the next commit; bounded to [0.2, 10] s.
 4. **Checked against the commit rate.**  The rate committed over the last
@@ -251,15 +254,21 @@ class Admission:
         e = list(self._errors)
         return _quantile(e, 0.5) if e else 0.0
 
+    def refusing(self, now: float) -> bool:
+        """Whether anything was refused in the last ``pressure_window_s``."""
+        with self._lock:
+            return any(b[2] for b in self._buckets if now - b[0] <= self._pw)
+
     def pressure(self, now: float) -> float:
-        """Submissions per admission lately (1 when nothing is refused), at most MAX_PRESSURE."""
+        """1 + refusals per admission lately (per the limit, if fewer were admitted: a first refusal after a
+        quiet spell is not judged against nothing), at most MAX_PRESSURE."""
         with self._lock:
             adm = ref = 0
             for s, a, r, _ in self._buckets:
                 if now - s <= self._pw:
                     adm += a
                     ref += r
-        return min(MAX_PRESSURE, (adm + ref) / max(1, adm)) if ref else 1.0
+        return min(MAX_PRESSURE, 1.0 + ref / max(adm, self.limit()))
 
     def describe(self, now: float) -> str:
         m = self._model
@@ -294,7 +303,7 @@ class Admission:
         free = self.limit() - queued - (n if held else 0)
         if self.validators == 1:
             return max(0, free)
-        share = self.share(now, queued)
+        share = self.share(now, queued) if self.refusing(now) else 1.0  # nothing refused lately: no race
         with self._lock:
             self._bucket(now, queued)
             if self._cycle[0] != (t, held):  # the first ask since the commit, and again once its room opens

@@ -120,18 +120,22 @@ def test_refusal_hint_grows_with_the_excess_and_the_pressure():
     adm2 = Admission(latency_bound_s=2.0, floor=100)
     _blocks(adm2, 0.0, [0, 400, 800, 100, 600, 300])
     base = retry_after_ms(adm2.refusal(t, lim + 10)[1])
-    adm2.note_admitted(t, 100)
-    adm2.refusal(t, lim + 10, 1000)
-    assert adm2.pressure(t) == min(MAX_PRESSURE, (100 + 1001) / 100)
-    assert retry_after_ms(adm2.refusal(t, lim + 10)[1]) >= min(10_000, int(0.99 * adm2.pressure(t) * base))
+    assert adm2.pressure(t) == 1 + 1 / lim  # one refusal after a quiet spell: judged against the limit
+    adm2.note_admitted(t, 5 * lim)
+    adm2.refusal(t, lim + 10, 100 * lim)
+    assert adm2.pressure(t) == MAX_PRESSURE  # twenty refusals an admission: at most MAX_PRESSURE
+    assert retry_after_ms(adm2.refusal(t, lim + 10)[1]) >= min(10_000, int(0.99 * MAX_PRESSURE * base))
     assert adm2.pressure(t + 60) == 1.0  # forgotten after the window
-    assert adm2.refused == 1002 and adm2.admitted == 100
+    assert adm2.refused == 100 * lim + 2 and adm2.admitted == 5 * lim
 
 
 def test_each_validator_takes_its_share_of_the_free_room():
     adm = Admission(latency_bound_s=2.0, floor=100, validators=4)
     t = _blocks(adm, 0.0, [0, 400, 800, 100, 600, 300])
     lim = adm.limit()
+    assert adm.room(t, 0) == lim  # nothing refused lately: the whole room
+    adm.refusal(t, lim + 1)  # now it refuses: shares
+    t = _blocks(adm, t, [0])
     assert adm.room(t, 0) == math.ceil(lim / 4)  # the chain committed, none of it admitted here: a quarter
     adm.note_admitted(t, 100)
     assert adm.room(t, 0) == math.ceil(lim / 4) - 100  # the block's budget, spent
