@@ -95,6 +95,7 @@ _HINT = re.compile(r"retry after (\d+) ms")
 MIN_FIT_BLOCKS = 4  # cycles with transactions measured before the model replaces the floor
 MAX_PRESSURE = 16.0  # the retry hint grows with submissions per admission up to this factor
 HINT_MIN_S, HINT_MAX_S = 0.2, 10.0
+RESERVE_S = 2.0  # room reserved for a batch whose signatures are being checked, at most this long
 
 
 def retry_after_ms(reason: str) -> int | None:
@@ -153,7 +154,8 @@ class Admission:
         self._errors: deque = deque(maxlen=window)  # |predicted - measured| / measured cycle
         self._last: float | None = None
         self._model: tuple | None = None  # (a, b, limit): replaced whole
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._reserved: deque = deque(maxlen=4096)  # [time, n]: room promised to batches being checked
         self._pw = max(1, pressure_window_s)
         self._buckets: deque = deque(maxlen=self._pw)  # [second, admitted, refused, queue seen first]
         self._cycle: tuple = (None, 0)  # ((commit time, in the pause), transactions this node may still admit)
@@ -301,15 +303,44 @@ class Admission:
         t, n = self._held
         held = now - t < self.interval
         free = self.limit() - queued - (n if held else 0)
+        pending = self._pending(now)
         if self.validators == 1:
-            return max(0, free)
+            return max(0, free - pending)
         share = self.share(now, queued) if self.refusing(now) else 1.0  # nothing refused lately: no race
         with self._lock:
             self._bucket(now, queued)
             if self._cycle[0] != (t, held):  # the first ask since the commit, and again once its room opens
                 self._cycle = ((t, held), math.ceil(max(0, free) * share))
             left = self._cycle[1]
-        return max(0, min(free, left))
+        return max(0, min(free, left) - pending)
+
+    def reserve(self, now: float, queued: int, n: int) -> int:
+        """How many of a batch of ``n`` fit (as :meth:`room`), promised to it until :meth:`release` (or
+        ``RESERVE_S``): the batches checked before their signatures, concurrently, do not all see the same
+        room and then meet a refusal after the signature checks they cost."""
+        with self._lock:
+            k = min(n, self.room(now, queued))
+            if k > 0:
+                self._reserved.append([now, k])
+            return k
+
+    def release(self, now: float, n: int) -> None:
+        """``n`` transactions reserved for are being admitted (or were refused for other reasons)."""
+        with self._lock:
+            r = self._reserved
+            while n > 0 and r:
+                take = min(n, r[0][1])
+                r[0][1] -= take
+                n -= take
+                if r[0][1] == 0:
+                    r.popleft()
+
+    def _pending(self, now: float) -> int:
+        with self._lock:
+            r = self._reserved
+            while r and now - r[0][0] > RESERVE_S:
+                r.popleft()
+            return sum(k for _, k in r)
 
     def refusal(self, now: float, queued: int, n: int = 1) -> tuple[int, str]:
         """(code, reason with a retry hint) for ``n`` transactions that do not fit (counted as refused)."""

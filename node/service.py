@@ -116,6 +116,8 @@ class Node:
         out = []
         admitted = []
         now = time.monotonic()
+        if self.admission is not None:
+            self.admission.release(now, len(txs))  # the room admission_refusals reserved for them
         room = self.admission.room(now, len(app.mempool)) if self.admission else len(txs)
         busy = Rejected(*self.admission.refusal(now, len(app.mempool), len(txs) - room)) if room < len(txs) else None
         for i, tx in enumerate(txs):
@@ -147,7 +149,7 @@ class Node:
             return []
         now = time.monotonic()
         queued = len(self.app.mempool)
-        over = n - self.admission.room(now, queued)
+        over = n - self.admission.reserve(now, queued, n)  # the rest reserved until admit_many takes it
         return [Rejected(*self.admission.refusal(now, queued, over))] * over if over > 0 else []
 
     def pending_tx(self, h: bytes) -> bytes | None:

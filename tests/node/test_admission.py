@@ -261,3 +261,13 @@ def test_the_room_a_commit_frees_opens_once_the_next_block_is_taken():
     lim = adm.limit()
     assert adm.room(t + 1.1, 500) == max(0, lim - 500 - 1000)
     assert adm.room(t + 1.25, 500) == lim - 500
+
+
+def test_room_reserved_for_a_batch_being_checked_is_not_promised_twice():
+    adm = Admission(latency_bound_s=2.0, floor=1000)
+    assert adm.reserve(0.0, 0, 700) == 700  # its signatures are being checked
+    assert adm.reserve(0.0, 0, 700) == 300  # a concurrent batch sees what is left
+    assert adm.room(0.0, 0) == 0
+    adm.release(0.1, 700)  # the first is admitted: its room is the mempool's now
+    assert adm.room(0.1, 700) == 0 and adm.room(0.1, 0) == 700
+    assert adm.room(5.0, 0) == 1000  # a reservation never released lapses
