@@ -34,7 +34,13 @@ Rules
    ``(bound - 2a) / b`` -- and never less than ``floor`` (the node uses 500,
    or a block if blocks are smaller): with nothing measured yet, or a chain
    too slow for the bound, the chain still gets work, and the blocks that
-   carry it are measured.  Two details keep what is admitted within it:
+   carry it are measured; and never more than ``TRUST`` (4) times the
+   largest block in the window (the line is trusted that far from what it
+   was fitted on; blocks carry about half the limit, so at the start of an
+   overload the limit at most doubles a block, instead of admitting a burst
+   sized by extrapolating small blocks -- a cap of twice held the simulated
+   chain at the floor for good, the trap of rule 1).  Two details
+   keep what is admitted within it:
 
    * the room a commit frees opens only ``interval_s`` (the node's
      ``block_interval_ms``) after it, once the next proposal has taken what
@@ -92,6 +98,7 @@ from ledger import codes
 
 _HINT = re.compile(r"retry after (\d+) ms")
 
+TRUST = 4  # the limit is at most this many times the largest block measured lately
 MIN_FIT_BLOCKS = 4  # cycles with transactions measured before the model replaces the floor
 MAX_PRESSURE = 16.0  # the retry hint grows with submissions per admission up to this factor
 HINT_MIN_S, HINT_MAX_S = 0.2, 10.0
@@ -179,7 +186,11 @@ class Admission:
         fit = fit_cycle(self._blocks)
         if fit is not None:
             a, b = fit
-            self._model = (a, b, self._limit(a, b))
+            # the line is trusted up to four times the largest block it was fitted on (a burst at the start of
+            # an overload would otherwise be sized by extrapolating small blocks); blocks carry about half the
+            # limit (the block in flight and the next share it), so the limit at most doubles a block
+            seen = max(n for n, _, _ in self._blocks)
+            self._model = (a, b, min(self._limit(a, b), max(self.floor, TRUST * seen)))
 
     def forget_gap(self, now: float) -> None:
         """The next commit's cycle is not one (e.g. after catching up through block sync)."""

@@ -10,8 +10,10 @@ module replaced -- starves in the same simulation (the negative control)."""
 import math
 import threading
 
+import pytest
+
 from ledger import codes
-from node.admission import MAX_PRESSURE, Admission, fit_cycle, retry_after_ms
+from node.admission import MAX_PRESSURE, TRUST, Admission, fit_cycle, retry_after_ms
 
 from .admission_sim import simulate
 
@@ -53,7 +55,7 @@ def test_before_any_measure_the_floor_is_admitted():
 
 def test_the_limit_is_the_longest_queue_that_drains_within_the_bound():
     adm = Admission(latency_bound_s=2.0, floor=100)
-    _blocks(adm, 0.0, [0, 400, 800, 100, 600, 300])
+    _blocks(adm, 0.0, [0, 400, 1800, 100, 600, 300])
     a, b = adm.model()
     lim = adm.limit()
     # the block in flight and the one after it, which together hold at most the limit: 2a + b x limit <= bound
@@ -64,10 +66,12 @@ def test_the_limit_is_the_longest_queue_that_drains_within_the_bound():
 
 def test_a_long_bound_counts_the_blocks_a_queue_fills():
     adm = Admission(latency_bound_s=10.0, floor=100, max_block_txs=2000)
-    _blocks(adm, 0.0, [0, 400, 800, 100, 600, 300])
-    lim = adm.limit()
-    assert lim > 2000  # more than one block waits
-    assert adm.drain_s(lim) <= 10.0 + 1e-9 < adm.drain_s(lim + 2)
+    _blocks(adm, 0.0, [0, 400, 2000, 100, 600, 300])
+    a, b = adm.model()
+    q = adm._limit(a, b)  # the line alone, before the cap on how far it is trusted
+    assert q > 2000  # more than one block waits
+    assert adm.drain_s(q) <= 10.0 + 1e-9 < adm.drain_s(q + 2)
+    assert adm.limit() == min(q, TRUST * 2000)
 
 
 def test_a_chain_slower_than_the_bound_still_gets_the_floor():
@@ -77,22 +81,17 @@ def test_a_chain_slower_than_the_bound_still_gets_the_floor():
 
 
 def test_the_estimate_is_not_fed_by_what_was_admitted():
-    # a chain held to small blocks (~500) measures the same cost as one running free, and so
-    # admits what the bound allows, not what it let through
+    # a chain held to small blocks (~500) measures the same cost as one running free: its limit is
+    # what the bound allows, capped only by how far the line is trusted past the blocks it saw
     held = [500, 480, 0, 510, 250, 500, 495] * 3
     small = Admission(latency_bound_s=2.5, floor=500)
-    t = _blocks(small, 0.0, held)
+    _blocks(small, 0.0, held)
     big = Admission(latency_bound_s=2.5, floor=500)
     _blocks(big, 0.0, [3000, 100, 2500, 0, 2900, 1200] * 3)
-    assert abs(small.limit() - big.limit()) <= 0.02 * big.limit()
-    assert small.limit() > 5 * 500
-    # negative control: the replaced rule (commit rate x bound) judges the same blocks by what they carried
-    fed = _RateFed(2.5)
-    t = 0.0
-    for n in held:
-        t += A + B * n
-        fed.on_commit(t, n)
-    assert fed.limit() < small.limit() / 2
+    a, b = small.model()
+    assert abs(a - A) < 1e-6 and abs(b - B) < 1e-9 and small.model() == pytest.approx(big.model())
+    assert small.limit() == TRUST * 510  # four times its largest block: the next blocks can double
+    assert big.limit() > 2 * small.limit()
 
 
 def test_the_model_is_checked_against_the_commits():
@@ -209,32 +208,6 @@ def test_a_starved_start_recovers_without_a_spiral():
     up = next(i for i, x in enumerate(lim) if x >= 0.9 * lim[-1])
     assert up <= 10  # the fit needs four blocks that carried transactions
     assert min(lim[up:]) >= 0.8 * lim[-1]  # and it stays there: no spiral down
-
-
-class _RateFed:
-    """The replaced rule (negative control): the queue limit is the commit rate measured
-    (best of the last minute) times the bound, at least the floor."""
-
-    def __init__(self, bound: float = 2.5, floor: int = 500):
-        self.adm = Admission(bound, floor=floor)
-        self.bound, self.floor, self.commits = bound, floor, []
-
-    def on_commit(self, now, n, work=None):
-        self.commits = [(t, k) for t, k in self.commits if now - t <= 10] + [(now, n)]
-
-    def limit(self):
-        c = self.commits
-        rate = (sum(k for _, k in c) - c[0][1]) / (c[-1][0] - c[0][0]) if len(c) > 1 else 0
-        return max(self.floor, int(rate * self.bound))
-
-    def room(self, now, queued):
-        return max(0, self.limit() - queued)
-
-    def refusal(self, now, queued, n=1):
-        return self.adm.refusal(now, queued, n)
-
-    def note_admitted(self, now, n):
-        pass
 
 
 def test_the_wallet_waits_what_the_node_hints():
