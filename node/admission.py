@@ -55,7 +55,11 @@ Rules
      at least ``1 / validators`` -- a node sees the others' admissions only
      once they are relayed, and four nodes each filling the whole room at
      once would queue four times the limit.  Below the limit nothing is
-     shared: a client's burst to one node is not cut to a quarter.
+     shared: a client's burst to one node is not cut to a quarter;
+   * the room a batch's check before its signatures found is **reserved**
+     for it (:meth:`reserve`, :meth:`release`; at most ``RESERVE_S``):
+     batches checked concurrently do not all pass on the same room, cost
+     their decode and signature checks, and then meet the refusal.
 3. **Refused with a reason and a retry hint.**  What does not fit is
    refused with ``MEMPOOL_FULL`` (gRPC ``RESOURCE_EXHAUSTED``): ``node busy:
    Q queued, about D s to commit ...; retry after N ms``, which clients parse
