@@ -35,8 +35,10 @@ p50 2.98 / 2.75 s, p99 5.93 / 5.23 s; bound 2 s, 1,368 tx/s, p50 2.15 s, p99
 5.56 s.  Neither target is met.  What stands in the way: (1) the refused
 come back -- ~1,000,000 submissions for ~90,000 admissions, 91 % refused with
 hints of 4.6-5.9 s median (10 s max) from 56,000 blocked senders -- and the
-nodes spend ~85 % of the cores, about half of it answering refusals, so a
-block's fixed cost ``a`` grows through a run (0.30 s -> 0.64 s in the model);
+nodes spend ~85 % of the cores, about half of it beyond what the finalized
+transactions cost at the knee (0.63 CPU-ms each for the four), which points
+at answering refusals (not profiled); a block's fixed cost ``a`` grows
+through a run with them (0.30 s -> 0.64 s in the model);
 (2) refilled the moment room opens, the queue puts a typical admitted
 transaction two blocks from its commit, so the p50 sits near the bound, and
 the tail adds a slow round (up to 3.3 s between blocks), relay, and the
