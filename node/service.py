@@ -45,6 +45,31 @@ def setup_logging(level: str = "info", fmt: str = "text", file: str | None = Non
     setup(level, fmt, file)
 
 
+def _hist_sum(h) -> float:
+    """A Prometheus histogram's running sum of observations."""
+    for metric in h.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_sum"):
+                return sample.value
+    return 0.0
+
+
+def _admission_gauges(registry, adm: Admission) -> None:
+    """The admission model on /metrics (docs/operations.md), read when scraped."""
+    from prometheus_client import Gauge
+
+    for name, doc, f in (
+            ("esoc_admission_limit", "Transactions admission lets queue (the block being decided included)", adm.limit),
+            ("esoc_admission_block_seconds", "Admission's model: seconds a block's cycle costs whatever it carries",
+             lambda: (adm.model() or (0.0, 0.0))[0]),
+            ("esoc_admission_tx_seconds", "Admission's model: seconds a transaction adds to a block's cycle",
+             lambda: (adm.model() or (0.0, 0.0))[1]),
+            ("esoc_admission_model_error", "Median relative error of the model's predicted block cycle",
+             adm.model_error),
+            ("esoc_admission_refused", "Submissions refused by admission since start", lambda: adm.refused)):
+        Gauge(name, doc, registry=registry).set_function(f)
+
+
 class Node:
     def __init__(self, home: Home, config: NodeConfig | None = None):
         self.home = home
@@ -63,15 +88,20 @@ class Node:
         # signature checks of submitted and relayed batches, in worker processes started on first use
         self.verifier = VerifyPool(self.config.verify_workers or None)
         self.snapshots = statesync.serve_snapshots(self.store, home.data_dir, self.config, self.genesis)
-        self.admission = (Admission(self.config.admission_latency_ms / 1000,
-                                    floor=min(500, int(self.genesis.param("max_block_txs", 5000))))
+        max_block = int(self.genesis.param("max_block_txs", 5000))
+        self.admission = (Admission(self.config.admission_latency_ms / 1000, floor=min(500, max_block),
+                                    max_block_txs=max_block, validators=len(self.genesis.validators),
+                                    interval_s=self.config.block_interval_ms / 1000)
                           if self.config.admission_latency_ms > 0 else None)
+        self._work_s = 0.0  # execution + commit seconds (the metrics' sums) at the last commit, for admission
         self.app = open_application(self.store, self.genesis)
         self.app.verify_batch = lambda txs: verify_txs(self.verifier, txs)  # a proposal's unseen transactions
         self.laws = LawQueries(self.app.contracts, self.store, self.genesis.genesis_time_ms)
         self.block_cond = threading.Condition()
         self.stopping = False
         self.metrics = NodeMetrics()
+        if self.admission is not None:
+            _admission_gauges(self.metrics.registry, self.admission)
         self.driver = None
         self.p2p = None
         self._round = 0
@@ -85,16 +115,22 @@ class Node:
         nh = app.height + 1
         out = []
         admitted = []
-        room = self.admission.room(time.monotonic(), len(app.mempool)) if self.admission else len(txs)
+        now = time.monotonic()
+        if self.admission is not None:
+            self.admission.release(now, len(txs))  # the room admission_refusals reserved for them
+        room = self.admission.room(now, len(app.mempool)) if self.admission else len(txs)
+        busy = Rejected(*self.admission.refusal(now, len(app.mempool), len(txs) - room)) if room < len(txs) else None
         for i, tx in enumerate(txs):
             if i >= room:  # over the latency bound: refused with a retry hint
-                out.append(Rejected(*self.admission.refusal(time.monotonic(), len(app.mempool))))
+                out.append(busy)
                 continue
             try:
                 out.append(app.mempool.add(tx, state, nh, verified=True))
                 admitted.append(tx.raw)
             except Rejected as e:
                 out.append(e)
+        if admitted and self.admission is not None:
+            self.admission.note_admitted(now, len(admitted))
         if admitted and self.driver is not None:
             self.driver.relay_txs(admitted)
         return out
@@ -113,8 +149,8 @@ class Node:
             return []
         now = time.monotonic()
         queued = len(self.app.mempool)
-        over = n - self.admission.room(now, queued)
-        return [Rejected(*self.admission.refusal(now, queued)) for _ in range(max(0, over))]
+        over = n - self.admission.reserve(now, queued, n)  # the rest reserved until admit_many takes it
+        return [Rejected(*self.admission.refusal(now, queued, over))] * over if over > 0 else []
 
     def pending_tx(self, h: bytes) -> bytes | None:
         tx = self.app.mempool.get(h)
@@ -151,8 +187,13 @@ class Node:
             self.block_cond.notify_all()
         if self.snapshots is not None:
             self.snapshots.maybe_take(block.height)
-        if self.admission is not None:
-            self.admission.on_commit(time.monotonic(), len(block.txs))
+        if self.admission is not None:  # the block's cycle, and this node's execution + commit seconds for it
+            work = _hist_sum(m.block_execution) + _hist_sum(m.block_commit)
+            if self._catching_up:
+                self.admission.forget_gap(time.monotonic())  # a synced block's cycle says nothing of the live chain's
+            else:
+                self.admission.on_commit(time.monotonic(), len(block.txs), work - self._work_s)
+            self._work_s = work
 
     # ---- running ---------------------------------------------------------------
     async def run(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
