@@ -169,15 +169,19 @@ class Application:
 
     def validators(self, height: int | None = None) -> list[Validator]:
         """The set that signs block ``height`` (default: the next block), with names."""
-        vs = self.valset(height)
-        raw = self.store.read_at(VALIDATORS, (self.height + 1 if height is None else height) - 1)
+        h = self.store.height() + 1 if height is None else height
+        vs = self.valset(h)
+        raw = self.store.read_at(VALIDATORS, h - 1)
         names = {v["pubkey"]: v["name"] for v in decode(raw)} if raw else {}
         return [Validator(v.pubkey, v.power, names.get(v.pubkey, "")) for v in vs.validators]
 
     def valset(self, height: int | None = None) -> ValidatorSet:
         """The consensus validator set (with proposer priorities) of block ``height``."""
-        h = self.height + 1 if height is None else height
-        if h < 1 or h > self.height + 1:
+        # the store's height, not self.height: gRPC's threads ask too, and they see only the blocks on
+        # disk, while this object is already at a block being written (ChainStore.stage_block)
+        top = self.store.height()
+        h = top + 1 if height is None else height
+        if h < 1 or h > top + 1:
             raise ValueError(f"the validator set of height {h} is not known")
         return ValidatorSet.from_obj(decode(self.store.read_at(VALSET, h - 1)))
 

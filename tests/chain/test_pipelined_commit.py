@@ -50,12 +50,16 @@ def test_a_staged_block_reads_as_written_before_it_is_on_disk(tmp_path):
         seen["tx"] = store.tx_location(ex1.tx_hashes[0])
         seen["bob"] = store.read_latest(acct_path_bytes(ADDR["bob"]))
         seen["root"] = store.state_root(store.height())
+        # the application's views a gRPC thread asks for (Status: is this node a validator?)
+        seen["valset"] = w.app.valset().hash() == w.app.valset(store.height() + 1).hash()
+        seen["validators"] = len(w.app.validators())
 
     t = threading.Thread(target=other_thread)
     t.start()
     t.join()
     assert Account.decode(seen.pop("bob")).balance == 0
-    assert seen == {"height": 0, "block": None, "tx": None, "root": store.state_root(0)}
+    assert seen == {"height": 0, "block": None, "tx": None, "root": store.state_root(0), "valset": True,
+                    "validators": 1}
     # a second block is not staged before the first is written
     with pytest.raises(StoreError, match="still being written"):
         store.stage_block(ex1.block, ex1.raw, None, ex1.receipts, ex1.diff)
