@@ -328,7 +328,7 @@ class ChainStore:
         receipts_encoded: list[bytes] | None = None,
         tx_hashes: list[bytes] | None = None,
     ) -> None:
-        """Hold block ``h``'s whole batch in memory, visible to every read; call on the thread that reads."""
+        """Hold the block's whole batch in memory, visible to every read on the calling thread (the node's)."""
         if self._staged is not None:
             raise StoreError(f"block {self._staged.height} is still being written; block {block.header.height} "
                              "cannot be staged before it")

@@ -645,7 +645,7 @@ class ConsensusDriver:
         """Commit a decided block: staged in memory at once, written to LevelDB on a worker thread.
 
         The pipeline (issue 13): ``app.stage`` moves the application, its mempool and every read of
-        the store to the new height, and the next height starts after ``block_interval_ms`` while
+        the store on this thread to the new height (other threads read the disk), and the next height starts after ``block_interval_ms`` while
         the block's batch is written (``_write``): its proposal is built or executed meanwhile.
         Durability keeps its order: the consensus WAL's ``EndHeight`` is written only after the
         block is on disk, and a block is staged only after the one before it is written.  A crash
@@ -686,15 +686,15 @@ class ConsensusDriver:
             self._written = trio.Event()
             self.nursery.start_soon(self._write, blk, ex, t_write, height_s, self._written)
         else:
-            await self._write(blk, ex, t_write, height_s, None, in_thread=False)
+            await self._write(blk, ex, t_write, height_s, None)
         self.nursery.start_soon(self._next_height_after, d.height + 1, delay)
 
-    async def _write(self, blk: Block, ex, t_write: float, height_s: float, done: trio.Event | None,
-                     in_thread: bool = True) -> None:
-        """Write the staged block, then what follows its durability (EndHeight, status, subscribers)."""
+    async def _write(self, blk: Block, ex, t_write: float, height_s: float, done: trio.Event | None) -> None:
+        """Write the staged block, then what follows its durability (EndHeight, status, subscribers).
+        ``done``: the pipeline's event, set once the block is on disk; None writes on this thread."""
         h = blk.height
         try:
-            if in_thread:
+            if done is not None:
                 await trio.to_thread.run_sync(self.store.write_staged)
             else:
                 self.store.write_staged()
