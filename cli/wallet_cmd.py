@@ -173,14 +173,21 @@ def wallet_change_password(settings, name):
 @wallet.command("trust")
 @click.argument("genesis_file", metavar="GENESIS.json", type=click.Path(exists=True, dir_okay=False))
 @click.option("--checkpoint", metavar="HEIGHT:HASH", help="Trust this block instead of starting from genesis (a named checkpoint).")
+@click.option("--trusting-period", "trusting_days", metavar="DAYS", type=click.IntRange(min=0), default=14, show_default=True,
+              help="Stop verifying from a trusted header once its block is this many days old (0: never, for a "
+                   "chain on a simulated clock).")
 @global_options
 @pass_settings
-def wallet_trust(settings, genesis_file, checkpoint):
+def wallet_trust(settings, genesis_file, checkpoint, trusting_days):
     """Anchor the wallet's light client to a genesis file (and optionally a checkpoint block).
 
     Without it, the first verified read trusts the genesis the node serves
-    only if its hash matches ESOC_GENESIS_HASH; see docs/wallet.md.
+    only if its hash matches ESOC_GENESIS_HASH; see docs/wallet.md.  Past the
+    trusting period, verified reads stop until the wallet trusts a recent
+    checkpoint (from a source you trust).
     """
+    from wallet.light import DAY_MS
+
     from .txflow import trust_store
 
     ts = trust_store(settings)
@@ -192,6 +199,7 @@ def wallet_trust(settings, genesis_file, checkpoint):
         except ValueError:
             raise UserError("--checkpoint is HEIGHT:BLOCKHASHHEX") from None
     with client(settings) as c:
-        info = ts.anchor_genesis_file(genesis_file, checkpoint=cp, client=c if cp else None)
+        info = ts.anchor_genesis_file(genesis_file, checkpoint=cp, client=c if cp else None,
+                                      trusting_period_ms=trusting_days * DAY_MS)
     emit(settings, info, f"the wallet trusts chain {info['chain_id']} from "
                          f"{'genesis ' + info['genesis_hash'] if not cp else 'checkpoint ' + checkpoint}\n  ({ts.path})")

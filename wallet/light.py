@@ -31,8 +31,18 @@ against the state root of a verified header.  Anything that does not check
 raises :class:`LightClientError` naming what the node got wrong, and the
 caller acts on nothing the node said.
 
-What is not done: a trusting period (how old a trusted header may be before
-the wallet stops skipping from it); see docs/wallet.md.
+The trusting period (CometBFT's ``trusting_period``): a trusted header is
+used only while its block time is less than :data:`TRUSTING_PERIOD_MS` (14
+days, set per anchor with ``esoc wallet trust --trusting-period DAYS``) older
+than this computer's clock.  Trust in an old header is trust that its
+validators' keys are still guarded: a validator removed since, whose retired
+key leaks, could sign a fork that an old header's set would vouch for.  Past
+the period the wallet refuses to verify from it and asks for a recent
+checkpoint (``--checkpoint HEIGHT:HASH``) from a source the user trusts.  A
+header dated more than :data:`MAX_CLOCK_DRIFT_MS` ahead of the clock, or not
+after the trusted one, is refused too.  A devnet on a simulated block clock
+(``esoc devnet --time-step-ms``) runs ahead of the wall clock by design: its
+keystore's genesis anchor has neither check (period 0).
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 
 from ledger.genesis import Genesis
 from ledger.address import decode_address, encode_address
@@ -48,6 +59,9 @@ from ledger.smt import Proof, verify_proof
 from ledger.state import Account, acct_path, key_hash, path_bytes, value_hash
 
 KEEP = 64  # trusted headers kept on disk
+DAY_MS = 86_400_000
+TRUSTING_PERIOD_MS = 14 * DAY_MS  # how old a trusted header may be (by block time) before the wallet stops verifying from it
+MAX_CLOCK_DRIFT_MS = 10_000  # how far ahead of this computer's clock a header's time may be
 MAX_CHECKS = 2_000  # header checks in one catch-up before giving up (a node that never converges)
 
 
@@ -65,29 +79,36 @@ class Trusted:
     chain_id: str
     state_root: bytes
     next_powers: dict  # pubkey -> power of the set that signs height + 1
+    time_ms: int | None = None  # the header's block time (the genesis time at height 0); None: written by an older wallet
 
     def to_json(self) -> dict:
         return {"height": self.height, "hash": self.header_hash.hex(), "chain_id": self.chain_id,
-                "state_root": self.state_root.hex(),
+                "state_root": self.state_root.hex(), "time_ms": self.time_ms,
                 "next_validators": [[pk.hex(), p] for pk, p in sorted(self.next_powers.items())]}
 
     @classmethod
     def from_json(cls, d: dict) -> "Trusted":
+        t = d.get("time_ms")
         return cls(int(d["height"]), bytes.fromhex(d["hash"]), d["chain_id"], bytes.fromhex(d["state_root"]),
-                   {bytes.fromhex(pk): int(p) for pk, p in d["next_validators"]})
+                   {bytes.fromhex(pk): int(p) for pk, p in d["next_validators"]}, None if t is None else int(t))
 
 
-def read_genesis(text: str) -> tuple[str, bytes, dict]:
-    """What a light client anchors to in a genesis document: chain id, genesis hash, the first validator set."""
+def read_genesis(text: str) -> tuple[str, bytes, dict, int]:
+    """What a light client anchors to in a genesis document: chain id, genesis hash, the first validator set,
+    the genesis time (ms)."""
     g = Genesis.from_json(text)
-    return g.chain_id, g.hash, {v.pubkey: v.power for v in g.validators}
+    return g.chain_id, g.hash, {v.pubkey: v.power for v in g.validators}, g.genesis_time_ms
+
+
+def _ago(ms: int) -> str:
+    return f"{ms / DAY_MS:.1f} days" if ms >= DAY_MS else f"{ms / 3_600_000:.1f} hours"
 
 
 class TrustStore:
     """The anchor and the verified headers, in a folder (by default ``KEYSTORE/light``)."""
 
     def __init__(self, path: str, genesis_hint: str | None = None, load_genesis=None):
-        """``load_genesis(text) -> (chain_id, genesis_hash, {pubkey: power})`` reads a genesis file
+        """``load_genesis(text) -> (chain_id, genesis_hash, {pubkey: power}, genesis_time_ms)`` reads a genesis file
         (by default :func:`read_genesis`, the ledger's genesis document)."""
         self.path = path
         self.genesis_hint = genesis_hint
@@ -109,23 +130,48 @@ class TrustStore:
         except FileNotFoundError:
             pass
         if self.genesis_hint:  # a devnet: its genesis.json lies beside the keystore
-            self.anchor_genesis_file(self.genesis_hint)
+            self.anchor_genesis_file(self.genesis_hint, trusting_period_ms=self._devnet_period())
             with open(self._anchor_file()) as f:
                 return json.load(f)
         return None
+
+    def _devnet_period(self) -> int:
+        """A devnet on a simulated block clock (its devnet.json's ``time_step_ms``) runs ahead of the wall clock:
+        no trusting period, no drift check (0).  Otherwise the default."""
+        try:
+            with open(os.path.join(os.path.dirname(self.genesis_hint), "devnet.json")) as f:
+                if int(json.load(f).get("time_step_ms") or 0) > 0:
+                    return 0
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass
+        return TRUSTING_PERIOD_MS
+
+    def trusting_period_ms(self) -> int:
+        """The anchor's trusting period (0: none); anchors written before it existed get the default."""
+        a = self.anchor()
+        return int(a.get("trusting_period_ms", TRUSTING_PERIOD_MS)) if a else TRUSTING_PERIOD_MS
 
     def chain_id(self) -> str | None:
         a = self.anchor()
         return a["chain_id"] if a else None
 
-    def anchor_genesis_file(self, genesis_file: str, checkpoint: tuple[int, bytes] | None = None, client=None) -> dict:
+    def anchor_genesis_file(self, genesis_file: str, checkpoint: tuple[int, bytes] | None = None, client=None,
+                            trusting_period_ms: int = TRUSTING_PERIOD_MS) -> dict:
+        """Trust ``genesis_file`` (and the block ``checkpoint`` = (height, hash) the node at ``client`` serves).
+
+        ``trusting_period_ms``: how old a trusted header may grow before the wallet stops verifying from it
+        (0: no limit and no clock checks, for a chain on a simulated clock)."""
+        if not isinstance(trusting_period_ms, int) or trusting_period_ms < 0:
+            raise LightClientError(f"the trusting period must be a whole number of milliseconds >= 0, not {trusting_period_ms!r}")
         try:
             with open(genesis_file) as f:
-                chain_id, genesis_hash, powers = self.load_genesis(f.read())
+                chain_id, genesis_hash, powers, *rest = self.load_genesis(f.read())
         except (OSError, ValueError) as e:
             raise LightClientError(f"cannot read the genesis {genesis_file}: {e}") from None
+        gtime = int(rest[0]) if rest else None
         anchor = {"chain_id": chain_id, "genesis_hash": genesis_hash.hex(), "checkpoint": None,
-                  "trusted": Trusted(0, genesis_hash, chain_id, b"", powers).to_json()}
+                  "trusting_period_ms": trusting_period_ms,
+                  "trusted": Trusted(0, genesis_hash, chain_id, b"", powers, gtime).to_json()}
         if checkpoint is not None:
             h, block_hash = checkpoint
             header, _commit = fetch_signed_header(client, h)
@@ -138,10 +184,11 @@ class TrustStore:
             if validator_set_hash(np) != header.next_validators_hash:
                 raise LightClientError("the node's next validator set does not match the checkpoint header")
             anchor["checkpoint"] = {"height": h, "hash": block_hash.hex()}
-            anchor["trusted"] = Trusted(h, header.hash, header.chain_id, header.state_root, np).to_json()
+            anchor["trusted"] = Trusted(h, header.hash, header.chain_id, header.state_root, np, header.time_ms).to_json()
         os.makedirs(self.path, exist_ok=True)
         _write_json(self._anchor_file(), anchor)
-        return {"chain_id": anchor["chain_id"], "genesis_hash": anchor["genesis_hash"], "checkpoint": anchor["checkpoint"]}
+        return {"chain_id": anchor["chain_id"], "genesis_hash": anchor["genesis_hash"], "checkpoint": anchor["checkpoint"],
+                "trusting_period_ms": trusting_period_ms}
 
     # ---- verified headers ---------------------------------------------------
     def _hdir(self) -> str:
@@ -242,10 +289,13 @@ class Verified:
 
 
 class LightClient:
-    def __init__(self, client, store: TrustStore):
+    def __init__(self, client, store: TrustStore, now_ms=None):
+        """``now_ms()``: this computer's clock in ms (default the wall clock); the light client is not part of
+        consensus, so it may read it, as CometBFT's does for its trusting period."""
         self.client = client
         self.store = store
         self.checks = 0
+        self.now_ms = now_ms or (lambda: int(time.time() * 1000))
 
     @classmethod
     def for_keystore(cls, client, keystore: str, load_genesis=None) -> "LightClient":
@@ -269,6 +319,7 @@ class LightClient:
         if self.checks > MAX_CHECKS:
             raise LightClientError(f"gave up after {MAX_CHECKS} header checks: the node never lets the set converge")
         h = header.height
+        self._check_times(trusted, header)
         if header.chain_id != trusted.chain_id:
             raise LightClientError(f"the node served a header of chain {header.chain_id!r}; the wallet trusts {trusted.chain_id!r}")
         if commit.height != h or commit.value_id != header.hash:
@@ -295,7 +346,42 @@ class LightClient:
         if validator_set_hash(nxt) != header.next_validators_hash:
             raise LightClientError(f"the validator set the node reports for block {h + 1} does not follow from block {h} "
                                    "(that header names another next set): a forged validator set")
-        return Trusted(h, header.hash, header.chain_id, header.state_root, nxt)
+        return Trusted(h, header.hash, header.chain_id, header.state_root, nxt, header.time_ms)
+
+    def _trusted_time(self, trusted: Trusted) -> int:
+        """The trusted header's time; for one saved by an older wallet, read from the node's header of that
+        height, which must hash to the trusted hash (the hash binds the time)."""
+        if trusted.time_ms is not None:
+            return trusted.time_ms
+        if trusted.height == 0:
+            raise LightClientError("the wallet's genesis anchor has no genesis time (written by an older esoc?): run "
+                                   "`esoc wallet trust GENESIS.json` again")
+        header, _commit = fetch_signed_header(self.client, trusted.height)
+        if header.hash != trusted.header_hash:
+            raise LightClientError(f"the node's block {trusted.height} is not the one the wallet trusts "
+                                   f"(hash {header.hash.hex()[:16]}..., trusted {trusted.header_hash.hex()[:16]}...)")
+        trusted.time_ms = header.time_ms
+        return trusted.time_ms
+
+    def _check_times(self, trusted: Trusted, header: Header) -> None:
+        """The trusting period and the clock (CometBFT's light client): raise LightClientError."""
+        period = self.store.trusting_period_ms()
+        if period == 0:
+            return
+        now = self.now_ms()
+        t0 = self._trusted_time(trusted)
+        if t0 + period <= now:
+            raise LightClientError(
+                f"the wallet's trusted header (height {trusted.height}) is {_ago(now - t0)} old, past its trusting "
+                f"period of {_ago(period)}: its validators may have retired keys since. Get a recent block's height "
+                "and hash from a source you trust and run `esoc wallet trust GENESIS.json --checkpoint HEIGHT:HASH`")
+        if header.time_ms > now + MAX_CLOCK_DRIFT_MS:
+            raise LightClientError(
+                f"block {header.height} is dated {_ago(header.time_ms - now)} ahead of this computer's clock "
+                f"(more than {MAX_CLOCK_DRIFT_MS // 1000} s): a header from the future, or this clock is wrong")
+        if header.time_ms <= t0:
+            raise LightClientError(f"block {header.height}'s time is not after the trusted block {trusted.height}'s: "
+                                   "block time only moves forward")
 
     def verify_to(self, height: int) -> tuple[Trusted, int]:
         """A verified header at ``height`` (skipping, bisecting when needed); returns it and where trust began."""

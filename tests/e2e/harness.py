@@ -7,6 +7,7 @@ a deadline (never a fixed sleep).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -141,6 +142,10 @@ class Devnet:
             for k, v in settings.items():
                 setattr(cfg, k, v)
             cfg.save(os.path.join(n["home"], "config.toml"))
+        if settings.get("block_time_step_ms"):  # as `esoc devnet --time-step-ms` records it (the wallet reads it)
+            self.desc["time_step_ms"] = settings["block_time_step_ms"]
+            with open(os.path.join(home, "devnet.json"), "w") as f:
+                json.dump(self.desc, f, indent=2)
 
     @property
     def keystore(self) -> str:

@@ -18,6 +18,7 @@ lies are switched on with attributes:
 from __future__ import annotations
 
 import json
+import time
 from concurrent import futures
 
 import grpc
@@ -40,8 +41,11 @@ def det_key(i: int, tag: str = "honest") -> PrivateKey:
 
 
 class FakeChain:
-    def __init__(self, height: int, schedule=lambda h: [0, 1, 2, 3], power: int = 10):
+    def __init__(self, height: int, schedule=lambda h: [0, 1, 2, 3], power: int = 10, t0_ms: int | None = None):
         self.height = height
+        # block h is dated t0 + h s; by default the tip is a minute old by this computer's clock (the light
+        # client's trusting period is judged against it)
+        self.t0_ms = t0_ms if t0_ms is not None else int(time.time() * 1000) - height * 1000 - 60_000
         self.schedule = schedule
         self.power = power
         self.keys: dict[int, PrivateKey] = {}
@@ -82,14 +86,14 @@ class FakeChain:
 
     def genesis(self) -> Genesis:
         return Genesis(
-            chain_id=CHAIN, genesis_time_ms=1_700_000_000_000,
+            chain_id=CHAIN, genesis_time_ms=self.t0_ms,
             accounts=tuple(GenesisAccount(address=a, balance=acc.balance, kind=acc.kind, roles=acc.roles, name=acc.name)
                            for a, acc in sorted(self.accounts.items())),
             validators=tuple(Validator(pubkey=self.key(i).public, power=self.power, name=f"v{i}") for i in self.schedule(1)),
             params={}, laws=())
 
     def header(self, h: int) -> Header:
-        return Header(chain_id=self.other_chain or CHAIN, height=h, time_ms=1_700_000_000_000 + h * 1000,
+        return Header(chain_id=self.other_chain or CHAIN, height=h, time_ms=self.t0_ms + h * 1000,
                       prev_hash=self.genesis().hash if h == 1 else tagged_hash("fake prev", h.to_bytes(8, "big")), txs_root=ZERO, state_root=self.root,
                       receipts_root=ZERO, evidence_root=ZERO, last_commit_hash=ZERO, proposer=self.signers(h)[0].public,
                       validators_hash=validator_set_hash(self.powers(h)),

@@ -130,3 +130,119 @@ def test_cli_account_refuses_a_lying_node(node_for, esoc_cli, tmp_path):
     chain.forge_balance = False
     r = esoc_cli("account", who, "--keystore", ks, "--node", n.target, "--json")
     assert r.code == 0 and json.loads(r.out)["balance"] == 12_345 and json.loads(r.out)["verified"] is True
+
+
+# ---- the trusting period and the clock (CometBFT's light client) -------------------------------------------
+
+DAY = 86_400_000
+
+
+def test_trusted_header_past_the_trusting_period_is_refused_until_a_checkpoint(node_for, tmp_path):
+    chain = FakeChain(height=30)
+    n, store = node_for(chain)
+    with Client(n.target) as c:
+        LightClient(c, store).account(alice(chain))  # verified now: block 30 is trusted
+        assert store.latest().height == 30 and store.latest().time_ms == chain.t0_ms + 30_000
+        chain.height = 40
+        later = chain.t0_ms + 30_000 + 15 * DAY  # the wallet comes back 15 days after block 30's time
+        with pytest.raises(LightClientError, match=r"height 30\) is 15\.0 days old, past its trusting period of 14\.0 days"):
+            LightClient(c, store, now_ms=lambda: later).account(alice(chain))
+        assert store.latest().height == 30  # nothing was verified from it
+        # 13.9 days: still within the period
+        v = LightClient(c, store, now_ms=lambda: chain.t0_ms + 30_000 + 13 * DAY + 9 * DAY // 10).account(alice(chain))
+        assert v.height == 40 and v.trusted_from == 30
+        # a recent checkpoint, from a source the user trusts, re-opens verified reads
+        chain.height = 60
+        hd = chain.header(55)
+        store.anchor_genesis_file(str(tmp_path / "genesis1.json"), checkpoint=(55, hd.hash), client=c)
+        v = LightClient(c, store, now_ms=lambda: chain.t0_ms + 60_000 + DAY).account(alice(chain))
+        assert v.height == 60 and v.trusted_from == 55
+
+
+def test_genesis_anchor_of_an_old_chain_needs_a_checkpoint(node_for):
+    chain = FakeChain(height=20, t0_ms=1_700_000_000_000)  # a chain started in November 2023
+    n, store = node_for(chain)
+    now = 1_700_000_000_000 + 20 * DAY
+    with Client(n.target) as c, pytest.raises(LightClientError, match="height 0\\) is 20.0 days old.*--checkpoint"):
+        LightClient(c, store, now_ms=lambda: now).account(alice(chain))
+
+
+def test_header_from_the_future_is_refused(node_for):
+    chain = FakeChain(height=10)
+    n, store = node_for(chain)
+    with Client(n.target) as c:
+        # the node's block 10 is an hour ahead of this computer's clock
+        with pytest.raises(LightClientError, match="block 10 is dated 1.0 hours ahead of this computer's clock"):
+            LightClient(c, store, now_ms=lambda: chain.t0_ms + 10_000 - 3_600_000).account(alice(chain))
+        # 5 s ahead is within the drift allowed
+        v = LightClient(c, store, now_ms=lambda: chain.t0_ms + 10_000 - 5_000).account(alice(chain))
+        assert v.height == 10
+
+
+def test_header_not_after_the_trusted_one_is_refused(node_for):
+    chain = FakeChain(height=10)
+    n, store = node_for(chain)
+    with Client(n.target) as c:
+        LightClient(c, store).account(alice(chain))
+        chain.height = 12
+        chain.t0_ms -= 5_000  # the node now dates block 12 before the trusted block 10
+        with pytest.raises(LightClientError, match="block 12's time is not after the trusted block 10's"):
+            LightClient(c, store).account(alice(chain))
+
+
+def test_zero_trusting_period_checks_no_clock(node_for, tmp_path):
+    chain = FakeChain(height=10, t0_ms=1_700_000_000_000)
+    n = FakeNode(chain)
+    try:
+        store = TrustStore(str(tmp_path / "sim"))
+        store.anchor_genesis_file(n.write_genesis(str(tmp_path / "g.json")), trusting_period_ms=0)
+        with Client(n.target) as c:
+            assert LightClient(c, store, now_ms=lambda: 0).account(alice(chain)).height == 10
+        with pytest.raises(LightClientError, match="whole number of milliseconds >= 0"):
+            store.anchor_genesis_file(str(tmp_path / "g.json"), trusting_period_ms=-1)
+    finally:
+        n.stop()
+
+
+def test_devnet_on_a_simulated_clock_has_no_trusting_period(tmp_path):
+    chain = FakeChain(height=3)
+    n = FakeNode(chain)
+    try:
+        for step, want in ((0, 14 * DAY), (DAY, 0)):
+            home = tmp_path / f"devnet{step}"
+            home.mkdir()
+            n.write_genesis(str(home / "genesis.json"))
+            (home / "devnet.json").write_text(json.dumps({"time_step_ms": step}))
+            store = TrustStore.for_keystore(str(home / "keystore"))
+            assert store.trusting_period_ms() == want
+    finally:
+        n.stop()
+
+
+def test_header_saved_by_an_older_wallet_gets_its_time_from_the_node(node_for):
+    chain = FakeChain(height=20)
+    n, store = node_for(chain)
+    with Client(n.target) as c:
+        LightClient(c, store).account(alice(chain))
+        path = os.path.join(store.path, "headers", "20.json")
+        doc = json.load(open(path))
+        del doc["time_ms"]  # as written before the trusting period existed
+        json.dump(doc, open(path, "w"))
+        chain.height = 25
+        with pytest.raises(LightClientError, match="past its trusting period"):  # block 20's time, read from the node
+            LightClient(c, store, now_ms=lambda: chain.t0_ms + 20_000 + 14 * DAY).account(alice(chain))
+        chain.t0_ms += 1  # now the node's block 20 is another block (another time, another hash)
+        with pytest.raises(LightClientError, match="block 20 is not the one the wallet trusts"):
+            LightClient(c, store).account(alice(chain))
+
+
+def test_cli_trust_sets_the_trusting_period(node_for, esoc_cli, tmp_path):
+    chain = FakeChain(height=5)
+    n, _ = node_for(chain)
+    ks = str(tmp_path / "ks")
+    g = n.write_genesis(str(tmp_path / "g.json"))
+    r = esoc_cli("--keystore", ks, "--node", n.target, "wallet", "trust", g, "--trusting-period", "3", "--json")
+    assert r.code == 0 and json.loads(r.out)["trusting_period_ms"] == 3 * DAY
+    assert TrustStore.for_keystore(ks).trusting_period_ms() == 3 * DAY
+    r = esoc_cli("--keystore", ks, "--node", n.target, "wallet", "trust", g, "--trusting-period", "-1")
+    assert r.code == 2 and "-1" in r.err
