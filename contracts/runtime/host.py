@@ -26,14 +26,34 @@ from typing import Any
 from ledger import codec
 
 
-@dataclasses.dataclass(frozen=True)
 class Event:
-    contract: str  # the contract's name
-    name: str
-    data: Any  # canonical-encodable
-    # the canonical bytes of ``data`` when the runtime made them (emit encodes it to copy it): a host
-    # may use them instead of encoding ``data`` again; not part of the event's value
-    raw: bytes | None = dataclasses.field(default=None, compare=False, repr=False)
+    """One event of a successful call: the emitting contract's name, the event's name, its data.
+
+    ``raw`` is the canonical bytes of ``data`` when the runtime made them (emit encodes it to copy
+    it): a host may use them instead of encoding ``data`` again; it is not part of the event's
+    value (equality and hash ignore it).  Read-only by convention: a plain class with slots, since
+    a frozen dataclass's ``__init__`` (one ``object.__setattr__`` a field) cost four times as much
+    on every ``emit``.
+    """
+
+    __slots__ = ("contract", "name", "data", "raw")
+
+    def __init__(self, contract: str, name: str, data: Any, raw: bytes | None = None) -> None:
+        self.contract = contract  # the contract's name
+        self.name = name
+        self.data = data  # canonical-encodable
+        self.raw = raw
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Event:
+            return NotImplemented
+        return (self.contract, self.name, self.data) == (other.contract, other.name, other.data)
+
+    def __hash__(self) -> int:
+        return hash((self.contract, self.name, self.data))
+
+    def __repr__(self) -> str:
+        return f"Event(contract={self.contract!r}, name={self.name!r}, data={self.data!r})"
 
     def to_obj(self) -> dict:
         return {"contract": self.contract, "name": self.name, "data": self.data}

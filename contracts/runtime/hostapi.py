@@ -34,6 +34,7 @@ in :class:`HostFailure` and end the call as a ``SandboxBreach``.
 
 from __future__ import annotations
 
+import threading
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -234,12 +235,12 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
             types = set(map(type, vals))
             if types <= _NUMS:  # no value charges: the elems and every key's work, one tick
                 m.tick(pending + ksum)
-                return dict(v) if order is None else dict(zip(order, map(v.__getitem__, order)))
+                return dict(v) if order is None else {k: v[k] for k in order}
             if types <= _FLAT:  # scalars and text: nothing can fail but the gas, so one tick of the same sum
                 strs = [x for x in vals if type(x) is str]
                 if all(map(str.isascii, strs)):  # (no joined copy: the strs may be one big str many times)
                     m.tick(pending + ksum + sum([len(x) >> 3 for x in strs]) * _WORD + len(strs))
-                    return dict(v) if order is None else dict(zip(order, map(v.__getitem__, order)))
+                    return dict(v) if order is None else {k: v[k] for k in order}
             for k, x, kw in zip(kc[0], vals, kc[1]):  # each value, then its key, as below
                 tx = type(x)
                 if tx is str and x.isascii():
@@ -255,7 +256,7 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
                 out[k] = x
             if pending:
                 m.tick(pending)
-            return out if order is None else dict(zip(order, map(out.__getitem__, order)))
+            return out if order is None else {k: out[k] for k in order}
         if inline:
             for k, x in v.items():  # walked (and charged) in the value's own order: each value, then its key
                 if type(k) is not str:
@@ -298,6 +299,23 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
     raise Fault(ErrorCode.NOT_ENCODABLE)
 
 
+_packers = threading.local()
+
+
+def _pack(value: Any) -> bytes:
+    """``msgpack.packb(value, use_bin_type=True, strict_types=True)`` with this thread's packer.
+
+    ``packb`` builds a new ``Packer`` at every call (a third of the cost of packing a record);
+    a ``Packer`` is not shared between threads, and it empties its buffer when packing raises,
+    so the same bytes and the same exceptions come out.
+    """
+    try:
+        packer = _packers.p
+    except AttributeError:
+        packer = _packers.p = msgpack.Packer(use_bin_type=True, strict_types=True)
+    return packer.pack(value)
+
+
 def _encode(meter: gas.Meter, value: Any) -> tuple[bytes, int]:
     """Canonical bytes of a contract value and the logical bytes paid for its copy."""
     raw, size, _ = _encode_copy(meter, value)
@@ -319,7 +337,7 @@ def _encode_copy(meter: gas.Meter, value: Any, at: int = 0) -> tuple[bytes, int,
     before = meter.mem
     plain = _plain(meter, value, at)
     try:
-        raw = msgpack.packb(plain, use_bin_type=True, strict_types=True)
+        raw = _pack(plain)
     except (TypeError, ValueError, OverflowError):
         raise Fault(ErrorCode.NOT_ENCODABLE) from None
     meter.work(len(raw) * 2)
@@ -429,7 +447,7 @@ def load(raw: Any) -> tuple[Any, int, int, int]:
         level = below
         depth += 1
     try:
-        again = msgpack.packb(value, use_bin_type=True, strict_types=True)
+        again = _pack(value)
     except Exception:  # noqa: BLE001
         raise codec.CodecError("non-canonical value") from None
     if again != data:  # non-minimal ints or lengths, and repeated keys (the map came out shorter)

@@ -444,22 +444,32 @@ class Library:
         return is_date(d)
 
     def _in_force(self, params, name, on) -> list:
-        """The pair in force (the table's own object); charged per dated value."""
-        _need(type(params) in _MAPS and type(name) is str)
-        _int(on)
+        """The pair in force (the table's own object); charged per dated value.
+
+        (The checks are written inline, in the order and with the codes of ``_need``/``_int``:
+        a law looks up a parameter or two in every call.)
+        """
+        if (type(params) is not dict and type(params) is not MappingProxyType) or type(name) is not str \
+                or type(on) is not int:
+            raise Fault(ErrorCode.TYPE_ERROR)
         m = self.m
-        m.tick(gas.PARAM_ROW)
-        m.work(len(name))
+        m.left -= gas.PARAM_ROW + (len(name) >> 3) * gas.WORD + 1  # m.tick(PARAM_ROW); m.work(len(name))
+        if m.left < 0:
+            raise Fault(ErrorCode.OUT_OF_GAS)
         if name not in params:
             raise Fault(ErrorCode.CONTRACT_ERROR, {"error": PARAM_ERROR, "detail": "unknown parameter"})
         entry = params[name]
-        _need(type(entry) in _MAPS)
+        if type(entry) is not dict and type(entry) is not MappingProxyType:
+            raise Fault(ErrorCode.TYPE_ERROR)
         values = entry.get("values")
-        _need(type(values) in _SEQS)
+        if type(values) is not tuple and type(values) is not list:
+            raise Fault(ErrorCode.TYPE_ERROR)
         m.tick(len(values) * gas.PARAM_VALUE)
         found = None
         for pair in values:
-            _need(type(pair) in _SEQS and len(pair) == 2 and type(pair[0]) is int)
+            tp = type(pair)
+            if (tp is not tuple and tp is not list) or len(pair) != 2 or type(pair[0]) is not int:
+                raise Fault(ErrorCode.TYPE_ERROR)
             if pair[0] <= on:
                 found = pair
         if found is None:
