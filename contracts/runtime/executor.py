@@ -38,7 +38,6 @@ from __future__ import annotations
 import ast
 import collections
 import dataclasses
-import functools
 import sys
 import threading
 import types
@@ -53,7 +52,7 @@ from .host import Effects, Host
 from .hostapi import (RESULT_AT, Ctx, Frame, HostFailure, Overlay, State, Storage, _charged_copy, _encode_copy,
                       copy_value, host_call)
 from .library import Library
-from .methods import call_method, get_attr
+from .methods import get_attr, method_caller
 from .ops import Ops
 
 CACHE_SIZE = 256
@@ -83,19 +82,63 @@ class Contract:
         return function in self.entries or function in self.views
 
 
-@dataclasses.dataclass
 class Result:
-    code: int
-    value: Any
-    gas_used: int
-    events: list
-    # the canonical bytes of the call's arguments, as the runtime encoded them to copy them in
-    # (None if the call ended before): a host may keep them instead of encoding the arguments again
-    args_raw: bytes | None = dataclasses.field(default=None, compare=False, repr=False)
+    """What a call ended with: ``code`` (0: success), ``value`` (canonical data), ``gas_used``,
+    ``events`` (each emitted event as ``{"contract", "name", "data"}``, in order).
+
+    ``args_raw``: the canonical bytes of the call's arguments, as the runtime encoded them to copy
+    them in (None if the call ended before): a host may keep them instead of encoding the
+    arguments again.  It is not part of the result's value (equality ignores it).
+
+    ``events`` may be given as the runtime's ``Event`` objects (``events_of``): the dicts are
+    then made on first reading, since a chain host keeps its own record of the events and most
+    callers never read these.
+    """
+
+    __slots__ = ("code", "value", "gas_used", "_events", "_of", "args_raw")
+
+    def __init__(self, code: int, value: Any, gas_used: int, events: list | None = None,
+                 args_raw: bytes | None = None, *, events_of: list | None = None) -> None:
+        self.code = code
+        self.value = value
+        self.gas_used = gas_used
+        self._events = events if events is not None or events_of is not None else []
+        self._of = events_of
+        self.args_raw = args_raw
+
+    @property
+    def events(self) -> list:
+        if self._of is not None:
+            self._events = [e.to_obj() for e in self._of]
+            self._of = None
+        return self._events
+
+    @events.setter
+    def events(self, value: list) -> None:
+        self._events = value
+        self._of = None
 
     @property
     def ok(self) -> bool:
         return self.code == 0
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Result:
+            return NotImplemented
+        return (self.code, self.value, self.gas_used, self.events) == (other.code, other.value, other.gas_used,
+                                                                      other.events)
+
+    __hash__ = None  # type: ignore[assignment]  (mutable, as the dataclass it replaces)
+
+    def __repr__(self) -> str:
+        return f"Result(code={self.code!r}, value={self.value!r}, gas_used={self.gas_used!r}, events={self.events!r})"
+
+    def __getstate__(self):
+        return (self.code, self.value, self.gas_used, self.events, self.args_raw)
+
+    def __setstate__(self, state) -> None:
+        self.code, self.value, self.gas_used, self._events, self.args_raw = state
+        self._of = None
 
 
 _cache: dict[bytes, tuple] = {}
@@ -268,7 +311,7 @@ class _Kit:
             "_gs": ops.getslice, "_si": ops.setitem, "_di": ops.delitem,
             "_key": ops.key, "_fmt": ops.fmt, "_assert_fail": ops.assert_fail,
             "_freeze": ops.freeze, "_ga": get_attr, "_inv": ops.invert, "_neg": ops.neg,
-            "_cm": functools.partial(call_method, ops),
+            "_cm": method_caller(ops),
         }
 
     def load(self, contract: Contract, local: dict, m: gas.Meter) -> tuple[dict, "_Module | None"]:
@@ -434,7 +477,7 @@ def run(contract: Contract, function: str, args: dict, host: Host, gas_limit: in
     if code:
         return Result(int(code), value, meter.used, []), None
     effects = mach.overlay.effects()
-    return Result(0, value, meter.used, [e.to_obj() for e in effects.events], mach.args_raw), effects
+    return Result(0, value, meter.used, None, mach.args_raw, events_of=effects.events), effects
 
 
 def execute(contract: Contract, function: str, args: dict, host: Host, gas_limit: int, *, read_only: bool) -> Result:

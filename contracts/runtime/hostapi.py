@@ -528,7 +528,12 @@ class Overlay:
             return w
         r = self.reads.get(k, _UNSET)
         if r is _UNSET:
-            r = host_call(self.host.storage_get, contract, key)
+            try:  # host_call(self.host.storage_get, contract, key), inline (every storage read)
+                r = self.host.storage_get(contract, key)
+            except Fault:
+                raise
+            except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+                raise HostFailure(type(e).__name__) from e
             if len(self.reads) < READ_MEMO:  # a bounded memo: only the first keys a call reads
                 self.reads[k] = r
         return r
@@ -549,7 +554,12 @@ class Overlay:
     def balance(self, address: str) -> int:
         b = self.balances.get(address)
         if b is None:
-            b = host_call(self.host.balance, address)
+            try:  # host_call(self.host.balance, address), inline
+                b = self.host.balance(address)
+            except Fault:
+                raise
+            except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+                raise HostFailure(type(e).__name__) from e
             if len(self.balances) < READ_MEMO:
                 self.balances[address] = b
         return b + self.deltas.get(address, 0)
@@ -725,7 +735,12 @@ def _transfer(o, ctx: Ctx, frm, to, amount) -> None:
     ov = mach.overlay
     if ov.balance(frm) < amount:
         raise Fault(ErrorCode.INSUFFICIENT_FUNDS)
-    code = host_call(mach.host.check_transfer, frm, to, amount)
+    try:  # host_call(mach.host.check_transfer, frm, to, amount), inline (every transfer)
+        code = mach.host.check_transfer(frm, to, amount)
+    except Fault:
+        raise
+    except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+        raise HostFailure(type(e).__name__) from e
     if code:
         raise Fault(code if code in ErrorCode._value2member_map_ else ErrorCode.TRANSFER_REFUSED)
     ov.deltas[frm] = ov.deltas.get(frm, 0) - amount
