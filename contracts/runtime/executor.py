@@ -52,7 +52,7 @@ from .host import Effects, Host
 from .hostapi import (RESULT_AT, Ctx, Frame, HostFailure, Overlay, State, Storage, _charged_copy, _encode_copy,
                       copy_value, host_call)
 from .library import Library
-from .methods import get_attr, method_caller
+from .methods import get_attr, method_caller, method_callers
 from .ops import Ops
 
 CACHE_SIZE = 256
@@ -311,7 +311,7 @@ class _Kit:
             "_gs": ops.getslice, "_si": ops.setitem, "_di": ops.delitem,
             "_key": ops.key, "_fmt": ops.fmt, "_assert_fail": ops.assert_fail,
             "_freeze": ops.freeze, "_ga": get_attr, "_inv": ops.invert, "_neg": ops.neg,
-            "_cm": method_caller(ops),
+            "_cm": method_caller(ops), **method_callers(ops),
         }
 
     def load(self, contract: Contract, local: dict, m: gas.Meter) -> tuple[dict, "_Module | None"]:
