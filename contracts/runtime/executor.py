@@ -398,9 +398,15 @@ class Machine:
         self.active: list[str] = []
         self.args_raw: bytes | None = None
         self.sources: dict[str, str | None] = {}
-        self.sender = str(host_call(host.sender))
-        self.height = int(host_call(host.height))
-        self.time = kit.time = int(host_call(host.time))
+        try:  # host_call(host.sender), host_call(host.height), host_call(host.time), in one
+            sender, height, time_ = host.sender(), host.height(), host.time()
+        except Fault:
+            raise
+        except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+            raise HostFailure(type(e).__name__) from e
+        self.sender = str(sender)
+        self.height = int(height)
+        self.time = kit.time = int(time_)
 
     def source_of(self, name: str) -> str | None:
         if name not in self.sources:
@@ -410,7 +416,7 @@ class Machine:
     def run(self, contract: Contract, function: str, args: Any, caller: str, read_only: bool, direct: bool,
             copied: bool = False) -> Any:
         """Run one frame: its globals (module body run or reused, ``_Kit.load``), then the function."""
-        if not contract.is_public(function):
+        if function not in contract.entries and function not in contract.views:  # contract.is_public(function)
             raise Fault(ErrorCode.UNKNOWN_ENTRY)
         if type(args) not in (dict, types.MappingProxyType):
             raise Fault(ErrorCode.BAD_ARGS)
@@ -427,7 +433,13 @@ class Machine:
             args = _charged_copy(m, raw, size, plain)  # = copy_value(m, args), keeping the bytes
             if direct:
                 self.args_raw = raw
-        address = str(host_call(self.host.contract_address, contract.name))
+        try:  # host_call(self.host.contract_address, contract.name), inline
+            address = self.host.contract_address(contract.name)
+        except Fault:
+            raise
+        except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+            raise HostFailure(type(e).__name__) from e
+        address = str(address)
         frame = Frame(self, contract.name, address, caller, read_only or function in contract.views, direct)
         local = {
             "ctx": Ctx(frame), "storage": Storage(frame), "state": State(frame), "emit": frame.emit,

@@ -544,7 +544,13 @@ class Overlay:
         before = 0 if old is None else klen + len(old)
         after = 0 if raw is None else klen + len(raw)
         if contract not in self.usage:
-            self.usage[contract] = self.usage_before[contract] = host_call(self.host.storage_usage, contract)
+            try:  # host_call(self.host.storage_usage, contract), inline (every call that writes)
+                used = self.host.storage_usage(contract)
+            except Fault:
+                raise
+            except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+                raise HostFailure(type(e).__name__) from e
+            self.usage[contract] = self.usage_before[contract] = used
         total = self.usage[contract] + after - before
         if after > before and total > MAX_CONTRACT_STORAGE:
             raise Fault(ErrorCode.STORAGE_LIMIT)
