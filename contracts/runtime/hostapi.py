@@ -225,10 +225,21 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
         return out_l
     if t is dict or t is MappingProxyType:
         n = len(v)
-        m.reserve(n * gas.ENTRY + gas.OBJECT)
+        nb = n * gas.ENTRY + gas.OBJECT  # m.reserve(nb), inline
+        if nb > gas.MAX_ALLOC:
+            raise Fault(ErrorCode.VALUE_TOO_LARGE)
+        m.mem += nb
+        if m.mem > gas.MEMORY_LIMIT:
+            raise Fault(ErrorCode.MEMORY_LIMIT)
         pending = n * WIRE_NODE * gas.ELEM + 1  # m.elems(n * WIRE_NODE) (the encoder sorts the keys in C)
         out = {}
-        shape = _shape(tuple(v)) if inline and 0 < n <= SHAPE_KEYS else False
+        if inline and 0 < n <= SHAPE_KEYS:
+            keys = tuple(v)
+            shape = _SHAPES.get(keys)
+            if shape is None:
+                shape = _shape(keys)
+        else:
+            shape = False
         if shape:  # str keys, all ASCII: their charges and order known from an earlier dict of these keys
             kc, ksum, order = shape
             vals = list(v.values())

@@ -130,6 +130,9 @@ def civil_from_days(z: int) -> list:
     return [y + (m <= 2), m, d]
 
 
+_last_day: tuple = (None, 0, 0, 0)  # (day number, year, month, day) of the last date_of (f_date_of)
+
+
 def _days_in_month(y: int, m: int) -> int:
     if m == 2:
         return 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28
@@ -429,10 +432,22 @@ class Library:
         return civil_from_days(z)
 
     def f_date_of(self, t: int) -> list:
-        """``[year, month, day]`` (UTC) of a block time in seconds."""
+        """``[year, month, day]`` (UTC) of a block time in seconds.
+
+        The last day asked is remembered (a pure function of the day; every call of a block asks
+        the same one): a new list of the same three ints, after the same charge and checks.
+        """
+        global _last_day
         self.m.tick(DATE_CALL)
-        _int(t)
-        return civil_from_days(t // 86400)
+        if type(t) is not int:  # _int(t)
+            raise Fault(ErrorCode.TYPE_ERROR)
+        z = t // 86400
+        last = _last_day
+        if last[0] == z:
+            return [last[1], last[2], last[3]]
+        ymd = civil_from_days(z)
+        _last_day = (z, ymd[0], ymd[1], ymd[2])
+        return ymd
 
     def f_time_of(self, y: int, m: int, d: int) -> int:
         """Block time (UTC seconds) of midnight starting a date."""
