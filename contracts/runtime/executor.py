@@ -262,26 +262,43 @@ FRAME_NAMES = ("ctx", "storage", "state", "emit", "call", "fail", "beacon")  # a
 class _Module:
     """A law's module body, run once on this kit: the names it defined and what it charged."""
 
-    __slots__ = ("g", "names", "gas", "mem", "busy")
+    __slots__ = ("g", "names", "gas", "mem", "busy", "frame")
 
-    def __init__(self, g: dict, names: dict, gas_: int, mem: int) -> None:
+    def __init__(self, g: dict, names: dict, gas_: int, mem: int, frame: "Frame | None" = None) -> None:
         self.g = g  # the globals its functions were created in (refilled for every frame)
         self.names = names
         self.gas = gas_
         self.mem = mem
         self.busy = True  # the frame that ran the body is using it
+        # the Frame its host objects (ctx, storage, state, emit, call, fail, beacon) are bound to,
+        # re-pointed at each new frame of this module (Machine.run); None: set them per frame
+        self.frame = frame
 
     def release(self) -> None:
         """The frame is over: drop every reference to it (its host objects, the state behind them).
 
         The rest of the globals stay for the next frame (the helpers and library of this kit, the
         module's own names): nothing a frame does can change them (contracts cannot assign
-        globals, module constants are frozen), so a warm frame sets only what is its own.
+        globals, module constants are frozen), so a warm frame sets only what is its own.  With a
+        kept ``frame``, its host objects stay in the globals, bound to a frame that no longer
+        holds a machine (host, state, overlay, meter): the next frame re-points it.
         """
-        g = self.g
-        for name in FRAME_NAMES:
-            g[name] = None
+        f = self.frame
+        if f is not None:
+            f.machine = None
+        else:
+            g = self.g
+            for name in FRAME_NAMES:
+                g[name] = None
         self.busy = False
+
+
+def _frame_globals(frame: Frame) -> dict:
+    """A frame's own globals: the host API objects bound to ``frame``."""
+    return {
+        "ctx": Ctx(frame), "storage": Storage(frame), "state": State(frame), "emit": frame.emit,
+        "call": frame.call, "fail": frame.fail, "beacon": frame.beacon,
+    }
 
 
 class _Kit:
@@ -313,6 +330,42 @@ class _Kit:
             "_freeze": ops.freeze, "_ga": get_attr, "_inv": ops.invert, "_neg": ops.neg,
             "_cm": method_caller(ops), **method_callers(ops),
         }
+
+    def enter(self, contract: Contract, m: gas.Meter, machine, address: str, caller: str, read_only: bool,
+              direct: bool) -> tuple[dict, "_Module | None"]:
+        """``load`` for a frame of ``machine``: the globals and the kept module (or None).
+
+        Warm, with the module's kept ``Frame`` (the one its host objects are bound to): that frame
+        is re-pointed at this call (machine, address, caller, read-only, direct) and nothing else
+        of the globals changes but the meter's helpers, so no host object, frame or namespace is
+        built per call; the charge is ``load``'s.  Otherwise (cold, busy, or kept without a frame)
+        a new frame and host objects, as ``load`` takes them.
+        """
+        mod = self.modules.get(contract.code_hash)
+        if mod is not None and mod.frame is not None and not mod.busy and m.left >= mod.gas \
+                and m.mem + mod.mem <= gas.MEMORY_LIMIT:
+            m.left -= mod.gas
+            m.mem += mod.mem
+            f = mod.frame
+            f.machine = machine
+            f.name = contract.name  # (one source may be installed under two names: one kept module)
+            f.address = address
+            f.caller = caller
+            f.read_only = read_only
+            f.direct = direct
+            g = mod.g
+            h = self.helpers
+            g["_g"] = h["_g"]  # the meter's (kit.bind): everything else of the kit is the same objects
+            g["_enter"] = h["_enter"]
+            g["_leave"] = h["_leave"]
+            mod.busy = True
+            self.modules.move_to_end(contract.code_hash)
+            return g, mod
+        frame = Frame(machine, contract.name, address, caller, read_only, direct)
+        g, mod = self.load(contract, _frame_globals(frame), m)
+        if mod is not None and mod.frame is None and g is mod.g:
+            mod.frame = frame  # from now on this module's frames re-point this one
+        return g, mod
 
     def load(self, contract: Contract, local: dict, m: gas.Meter) -> tuple[dict, "_Module | None"]:
         """The globals of a new frame of ``contract``, its module body run (or its result reused).
@@ -440,13 +493,8 @@ class Machine:
         except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
             raise HostFailure(type(e).__name__) from e
         address = str(address)
-        frame = Frame(self, contract.name, address, caller, read_only or function in contract.views, direct)
-        local = {
-            "ctx": Ctx(frame), "storage": Storage(frame), "state": State(frame), "emit": frame.emit,
-            "call": frame.call, "fail": frame.fail, "beacon": frame.beacon,
-        }
         self.active.append(contract.name)
-        g, module = self.kit.load(contract, local, m)
+        g, module = self.kit.enter(contract, m, self, address, caller, read_only or function in contract.views, direct)
         try:
             value = g[function](**args)
         finally:
