@@ -386,6 +386,8 @@ class Ops:
     # ------------------------------------------------------------ items
     def getitem(self, x, k):
         tx = type(x)
+        if tx is dict and type(k) is str:  # (the commonest: a record's field; as below)
+            return x[k]
         if tx in INDEXABLE:
             if type(k) is int or type(k) is bool:
                 return x[k]
@@ -410,6 +412,9 @@ class Ops:
 
     def setitem(self, x, k, v) -> None:
         tx = type(x)
+        if tx is dict and type(k) is str and k in x:  # (a record's field replaced: no new entry, no charge)
+            x[k] = v
+            return
         if tx is list:
             if type(k) is int or type(k) is bool:
                 x[k] = v
