@@ -203,9 +203,14 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
             m.tick(pending)
             return list(v)
         if types <= _FLAT:  # scalars and text: one tick of the same sum
-            strs = [x for x in v if type(x) is str]
-            if all(map(str.isascii, strs)):  # (no joined copy: the strs may be one big str many times)
-                m.tick(pending + sum([len(x) >> 3 for x in strs]) * _WORD + len(strs))
+            sc = 0
+            for x in v:  # each str's m.work(len(x)), summed (one pass; a non-ASCII one: walked below)
+                if type(x) is str:
+                    if not x.isascii():
+                        break
+                    sc += (len(x) >> 3) * _WORD + 1
+            else:
+                m.tick(pending + sc)
                 return list(v)
         out_l = []
         for x in v:
@@ -248,9 +253,14 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
                 m.tick(pending + ksum)
                 return dict(v) if order is None else {k: v[k] for k in order}
             if types <= _FLAT:  # scalars and text: nothing can fail but the gas, so one tick of the same sum
-                strs = [x for x in vals if type(x) is str]
-                if all(map(str.isascii, strs)):  # (no joined copy: the strs may be one big str many times)
-                    m.tick(pending + ksum + sum([len(x) >> 3 for x in strs]) * _WORD + len(strs))
+                sc = 0
+                for x in vals:  # each str's m.work(len(x)), summed (one pass; a non-ASCII one: walked below)
+                    if type(x) is str:
+                        if not x.isascii():
+                            break
+                        sc += (len(x) >> 3) * _WORD + 1
+                else:
+                    m.tick(pending + ksum + sc)
                     return dict(v) if order is None else {k: v[k] for k in order}
             for k, x, kw in zip(kc[0], vals, kc[1]):  # each value, then its key, as below
                 tx = type(x)
