@@ -592,9 +592,10 @@ class Overlay:
         return b + self.deltas.get(address, 0)
 
     def effects(self) -> Effects:
+        """The call's effects, once, when it ended well (the overlay is not used after: its lists are handed on)."""
         writes = [(c, k, v) for (c, k), v in self.writes.items()]
         usage = {c: (self.usage_before[c], u) for c, u in self.usage.items()}
-        return Effects(writes=writes, transfers=list(self.transfers), events=list(self.events), usage=usage)
+        return Effects(writes, self.transfers, self.events, usage)
 
 
 def _key(key: Any) -> str:
