@@ -321,6 +321,7 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
 
 
 _packers = threading.local()
+PACKER_KEEP = 64 << 10  # bytes: a packer that packed more (its buffer grew past its first 256 KiB) is dropped
 
 
 def _pack(value: Any) -> bytes:
@@ -328,13 +329,21 @@ def _pack(value: Any) -> bytes:
 
     ``packb`` builds a new ``Packer`` at every call (a third of the cost of packing a record);
     a ``Packer`` is not shared between threads, and it empties its buffer when packing raises,
-    so the same bytes and the same exceptions come out.
+    so the same bytes and the same exceptions come out.  Its buffer (256 KiB) grows to the
+    largest value packed and never shrinks, so after a value over ``PACKER_KEEP`` (or a failure)
+    the thread's packer is dropped: a thread keeps at most one 256 KiB buffer.
     """
-    try:
-        packer = _packers.p
-    except AttributeError:
+    packer = getattr(_packers, "p", None)
+    if packer is None:
         packer = _packers.p = msgpack.Packer(use_bin_type=True, strict_types=True)
-    return packer.pack(value)
+    try:
+        raw = packer.pack(value)
+    except BaseException:
+        _packers.p = None
+        raise
+    if len(raw) > PACKER_KEEP:
+        _packers.p = None
+    return raw
 
 
 def _encode(meter: gas.Meter, value: Any) -> tuple[bytes, int]:
