@@ -38,7 +38,6 @@ from __future__ import annotations
 import ast
 import collections
 import dataclasses
-import functools
 import sys
 import threading
 import types
@@ -53,7 +52,7 @@ from .host import Effects, Host
 from .hostapi import (RESULT_AT, Ctx, Frame, HostFailure, Overlay, State, Storage, _charged_copy, _encode_copy,
                       copy_value, host_call)
 from .library import Library
-from .methods import call_method, get_attr
+from .methods import get_attr, method_caller, method_callers
 from .ops import Ops
 
 CACHE_SIZE = 256
@@ -83,19 +82,63 @@ class Contract:
         return function in self.entries or function in self.views
 
 
-@dataclasses.dataclass
 class Result:
-    code: int
-    value: Any
-    gas_used: int
-    events: list
-    # the canonical bytes of the call's arguments, as the runtime encoded them to copy them in
-    # (None if the call ended before): a host may keep them instead of encoding the arguments again
-    args_raw: bytes | None = dataclasses.field(default=None, compare=False, repr=False)
+    """What a call ended with: ``code`` (0: success), ``value`` (canonical data), ``gas_used``,
+    ``events`` (each emitted event as ``{"contract", "name", "data"}``, in order).
+
+    ``args_raw``: the canonical bytes of the call's arguments, as the runtime encoded them to copy
+    them in (None if the call ended before): a host may keep them instead of encoding the
+    arguments again.  It is not part of the result's value (equality ignores it).
+
+    ``events`` may be given as the runtime's ``Event`` objects (``events_of``): the dicts are
+    then made on first reading, since a chain host keeps its own record of the events and most
+    callers never read these.
+    """
+
+    __slots__ = ("code", "value", "gas_used", "_events", "_of", "args_raw")
+
+    def __init__(self, code: int, value: Any, gas_used: int, events: list | None = None,
+                 args_raw: bytes | None = None, *, events_of: list | None = None) -> None:
+        self.code = code
+        self.value = value
+        self.gas_used = gas_used
+        self._events = events if events is not None or events_of is not None else []
+        self._of = events_of
+        self.args_raw = args_raw
+
+    @property
+    def events(self) -> list:
+        if self._of is not None:
+            self._events = [e.to_obj() for e in self._of]
+            self._of = None
+        return self._events
+
+    @events.setter
+    def events(self, value: list) -> None:
+        self._events = value
+        self._of = None
 
     @property
     def ok(self) -> bool:
         return self.code == 0
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Result:
+            return NotImplemented
+        return (self.code, self.value, self.gas_used, self.events) == (other.code, other.value, other.gas_used,
+                                                                      other.events)
+
+    __hash__ = None  # type: ignore[assignment]  (mutable, as the dataclass it replaces)
+
+    def __repr__(self) -> str:
+        return f"Result(code={self.code!r}, value={self.value!r}, gas_used={self.gas_used!r}, events={self.events!r})"
+
+    def __getstate__(self):
+        return (self.code, self.value, self.gas_used, self.events, self.args_raw)
+
+    def __setstate__(self, state) -> None:
+        self.code, self.value, self.gas_used, self._events, self.args_raw = state
+        self._of = None
 
 
 _cache: dict[bytes, tuple] = {}
@@ -219,26 +262,43 @@ FRAME_NAMES = ("ctx", "storage", "state", "emit", "call", "fail", "beacon")  # a
 class _Module:
     """A law's module body, run once on this kit: the names it defined and what it charged."""
 
-    __slots__ = ("g", "names", "gas", "mem", "busy")
+    __slots__ = ("g", "names", "gas", "mem", "busy", "frame")
 
-    def __init__(self, g: dict, names: dict, gas_: int, mem: int) -> None:
+    def __init__(self, g: dict, names: dict, gas_: int, mem: int, frame: "Frame | None" = None) -> None:
         self.g = g  # the globals its functions were created in (refilled for every frame)
         self.names = names
         self.gas = gas_
         self.mem = mem
         self.busy = True  # the frame that ran the body is using it
+        # the Frame its host objects (ctx, storage, state, emit, call, fail, beacon) are bound to,
+        # re-pointed at each new frame of this module (Machine.run); None: set them per frame
+        self.frame = frame
 
     def release(self) -> None:
         """The frame is over: drop every reference to it (its host objects, the state behind them).
 
         The rest of the globals stay for the next frame (the helpers and library of this kit, the
         module's own names): nothing a frame does can change them (contracts cannot assign
-        globals, module constants are frozen), so a warm frame sets only what is its own.
+        globals, module constants are frozen), so a warm frame sets only what is its own.  With a
+        kept ``frame``, its host objects stay in the globals, bound to a frame that no longer
+        holds a machine (host, state, overlay, meter): the next frame re-points it.
         """
-        g = self.g
-        for name in FRAME_NAMES:
-            g[name] = None
+        f = self.frame
+        if f is not None:
+            f.machine = None
+        else:
+            g = self.g
+            for name in FRAME_NAMES:
+                g[name] = None
         self.busy = False
+
+
+def _frame_globals(frame: Frame) -> dict:
+    """A frame's own globals: the host API objects bound to ``frame``."""
+    return {
+        "ctx": Ctx(frame), "storage": Storage(frame), "state": State(frame), "emit": frame.emit,
+        "call": frame.call, "fail": frame.fail, "beacon": frame.beacon,
+    }
 
 
 class _Kit:
@@ -268,8 +328,44 @@ class _Kit:
             "_gs": ops.getslice, "_si": ops.setitem, "_di": ops.delitem,
             "_key": ops.key, "_fmt": ops.fmt, "_assert_fail": ops.assert_fail,
             "_freeze": ops.freeze, "_ga": get_attr, "_inv": ops.invert, "_neg": ops.neg,
-            "_cm": functools.partial(call_method, ops),
+            "_cm": method_caller(ops), **method_callers(ops),
         }
+
+    def enter(self, contract: Contract, m: gas.Meter, machine, address: str, caller: str, read_only: bool,
+              direct: bool) -> tuple[dict, "_Module | None"]:
+        """``load`` for a frame of ``machine``: the globals and the kept module (or None).
+
+        Warm, with the module's kept ``Frame`` (the one its host objects are bound to): that frame
+        is re-pointed at this call (machine, address, caller, read-only, direct) and nothing else
+        of the globals changes but the meter's helpers, so no host object, frame or namespace is
+        built per call; the charge is ``load``'s.  Otherwise (cold, busy, or kept without a frame)
+        a new frame and host objects, as ``load`` takes them.
+        """
+        mod = self.modules.get(contract.code_hash)
+        if mod is not None and mod.frame is not None and not mod.busy and m.left >= mod.gas \
+                and m.mem + mod.mem <= gas.MEMORY_LIMIT:
+            m.left -= mod.gas
+            m.mem += mod.mem
+            f = mod.frame
+            f.machine = machine
+            f.name = contract.name  # (one source may be installed under two names: one kept module)
+            f.address = address
+            f.caller = caller
+            f.read_only = read_only
+            f.direct = direct
+            g = mod.g
+            h = self.helpers
+            g["_g"] = h["_g"]  # the meter's (kit.bind): everything else of the kit is the same objects
+            g["_enter"] = h["_enter"]
+            g["_leave"] = h["_leave"]
+            mod.busy = True
+            self.modules.move_to_end(contract.code_hash)
+            return g, mod
+        frame = Frame(machine, contract.name, address, caller, read_only, direct)
+        g, mod = self.load(contract, _frame_globals(frame), m)
+        if mod is not None and mod.frame is None and g is mod.g:
+            mod.frame = frame  # from now on this module's frames re-point this one
+        return g, mod
 
     def load(self, contract: Contract, local: dict, m: gas.Meter) -> tuple[dict, "_Module | None"]:
         """The globals of a new frame of ``contract``, its module body run (or its result reused).
@@ -355,9 +451,15 @@ class Machine:
         self.active: list[str] = []
         self.args_raw: bytes | None = None
         self.sources: dict[str, str | None] = {}
-        self.sender = str(host_call(host.sender))
-        self.height = int(host_call(host.height))
-        self.time = kit.time = int(host_call(host.time))
+        try:  # host_call(host.sender), host_call(host.height), host_call(host.time), in one
+            sender, height, time_ = host.sender(), host.height(), host.time()
+        except Fault:
+            raise
+        except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+            raise HostFailure(type(e).__name__) from e
+        self.sender = str(sender)
+        self.height = int(height)
+        self.time = kit.time = int(time_)
 
     def source_of(self, name: str) -> str | None:
         if name not in self.sources:
@@ -367,7 +469,7 @@ class Machine:
     def run(self, contract: Contract, function: str, args: Any, caller: str, read_only: bool, direct: bool,
             copied: bool = False) -> Any:
         """Run one frame: its globals (module body run or reused, ``_Kit.load``), then the function."""
-        if not contract.is_public(function):
+        if function not in contract.entries and function not in contract.views:  # contract.is_public(function)
             raise Fault(ErrorCode.UNKNOWN_ENTRY)
         if type(args) not in (dict, types.MappingProxyType):
             raise Fault(ErrorCode.BAD_ARGS)
@@ -384,14 +486,15 @@ class Machine:
             args = _charged_copy(m, raw, size, plain)  # = copy_value(m, args), keeping the bytes
             if direct:
                 self.args_raw = raw
-        address = str(host_call(self.host.contract_address, contract.name))
-        frame = Frame(self, contract.name, address, caller, read_only or function in contract.views, direct)
-        local = {
-            "ctx": Ctx(frame), "storage": Storage(frame), "state": State(frame), "emit": frame.emit,
-            "call": frame.call, "fail": frame.fail, "beacon": frame.beacon,
-        }
+        try:  # host_call(self.host.contract_address, contract.name), inline
+            address = self.host.contract_address(contract.name)
+        except Fault:
+            raise
+        except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+            raise HostFailure(type(e).__name__) from e
+        address = str(address)
         self.active.append(contract.name)
-        g, module = self.kit.load(contract, local, m)
+        g, module = self.kit.enter(contract, m, self, address, caller, read_only or function in contract.views, direct)
         try:
             value = g[function](**args)
         finally:
@@ -434,7 +537,7 @@ def run(contract: Contract, function: str, args: dict, host: Host, gas_limit: in
     if code:
         return Result(int(code), value, meter.used, []), None
     effects = mach.overlay.effects()
-    return Result(0, value, meter.used, [e.to_obj() for e in effects.events], mach.args_raw), effects
+    return Result(0, value, meter.used, None, mach.args_raw, events_of=effects.events), effects
 
 
 def execute(contract: Contract, function: str, args: dict, host: Host, gas_limit: int, *, read_only: bool) -> Result:

@@ -131,7 +131,9 @@ class Meter:
         self.mem += nbytes
         if self.mem > MEMORY_LIMIT:
             raise Fault(ErrorCode.MEMORY_LIMIT)
-        self.tick((nbytes >> 3) * WORD + 1)
+        self.left -= (nbytes >> 3) * WORD + 1  # self.tick(...), inline (the hottest charge)
+        if self.left < 0:
+            raise Fault(ErrorCode.OUT_OF_GAS)
 
     def reserve(self, nbytes: int) -> None:
         """Count ``nbytes`` of transient memory against the limits, without gas
@@ -144,8 +146,12 @@ class Meter:
 
     def work(self, nbytes: int) -> None:
         """Charge for reading/comparing ``nbytes`` without allocating."""
-        self.tick((nbytes >> 3) * WORD + 1)
+        self.left -= (nbytes >> 3) * WORD + 1  # self.tick(...), inline
+        if self.left < 0:
+            raise Fault(ErrorCode.OUT_OF_GAS)
 
     def elems(self, n: int) -> None:
         """Charge for a C-level loop over ``n`` elements."""
-        self.tick(n * ELEM + 1)
+        self.left -= n * ELEM + 1  # self.tick(...), inline
+        if self.left < 0:
+            raise Fault(ErrorCode.OUT_OF_GAS)

@@ -20,37 +20,74 @@ transaction's position (never of the wall clock, the node, or the process).
 from __future__ import annotations
 
 import abc
-import dataclasses
 from typing import Any
 
 from ledger import codec
 
 
-@dataclasses.dataclass(frozen=True)
 class Event:
-    contract: str  # the contract's name
-    name: str
-    data: Any  # canonical-encodable
-    # the canonical bytes of ``data`` when the runtime made them (emit encodes it to copy it): a host
-    # may use them instead of encoding ``data`` again; not part of the event's value
-    raw: bytes | None = dataclasses.field(default=None, compare=False, repr=False)
+    """One event of a successful call: the emitting contract's name, the event's name, its data.
+
+    ``raw`` is the canonical bytes of ``data`` when the runtime made them (emit encodes it to copy
+    it): a host may use them instead of encoding ``data`` again; it is not part of the event's
+    value (equality and hash ignore it).  Read-only by convention: a plain class with slots, since
+    a frozen dataclass's ``__init__`` (one ``object.__setattr__`` a field) cost four times as much
+    on every ``emit``.
+    """
+
+    __slots__ = ("contract", "name", "data", "raw")
+
+    def __init__(self, contract: str, name: str, data: Any, raw: bytes | None = None) -> None:
+        self.contract = contract  # the contract's name
+        self.name = name
+        self.data = data  # canonical-encodable
+        self.raw = raw
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Event:
+            return NotImplemented
+        return (self.contract, self.name, self.data) == (other.contract, other.name, other.data)
+
+    def __hash__(self) -> int:
+        return hash((self.contract, self.name, self.data))
+
+    def __repr__(self) -> str:
+        return f"Event(contract={self.contract!r}, name={self.name!r}, data={self.data!r})"
 
     def to_obj(self) -> dict:
         return {"contract": self.contract, "name": self.name, "data": self.data}
 
 
-@dataclasses.dataclass
 class Effects:
-    """Everything a successful call changes, in the order it happened."""
+    """Everything a successful call changes, in the order it happened.
 
-    writes: list[tuple[str, str, bytes | None]] = dataclasses.field(default_factory=list)
-    # (contract name, key, encoded value or None for delete); last write per key wins,
-    # the list holds only the final value of each (contract, key), in first-write order
-    transfers: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
-    events: list[Event] = dataclasses.field(default_factory=list)
-    # contract -> (bytes of storage in use before the call, after it), as the runtime counted them
-    # for the storage limit; a host may use it instead of re-reading every old value (None: not given)
-    usage: dict[str, tuple[int, int]] | None = None
+    ``writes``: (contract name, key, encoded value or None for delete); last write per key wins,
+    the list holds only the final value of each (contract, key), in first-write order.
+    ``usage``: contract -> (bytes of storage in use before the call, after it), as the runtime
+    counted them for the storage limit; a host may use it instead of re-reading every old value
+    (None: not given).  (A plain class with slots: one is made per successful call.)
+    """
+
+    __slots__ = ("writes", "transfers", "events", "usage")
+
+    def __init__(self, writes: list | None = None, transfers: list | None = None, events: list | None = None,
+                 usage: dict | None = None) -> None:
+        self.writes: list[tuple[str, str, bytes | None]] = [] if writes is None else writes
+        self.transfers: list[tuple[str, str, int]] = [] if transfers is None else transfers
+        self.events: list[Event] = [] if events is None else events
+        self.usage: dict[str, tuple[int, int]] | None = usage
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Effects:
+            return NotImplemented
+        return (self.writes, self.transfers, self.events, self.usage) == (other.writes, other.transfers, other.events,
+                                                                          other.usage)
+
+    __hash__ = None  # type: ignore[assignment]  (mutable, as the dataclass it replaces)
+
+    def __repr__(self) -> str:
+        return (f"Effects(writes={self.writes!r}, transfers={self.transfers!r}, events={self.events!r}, "
+                f"usage={self.usage!r})")
 
 
 class Host(abc.ABC):

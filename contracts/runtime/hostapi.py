@@ -34,6 +34,7 @@ in :class:`HostFailure` and end the call as a ``SandboxBreach``.
 
 from __future__ import annotations
 
+import threading
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -202,9 +203,14 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
             m.tick(pending)
             return list(v)
         if types <= _FLAT:  # scalars and text: one tick of the same sum
-            strs = [x for x in v if type(x) is str]
-            if all(map(str.isascii, strs)):  # (no joined copy: the strs may be one big str many times)
-                m.tick(pending + sum([len(x) >> 3 for x in strs]) * _WORD + len(strs))
+            sc = 0
+            for x in v:  # each str's m.work(len(x)), summed (one pass; a non-ASCII one: walked below)
+                if type(x) is str:
+                    if not x.isascii():
+                        break
+                    sc += (len(x) >> 3) * _WORD + 1
+            else:
+                m.tick(pending + sc)
                 return list(v)
         out_l = []
         for x in v:
@@ -224,22 +230,38 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
         return out_l
     if t is dict or t is MappingProxyType:
         n = len(v)
-        m.reserve(n * gas.ENTRY + gas.OBJECT)
+        nb = n * gas.ENTRY + gas.OBJECT  # m.reserve(nb), inline
+        if nb > gas.MAX_ALLOC:
+            raise Fault(ErrorCode.VALUE_TOO_LARGE)
+        m.mem += nb
+        if m.mem > gas.MEMORY_LIMIT:
+            raise Fault(ErrorCode.MEMORY_LIMIT)
         pending = n * WIRE_NODE * gas.ELEM + 1  # m.elems(n * WIRE_NODE) (the encoder sorts the keys in C)
         out = {}
-        shape = _shape(tuple(v)) if inline and 0 < n <= SHAPE_KEYS else False
+        if inline and 0 < n <= SHAPE_KEYS:
+            keys = tuple(v)
+            shape = _SHAPES.get(keys)
+            if shape is None:
+                shape = _shape(keys)
+        else:
+            shape = False
         if shape:  # str keys, all ASCII: their charges and order known from an earlier dict of these keys
             kc, ksum, order = shape
             vals = list(v.values())
             types = set(map(type, vals))
             if types <= _NUMS:  # no value charges: the elems and every key's work, one tick
                 m.tick(pending + ksum)
-                return dict(v) if order is None else dict(zip(order, map(v.__getitem__, order)))
+                return dict(v) if order is None else {k: v[k] for k in order}
             if types <= _FLAT:  # scalars and text: nothing can fail but the gas, so one tick of the same sum
-                strs = [x for x in vals if type(x) is str]
-                if all(map(str.isascii, strs)):  # (no joined copy: the strs may be one big str many times)
-                    m.tick(pending + ksum + sum([len(x) >> 3 for x in strs]) * _WORD + len(strs))
-                    return dict(v) if order is None else dict(zip(order, map(v.__getitem__, order)))
+                sc = 0
+                for x in vals:  # each str's m.work(len(x)), summed (one pass; a non-ASCII one: walked below)
+                    if type(x) is str:
+                        if not x.isascii():
+                            break
+                        sc += (len(x) >> 3) * _WORD + 1
+                else:
+                    m.tick(pending + ksum + sc)
+                    return dict(v) if order is None else {k: v[k] for k in order}
             for k, x, kw in zip(kc[0], vals, kc[1]):  # each value, then its key, as below
                 tx = type(x)
                 if tx is str and x.isascii():
@@ -255,7 +277,7 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
                 out[k] = x
             if pending:
                 m.tick(pending)
-            return out if order is None else dict(zip(order, map(out.__getitem__, order)))
+            return out if order is None else {k: out[k] for k in order}
         if inline:
             for k, x in v.items():  # walked (and charged) in the value's own order: each value, then its key
                 if type(k) is not str:
@@ -298,6 +320,32 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
     raise Fault(ErrorCode.NOT_ENCODABLE)
 
 
+_packers = threading.local()
+PACKER_KEEP = 64 << 10  # bytes: a packer that packed more (its buffer grew past its first 256 KiB) is dropped
+
+
+def _pack(value: Any) -> bytes:
+    """``msgpack.packb(value, use_bin_type=True, strict_types=True)`` with this thread's packer.
+
+    ``packb`` builds a new ``Packer`` at every call (a third of the cost of packing a record);
+    a ``Packer`` is not shared between threads, and it empties its buffer when packing raises,
+    so the same bytes and the same exceptions come out.  Its buffer (256 KiB) grows to the
+    largest value packed and never shrinks, so after a value over ``PACKER_KEEP`` (or a failure)
+    the thread's packer is dropped: a thread keeps at most one 256 KiB buffer.
+    """
+    packer = getattr(_packers, "p", None)
+    if packer is None:
+        packer = _packers.p = msgpack.Packer(use_bin_type=True, strict_types=True)
+    try:
+        raw = packer.pack(value)
+    except BaseException:
+        _packers.p = None
+        raise
+    if len(raw) > PACKER_KEEP:
+        _packers.p = None
+    return raw
+
+
 def _encode(meter: gas.Meter, value: Any) -> tuple[bytes, int]:
     """Canonical bytes of a contract value and the logical bytes paid for its copy."""
     raw, size, _ = _encode_copy(meter, value)
@@ -319,7 +367,7 @@ def _encode_copy(meter: gas.Meter, value: Any, at: int = 0) -> tuple[bytes, int,
     before = meter.mem
     plain = _plain(meter, value, at)
     try:
-        raw = msgpack.packb(plain, use_bin_type=True, strict_types=True)
+        raw = _pack(plain)
     except (TypeError, ValueError, OverflowError):
         raise Fault(ErrorCode.NOT_ENCODABLE) from None
     meter.work(len(raw) * 2)
@@ -429,7 +477,7 @@ def load(raw: Any) -> tuple[Any, int, int, int]:
         level = below
         depth += 1
     try:
-        again = msgpack.packb(value, use_bin_type=True, strict_types=True)
+        again = _pack(value)
     except Exception:  # noqa: BLE001
         raise codec.CodecError("non-canonical value") from None
     if again != data:  # non-minimal ints or lengths, and repeated keys (the map came out shorter)
@@ -510,7 +558,12 @@ class Overlay:
             return w
         r = self.reads.get(k, _UNSET)
         if r is _UNSET:
-            r = host_call(self.host.storage_get, contract, key)
+            try:  # host_call(self.host.storage_get, contract, key), inline (every storage read)
+                r = self.host.storage_get(contract, key)
+            except Fault:
+                raise
+            except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+                raise HostFailure(type(e).__name__) from e
             if len(self.reads) < READ_MEMO:  # a bounded memo: only the first keys a call reads
                 self.reads[k] = r
         return r
@@ -521,7 +574,13 @@ class Overlay:
         before = 0 if old is None else klen + len(old)
         after = 0 if raw is None else klen + len(raw)
         if contract not in self.usage:
-            self.usage[contract] = self.usage_before[contract] = host_call(self.host.storage_usage, contract)
+            try:  # host_call(self.host.storage_usage, contract), inline (every call that writes)
+                used = self.host.storage_usage(contract)
+            except Fault:
+                raise
+            except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+                raise HostFailure(type(e).__name__) from e
+            self.usage[contract] = self.usage_before[contract] = used
         total = self.usage[contract] + after - before
         if after > before and total > MAX_CONTRACT_STORAGE:
             raise Fault(ErrorCode.STORAGE_LIMIT)
@@ -531,15 +590,21 @@ class Overlay:
     def balance(self, address: str) -> int:
         b = self.balances.get(address)
         if b is None:
-            b = host_call(self.host.balance, address)
+            try:  # host_call(self.host.balance, address), inline
+                b = self.host.balance(address)
+            except Fault:
+                raise
+            except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+                raise HostFailure(type(e).__name__) from e
             if len(self.balances) < READ_MEMO:
                 self.balances[address] = b
         return b + self.deltas.get(address, 0)
 
     def effects(self) -> Effects:
+        """The call's effects, once, when it ended well (the overlay is not used after: its lists are handed on)."""
         writes = [(c, k, v) for (c, k), v in self.writes.items()]
         usage = {c: (self.usage_before[c], u) for c, u in self.usage.items()}
-        return Effects(writes=writes, transfers=list(self.transfers), events=list(self.events), usage=usage)
+        return Effects(writes, self.transfers, self.events, usage)
 
 
 def _key(key: Any) -> str:
@@ -707,7 +772,12 @@ def _transfer(o, ctx: Ctx, frm, to, amount) -> None:
     ov = mach.overlay
     if ov.balance(frm) < amount:
         raise Fault(ErrorCode.INSUFFICIENT_FUNDS)
-    code = host_call(mach.host.check_transfer, frm, to, amount)
+    try:  # host_call(mach.host.check_transfer, frm, to, amount), inline (every transfer)
+        code = mach.host.check_transfer(frm, to, amount)
+    except Fault:
+        raise
+    except Exception as e:  # noqa: BLE001 - any host error is fatal to the call
+        raise HostFailure(type(e).__name__) from e
     if code:
         raise Fault(code if code in ErrorCode._value2member_map_ else ErrorCode.TRANSFER_REFUSED)
     ov.deltas[frm] = ov.deltas.get(frm, 0) - amount

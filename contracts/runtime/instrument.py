@@ -18,7 +18,8 @@ comprehension ``for x in xs``        ``for x in _it(xs, w, mem)``
 ``a is None``                        unchanged
 ``~x`` / ``-x`` (x not a literal)    ``_inv(x)`` / ``_neg(x)``
 ``x.name``                           ``_ga(x, "name")``
-``x.name(args)``                     ``_cm(x, "name", args)``
+``x.name(args)``                     ``_cm(x, "name", args)`` (``_cm1(x, "name", a)``
+                                     for 0-3 positional arguments)
 ``x[k]`` / ``x[a:b]``                ``_gi(x, k)`` / ``_gs(x, a, b, None)``
 ``x[k] = v`` / ``del x[k]``          ``_si(x, k, v)`` / ``_di(x, k)``
 ``{k: v}`` with a computed key       ``{_key(k): v}`` (keys must be str)
@@ -54,7 +55,7 @@ COMPARE_HELPERS = {
 }
 HELPER_NAMES = frozenset(
     set(BINOP_HELPERS.values()) | set(AUG_HELPERS.values()) | set(COMPARE_HELPERS.values())
-    | {"_g", "_enter", "_leave", "_it", "_ga", "_cm", "_gi", "_gs", "_si", "_di", "_key",
+    | {"_g", "_enter", "_leave", "_it", "_ga", "_cm", "_cm0", "_cm1", "_cm2", "_cm3", "_gi", "_gs", "_si", "_di", "_key",
        "_fmt", "_assert_fail", "_freeze", "_inv", "_neg"}
 )
 
@@ -244,6 +245,8 @@ class _Rewriter:
             args = [self.expr(a) for a in e.args]
             kws = [ast.keyword(k.arg, self.expr(k.value)) for k in e.keywords]
             if isinstance(e.func, ast.Attribute):
+                if not kws and len(args) <= 3:  # the fixed-arity forms of _cm (methods.method_callers)
+                    return _call(f"_cm{len(args)}", self.expr(e.func.value), _const(e.func.attr), *args)
                 return _call("_cm", self.expr(e.func.value), _const(e.func.attr), *args, keywords=kws)
             return ast.Call(self.expr(e.func), args, kws)
         if isinstance(e, ast.Subscript):

@@ -130,6 +130,9 @@ def civil_from_days(z: int) -> list:
     return [y + (m <= 2), m, d]
 
 
+_last_day: tuple = (None, 0, 0, 0)  # (day number, year, month, day) of the last date_of (f_date_of)
+
+
 def _days_in_month(y: int, m: int) -> int:
     if m == 2:
         return 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28
@@ -429,10 +432,22 @@ class Library:
         return civil_from_days(z)
 
     def f_date_of(self, t: int) -> list:
-        """``[year, month, day]`` (UTC) of a block time in seconds."""
+        """``[year, month, day]`` (UTC) of a block time in seconds.
+
+        The last day asked is remembered (a pure function of the day; every call of a block asks
+        the same one): a new list of the same three ints, after the same charge and checks.
+        """
+        global _last_day
         self.m.tick(DATE_CALL)
-        _int(t)
-        return civil_from_days(t // 86400)
+        if type(t) is not int:  # _int(t)
+            raise Fault(ErrorCode.TYPE_ERROR)
+        z = t // 86400
+        last = _last_day
+        if last[0] == z:
+            return [last[1], last[2], last[3]]
+        ymd = civil_from_days(z)
+        _last_day = (z, ymd[0], ymd[1], ymd[2])
+        return ymd
 
     def f_time_of(self, y: int, m: int, d: int) -> int:
         """Block time (UTC seconds) of midnight starting a date."""
@@ -444,22 +459,32 @@ class Library:
         return is_date(d)
 
     def _in_force(self, params, name, on) -> list:
-        """The pair in force (the table's own object); charged per dated value."""
-        _need(type(params) in _MAPS and type(name) is str)
-        _int(on)
+        """The pair in force (the table's own object); charged per dated value.
+
+        (The checks are written inline, in the order and with the codes of ``_need``/``_int``:
+        a law looks up a parameter or two in every call.)
+        """
+        if (type(params) is not dict and type(params) is not MappingProxyType) or type(name) is not str \
+                or type(on) is not int:
+            raise Fault(ErrorCode.TYPE_ERROR)
         m = self.m
-        m.tick(gas.PARAM_ROW)
-        m.work(len(name))
+        m.left -= gas.PARAM_ROW + (len(name) >> 3) * gas.WORD + 1  # m.tick(PARAM_ROW); m.work(len(name))
+        if m.left < 0:
+            raise Fault(ErrorCode.OUT_OF_GAS)
         if name not in params:
             raise Fault(ErrorCode.CONTRACT_ERROR, {"error": PARAM_ERROR, "detail": "unknown parameter"})
         entry = params[name]
-        _need(type(entry) in _MAPS)
+        if type(entry) is not dict and type(entry) is not MappingProxyType:
+            raise Fault(ErrorCode.TYPE_ERROR)
         values = entry.get("values")
-        _need(type(values) in _SEQS)
+        if type(values) is not tuple and type(values) is not list:
+            raise Fault(ErrorCode.TYPE_ERROR)
         m.tick(len(values) * gas.PARAM_VALUE)
         found = None
         for pair in values:
-            _need(type(pair) in _SEQS and len(pair) == 2 and type(pair[0]) is int)
+            tp = type(pair)
+            if (tp is not tuple and tp is not list) or len(pair) != 2 or type(pair[0]) is not int:
+                raise Fault(ErrorCode.TYPE_ERROR)
             if pair[0] <= on:
                 found = pair
         if found is None:

@@ -253,6 +253,12 @@ class Ops:
         ta, tb = type(a), type(b)
         if ta is int and tb is int:
             return a == b
+        if ta is str and tb is str:  # (as below: text work, then ==)
+            m = self.m
+            m.left -= (min(len(a), len(b)) >> 3) * gas.WORD + 1  # m.work(min(len(a), len(b)))
+            if m.left < 0:
+                raise Fault(ErrorCode.OUT_OF_GAS)
+            return a == b
         if ta in _COMPOUND or tb in _COMPOUND:
             return self.deep_eq(a, b)
         if ta is tb and ta in _TEXT:
@@ -260,6 +266,8 @@ class Ops:
         return a == b
 
     def ne(self, a, b) -> bool:
+        if type(a) is int and type(b) is int:
+            return a != b
         return not self.eq(a, b)
 
     def deep_eq(self, a, b) -> bool:
@@ -378,6 +386,8 @@ class Ops:
     # ------------------------------------------------------------ items
     def getitem(self, x, k):
         tx = type(x)
+        if tx is dict and type(k) is str:  # (the commonest: a record's field; as below)
+            return x[k]
         if tx in INDEXABLE:
             if type(k) is int or type(k) is bool:
                 return x[k]
@@ -402,6 +412,9 @@ class Ops:
 
     def setitem(self, x, k, v) -> None:
         tx = type(x)
+        if tx is dict and type(k) is str and k in x:  # (a record's field replaced: no new entry, no charge)
+            x[k] = v
+            return
         if tx is list:
             if type(k) is int or type(k) is bool:
                 x[k] = v

@@ -158,7 +158,10 @@ def test_each_call_sees_its_own_context_through_a_kept_module():
     assert [o[0] for o in out] == ["alice", "bob", "alice"]
     kit = executor._local.kit
     mod = kit.modules[c.code_hash]
-    assert not mod.busy and all(mod.g[n] is None for n in executor.FRAME_NAMES)  # released: no frame, host or state held
+    # released: the kept frame (its host objects' only reference onward) holds no machine, host or state
+    assert not mod.busy and mod.frame is not None and mod.frame.machine is None
+    assert all(mod.g[n]._f is mod.frame for n in ("ctx", "storage", "state"))
+    assert all(mod.g[n].__self__ is mod.frame for n in ("emit", "call", "fail", "beacon"))
 
 
 def test_a_failed_call_releases_the_kept_module():
@@ -169,7 +172,7 @@ def test_a_failed_call_releases_the_kept_module():
     r = execute(c, "boom", {"n": 3}, host, 10**6, read_only=False)
     assert r.code == int(ErrorCode.CONTRACT_ERROR) and r.value == {"error": 7, "detail": "boom"}
     mod = executor._local.kit.modules[c.code_hash]
-    assert not mod.busy and all(mod.g[n] is None for n in executor.FRAME_NAMES)
+    assert not mod.busy and mod.frame is not None and mod.frame.machine is None
     assert execute(c, "boom", {"n": 2}, host, 10**6, read_only=False).value == 2
 
 
@@ -567,3 +570,34 @@ def _frames() -> list:
         out.append(f)
         f = f.f_back
     return out
+
+
+TWIN_STORE = """
+LIBRARY = 1
+ENTRIES = ("put",)
+VIEWS = ("get",)
+
+def put(v):
+    storage.set("k", v)
+    emit("put", {"v": v})
+
+def get():
+    return [ctx.this, storage.get("k")]
+"""
+
+
+def test_one_source_under_two_names_one_after_the_other():
+    """The kept module (by code hash) serves both names in turn: each frame is its own contract's
+    (its storage, its events, its address), never the name the module was first loaded for."""
+    _cold()
+    host = MemoryHost(sender="alice", contracts={"st_a": TWIN_STORE, "st_b": TWIN_STORE})
+    a, b = compile_contract("st_a", TWIN_STORE), compile_contract("st_b", TWIN_STORE)
+    assert a.code_hash == b.code_hash
+    for i in range(3):
+        assert execute(a, "put", {"v": 10 + i}, host, 10**6, read_only=False).events == [
+            {"contract": "st_a", "name": "put", "data": {"v": 10 + i}}]
+        assert execute(b, "put", {"v": 20 + i}, host, 10**6, read_only=False).events == [
+            {"contract": "st_b", "name": "put", "data": {"v": 20 + i}}]
+        assert execute(a, "get", {}, host, 10**6, read_only=True).value == ["contract:st_a", 10 + i]
+        assert execute(b, "get", {}, host, 10**6, read_only=True).value == ["contract:st_b", 20 + i]
+    assert host.store[("st_a", "k")] != host.store[("st_b", "k")]
