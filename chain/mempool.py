@@ -145,24 +145,34 @@ class Mempool:
 
     def update(self, committed_hashes, state: State, next_height: int) -> None:
         """After a commit: drop what was included, and what can no longer be."""
+        txs = self._txs
         for h in committed_hashes:
-            self._remove(h)
+            tx = txs.pop(h, None)
+            if tx is not None:
+                self._bytes -= len(tx.raw)
+                self._release(tx)
         # re-check the rest cheaply: sender still registered (a block may have
-        # deregistered it), expiry and nonce order per sender
-        for sender in list(self._by_sender):
+        # deregistered it), expiry and nonce order per sender; the included ones
+        # leave their senders' lists here, in the same pass (not one list.remove each)
+        by_sender = self._by_sender
+        for sender, hashes in list(by_sender.items()):
+            pending = [h for h in hashes if h in txs]
+            if not pending:
+                del by_sender[sender]
+                continue
             acct = state.account(sender)
             nonce = acct.nonce
             keep = []
-            for h in self._by_sender[sender]:
-                tx = self._txs[h]
+            for h in pending:
+                tx = txs[h]
                 if acct.registered and tx.body.nonce == nonce + len(keep) and tx.body.expiry >= next_height:
                     keep.append(h)
                 else:
                     self._drop(h)
             if keep:
-                self._by_sender[sender] = keep
+                by_sender[sender] = keep
             else:
-                del self._by_sender[sender]
+                del by_sender[sender]
 
     def _drop(self, h: bytes) -> None:
         tx = self._txs.pop(h, None)
