@@ -296,3 +296,17 @@ def test_refusals_before_signatures_judge_as_add_does(w):
             seq.append(e.code)
     assert seq == codes_pre
     assert len(pool) == 1  # judging admits nothing
+
+
+def test_update_leaves_no_bookkeeping_for_a_sender_whose_transactions_were_all_included(w):
+    pool = w.app.mempool
+    txs = [pay("alice", 0, amount=5), pay("alice", 1, amount=7), pay("ent", 0, amount=3)]
+    for t in txs:
+        w.submit(t)
+    ex = w.app.build_block(2_000, KEYS["val"], None)
+    pool.add(pay("ent", 1, amount=2), w.app.state(), w.app.height + 1, False)  # arrives while the block is decided
+    w.app.commit(ex, None)
+    assert [t.body.nonce for t in pool.reap(100, 10**9)] == [1]
+    assert ADDR["alice"] not in pool._by_sender and ADDR["alice"] not in pool._spend
+    assert pool._spend == {ADDR["ent"]: 2} and len(pool._by_sender[ADDR["ent"]]) == 1
+    assert pool.size_bytes == len(pool.reap(100, 10**9)[0].raw)
