@@ -17,7 +17,8 @@ mempool and consensus driver (p2p replaced by a recorder), and a real signature 
 * ``validate`` -- B's ``_validate``, execution (``Application.execute_block``'s own work) excluded;
 * ``commit.A``, ``commit.B`` -- ``_commit`` on each node, its execution cache lookup, staging,
   the LevelDB write and the mempool's update excluded (each timed apart: ``mempool.update``);
-* ``execute`` -- B's execution of the block (for scale; not consensus work).
+* ``execute.A``, ``execute.B`` -- A's building (``Application.build_block``) and B's execution
+  (``Application.execute_block``) of the block: the transactions' lookup, the roots and execution.
 
 CPU is this process's (``time.process_time``: the workers' checks are not in it); each figure is
 µs per transaction.  ``python -m tests.node.micro_validator [N] [blocks]`` prints one JSON line;
@@ -149,10 +150,10 @@ def run(n_txs: int = 5000, blocks: int = 4, warm: int = 1, batch: int = 35) -> d
             d.clock_ms = lambda: 1_900_000_000_000
         tune_gc()
         # the inner work each stage excludes
-        for n in (a, b):
+        for n, tag in ((a, "A"), (b, "B")):
             app = n.app
-            acc.wrap(app, "build_block", "execute")
-            acc.wrap(app, "execute_block", "execute")
+            acc.wrap(app, "build_block", "execute." + tag)
+            acc.wrap(app, "execute_block", "execute." + tag)
             acc.wrap(app, "stage", "stage+write")
             acc.wrap(n.store, "write_staged", "stage+write")
             acc.wrap(app.mempool, "update", "mempool.update")
