@@ -78,7 +78,7 @@ from ledger.codec import CodecError
 from ledger.crypto import tagged_hash
 from ledger.tx import TxError, decode_tx, tx_hash
 from .p2p.messages import SENT_TO_MAX
-from .verifier import verify_txs
+from .verifier import known_sender, verify_txs
 
 from chain.errors import InvalidBlock
 from chain.mempool import Rejected
@@ -1060,17 +1060,13 @@ class _StartHeight:
         self.height = height
 
 
-_ADDRESSES: dict[bytes, bytes] = {}  # signer public key -> its address (bounded: cleared when full)
-ADDRESSES_KEPT = 65_536
-
-
 def _decode_verify_batch(raws: list[bytes], verifier=None, hashes: list | None = None) -> list:
     """Each transaction decoded (once, here) and its signature checked (in the worker processes
     for a batch): the decoded transaction, or None if it is malformed or wrongly signed.  ``hashes``:
     the transactions' hashes where the caller computed them already (not computed again).  A sender's
-    address (a hash of its key, which admission asks first) is taken from a table of the signers seen."""
+    address (a hash of its key, which admission asks first) is taken from a table of the signers seen
+    (``known_sender``)."""
     txs = []
-    addrs = _ADDRESSES
     for i, raw in enumerate(raws):
         try:
             tx = decode_tx(raw)
@@ -1079,13 +1075,7 @@ def _decode_verify_batch(raws: list[bytes], verifier=None, hashes: list | None =
             continue
         if hashes is not None:
             tx._hash = hashes[i]
-        a = addrs.get(tx.body.signer)
-        if a is None:
-            if len(addrs) >= ADDRESSES_KEPT:
-                addrs.clear()
-            a = addrs[tx.body.signer] = tx.sender
-        else:
-            tx._sender = a
+        known_sender(tx)
         txs.append(tx)
     good = [t for t in txs if t is not None]
     verdicts = iter(verify_txs(verifier, good))
