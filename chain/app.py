@@ -348,7 +348,7 @@ class Application:
         self._last = (hd.height, hd.hash, hd.time_ms)
         self._executed.clear()
         hashes = ex.tx_hashes if ex.tx_hashes is not None else [tx_hash(t) for t in ex.block.txs]
-        self.mempool.update(hashes, self.state(), self.height + 1)
+        self.mempool.update(hashes, self.state(), self.height + 1, ex.diff.changes)  # the accounts it wrote
 
 
 RANDOMNESS = ("randomness",)  # R_H of the last executed block (consensus/beacon.py)
