@@ -250,8 +250,12 @@ class Application:
         self._remember(ex)
         return ex
 
-    def execute_block(self, block: Block) -> Executed:
-        """Validate a proposed or synced block by executing it; raise InvalidBlock."""
+    def execute_block(self, block: Block, txs: list | None = None) -> Executed:
+        """Validate a proposed or synced block by executing it; raise InvalidBlock.
+
+        ``txs``: the block's transactions as the caller holds them, in block order (a compact block
+        rebuilt from the mempool: decoded and checked once, on admission); an entry is used where it is
+        a decoded transaction whose bytes equal the block's at its place, else looked up as without."""
         cached = self._executed.get(block.hash)
         if cached is not None:
             return cached
@@ -278,7 +282,12 @@ class Application:
             raise InvalidBlock(f"app version {hd.app_version} is not {APP_VERSION}")
         fields = {"height": hd.height, "time_ms": hd.time_ms, "proposer": hd.proposer, "beacon_proof": hd.beacon_proof}
         # transactions this node already holds decoded and checked are not decoded again
-        txs = [self.mempool.get(tx_hash(r)) or r for r in block.txs]
+        mp = self.mempool
+        if txs is not None and len(txs) == len(block.txs):
+            txs = [t if type(t) is not bytes and t.raw == r else (mp.get(tx_hash(r)) or r)
+                   for t, r in zip(txs, block.txs)]
+        else:
+            txs = [mp.get(tx_hash(r)) or r for r in block.txs]
         if self.verify_batch is not None:
             self._verify_unseen(txs)
         receipts, encoded, included, diff, vals, next_vals = self._execute(fields, txs, self.mempool.is_verified,
@@ -339,7 +348,7 @@ class Application:
         self._last = (hd.height, hd.hash, hd.time_ms)
         self._executed.clear()
         hashes = ex.tx_hashes if ex.tx_hashes is not None else [tx_hash(t) for t in ex.block.txs]
-        self.mempool.update(hashes, self.state(), self.height + 1)
+        self.mempool.update(hashes, self.state(), self.height + 1, ex.diff.changes)  # the accounts it wrote
 
 
 RANDOMNESS = ("randomness",)  # R_H of the last executed block (consensus/beacon.py)

@@ -23,7 +23,7 @@ may still meet an overdraft, which execution refuses with the same code.
 from __future__ import annotations
 
 from ledger import codes
-from ledger.state import State
+from ledger.state import State, acct_path_bytes
 from ledger.tx import SignedTx, TxError
 
 from .execution import admission_error
@@ -143,26 +143,46 @@ class Mempool:
             size += len(tx.raw)
         return out
 
-    def update(self, committed_hashes, state: State, next_height: int) -> None:
-        """After a commit: drop what was included, and what can no longer be."""
+    def update(self, committed_hashes, state: State, next_height: int, changed=None) -> None:
+        """After a commit: drop what was included, and what can no longer be.
+
+        ``changed``: the state paths the block wrote (its ``StateDiff.changes``), when the caller has
+        them.  A sender whose account the block did not write is then judged by expiry alone, without
+        reading its account: its pending nonces followed that same account before the block (as
+        :meth:`add` and the last update left them) and still do, and it is still registered."""
+        txs = self._txs
+        touched = set()  # senders with a transaction included
         for h in committed_hashes:
-            self._remove(h)
+            tx = txs.pop(h, None)
+            if tx is not None:
+                self._bytes -= len(tx.raw)
+                self._release(tx)
+                touched.add(tx.sender)
         # re-check the rest cheaply: sender still registered (a block may have
-        # deregistered it), expiry and nonce order per sender
-        for sender in list(self._by_sender):
-            acct = state.account(sender)
-            nonce = acct.nonce
+        # deregistered it), expiry and nonce order per sender; the included ones
+        # leave their senders' lists here, in the same pass (not one list.remove each)
+        by_sender = self._by_sender
+        for sender, hashes in list(by_sender.items()):
+            pending = [h for h in hashes if h in txs] if sender in touched else hashes
+            if not pending:
+                del by_sender[sender]
+                continue
+            if changed is not None and sender not in touched and acct_path_bytes(sender) not in changed:
+                registered, nonce = True, txs[pending[0]].body.nonce  # the account as it was: unwritten
+            else:
+                acct = state.account(sender)
+                registered, nonce = acct.registered, acct.nonce
             keep = []
-            for h in self._by_sender[sender]:
-                tx = self._txs[h]
-                if acct.registered and tx.body.nonce == nonce + len(keep) and tx.body.expiry >= next_height:
+            for h in pending:
+                tx = txs[h]
+                if registered and tx.body.nonce == nonce + len(keep) and tx.body.expiry >= next_height:
                     keep.append(h)
                 else:
                     self._drop(h)
             if keep:
-                self._by_sender[sender] = keep
+                by_sender[sender] = keep
             else:
-                del self._by_sender[sender]
+                del by_sender[sender]
 
     def _drop(self, h: bytes) -> None:
         tx = self._txs.pop(h, None)

@@ -78,7 +78,7 @@ from ledger.codec import CodecError
 from ledger.crypto import tagged_hash
 from ledger.tx import TxError, decode_tx, tx_hash
 from .p2p.messages import SENT_TO_MAX
-from .verifier import verify_txs
+from .verifier import known_sender, verify_txs
 
 from chain.errors import InvalidBlock
 from chain.mempool import Rejected
@@ -100,6 +100,7 @@ TX_GATHER_TXS = 512  # ... or until this many wait
 MAX_PENDING_FETCHES = 4  # compact proposals being completed at once (the oldest is given up for a newer)
 FETCH_RETRY_S = 1.0  # a fetch unanswered this long is asked of the next peer
 BLOCK_TXS_KEPT = 8  # recent blocks whose transactions this node serves to fetches
+DECODED_KEPT = 4  # recent proposals kept decoded (and, if rebuilt here, their transactions as held)
 
 
 class FatalError(Exception):
@@ -156,6 +157,8 @@ class ConsensusDriver:
         self._block_txs: collections.OrderedDict[bytes, dict] = collections.OrderedDict()  # value id -> {hash: raw}
         self._fetches: dict[bytes, _Fetch] = {}  # value id -> the compact proposal being completed
         self._built: tuple = (None, 0)  # the block this node last built, and its transaction count
+        self._decoded: collections.OrderedDict[bytes, Block] = collections.OrderedDict()  # raw key -> the block
+        self._rebuilt: collections.OrderedDict[bytes, list] = collections.OrderedDict()  # raw key -> its txs as held
         # the commit pipeline (_commit): the event set when the block being written is on disk
         self.pipelined = bool(getattr(cfg, "pipelined_commit", True))
         self._written: trio.Event | None = None
@@ -166,8 +169,24 @@ class ConsensusDriver:
         key = tagged_hash("raw block", raw)
         vid = self._ids.get(key)
         if vid is None:
-            vid = self._remember_id(key, block_id(raw))
+            vid = self._decode_block(raw, key)[0].hash  # remembered there; the block kept for _validate
         return vid
+
+    def _decode_block(self, raw: bytes, key: bytes | None = None) -> tuple[Block, list | None]:
+        """A proposed or decided block's bytes decoded (strictly, once: kept for the next asks -- the value id,
+        ``_validate``, ``_commit``), and the transactions this node rebuilt it from, if it did (``_feed_compact``:
+        decoded and checked on admission, handed to execution so it does not look them up again), else None.
+        Raises CodecError (or ValueError, TypeError) on bytes that are no block."""
+        if key is None:
+            key = tagged_hash("raw block", raw)
+        blk = self._decoded.get(key)
+        if blk is None:
+            blk = Block.decode(raw)
+            self._remember_id(key, blk.hash)
+            self._decoded[key] = blk
+            if len(self._decoded) > DECODED_KEPT:
+                self._decoded.popitem(last=False)
+        return blk, self._rebuilt.get(key)
 
     def _remember_id(self, key: bytes, vid: bytes) -> bytes:
         self._ids[key] = vid
@@ -203,8 +222,11 @@ class ConsensusDriver:
                 return CompactProposalMsg(proposal.encode(), shell, hashes).encode(), len(hashes)
         return ProposalMsg(proposal.encode(), value).encode(), -1
 
-    def _compact_parts(self, value: bytes, blk: Block | None = None) -> tuple[bytes, tuple] | None:
-        """(shell, tx hashes) of a block's bytes, cached; None for bytes that are no block."""
+    def _compact_parts(self, value: bytes, blk: Block | None = None,
+                       hashes: list | None = None) -> tuple[bytes, tuple] | None:
+        """(shell, tx hashes) of a block's bytes, cached; None for bytes that are no block.  ``blk`` and
+        ``hashes``: the block decoded and its transactions' hashes, where the caller has them (the
+        proposer: from building it), not computed again."""
         key = tagged_hash("raw block", value)
         got = self._compact.get(key)
         if got is not None:
@@ -215,7 +237,7 @@ class ConsensusDriver:
         except (CodecError, ValueError, TypeError):
             return None
         self._remember_id(key, blk.hash)
-        hashes = tuple(tx_hash(r) for r in blk.txs)
+        hashes = tuple(tx_hash(r) for r in blk.txs) if hashes is None or len(hashes) != len(blk.txs) else tuple(hashes)
         got = self._compact[key] = (Block(blk.header, (), blk.evidence, blk.last_commit).encode(), hashes)
         if len(self._compact) > BLOCK_TXS_KEPT:
             self._compact.popitem(last=False)
@@ -241,16 +263,22 @@ class ConsensusDriver:
             self.metrics.proposal_full_bytes.inc(full * n)
             self.metrics.proposal_txs.inc(ntx * n)
 
-    def _lookup_tx(self, h: bytes) -> bytes | None:
-        """A transaction's bytes from the mempool or a recent block, or None."""
+    def _holding(self, h: bytes):
+        """A transaction as this node holds it: decoded (and checked) from the mempool, else its bytes from a
+        recent block; or None."""
         tx = self.app.mempool.get(h)
         if tx is not None:
-            return tx.raw
+            return tx
         for txs in reversed(self._block_txs.values()):
             raw = txs.get(h)
             if raw is not None:
                 return raw
         return None
+
+    def _lookup_tx(self, h: bytes) -> bytes | None:
+        """A transaction's bytes from the mempool or a recent block, or None."""
+        t = self._holding(h)
+        return t if t is None or type(t) is bytes else t.raw
 
     async def _on_compact(self, peer: bytes, msg: CompactProposalMsg) -> None:
         proposal = Proposal.decode(msg.proposal)
@@ -277,11 +305,16 @@ class ConsensusDriver:
             return
         hashes = tuple(msg.tx_hashes)
         missing = {}
+        held = []
+        holding = self._holding
         for h in hashes:
-            if self._lookup_tx(h) is None:
+            t = holding(h)
+            if t is None:
                 missing[h] = None
+            else:
+                held.append(t)
         if not missing:
-            await self._feed_compact([proposal], shell, hashes, {})
+            await self._feed_compact([proposal], shell, hashes, {}, held)
             return
         if len(self._fetches) >= MAX_PENDING_FETCHES:
             old = next(iter(self._fetches.values()))
@@ -291,17 +324,30 @@ class ConsensusDriver:
         if self.nursery is not None:
             self.nursery.start_soon(self._fetch, f)
 
-    async def _feed_compact(self, proposals: list, shell: Block, hashes: tuple, fetched: dict) -> None:
-        raws = []
-        for h in hashes:
-            raw = fetched.get(h) or self._lookup_tx(h)
-            if raw is None:  # left the mempool meanwhile (a commit): the round goes on without it
-                log.info("compact proposal for height %d: a transaction left the mempool before the rebuild",
-                         shell.height)
-                return
-            raws.append(raw)
-        raw = Block(shell.header, tuple(raws), shell.evidence, shell.last_commit).encode()
-        self._remember_id(tagged_hash("raw block", raw), shell.hash)
+    async def _feed_compact(self, proposals: list, shell: Block, hashes: tuple, fetched: dict,
+                            held: list | None = None) -> None:
+        """Rebuild the block from the transactions held (``held``: looked up already, in block order) or
+        fetched, and hand it to the engine as a full proposal's block."""
+        if held is None:
+            held = []
+            for h in hashes:
+                t = self._holding(h) or fetched.get(h)
+                if t is None:  # left the mempool meanwhile (a commit): the round goes on without it
+                    log.info("compact proposal for height %d: a transaction left the mempool before the rebuild",
+                             shell.height)
+                    return
+                held.append(t)
+        raws = tuple(t if type(t) is bytes else t.raw for t in held)
+        raw = Block(shell.header, raws, shell.evidence, shell.last_commit).encode()
+        key = tagged_hash("raw block", raw)
+        self._remember_id(key, shell.hash)
+        self._rebuilt[key] = held  # execution takes them decoded (chain/app.py execute_block)
+        if len(self._rebuilt) > DECODED_KEPT:
+            self._rebuilt.popitem(last=False)
+        # its compact form, for this node's re-sends of the proposal (gossip): not decoded and hashed again
+        self._compact[key] = (Block(shell.header, (), shell.evidence, shell.last_commit).encode(), hashes)
+        if len(self._compact) > BLOCK_TXS_KEPT:
+            self._compact.popitem(last=False)
         self._remember_block(shell.hash, dict(zip(hashes, raws)))
         if self.metrics is not None:
             self.metrics.compact_rebuilt.inc()
@@ -583,7 +629,8 @@ class ConsensusDriver:
             return None
         log.debug("built block %d with %d txs in %.3fs", height, len(ex.block.txs), time.monotonic() - t0)
         if self.compact:
-            self._compact_parts(ex.raw, ex.block)  # decoded already: the compact message needs no second decode
+            # decoded and hashed already: the compact message needs no second decode, nor its hashes again
+            self._compact_parts(ex.raw, ex.block, ex.tx_hashes)
         self._built = (ex.raw, len(ex.block.txs))
         return ex.raw
 
@@ -604,7 +651,7 @@ class ConsensusDriver:
 
     def _validate(self, height: int, raw: bytes) -> bool:
         try:
-            blk = Block.decode(raw)
+            blk, held = self._decode_block(raw)
             if height != self.app.height + 1 or blk.height != height:
                 raise InvalidBlock(f"block for height {blk.height}, expected {self.app.height + 1}")
             t, drift, latest = blk.header.time_ms, self.node.config.block_time_drift_ms, self.latest_block_time_ms()
@@ -622,7 +669,7 @@ class ConsensusDriver:
                     raise InvalidBlock("evidence already committed")
                 seen.add(e.hash())
             t0 = time.monotonic()
-            self.app.execute_block(blk)
+            self.app.execute_block(blk, held)
             if self.metrics:
                 self.metrics.block_execution.observe(time.monotonic() - t0)
             return True
@@ -661,11 +708,11 @@ class ConsensusDriver:
             return
         if d.height != self.app.height + 1:
             raise FatalError(f"decided height {d.height} does not follow committed height {self.app.height}")
-        blk = Block.decode(d.value)
+        blk, held = self._decode_block(d.value)
         try:
             if blk.height > 1:
                 self._check_last_commit(blk)
-            ex = self.app.execute_block(blk)
+            ex = self.app.execute_block(blk, held)
         except (InvalidBlock, InvalidCommit) as e:
             raise FatalError(f"a decided block ({d.height}) does not execute here: {e}; this node's state "
                              "differs from the network's: stopping rather than committing") from None
@@ -823,54 +870,76 @@ class ConsensusDriver:
             self._tx_seen.popitem(last=False)
         self.tx_wakeup.set()
 
-    def relay_txs(self, raws: list[bytes]) -> None:
-        """Called for transactions admitted through the gRPC API."""
+    def relay_txs(self, raws: list[bytes], hashes: list[bytes] | None = None) -> None:
+        """Called for transactions admitted through the gRPC API; ``hashes``: theirs, where the caller has
+        them (admission computed them: not hashed again here)."""
         self.tx_relay.extend((_NOBODY, r) for r in raws)
-        for r in raws:
-            self._tx_seen[tx_hash(r)] = None
+        seen = self._tx_seen
+        for h in (hashes if hashes is not None else map(tx_hash, raws)):
+            seen[h] = None
         self.tx_wakeup.set()
 
     async def _tx_loop(self) -> None:
         while True:
             await self.tx_wakeup.wait()
-            # gather a batch of received transactions: from the first one waiting, until TX_GATHER_TXS
-            # wait or TX_GATHER_S passed -- fewer and larger batches to the signature workers (each costs a
-            # thread hop and a worker round trip); but transactions of this node's own API go out at once
-            # (the other validators want them before the next proposal names them)
-            with trio.move_on_after(TX_GATHER_S):
-                while not self.tx_relay and len(self.tx_inbox) < TX_GATHER_TXS:
-                    self.tx_wakeup = trio.Event()
-                    await self.tx_wakeup.wait()
             self.tx_wakeup = trio.Event()
-            if self.tx_inbox:
-                batch, self.tx_inbox = self.tx_inbox, []
-                checked = await trio.to_thread.run_sync(_decode_verify_batch, [r for _, r, _ in batch],
-                                                        getattr(self.node, "verifier", None), [h for _, _, h in batch])
-                state = self.app.state()
-                nh = self.app.height + 1
-                for (have, _, _), tx in zip(batch, checked):
-                    if tx is None:
-                        continue
-                    try:
-                        self.app.mempool.add(tx, state, nh, verified=True)
-                        self.tx_relay.append((have, tx.raw))
-                    except Rejected:
-                        pass
-            if self.tx_relay and self.p2p is not None:
-                relay, self.tx_relay = self.tx_relay, []
-                by_have: dict = {}
-                for have, raw in relay:  # not to the peers known to have them (the one they came from)
-                    by_have.setdefault(have, []).append(raw)
-                peers = self.p2p.peers()
-                for have, raws in by_have.items():
-                    targets = [p for p in peers if p not in have]
-                    if not targets:
-                        continue  # all this node's peers have them already (a full mesh: the origin sent them)
-                    # name who has them now, so the receivers relay them only to nodes not named
-                    sent_to = tuple(sorted(have.union(targets, (self.node.pubkey,))))[:SENT_TO_MAX]
-                    for i in range(0, len(raws), TX_RELAY_BATCH):
-                        self.p2p.broadcast(TxsSentMsg(tuple(raws[i:i + TX_RELAY_BATCH]), sent_to).encode(),
-                                           exclude=have)
+            # transactions of this node's own API go out at once (the other validators want them before the
+            # next proposal names them)
+            self._flush_relay()
+            if not self.tx_inbox:
+                continue
+            # gather a batch of received transactions: from the first one waiting, until TX_GATHER_TXS wait
+            # or TX_GATHER_S passed -- fewer and larger batches to the signature workers (each costs a thread
+            # hop and a worker round trip).  This node's own API's transactions are relayed meanwhile, without
+            # ending the gather (until 2026-12-05 they ended it: under load the API admits a batch every few
+            # ms, and the received ones went to the workers in batches of a single peer message)
+            with trio.move_on_after(TX_GATHER_S):
+                while len(self.tx_inbox) < TX_GATHER_TXS:
+                    await self.tx_wakeup.wait()
+                    self.tx_wakeup = trio.Event()
+                    self._flush_relay()
+            batch, self.tx_inbox = self.tx_inbox, []
+            await self._admit_relayed(batch)
+            self._flush_relay()
+
+    async def _admit_relayed(self, batch: list) -> None:
+        """A gathered batch of received transactions [(nodes known to have it, tx, its hash)]: decoded and
+        their signatures checked (in the worker processes) on a thread, then admitted and queued for relay."""
+        if not batch:
+            return
+        checked = await trio.to_thread.run_sync(_decode_verify_batch, [r for _, r, _ in batch],
+                                                getattr(self.node, "verifier", None), [h for _, _, h in batch])
+        state = self.app.state()
+        nh = self.app.height + 1
+        add = self.app.mempool.add
+        relay = self.tx_relay
+        for (have, _, _), tx in zip(batch, checked):
+            if tx is None:
+                continue
+            try:
+                add(tx, state, nh, verified=True)
+            except Rejected:
+                continue
+            relay.append((have, tx.raw))
+
+    def _flush_relay(self) -> None:
+        """Send the transactions waiting for relay: to the peers not known to have them, in batches."""
+        if not self.tx_relay or self.p2p is None:
+            return
+        relay, self.tx_relay = self.tx_relay, []
+        by_have: dict = {}
+        for have, raw in relay:  # not to the peers known to have them (the one they came from)
+            by_have.setdefault(have, []).append(raw)
+        peers = self.p2p.peers()
+        for have, raws in by_have.items():
+            targets = [p for p in peers if p not in have]
+            if not targets:
+                continue  # all this node's peers have them already (a full mesh: the origin sent them)
+            # name who has them now, so the receivers relay them only to nodes not named
+            sent_to = tuple(sorted(have.union(targets, (self.node.pubkey,))))[:SENT_TO_MAX]
+            for i in range(0, len(raws), TX_RELAY_BATCH):
+                self.p2p.broadcast(TxsSentMsg(tuple(raws[i:i + TX_RELAY_BATCH]), sent_to).encode(),
+                                   exclude=have)
 
     # ---- block sync ---------------------------------------------------------
     def _serve_block(self, peer: bytes, height: int) -> None:
@@ -994,7 +1063,9 @@ class _StartHeight:
 def _decode_verify_batch(raws: list[bytes], verifier=None, hashes: list | None = None) -> list:
     """Each transaction decoded (once, here) and its signature checked (in the worker processes
     for a batch): the decoded transaction, or None if it is malformed or wrongly signed.  ``hashes``:
-    the transactions' hashes where the caller computed them already (not computed again)."""
+    the transactions' hashes where the caller computed them already (not computed again).  A sender's
+    address (a hash of its key, which admission asks first) is taken from a table of the signers seen
+    (``known_sender``)."""
     txs = []
     for i, raw in enumerate(raws):
         try:
@@ -1004,6 +1075,7 @@ def _decode_verify_batch(raws: list[bytes], verifier=None, hashes: list | None =
             continue
         if hashes is not None:
             tx._hash = hashes[i]
+        known_sender(tx)
         txs.append(tx)
     good = [t for t in txs if t is not None]
     verdicts = iter(verify_txs(verifier, good))

@@ -46,7 +46,7 @@ from ledger.block import Block
 from ledger.codec import CodecError, decode, encode
 from ledger.state import Account, acct_path, path_bytes
 from ledger.tx import TxError, decode_tx
-from .verifier import verify_txs
+from .verifier import known_sender, verify_txs
 from proto import esoc_pb2 as pb
 from proto import esoc_pb2_grpc as pbg
 
@@ -214,7 +214,7 @@ class NodeServicer(pbg.NodeServicer):
 
     # ---- writes -----------------------------------------------------------
     def _decode(self, raw: bytes):
-        tx = decode_tx(raw)
+        tx = known_sender(decode_tx(raw))
         if tx.body.chain_id != self.node.chain_id:
             raise Rejected(codes.WRONG_CHAIN, f"transaction is for chain {tx.body.chain_id!r}, this is {self.node.chain_id!r}")
         return tx

@@ -115,6 +115,7 @@ class Node:
         nh = app.height + 1
         out = []
         admitted = []
+        hashes = []
         now = time.monotonic()
         if self.admission is not None:
             self.admission.release(now, len(txs))  # the room admission_refusals reserved for them
@@ -125,14 +126,17 @@ class Node:
                 out.append(busy)
                 continue
             try:
-                out.append(app.mempool.add(tx, state, nh, verified=True))
-                admitted.append(tx.raw)
+                h = app.mempool.add(tx, state, nh, verified=True)
             except Rejected as e:
                 out.append(e)
+                continue
+            out.append(h)
+            admitted.append(tx.raw)
+            hashes.append(h)
         if admitted and self.admission is not None:
             self.admission.note_admitted(now, len(admitted))
         if admitted and self.driver is not None:
-            self.driver.relay_txs(admitted)
+            self.driver.relay_txs(admitted, hashes)
         return out
 
     def refusals_before_signatures(self, txs: list[SignedTx]) -> list:

@@ -296,3 +296,66 @@ def test_refusals_before_signatures_judge_as_add_does(w):
             seq.append(e.code)
     assert seq == codes_pre
     assert len(pool) == 1  # judging admits nothing
+
+
+def test_update_leaves_no_bookkeeping_for_a_sender_whose_transactions_were_all_included(w):
+    pool = w.app.mempool
+    txs = [pay("alice", 0, amount=5), pay("alice", 1, amount=7), pay("ent", 0, amount=3)]
+    for t in txs:
+        w.submit(t)
+    ex = w.app.build_block(2_000, KEYS["val"], None)
+    pool.add(pay("ent", 1, amount=2), w.app.state(), w.app.height + 1, False)  # arrives while the block is decided
+    w.app.commit(ex, None)
+    assert [t.body.nonce for t in pool.reap(100, 10**9)] == [1]
+    assert ADDR["alice"] not in pool._by_sender and ADDR["alice"] not in pool._spend
+    assert pool._spend == {ADDR["ent"]: 2} and len(pool._by_sender[ADDR["ent"]]) == 1
+    assert pool.size_bytes == len(pool.reap(100, 10**9)[0].raw)
+
+
+def test_update_reads_only_the_accounts_the_block_wrote_and_judges_the_others_by_expiry(w, monkeypatch):
+    """After a block, a sender whose account the block did not write keeps its pending transactions without
+    its account being read (their nonces still follow it); one that expired drops it and what follows."""
+    pool = w.app.mempool
+    e0, e1 = pay("ent", 0, expiry=100), pay("ent", 1, expiry=1)  # e1 expires after height 1 ...
+    e2 = pay("ent", 2, expiry=100)  # ... and e2 can no longer follow
+    for t in (e0, e1, e2):
+        w.submit(t)
+    # block 1 carries only alice's payment to bob: ent's account is not written
+    other = Mempool(CHAIN)
+    other.add(pay("alice", 0), w.app.state(), 1, False)
+    saved, w.app.mempool = w.app.mempool, other
+    ex = w.app.build_block(2_000, KEYS["val"], None)
+    w.app.mempool = saved
+    read = []
+    from ledger.state import State
+    real = State.account
+    monkeypatch.setattr(State, "account", lambda self, a: (read.append(a), real(self, a))[1])
+    w.app.commit(ex, None)
+    assert ADDR["ent"] not in read  # judged without its account
+    assert [t.hash for t in pool.reap(100, 10**9)] == [e0.hash]
+    monkeypatch.undo()
+    w.submit(pay("ent", 1, expiry=100, memo="again"))  # the nonce after e0 is free again
+    assert len(pool) == 2
+
+
+def test_update_with_the_written_paths_drops_what_a_full_recheck_drops(worlds):
+    """The same block and pool, with and without the written paths: the same transactions remain."""
+    a, b = worlds("a"), worlds("b")
+    txs = [pay("alice", 0), pay("alice", 1), pay("ent", 0, expiry=1), pay("ent", 1), pay("reg", 0, amount=0)]
+    for wd in (a, b):
+        for t in txs:
+            wd.submit(t)
+    block_src = worlds("c")
+    block_src.submit(pay("alice", 0))
+    block_src.submit(pay("reg", 0, amount=0, memo="other"))  # takes reg's nonce 0 from under the pending one
+    ex = block_src.block()
+    for wd in (a, b):
+        exw = wd.app.execute_block(ex.block)
+        wd.app.store.stage_block(exw.block, exw.raw, None, exw.receipts, exw.diff, exw.receipts_encoded, exw.tx_hashes)
+        wd.app._height += 1
+        wd.app._executed.clear()
+    a.app.mempool.update(ex.tx_hashes, a.app.state(), 2, ex.diff.changes)
+    b.app.mempool.update(ex.tx_hashes, b.app.state(), 2)
+    left_a = [t.hash for t in a.app.mempool.reap(100, 10**9)]
+    assert left_a == [t.hash for t in b.app.mempool.reap(100, 10**9)]
+    assert left_a == [txs[1].hash]  # alice's second; ent's expired and what follows; reg's nonce taken

@@ -332,3 +332,68 @@ def test_the_switch_off_sends_full_blocks(pair):
     prop = Proposal(1, 0, Block.decode(raw).hash, -1, pair.a.pubkey)
     data, _ = pair.da._proposal_msg(prop, raw)
     assert isinstance(decode_message(data), ProposalMsg)
+
+
+def test_a_rebuilt_proposal_is_decoded_once_and_executed_from_the_mempools_transactions(pair, monkeypatch):
+    """The rebuild's transactions (decoded and checked on admission) go to execution as they are held: the
+    block is not looked up transaction by transaction again, and its bytes are decoded once for the value id,
+    the validation and the commit together."""
+    give_b(pair, range(12))
+    prop, raw, data = propose(pair)
+    held = {t.hash: t for t in pair.b.app.mempool.reap(100, 10**9)}
+    decodes, given = [], []
+    real_decode, real_exec = cd.Block.decode, pair.b.app.execute_block
+    monkeypatch.setattr(cd.Block, "decode", staticmethod(lambda b, **kw: (decodes.append(len(b)), real_decode(b, **kw))[1]))
+
+    def spy_exec(blk, txs=None):
+        given.append(txs)
+        return real_exec(blk, txs)
+    monkeypatch.setattr(pair.b.app, "execute_block", spy_exec)
+
+    async def main():
+        async with trio.open_nursery() as n:
+            pair.db.nursery = n
+            await pair.db._on_message(PEER_A, data)
+            await received(pair.db)
+    trio.run(main)
+    assert pair.db._value_id(raw) == prop.value_id
+    assert pair.db._validate(1, raw) is True
+    assert len([n for n in decodes if n == len(raw)]) <= 1  # the full block: decoded at most once
+    assert pair.db._validate(1, raw) is True
+    assert len([n for n in decodes if n == len(raw)]) <= 1  # ... and not again when asked again
+    [txs, _] = given
+    assert [t.raw for t in txs] == list(Block.decode(raw).txs)
+    assert all(t is held[t.hash] for t in txs)  # the mempool's own objects
+
+
+def test_execution_takes_only_the_held_transactions_whose_bytes_match_the_block(pair):
+    """``execute_block(block, txs)``: an entry that is not the block's transaction at its place is not used
+    (looked up as without it), so a wrong list cannot change what a block does."""
+    give_b(pair, range(12))
+    raw = pair.da._build(1)
+    blk = Block.decode(raw)
+    plain = pair.b.app.execute_block(blk)
+    pair.b.app._executed.clear()
+    shifted = list(reversed(pair.txs))  # every entry another transaction's
+    ex = pair.b.app.execute_block(blk, shifted)
+    assert ex.diff.root == plain.diff.root and ex.receipts == plain.receipts
+    assert ex.tx_hashes == plain.tx_hashes == [t.hash for t in pair.txs]
+    pair.b.app._executed.clear()
+    ex2 = pair.b.app.execute_block(blk, shifted[:3])  # not one entry a transaction: ignored
+    assert ex2.diff.root == plain.diff.root
+
+
+def test_a_received_proposal_is_re_sent_compact_without_decoding_or_hashing_it(pair, monkeypatch):
+    give_b(pair, range(12))
+    prop, raw, data = propose(pair)
+
+    async def main():
+        async with trio.open_nursery() as n:
+            pair.db.nursery = n
+            await pair.db._on_message(PEER_A, data)
+            await received(pair.db)
+    trio.run(main)
+    monkeypatch.setattr(cd, "tx_hash", lambda r: pytest.fail("hashed again"))
+    monkeypatch.setattr(cd.Block, "decode", staticmethod(lambda *a, **kw: pytest.fail("decoded again")))
+    again, ntx = pair.db._proposal_msg(prop, raw)  # a gossip re-send of A's proposal by B
+    assert ntx == len(pair.txs) and again == data

@@ -68,3 +68,54 @@ def test_peers_the_sender_did_not_reach_still_get_them(pair):  # noqa: F811
     d.relay_txs([])  # a relay echo of the same batch is neither decoded again nor relayed
     trio.run(d._on_message, PEER_C, TxsSentMsg(tuple(raws), (PEER_A, pair.b.pubkey)).encode())
     assert d.tx_inbox == []
+
+
+def test_own_api_relays_go_out_at_once_without_cutting_the_gathering_of_received_ones(pair, monkeypatch):  # noqa: F811
+    """Transactions this node's API admitted are relayed at once; the received ones keep being gathered
+    until TX_GATHER_S (or TX_GATHER_TXS) and go to the signature workers as one batch."""
+    import trio.testing
+
+    import node.consensus_driver as cd
+
+    d, p2p = pair.db, RecP2P()
+    d.p2p = p2p
+    batches = []
+    real = cd._decode_verify_batch
+    monkeypatch.setattr(cd, "_decode_verify_batch",
+                        lambda raws, verifier=None, hashes=None: (batches.append(len(raws)), real(raws, verifier, hashes))[1])
+    raws = [t.raw for t in pair.txs[:6]]
+    everyone = (PEER_C, pair.b.pubkey)  # A sent them to all: B relays none of them
+
+    async def main():
+        async with trio.open_nursery() as n:
+            n.start_soon(d._tx_loop)
+            await d._on_message(PEER_A, TxsSentMsg(tuple(raws[:3]), everyone).encode())
+            await trio.sleep(cd.TX_GATHER_S / 3)
+            d.relay_txs([b"own api tx"])
+            await trio.sleep(cd.TX_GATHER_S / 3)
+            assert [list(m.txs) for _, m in p2p.sent] == [[b"own api tx"]]  # out at once
+            assert batches == [] and len(pair.b.app.mempool) == 0  # ... and the gathering goes on
+            await d._on_message(PEER_A, TxsSentMsg(tuple(raws[3:]), everyone).encode())
+            deadline = time.monotonic() + 30
+            while len(pair.b.app.mempool) < 6 and time.monotonic() < deadline:
+                await trio.sleep(0.001)
+            n.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert batches == [6]
+    assert len(pair.b.app.mempool) == 6
+    assert len(p2p.sent) == 1
+
+
+def test_a_decoded_batch_takes_its_senders_addresses_from_the_table(pair):  # noqa: F811
+    import node.consensus_driver as cd
+    from ledger.address import address_of
+
+    raws = [t.raw for t in pair.txs]
+    first = cd._decode_verify_batch(raws)
+    again = cd._decode_verify_batch(raws)
+    assert all(t is not None for t in first + again)
+    assert all(t.sender == address_of(t.body.signer) for t in first + again)
+    import node.verifier as nv
+
+    assert nv._ADDRESSES[pair.txs[0].body.signer] == address_of(pair.txs[0].body.signer)
