@@ -160,7 +160,7 @@ def single_node_budget(n_accounts: int = 2000, n_txs: int = 10000, block_txs: in
 # (line, substrings of a frame; the first rule with a frame that matches wins)
 RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("signature", ("verify_signature", "verify_raw", "verify_batch", "crypto_sign")),
-    ("state tree", ("ledger/smt.py", "(commit (ledger/state.py")),
+    ("state tree", ("ledger/smt.py", "commit (ledger/state.py")),
     ("LevelDB commit", ("commit_block (ledger/store.py", "stage_block (ledger/store.py", "write_staged (ledger/store.py")),
     ("receipts", ("receipts_root", "encode (ledger/block.py")),
     ("decode", ("decode_tx", "from_raw")),
