@@ -62,6 +62,15 @@ re-hashed up without recursion; a new subtree is built straight from the
 sorted keys (a shared prefix of k bits becomes a chain of k nodes in one
 loop).  Work is O(keys touched x depth), never O(state).
 
+A caller that knows what a changed key holds now (the state read the old
+value to change it) may say so: ``update(root, changes, old={key: value
+hash})``.  The leaf ``leaf_hash(key, old[key])`` is then known without a
+store read -- its bytes are its hash's preimage -- and at a million keys
+that is ~10,000 LevelDB reads fewer in a block of 5,000 transfers.  Nodes
+are content-addressed, so the hint cannot mislead: a wrong or stale hash
+names a node that is not in the tree, which the walk then never asks for,
+and the leaf is read as without it.
+
 Pruning
 -------
 Nothing is ever deleted in this version: every root ever returned stays
@@ -765,9 +774,11 @@ class TopCache:
        older height, a proof of the past -- is read from the store alone.  A new cache holds
        the empty tree; ``warm(root)`` loads a tree's top down to ``warm_depth`` (default
        ``depth - 1``; it reads every node above that level: ~520,000 at a million keys and
-       ``warm_depth`` 19, as many as the dict cache of depth 18 did).  Below a position of
-       unknown kind nothing is loaded; an update loads what its paths need (rule 2), in place:
-       that adds facts of the same root, so blocks fill the deepest level as they touch it.
+       ``warm_depth`` 19, as many as the dict cache of depth 18 did; the store warms to
+       ``depth``: 945,791 nodes, ~1.4 s of CPU more, and no block loads anything).  Below a
+       position of unknown kind nothing is loaded; an update loads what its paths need (rule 2),
+       level by level, in place: that adds facts of the same root, so blocks fill the levels
+       below ``warm_depth`` as they touch them.
     2. ``SparseMerkleTree(get_node, top=cache).update(root, ...)`` with ``root == cache.root``
        does the levels ``<= depth`` in the arrays: each changed key's subtree at the deepest
        level is updated by the batch walk (reading the store below it), then the changed
