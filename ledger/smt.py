@@ -777,7 +777,7 @@ class TopCache:
        ``warm_depth`` 19, as many as the dict cache of depth 18 did; the store warms to
        ``depth``: 945,791 nodes, ~1.4 s of CPU more, and no block loads anything).  Below a
        position of unknown kind nothing is loaded; an update loads what its paths need (rule 2),
-       level by level, in place: that adds facts of the same root, so blocks fill the levels
+       in place: that adds facts of the same root, so blocks fill the levels
        below ``warm_depth`` as they touch them.
     2. ``SparseMerkleTree(get_node, top=cache).update(root, ...)`` with ``root == cache.root``
        does the levels ``<= depth`` in the arrays: each changed key's subtree at the deepest
@@ -900,35 +900,31 @@ class TopCache:
         upd = batch.upd
         sh = KEY_BITS - D
         HD, KD = H[D], K[D]
-        CP: list = []  # the changed positions of the deepest level, and their ranges of changes
-        CI: list = []
+        P: list = []
+        NH: list = []
+        NK: list = []
         i = 0
-        while i < n:
+        W = self.warm_depth
+        KL = K[D - 1] if W == D - 1 else None
+        load = self._load
+        while i < n:  # the deepest level: each changed subtree by the batch walk
             p = ints[i] >> sh
             j = i + 1
             if j < n and ints[j] >> sh == p:
                 j = bisect_left(ints, (p + 1) << sh, j, n)
-            CP.append(p)
-            CI.append(i)
-            i = j
-        CI.append(n)
-        if self.warm_depth < D:
-            self._load(CP, batch)
-        # the nodes the walk will read below the deepest level, read first, wave by wave, in hash order
-        P: list = []
-        NH: list = []
-        NK: list = []
-        for x, p in enumerate(CP):  # the deepest level: each changed subtree by the batch walk
+            if W < D and (KL is None or KL[p >> 1] == _UNKNOWN):
+                load(p, batch.get_node)
             if KD[p]:
                 o = p << 5
                 h = HD[o:o + 32]
             else:
                 h = EMPTY_ROOT
-            nh, nk = upd(h, D, CI[x], CI[x + 1])
+            nh, nk = upd(h, D, i, j)
             if nh != h:
                 P.append(p)
                 NH.append(nh)
                 NK.append(nk)
+            i = j
         delta = [(P, NH, NK)]
         for d in range(D - 1, -1, -1):
             P, NH, NK = self._level_up(H[d + 1], K[d + 1], P, NH, NK, batch)
@@ -993,48 +989,37 @@ class TopCache:
             QK.append(pk)
         return QP, QH, QK
 
-    def _load(self, CP: list, batch: "_Batch") -> None:
-        """Make the paths to the deepest level's positions ``CP`` (ascending) known (rule 1): level by
-        level from the warmed depth, read each node on them whose children are not loaded yet (kind
-        unknown above the deepest level) and write its children; a path stops at a leaf or an empty
-        position.  Facts of the root held, written in place."""
+    def _load(self, p: int, get_node: Callable) -> None:
+        """Make the path to the deepest level's position ``p`` known (rule 1): top down from the
+        warmed depth, read each node on it whose children are not loaded yet (kind unknown above the
+        deepest level) and write its children.  Facts of the root held, written in place.  Reads
+        through ``get_node`` (the batch's: a node it knows is not read from the store)."""
         H, K = self._h, self._k
         D = self.depth
-        alive = CP
         for d in range(self.warm_depth, D):
-            s = D - d
-            Hd, Kd = H[d], K[d]
-            need = []
-            last = -1
-            for p in alive:
-                q = p >> s
-                if q != last:
-                    last = q
-                    if Kd[q] == _UNKNOWN:
-                        need.append(q)
-            if need:
-                get = batch.get_node
-                Hc, Kc = H[d + 1], K[d + 1]
-                for q in need:
-                    o = q << 5
-                    h = Hd[o:o + 32]
-                    raw = _read_node(get, h)
-                    Kd[q] = raw[0]
-                    if raw[0] == LEAF:  # written down its key's path to the deepest level
-                        li = int.from_bytes(raw[1:33], "big")
-                        for e in range(d + 1, D + 1):
-                            r = li >> (KEY_BITS - e)
-                            H[e][r << 5:(r << 5) + 32] = h
-                            K[e][r] = LEAF
-                        continue
-                    c = q << 1
-                    for cc, ch in ((c, raw[1:33]), (c | 1, raw[33:65])):
-                        if ch != EMPTY_ROOT:
-                            Hc[cc << 5:(cc << 5) + 32] = ch
-                            Kc[cc] = _UNKNOWN
-            alive = [p for p in alive if Kd[p >> s] == INTERNAL]
-            if not alive:
+            q = p >> (D - d)
+            k = K[d][q]
+            if k == INTERNAL:
+                continue
+            if k != _UNKNOWN:
+                return  # empty, or a leaf already written down its path
+            o = q << 5
+            h = H[d][o:o + 32]
+            raw = _read_node(get_node, h)
+            K[d][q] = raw[0]
+            if raw[0] == LEAF:
+                li = int.from_bytes(raw[1:33], "big")
+                for e in range(d + 1, D + 1):
+                    r = li >> (KEY_BITS - e)
+                    H[e][r << 5:(r << 5) + 32] = h
+                    K[e][r] = LEAF
                 return
+            c = q << 1
+            Hc, Kc = H[d + 1], K[d + 1]
+            for cc, ch in ((c, raw[1:33]), (c | 1, raw[33:65])):
+                if ch != EMPTY_ROOT:
+                    Hc[cc << 5:(cc << 5) + 32] = ch
+                    Kc[cc] = _UNKNOWN
 
     # ---- writers (rules 1 and 3) --------------------------------------------------
 
