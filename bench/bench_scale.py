@@ -376,7 +376,7 @@ def _rows(b: dict, n0: dict, n: dict, j: dict) -> list[dict]:
         {"name": "account proof time, 1M accounts (from LevelDB, wall)", "value": n["prove_us"], "unit": "us",
          "note": f"without the TopCache: {n0['prove_us']:.0f} us"},
         {"name": "node process RSS, 1M accounts: anonymous memory", "value": n["anon_mb"], "unit": "MB",
-         "note": f"after {len(upd)} blocks and 2,000 proofs; peak VmHWM {n['hwm_mb']:.0f} MB of which file-backed "
+         "note": f"after {len(upd) + 1} blocks (the last one counting reads) and 2,000 proofs; peak VmHWM {n['hwm_mb']:.0f} MB of which file-backed "
                  f"(LevelDB's mmapped tables, reclaimable page cache) {n['file_mb']:.0f} MB now; target <= 500 MB: "
                  f"{_met(n['anon_mb'] <= 500)} for the process's own memory, {_met(n['hwm_mb'] <= 500)} counting mapped files"},
         {"name": "state sync join, 1M accounts: verified, written, serving verified reads (wall)", "value": j["join_s"],
