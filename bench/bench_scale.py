@@ -15,7 +15,8 @@ count in the next one's RSS:
    of the state-root update (``State.commit``: value hashes and the tree
    update, the top levels in the cache's arrays, the rest read from LevelDB),
    the cache's ``advance`` in ``commit_block``, the whole block, account
-   proofs (size and time), and the process's RSS against 500 MB.
+   proofs (size and time), and the process's RSS against 500 MB; then one
+   more block, untimed, counting the LevelDB reads of its state-root update.
 3. **join**: state sync of that state to a new store without replay: the
    serving side cuts a snapshot (``node/statesync.SnapshotStore``, from a
    LevelDB snapshot), the joining side checks the manifest against the root
@@ -159,7 +160,7 @@ def phase_node(d: str, cache_depth: str = "-1") -> dict:
     from ledger.store import ChainStore
 
     rnd = random.Random(5)
-    blocks = [_sign_block(b, rnd) for b in range(BLOCKS)]
+    blocks = [_sign_block(b, rnd) for b in range(BLOCKS + 1)]  # the last one untimed: its reads counted
     store = ChainStore(d, cache_depth=int(cache_depth))
     app = open_application(store, _genesis())
     t = time.perf_counter()
@@ -198,7 +199,7 @@ def phase_node(d: str, cache_depth: str = "-1") -> dict:
     smt_mod.TopCache.advance = timed_advance
     block_times, block_thread, ok = [], [], 0
     try:
-        for b, txs in enumerate(blocks):
+        for b, txs in enumerate(blocks[:BLOCKS]):
             t = time.perf_counter()
             th = time.thread_time()
             st = app.state()
@@ -212,6 +213,37 @@ def phase_node(d: str, cache_depth: str = "-1") -> dict:
     finally:
         state_mod.State.commit = orig
         smt_mod.TopCache.advance = orig_advance
+    # one more block, not timed, counting the LevelDB reads of its state-root update
+    reads = [0]
+    counting = [False]
+    tree_get = store.smt._get_node
+
+    def counted(h):
+        if counting[0]:
+            reads[0] += 1
+        return tree_get(h)
+
+    def counted_commit(self, smt):
+        counting[0] = True
+        try:
+            return orig(self, smt)
+        finally:
+            counting[0] = False
+
+    store.smt._get_node = counted
+    if store.node_cache is not None:
+        store.node_cache._get_node = counted
+    state_mod.State.commit = counted_commit
+    try:
+        st = app.state()
+        for tx in blocks[BLOCKS]:
+            app.mempool.add(tx, st, app.height + 1, verified=True)
+        app.commit(app.build_block(10_000 + 1000 * BLOCKS, proposer, None), None)
+    finally:
+        state_mod.State.commit = orig
+        store.smt._get_node = tree_get
+        if store.node_cache is not None:
+            store.node_cache._get_node = tree_get
     h = app.height
     probe = [_population(rnd.randrange(ACCOUNTS)) for _ in range(2000)]
     t = time.perf_counter()
@@ -227,7 +259,7 @@ def phase_node(d: str, cache_depth: str = "-1") -> dict:
             "warm_s": warm_s, "warm_cpu_s": warm_cpu, "advance_thread_s": advance_thread, "block_thread_s": block_thread,
             "cache_nodes": store.node_cache.warmed if store.node_cache is not None else 0,
             "cache_mb": store.node_cache.nbytes / 1e6 if store.node_cache is not None else 0,
-            "block_s": block_times, "ok": ok, "proof_bytes": statistics.mean(sizes),
+            "block_s": block_times, "ok": ok, "update_reads": reads[0], "proof_bytes": statistics.mean(sizes),
             "proof_bytes_max": max(sizes), "siblings": statistics.mean(len(p.siblings) for _, p in proofs),
             "prove_us": prove_s * 1e6, "rss_mb": rss.get("VmRSS", 0), "hwm_mb": rss.get("VmHWM", 0), "height": h,
             "anon_mb": rss.get("RssAnon", 0), "file_mb": rss.get("RssFile", 0)}
@@ -326,6 +358,10 @@ def _rows(b: dict, n0: dict, n: dict, j: dict) -> list[dict]:
                  f"background compaction of the previous blocks' writes when it runs meanwhile; target <= 0.3 s: "
                  f"{_met(statistics.median(thr) <= 0.3)}; then the cache's advance in commit_block: "
                  f"{statistics.median(n['advance_thread_s']):.3f} s (writes the recorded change, no walk)"},
+        {"name": "state-root update, same, LevelDB reads", "value": n["update_reads"], "unit": "reads",
+         "note": f"tree nodes read from LevelDB by State.commit in one more block (not timed; the changed "
+                 f"accounts' old leaves come from their old value hashes, the top from the TopCache); "
+                 f"without the TopCache: {n0['update_reads']:,}"},
         {"name": "state-root update, same, without the TopCache (CPU)", "value": statistics.median(cpu0), "unit": "s",
          "note": f"wall median {statistics.median(upd0):.2f} s, thread CPU "
                  f"{statistics.median(n0['root_update_thread_s']):.2f} s; every tree node read from LevelDB"},
@@ -340,7 +376,7 @@ def _rows(b: dict, n0: dict, n: dict, j: dict) -> list[dict]:
         {"name": "account proof time, 1M accounts (from LevelDB, wall)", "value": n["prove_us"], "unit": "us",
          "note": f"without the TopCache: {n0['prove_us']:.0f} us"},
         {"name": "node process RSS, 1M accounts: anonymous memory", "value": n["anon_mb"], "unit": "MB",
-         "note": f"after {len(upd)} blocks and 2,000 proofs; peak VmHWM {n['hwm_mb']:.0f} MB of which file-backed "
+         "note": f"after {len(upd) + 1} blocks (the last one counting reads) and 2,000 proofs; peak VmHWM {n['hwm_mb']:.0f} MB of which file-backed "
                  f"(LevelDB's mmapped tables, reclaimable page cache) {n['file_mb']:.0f} MB now; target <= 500 MB: "
                  f"{_met(n['anon_mb'] <= 500)} for the process's own memory, {_met(n['hwm_mb'] <= 500)} counting mapped files"},
         {"name": "state sync join, 1M accounts: verified, written, serving verified reads (wall)", "value": j["join_s"],

@@ -62,6 +62,15 @@ re-hashed up without recursion; a new subtree is built straight from the
 sorted keys (a shared prefix of k bits becomes a chain of k nodes in one
 loop).  Work is O(keys touched x depth), never O(state).
 
+A caller that knows what a changed key holds now (the state read the old
+value to change it) may say so: ``update(root, changes, old={key: value
+hash})``.  The leaf ``leaf_hash(key, old[key])`` is then known without a
+store read -- its bytes are its hash's preimage -- and at a million keys
+that is ~10,000 LevelDB reads fewer in a block of 5,000 transfers.  Nodes
+are content-addressed, so the hint cannot mislead: a wrong or stale hash
+names a node that is not in the tree, which the walk then never asks for,
+and the leaf is read as without it.
+
 Pruning
 -------
 Nothing is ever deleted in this version: every root ever returned stays
@@ -392,13 +401,21 @@ class SparseMerkleTree:
 
     # ---- writing ------------------------------------------------------------
 
-    def update(self, root: bytes, changes: Mapping[bytes, bytes | None]) -> tuple[bytes, dict[bytes, bytes]]:
+    def update(self, root: bytes, changes: Mapping[bytes, bytes | None],
+               old: Mapping[bytes, bytes] | None = None) -> tuple[bytes, dict[bytes, bytes]]:
         """Apply ``{key32: value_hash32 or None (delete)}`` to the tree at ``root``.
 
         Returns ``(new_root, new_nodes)``, ``new_nodes`` mapping node hash to
         node bytes for every node created.  Reads the store, writes nothing.
         Deleting an absent key, or setting a key to its current value, is a
         no-op that creates no node.
+
+        ``old`` (optional) maps changed keys to the value hash the caller
+        believes they hold under ``root`` (the state read the old value): the
+        leaf ``leaf_hash(key, old[key])`` is then known without a store read,
+        its bytes being its hash's preimage.  A hint only: nodes are
+        content-addressed, so a wrong or stale hash names a node that is not
+        in the tree and the leaf is read from the store as without it.
         """
         if not changes:
             return root, {}
@@ -407,7 +424,7 @@ class SparseMerkleTree:
                 raise ValueError("a tree key is 32 bytes")
             if v is not None and (type(v) is not bytes or len(v) != 32):
                 raise ValueError("a tree value is a 32-byte hash or None")
-        batch = _Batch(self._get_node, changes)
+        batch = _Batch(self._get_node, changes, old)
         top = self._top
         if top is not None:
             new_root = top.update(root, batch)
@@ -431,14 +448,36 @@ class SparseMerkleTree:
 class _Batch:
     """The state of one ``SparseMerkleTree.update``: the sorted changes and the new nodes."""
 
-    __slots__ = ("get_node", "keys", "vals", "ints", "new")
+    __slots__ = ("get_node", "keys", "vals", "ints", "new", "known")
 
-    def __init__(self, get_node: Callable[[bytes], bytes | None], changes: Mapping[bytes, bytes | None]):
-        self.get_node = get_node
+    def __init__(self, get_node: Callable[[bytes], bytes | None], changes: Mapping[bytes, bytes | None],
+                 old: Mapping[bytes, bytes] | None = None):
         self.keys = sorted(changes)
         self.vals = [changes[k] for k in self.keys]
         self.ints = [int.from_bytes(k, "big") for k in self.keys]
         self.new: dict[bytes, bytes] = {}
+        # nodes of the old tree known without a store read: the leaves of the changed keys' old values
+        # (their bytes are their hash's preimage).  Content-addressed: an entry is right whatever the
+        # tree holds; one that is not in the tree is never asked for.
+        known: dict[bytes, bytes] = {}
+        if old:
+            leaf_copy = _leaf_copy
+            for k in self.keys:
+                vh = old.get(k)
+                if type(vh) is bytes and len(vh) == 32:
+                    payload = k + vh
+                    known[leaf_copy().update(payload).digest()] = _LEAF_B + payload
+        self.known = known
+        if not known:
+            self.get_node = get_node
+            return
+        kget = known.get
+
+        def get(h: bytes) -> bytes | None:
+            raw = kget(h)
+            return raw if raw is not None else get_node(h)
+
+        self.get_node = get
 
     def fetch(self, h: bytes) -> bytes:
         """A node by hash, from the store or from this batch's new nodes; raises if absent or malformed."""
@@ -735,9 +774,11 @@ class TopCache:
        older height, a proof of the past -- is read from the store alone.  A new cache holds
        the empty tree; ``warm(root)`` loads a tree's top down to ``warm_depth`` (default
        ``depth - 1``; it reads every node above that level: ~520,000 at a million keys and
-       ``warm_depth`` 19, as many as the dict cache of depth 18 did).  Below a position of
-       unknown kind nothing is loaded; an update loads what its paths need (rule 2), in place:
-       that adds facts of the same root, so blocks fill the deepest level as they touch it.
+       ``warm_depth`` 19, as many as the dict cache of depth 18 did; the store warms to
+       ``depth``: 945,791 nodes, ~1.4 s of CPU more, and no block loads anything).  Below a
+       position of unknown kind nothing is loaded; an update loads what its paths need (rule 2),
+       in place: that adds facts of the same root, so blocks fill the levels
+       below ``warm_depth`` as they touch them.
     2. ``SparseMerkleTree(get_node, top=cache).update(root, ...)`` with ``root == cache.root``
        does the levels ``<= depth`` in the arrays: each changed key's subtree at the deepest
        level is updated by the batch walk (reading the store below it), then the changed
@@ -872,7 +913,7 @@ class TopCache:
             if j < n and ints[j] >> sh == p:
                 j = bisect_left(ints, (p + 1) << sh, j, n)
             if W < D and (KL is None or KL[p >> 1] == _UNKNOWN):
-                load(p)
+                load(p, batch.get_node)
             if KD[p]:
                 o = p << 5
                 h = HD[o:o + 32]
@@ -948,10 +989,11 @@ class TopCache:
             QK.append(pk)
         return QP, QH, QK
 
-    def _load(self, p: int) -> None:
+    def _load(self, p: int, get_node: Callable) -> None:
         """Make the path to the deepest level's position ``p`` known (rule 1): top down from the
         warmed depth, read each node on it whose children are not loaded yet (kind unknown above the
-        deepest level) and write its children.  Facts of the root held, written in place."""
+        deepest level) and write its children.  Facts of the root held, written in place.  Reads
+        through ``get_node`` (the batch's: a node it knows is not read from the store)."""
         H, K = self._h, self._k
         D = self.depth
         for d in range(self.warm_depth, D):
@@ -963,7 +1005,7 @@ class TopCache:
                 return  # empty, or a leaf already written down its path
             o = q << 5
             h = H[d][o:o + 32]
-            raw = _read_node(self._get_node, h)
+            raw = _read_node(get_node, h)
             K[d][q] = raw[0]
             if raw[0] == LEAF:
                 li = int.from_bytes(raw[1:33], "big")

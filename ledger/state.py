@@ -222,7 +222,7 @@ class State:
     """
 
     def __init__(self, read_committed: Callable[[bytes], bytes | None], root: bytes, height: int,
-                 cache: dict | None = None):
+                 cache: dict | None = None, hashes: dict | None = None, seen: dict | None = None):
         self._read = read_committed
         self.root = root
         self.height = height  # the height whose state this is
@@ -231,13 +231,24 @@ class State:
         # decoded records of committed values: this state's own, or the store's, shared by every
         # working state of one height (ChainStore.state_at; records are frozen, so sharing is safe)
         self._cache: dict[bytes, Any] = {} if cache is None else cache
+        # what is known of the committed values, for the tree's update (``commit`` passes each changed
+        # path's old value hash: its leaf is then not read from the store): ``seen``, path -> the
+        # committed bytes read (hashed at commit if the path changed), and ``hashes``, path -> value
+        # hash of the committed state; both shared like ``cache`` by the working states of one height
+        # (ChainStore carries them from block to block, bounded with it).  A hint only: a wrong hash
+        # costs the tree one read, never a wrong root.
+        self._seen: dict[bytes, bytes] = {} if seen is None else seen
+        self._hashes: dict[bytes, bytes] = {} if hashes is None else hashes
 
     # ---- raw access -------------------------------------------------------
     def get_bytes(self, path: tuple) -> bytes | None:
         pb = path_bytes(path)
         v = self._overlay.get(pb, _MISSING)
         if v is _MISSING:
-            return self._read(pb)
+            b = self._read(pb)
+            if b is not None:
+                self._seen[pb] = b
+            return b
         if isinstance(v, Record):
             return v.encode()
         return v
@@ -259,6 +270,7 @@ class State:
             b = self._read(pb)
             if b is None:
                 return None
+            self._seen[pb] = b
             rec = cls.decode(b)
             self._cache[pb] = rec
             return rec
@@ -329,15 +341,27 @@ class State:
         records = {pb: v for pb, v in self._overlay.items() if isinstance(v, Record)}
         tree_changes: dict[bytes, bytes | None] = {}
         values: dict[bytes, bytes] = {}
+        hashes: dict[bytes, bytes | None] = {}
+        old: dict[bytes, bytes] = {}
+        known, seen = self._hashes, self._seen
         for pb, v in changes.items():
+            kh = key_hash(pb)
             if v is None:
-                tree_changes[key_hash(pb)] = None
+                tree_changes[kh] = hashes[pb] = None
             else:
                 vh = value_hash(v)
                 values[vh] = v
-                tree_changes[key_hash(pb)] = vh
-        new_root, nodes = smt.update(self.root, tree_changes)
-        return StateDiff(root=new_root, changes=changes, values=values, nodes=nodes, records=records)
+                tree_changes[kh] = hashes[pb] = vh
+            o = known.get(pb)
+            if o is None:
+                b = seen.get(pb)
+                if b is not None:
+                    o = value_hash(b)
+            if o is not None:
+                old[kh] = o
+        new_root, nodes = smt.update(self.root, tree_changes, old)
+        return StateDiff(root=new_root, changes=changes, values=values, nodes=nodes, records=records,
+                         hashes=hashes)
 
 
 @dataclasses.dataclass
@@ -347,3 +371,4 @@ class StateDiff:
     values: dict[bytes, bytes]  # value hash -> value bytes
     nodes: dict[bytes, bytes]  # tree node hash -> node bytes
     records: dict[bytes, Any] = dataclasses.field(default_factory=dict)  # path bytes -> the Record written there
+    hashes: dict[bytes, bytes | None] = dataclasses.field(default_factory=dict)  # path bytes -> value hash / None

@@ -875,3 +875,93 @@ def test_top_cache_advance_on_another_thread():
     th.join()
     assert cache.root in (a, b)
     _check_top(cache, sorted(plain.iter_leaves(cache.root)))
+
+
+# ---------------------------------------------------------------------------
+# Old value hashes given to the update (the state read the old values): the leaves they name are
+# not read from the store; a wrong, stale or missing hint changes nothing but a read
+# ---------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=batch_st, second=batch_st, depth=st.integers(0, 6), hints=st.data())
+def test_old_value_hashes_are_a_hint_only(first, second, depth, hints):
+    """Right, wrong, stale and absent old hashes (for updated, deleted, new keys and no-ops), with
+    and without a TopCache: the root and the nodes created are the plain walk's, and the leaves the
+    right hints name are never read from the store."""
+    backing: dict = {}
+    reads: list = []
+
+    def get(h):
+        reads.append(h)
+        return backing.get(h)
+
+    plain = SparseMerkleTree(backing.get)
+    root, nodes = plain.update(EMPTY_ROOT, {k: v for k, v in first.items() if v is not None})
+    backing.update(nodes)
+    model = dict(plain.iter_leaves(root))
+    old: dict = {}
+    for k in second:
+        how = hints.draw(st.sampled_from(["right", "wrong", "none", "garbage"]))
+        if how == "right" and k in model:
+            old[k] = model[k]
+        elif how == "wrong" or (how == "right" and k not in model):  # a stale value, or a "new" key hinted
+            old[k] = hints.draw(st.sampled_from(VALUES))
+        elif how == "garbage":
+            old[k] = hints.draw(st.sampled_from([b"", b"x" * 31, None, 7]))
+    old[UNIVERSE[0] if UNIVERSE[0] not in second else UNIVERSE[-1]] = VALUES[0]  # a key not changed at all
+    ref_root, ref_nodes = plain.update(root, second)
+    for top in (None, depth):
+        cache = None
+        if top is not None:
+            cache = TopCache(get, top, warm_depth=hints.draw(st.integers(0, top)))
+            cache.warm(root)
+        t = SparseMerkleTree(get, top=cache)
+        reads.clear()
+        new_root, new_nodes = t.update(root, second, old)
+        hinted = {leaf_hash(k, v) for k, v in old.items() if k in second and type(v) is bytes and len(v) == 32
+                  and model.get(k) == v}
+        assert not hinted & set(reads)
+        assert new_root == ref_root
+        _check_nodes(backing, new_nodes, ref_nodes)
+
+
+def test_old_value_hashes_save_the_leaf_reads():
+    """An update of existing keys told their old values reads no leaf of theirs: with the top of the
+    tree in the cache down to where the keys sit alone, it reads only leaves no hint names."""
+    r = random.Random(11)
+    backing: dict = {}
+    reads: list = []
+
+    def get(h):
+        reads.append(h)
+        return backing.get(h)
+
+    plain = SparseMerkleTree(backing.get)
+    items = {r.randbytes(32): r.randbytes(32) for _ in range(300)}
+    root, nodes = plain.update(EMPTY_ROOT, items)
+    backing.update(nodes)
+    keys = r.sample(sorted(items), 40)
+    changes = {k: r.randbytes(32) for k in keys[:30]} | {k: None for k in keys[30:]}  # updates and deletes
+    changes[r.randbytes(32)] = r.randbytes(32)  # and a new key (no old value)
+    old = {k: items[k] for k in keys}
+    ref = plain.update(root, changes)
+    t = SparseMerkleTree(get)
+    reads.clear()
+    assert t.update(root, changes) == ref
+    without = [backing[h][0] for h in reads]
+    reads.clear()
+    assert t.update(root, changes, old) == ref
+    with_hints = [backing[h][0] for h in reads]
+    leaves = {leaf_hash(k, items[k]) for k in keys}
+    assert not leaves & set(reads) and without.count(1) >= len(keys) > with_hints.count(1)
+    # the top of the tree in memory down to level 12 (300 keys: each alone well above it)
+    cache = TopCache(get, 12, warm_depth=12)
+    cache.warm(root)
+    reads.clear()
+    new_root, nodes = SparseMerkleTree(get, top=cache).update(root, changes, old)
+    assert new_root == ref[0]
+    _check_nodes(backing, nodes, ref[1])
+    # only a few nodes below the cache's levels (where two keys share 12 bits; a leaf the new key
+    # meets, a deleted key's sibling lifted), none of the hinted leaves
+    assert not leaves & set(reads) and len(reads) <= 12

@@ -526,3 +526,62 @@ def test_a_state_written_around_commit_block_is_warmed_at_the_next_working_state
     finally:
         dst.close()
         src.close()
+
+
+def test_commit_tells_the_tree_the_old_values(tmp_path, monkeypatch):
+    """State.commit gives the tree each changed path's old value hash: read by this working state, by
+    another of the same height (the mempool's), or carried from the block that wrote it; every hint
+    is the value the tree holds, and the roots are the ones computed without hints."""
+    calls = []
+    orig = SparseMerkleTree.update
+
+    def spy(self, root, changes, old=None):
+        out = orig(self, root, changes, old)
+        calls.append((root, dict(changes), dict(old or {}), out[0]))
+        return out
+
+    monkeypatch.setattr(SparseMerkleTree, "update", spy)
+    store, headers = run_chain(str(tmp_path / "db"), [100, 200, 300])
+    try:
+        plain = SparseMerkleTree(store.get_node)
+        blocks = calls[-len(headers):]
+        keys = {key_hash(path_bytes(acct_path(a))) for a in (A_ALICE, A_BOB)}
+        for (root, changes, old, new_root), hd in zip(blocks, headers):
+            assert new_root == hd.state_root == orig(plain, root, changes)[0]
+            assert keys <= set(old) and set(old) <= set(changes)  # both accounts, never a new path
+            for k, vh in old.items():
+                assert plain.get(root, k) == vh
+    finally:
+        store.close()
+
+
+def test_a_wrong_old_value_hash_still_gives_the_right_root():
+    """The hints are only hints: a stale hash for a changed path, one for a deleted path, a new path
+    with none, bytes seen that are not the committed ones: the same root as a state told nothing."""
+    mem = Mem()
+    s = mem.state()
+    for i, p in enumerate(PATHS):
+        s.put(p, bytes([i]) * 3)
+    mem.commit(s)
+
+    def run(**hints) -> bytes:
+        st_ = State(mem.values.get, mem.root, 0, **hints)
+        st_.put(PATHS[0], b"changed")
+        st_.delete(PATHS[1])
+        st_.put(("new", 1), b"fresh")
+        st_.put(PATHS[2], bytes([2]) * 3)  # set to its own value: a no-op for the tree
+        return st_.commit(mem.smt).root
+
+    right = run()
+    pbs = [path_bytes(p) for p in PATHS]
+    assert run(hashes={pbs[0]: value_hash(b"stale"), pbs[1]: b"\x00" * 32}) == right
+    assert run(seen={pbs[0]: b"not what was committed", path_bytes(("new", 1)): b"x"}) == right
+    assert run(hashes={pbs[0]: value_hash(bytes([0]) * 3)}, seen={pbs[1]: bytes([1]) * 3}) == right
+    ref = Mem()
+    s = ref.state()
+    for i, p in enumerate(PATHS):
+        s.put(p, bytes([i]) * 3)
+    s.put(PATHS[0], b"changed")
+    s.delete(PATHS[1])
+    s.put(("new", 1), b"fresh")
+    assert ref.commit(s) == right
