@@ -1002,7 +1002,9 @@ class TopCache:
             if k == INTERNAL:
                 continue
             if k != _UNKNOWN:
-                return  # empty, or a leaf already written down its path
+                if k == LEAF:  # a leaf: make sure it is written down its path
+                    self._leaf_down(d, q, get_node)
+                return  # empty, or a leaf written down its path
             o = q << 5
             h = H[d][o:o + 32]
             raw = _read_node(get_node, h)
@@ -1020,6 +1022,39 @@ class TopCache:
                 if ch != EMPTY_ROOT:
                     Hc[cc << 5:(cc << 5) + 32] = ch
                     Kc[cc] = _UNKNOWN
+
+    def _leaf_down(self, d: int, q: int, get_node: Callable) -> None:
+        """The leaf at position ``(d, q)`` stands for its one-key subtree down its key's path to the
+        deepest level: write it there if it is not.  A leaf lifted by an update (its sibling
+        subtree emptied) comes from a position of unknown kind, whose path below was never
+        written: without this, its key's deepest position would read as empty (a delete or an
+        update of that key would change nothing)."""
+        H, K = self._h, self._k
+        D = self.depth
+        h = H[d][q << 5:(q << 5) + 32]
+        e, r = d, q
+        while e < D:  # follow the child holding the same hash
+            c = r << 1
+            Hn, Kn = H[e + 1], K[e + 1]
+            if Kn[c] and Hn[c << 5:(c << 5) + 32] == h:
+                r = c
+            elif Kn[c | 1] and Hn[(c | 1) << 5:((c | 1) << 5) + 32] == h:
+                r = c | 1
+            else:
+                break
+            e += 1
+            if Kn[r] != LEAF:
+                break
+        if e == D and K[D][r] == LEAF:
+            return  # written down to the deepest level
+        raw = _read_node(get_node, h)
+        if raw[0] != LEAF:
+            raise CorruptNodeError(f"tree node {h.hex()} is cached as a leaf but is not one")
+        li = int.from_bytes(raw[1:33], "big")
+        for e in range(d + 1, D + 1):
+            r = li >> (KEY_BITS - e)
+            H[e][r << 5:(r << 5) + 32] = h
+            K[e][r] = LEAF
 
     # ---- writers (rules 1 and 3) --------------------------------------------------
 

@@ -965,3 +965,30 @@ def test_old_value_hashes_save_the_leaf_reads():
     # only a few nodes below the cache's levels (where two keys share 12 bits; a leaf the new key
     # meets, a deleted key's sibling lifted), none of the hinted leaves
     assert not leaves & set(reads) and len(reads) <= 12
+
+
+@pytest.mark.parametrize("depth,warm_depth", [(4, 0), (4, 1), (4, 2), (4, 3), (4, 4), (6, 2)])
+def test_a_leaf_lifted_from_an_unread_position_is_found_again(depth, warm_depth):
+    """Two keys under one unread position; one is deleted, so the other's leaf is lifted to the
+    top from a position whose path below was never written; then the other is deleted or updated.
+    (Found by the property test above: the cache read the lifted key's deepest position as empty,
+    so deleting it changed nothing and the root was wrong.)"""
+    a = bytes([0x14]) + bytes(31)  # 0001...
+    b = bytes([0x24]) + bytes(31)  # 0010...: a and b part at bit 2
+    v, w = b"\x01" * 32, b"\x02" * 32
+    for last in ({b: None}, {b: w}, {a: v}):
+        backing: dict = {}
+        cache = TopCache(backing.get, depth, warm_depth=warm_depth)
+        t = SparseMerkleTree(backing.get, top=cache)
+        plain = SparseMerkleTree(backing.get)
+        root = EMPTY_ROOT
+        for i, changes in enumerate(({a: v, b: v}, {a: None}, last)):
+            ref_root, _ = plain.update(root, changes)
+            new_root, nodes = t.update(root, changes)
+            assert new_root == ref_root, (i, last)
+            backing.update(nodes)
+            cache.advance(root, new_root, nodes)
+            root = new_root
+            if i == 0:
+                cache.warm(root)  # the top read again: the positions below warm_depth unread
+        assert root == plain.update(EMPTY_ROOT, {k: x for k, x in {a: None, b: v, **last}.items() if x})[0]
