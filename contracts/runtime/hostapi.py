@@ -154,6 +154,18 @@ def _shape(keys: tuple) -> Any:
     return s
 
 
+def _text_charge(vals) -> int | None:
+    """The summed ``m.work(len(x))`` charge of the str values among ``vals`` (scalars and text),
+    in one pass; None if one is not ASCII (then the caller walks value by value)."""
+    sc = 0
+    for x in vals:
+        if type(x) is str:
+            if not x.isascii():
+                return None
+            sc += (len(x) >> 3) * _WORD + 1
+    return sc
+
+
 def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
     """A canonical-data copy of ``v``, charged node by node *before* each copy.
 
@@ -203,13 +215,8 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
             m.tick(pending)
             return list(v)
         if types <= _FLAT:  # scalars and text: one tick of the same sum
-            sc = 0
-            for x in v:  # each str's m.work(len(x)), summed (one pass; a non-ASCII one: walked below)
-                if type(x) is str:
-                    if not x.isascii():
-                        break
-                    sc += (len(x) >> 3) * _WORD + 1
-            else:
+            sc = _text_charge(v)
+            if sc is not None:
                 m.tick(pending + sc)
                 return list(v)
         out_l = []
@@ -253,13 +260,8 @@ def _plain(m: gas.Meter, v: Any, depth: int) -> Any:
                 m.tick(pending + ksum)
                 return dict(v) if order is None else {k: v[k] for k in order}
             if types <= _FLAT:  # scalars and text: nothing can fail but the gas, so one tick of the same sum
-                sc = 0
-                for x in vals:  # each str's m.work(len(x)), summed (one pass; a non-ASCII one: walked below)
-                    if type(x) is str:
-                        if not x.isascii():
-                            break
-                        sc += (len(x) >> 3) * _WORD + 1
-                else:
+                sc = _text_charge(vals)
+                if sc is not None:
                     m.tick(pending + ksum + sc)
                     return dict(v) if order is None else {k: v[k] for k in order}
             for k, x, kw in zip(kc[0], vals, kc[1]):  # each value, then its key, as below

@@ -338,20 +338,10 @@ def register(cls: type, methods: dict[str, object], attrs: dict[str, object]) ->
     ATTRS[cls] = dict(attrs)
 
 
-def call_method(o: Ops, obj, name: str, *args, **kwargs):
-    """``_cm``: call an allowlisted method of ``obj``."""
-    table = METHODS.get(type(obj))
-    if table is None or type(name) is not str:
-        raise Fault(ErrorCode.FORBIDDEN)
-    fn = table.get(name)
-    if fn is None:
-        raise Fault(ErrorCode.FORBIDDEN)
-    return fn(o, obj, *args, **kwargs)
-
-
 def method_caller(o: Ops):
-    """``call_method`` bound to ``o``: what a kit installs as ``_cm`` (a closure, not a
-    ``functools.partial``: a call from contract code is then Python to Python, one C layer fewer)."""
+    """``_cm(obj, name, *args, **kwargs)`` bound to ``o``: call an allowlisted method of ``obj``
+    (``Fault(FORBIDDEN)`` for any other).  What a kit installs as ``_cm``: a closure, not a
+    ``functools.partial``, so a call from contract code is Python to Python, one C layer fewer."""
     tables = METHODS.get
 
     def _cm(obj, name, *args, **kwargs):
