@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -41,27 +42,46 @@ def set_congress_params(net: "Devnet", params: dict) -> None:
             f.write(g.to_json())
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands out to outgoing connections and to bind(0)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _all_free(ports) -> bool:
+    for port in ports:
+        t = socket.socket()
+        try:
+            t.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        finally:
+            t.close()
+    return True
+
+
+_ports = random.Random()  # its own generator: a test seeding `random` cannot make two runs pick the same
+
+
 def free_port_block(n: int) -> int:
-    """A base port b such that b .. b+n-1, b+100.., b+200.. look free."""
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
-        s.close()
-        if base + 200 + n >= 65535:
-            continue
-        ok = True
-        for off in [i for i in range(n)] + [100 + i for i in range(n)] + [200 + i for i in range(n)]:
-            t = socket.socket()
-            try:
-                t.bind(("127.0.0.1", base + off))
-            except OSError:
-                ok = False
-            finally:
-                t.close()
-            if not ok:
-                break
-        if ok:
+    """A base port b such that b .. b+n-1, b+100.., b+200.. are free, all below the ephemeral range:
+    a port free when checked but bound only later (a node starting after the others) cannot then be
+    taken by an outgoing connection of the nodes already running (Errno 98 seen in CI with ports
+    picked from the ephemeral range)."""
+    top = _ephemeral_low() - 200 - n - 1
+    for _ in range(500):
+        base = _ports.randrange(10_000, top) if top > 10_000 else None
+        if base is None:  # no room below: the old way
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+            s.close()
+            if base + 200 + n >= 65535:
+                continue
+        if _all_free([base + off for off in (*range(n), *range(100, 100 + n), *range(200, 200 + n))]):
             return base
     raise RuntimeError("no free port block")
 
@@ -304,11 +324,8 @@ class Load(threading.Thread):
 
 
 def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free port for a server started later (below the ephemeral range, as ``free_port_block``)."""
+    return free_port_block(1)
 
 
 def rss_kb(pid: int) -> int:
