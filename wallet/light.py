@@ -313,13 +313,13 @@ class LightClient:
         vals = self.client.validators(height)
         return {v.pubkey: v.power for v in vals.validators}
 
-    def _check(self, trusted: Trusted, header: Header, commit: Commit) -> Trusted:
+    def _check(self, trusted: Trusted, header: Header, commit: Commit, period: int) -> Trusted:
         """Verify ``header`` from ``trusted``; raise LightClientError, or _Bisect when the 1/3 rule fails."""
         self.checks += 1
         if self.checks > MAX_CHECKS:
             raise LightClientError(f"gave up after {MAX_CHECKS} header checks: the node never lets the set converge")
         h = header.height
-        self._check_times(trusted, header)
+        self._check_times(trusted, header, period)
         if header.chain_id != trusted.chain_id:
             raise LightClientError(f"the node served a header of chain {header.chain_id!r}; the wallet trusts {trusted.chain_id!r}")
         if commit.height != h or commit.value_id != header.hash:
@@ -363,9 +363,9 @@ class LightClient:
         trusted.time_ms = header.time_ms
         return trusted.time_ms
 
-    def _check_times(self, trusted: Trusted, header: Header) -> None:
-        """The trusting period and the clock (CometBFT's light client): raise LightClientError."""
-        period = self.store.trusting_period_ms()
+    def _check_times(self, trusted: Trusted, header: Header, period: int) -> None:
+        """The trusting period (``period`` ms, the anchor's) and the clock (CometBFT's light client): raise
+        LightClientError."""
         if period == 0:
             return
         now = self.now_ms()
@@ -395,6 +395,7 @@ class LightClient:
             start = trusted.height
             if height <= trusted.height:
                 raise LightClientError(f"height {height} is at or before the wallet's anchor ({trusted.height})")
+        period = self.store.trusting_period_ms()  # the anchor read once, not at every header check
         pending = [height]
         fetched: dict[int, tuple[Header, Commit]] = {}
         while pending:
@@ -403,7 +404,7 @@ class LightClient:
                 fetched[target] = fetch_signed_header(self.client, target)
             header, commit = fetched[target]
             try:
-                trusted = self._check(trusted, header, commit)
+                trusted = self._check(trusted, header, commit, period)
             except _Bisect:
                 mid = (trusted.height + target) // 2
                 if mid <= trusted.height:
